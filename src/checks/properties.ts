@@ -1,0 +1,132 @@
+/**
+ * The safety properties of SPEC 2 that one history can show, checked after every record.
+ * Each is a named predicate with its gloss and the kernel rule it stands for. Checks look only
+ * at what the record touched (Touched), so a record's check costs O(what it changed).
+ *
+ * The checks judge from world facts the engine does not use to decide outcomes (page-table
+ * extents, pins, device decode state), so a rule that forgets a step shows up here.
+ */
+import { hex, PAGE_SHIFT } from '../log/u64.js';
+import type { Touched } from '../engine/tx.js';
+import type { World } from '../engine/world.js';
+
+export const PROPERTY_NAMES = [
+  'NoOverlap',
+  'NoDmaUseAfterFree',
+  'NoDmaToDisabledMmio',
+  'IsolationBreach',
+  'LockedVmConserved',
+  'PasidNotReusedWhileLive',
+  'FaultsAnswered',
+  'MsiWindowIntact',
+  'NoDeadlock',
+  'TeardownCompletes',
+  'LockOrder',
+  'NoBlockInNonBlockable',
+  'KernelBug',
+] as const;
+
+export type PropertyName = (typeof PROPERTY_NAMES)[number];
+
+/** The properties a single history (replay) can judge; the rest need the explorer. */
+export const HISTORY_PROPERTIES: readonly PropertyName[] = [
+  'NoOverlap',
+  'NoDmaUseAfterFree',
+  'NoDmaToDisabledMmio',
+  'IsolationBreach',
+  'LockedVmConserved',
+  'PasidNotReusedWhileLive',
+  'FaultsAnswered',
+  'MsiWindowIntact',
+  'KernelBug',
+];
+
+export const GLOSS: Record<PropertyName, string> = {
+  NoOverlap: 'the live vfio_dma ranges of one container never overlap (vfio_dma_do_map: EEXIST)',
+  NoDmaUseAfterFree: 'every translated device DMA lands on RAM still pinned for that mapping (unpin after IOTLB sync)',
+  NoDmaToDisabledMmio: 'no translated DMA lands on a BAR whose decode is off, whose device is gone, or that the mapping owner no longer holds open',
+  IsolationBreach: 'a device reached memory no mapping granted (noiommu)',
+  LockedVmConserved: "each live mm's locked_vm equals the non-reserved pages pinned and charged to it",
+  PasidNotReusedWhileLive: 'a PASID is never given to a new address space while a device may still use it or has requests pending',
+  FaultsAnswered: 'every page request gets exactly one response, and none is left at teardown',
+  MsiWindowIntact: 'the MSI window is never mapped over or unmapped by user DMA mappings',
+  NoDeadlock: 'no reachable state in which a task waits forever',
+  TeardownCompletes: 'once every process has exited and every device is unbound, nothing is left',
+  LockOrder: 'the lock-class dependency graph over all explored steps has no cycle',
+  NoBlockInNonBlockable: 'a non-blockable invalidation callback never sleeps or waits',
+  KernelBug: 'the model reached a kernel BUG_ON/WARN condition',
+};
+
+export interface Violation {
+  readonly property: PropertyName;
+  readonly seq: number;
+  readonly message: string;
+}
+
+/** Checks every history property against what one record touched. */
+export function checkRecord(w: World, t: Touched, seq: number): Violation[] {
+  const out: Violation[] = [];
+  const v = (property: PropertyName, message: string): void => {
+    out.push({ property, seq, message });
+  };
+  // NoOverlap: each new dma against its neighbours in iova order.
+  for (const { container, dma } of t.dmas) {
+    const dmas = w.containers.get(container)?.type1?.dmas ?? [];
+    const i = dmas.findIndex((d) => d.id === dma);
+    if (i < 0) continue;
+    const d = dmas[i]!;
+    const prev = dmas[i - 1];
+    const next = dmas[i + 1];
+    if (prev !== undefined && prev.iova + prev.size > d.iova) v('NoOverlap', `container ${container}: [${hex(prev.iova)}, +${hex(prev.size)}) overlaps [${hex(d.iova)}, +${hex(d.size)})`);
+    if (next !== undefined && d.iova + d.size > next.iova) v('NoOverlap', `container ${container}: [${hex(d.iova)}, +${hex(d.size)}) overlaps [${hex(next.iova)}, +${hex(next.size)})`);
+  }
+  for (const l of t.landings) {
+    if (l.kind === 'ram' && !l.pinned) v('NoDmaUseAfterFree', `DMA reached RAM ${hex(l.phys)} (+${hex(l.size)}) that vfio_dma ${l.dma} no longer pins`);
+    if (l.kind === 'mmio') {
+      const why = !l.present ? 'is unbound' : !l.decodeOn ? 'has memory decode off' : !l.ownerHoldsOpen ? 'is no longer held open by the mapping owner' : null;
+      if (why !== null) v('NoDmaToDisabledMmio', `DMA reached ${l.device} BAR${l.bar} at ${hex(l.phys)} (+${hex(l.size)}); the device ${why}`);
+    }
+    if (l.kind === 'raw') v('IsolationBreach', `${l.device} reached physical ${hex(l.phys)} (+${hex(l.size)}) with no IOMMU translation`);
+  }
+  // LockedVmConserved: recomputed from pins, independent of the engine's per-dma counters.
+  for (const id of t.mms) {
+    const mm = w.mms.get(id);
+    if (mm === undefined || mm.state !== 'live') continue;
+    let expected = 0;
+    for (const c of w.containers.values()) {
+      const t1 = c.type1;
+      if (t1 === null) continue;
+      for (const d of t1.dmas) {
+        if (d.mm !== id) continue;
+        if (t1.domain !== null) {
+          for (const e of d.extents) if (e.kind === 'ram') expected += Number(e.size >> PAGE_SHIFT);
+        } else expected += d.pfnList.size;
+      }
+    }
+    if (mm.lockedVm !== expected) v('LockedVmConserved', `mm ${id}: locked_vm is ${mm.lockedVm} pages but ${expected} pages are pinned and charged to it`);
+  }
+  for (const a of t.pasidAllocations) {
+    if (a.stillUsedBy.length > 0) v('PasidNotReusedWhileLive', `PASID ${a.pasid} given to mm ${a.mm} while ${a.stillUsedBy.join(', ')} may still use it`);
+  }
+  for (const p of t.ptes) {
+    for (const r of w.iommu.resv) {
+      if ((r.type === 'msi' || r.type === 'sw_msi') && p.iova <= r.end && r.start <= p.iova + p.size - 1n) {
+        v('MsiWindowIntact', `container ${p.container}: a user mapping [${hex(p.iova)}, +${hex(p.size)}) covers the MSI window [${hex(r.start)}, ${hex(r.end)}]`);
+      }
+    }
+  }
+  if (isTornDown(w)) {
+    const pending = w.pageRequests.filter((r) => r.state === 'pending');
+    if (pending.length > 0) v('FaultsAnswered', `${pending.length} page request(s) left unanswered at teardown`);
+  }
+  for (const b of t.kernelBugs) v('KernelBug', b);
+  return out;
+}
+
+/** Every process has exited and every device is unbound. */
+export function isTornDown(w: World): boolean {
+  if (w.processes.size === 0 && w.devices.size === 0) return false;
+  for (const p of w.processes.values()) if (p.state !== 'exited') return false;
+  for (const d of w.devices.values()) if (d.state !== 'removed') return false;
+  return true;
+}

@@ -1,0 +1,257 @@
+/**
+ * The command line: commands registered from a table (commander parses the arguments), one
+ * top-level catch that maps typed errors to exit codes (SPEC 3). The only place that prints,
+ * reads files or exits.
+ */
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { GLOSS, HISTORY_PROPERTIES } from '../checks/properties.js';
+import { describeWorld } from '../engine/view.js';
+import { ModelError } from '../engine/tx.js';
+import { InputError } from '../log/errors.js';
+import type { Derived, Header, JsonValue } from '../log/records.js';
+import { Replay, outcomeJson, recordLines, type ReplayReport, type StepRecord } from '../replay.js';
+import { builtinSchemes } from '../schemes/scheme.js';
+import { packageRoot, streamLog, writeAtomic } from './io.js';
+
+export interface Io {
+  stdout(s: string): void;
+  stderr(s: string): void;
+  readonly isTTY: boolean;
+}
+
+/** Exit codes of SPEC 3: 0 clean, 1 violation or divergence, 2 bad input. 3: a model bug. */
+const EXIT_CLEAN = 0;
+const EXIT_FOUND = 1;
+const EXIT_INPUT = 2;
+const EXIT_BUG = 3;
+
+interface ReplayOptions {
+  json?: boolean;
+  at?: string;
+  why?: string;
+  record?: string;
+}
+
+function parseSeq(v: string, flag: string): number {
+  if (!/^[1-9][0-9]*$/.test(v)) throw new InputError('<command line>', null, flag, `expected a positive record number, got '${v}'`);
+  return Number(v);
+}
+
+async function runReplay(io: Io, file: string, o: ReplayOptions): Promise<number> {
+  const at = o.at === undefined ? undefined : parseSeq(o.at, '--at');
+  let why: { seq: number; id: number } | undefined;
+  if (o.why !== undefined) {
+    const m = /^([1-9][0-9]*)(?:\.([1-9][0-9]*))?$/.exec(o.why);
+    if (m === null) throw new InputError('<command line>', null, '--why', `expected <seq> or <seq>.<derived id>, got '${o.why}'`);
+    why = { seq: Number(m[1]), id: m[2] === undefined ? 0 : Number(m[2]) };
+  }
+  const recording: string[] = [];
+  let whyStep: StepRecord | undefined;
+  let atView: { [k: string]: JsonValue } | undefined;
+  let replay: Replay | undefined;
+  let stop = false;
+  const onStep = (r: StepRecord): void => {
+    if (o.record !== undefined) recording.push(...recordLines(r));
+    if (why !== undefined && r.stimulus.seq === why.seq) whyStep = r;
+    if (at !== undefined && r.stimulus.seq === at) {
+      atView = describeWorld(replay!.world);
+      stop = true;
+    }
+  };
+  let header: Header | undefined;
+  await streamLog(
+    file,
+    (h) => {
+      header = h;
+      replay = new Replay(h, file, onStep);
+      if (o.record !== undefined) recording.push(JSON.stringify(h));
+    },
+    (it) => {
+      if (!stop) replay!.push(it);
+    },
+  );
+  const report = replay!.finish();
+  if (at !== undefined) {
+    if (atView === undefined) throw new InputError(file, null, '--at', `no record with seq ${at}`);
+    io.stdout(o.json === true ? `${JSON.stringify({ seq: at, world: atView })}\n` : renderWorld(at, atView));
+    return EXIT_CLEAN;
+  }
+  if (why !== undefined) {
+    if (whyStep === undefined) throw new InputError(file, null, '--why', `no stimulus with seq ${why.seq}`);
+    const chain = whyChain(whyStep, why.id);
+    if (chain === null) throw new InputError(file, null, '--why', `record ${why.seq} caused no derived record ${why.id}`);
+    io.stdout(o.json === true ? `${JSON.stringify({ seq: o.why, chain })}\n` : renderWhy(whyStep, chain, why.id === 0));
+    return EXIT_CLEAN;
+  }
+  if (o.record !== undefined) writeAtomic(o.record, `${recording.join('\n')}\n`);
+  io.stdout(o.json === true ? `${JSON.stringify(reportJson(file, header!, report))}\n` : renderReport(file, report));
+  return report.divergences.length > 0 || report.violations.length > 0 ? EXIT_FOUND : EXIT_CLEAN;
+}
+
+function reportJson(file: string, h: Header, r: ReplayReport): { [k: string]: JsonValue } {
+  return {
+    log: file,
+    scheme: h.scheme,
+    records: r.records,
+    derived: r.derived,
+    fingerprint: r.fingerprint,
+    divergences: r.divergences.map((d) => ({ seq: d.seq, expected: d.expected, actual: d.actual, decidedBy: d.decidedBy })),
+    violations: r.violations.map((v) => ({ property: v.property, seq: v.seq, message: v.message })),
+  };
+}
+
+function renderReport(file: string, r: ReplayReport): string {
+  const lines = [`${file}: ${r.records} records, ${r.derived} derived, scheme ${r.scheme}, world ${r.fingerprint}`];
+  for (const d of r.divergences) {
+    lines.push(`divergence at ${d.seq}: expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`);
+    lines.push(`  decided by ${d.decidedBy}`);
+  }
+  for (const v of r.violations) lines.push(`violation ${v.property} at ${v.seq}: ${v.message}`);
+  const violated = new Set(r.violations.map((v) => v.property));
+  lines.push(`properties: ${HISTORY_PROPERTIES.map((p) => `${p} ${violated.has(p) ? 'VIOLATED' : 'holds'}`).join(', ')}`);
+  if (r.divergences.length === 0 && r.violations.length === 0) lines.push('clean');
+  return `${lines.join('\n')}\n`;
+}
+
+/** The derived records from `id` back to the stimulus, following `via`. id 0: the whole tree. */
+function whyChain(step: StepRecord, id: number): Derived[] | null {
+  if (id === 0) return [...step.derived];
+  const byId = new Map(step.derived.map((d) => [d.id, d]));
+  const chain: Derived[] = [];
+  let cur = byId.get(id);
+  if (cur === undefined) return null;
+  while (cur !== undefined) {
+    chain.push(cur);
+    cur = cur.via === undefined ? undefined : byId.get(cur.via);
+  }
+  return chain;
+}
+
+function describeDerived(d: Derived): string {
+  const { op, cause, id, via, ...rest } = d;
+  void cause;
+  void via;
+  return `${d.cause}.${id} ${op} ${Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}`;
+}
+
+function renderWhy(step: StepRecord, chain: Derived[], whole: boolean): string {
+  const s = step.stimulus;
+  if (whole) {
+    // The whole tree of one stimulus, indented by cause.
+    const depth = new Map<number, number>();
+    const lines = [`${s.seq} ${s.op} (line ${s.line}) -> ${JSON.stringify(outcomeJson(step.outcome))}, decided by ${step.outcome.decidedBy}`];
+    for (const d of chain) {
+      const k = d.via === undefined ? 1 : (depth.get(d.via) ?? 0) + 1;
+      depth.set(d.id, k);
+      lines.push(`${'  '.repeat(k)}${describeDerived(d)}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+  const stim = `${s.seq} ${s.op} (line ${s.line}) -> ${JSON.stringify(outcomeJson(step.outcome))}, decided by ${step.outcome.decidedBy}`;
+  return `${[...chain.map((d, i) => `${'  '.repeat(i === 0 ? 0 : 1)}${i === 0 ? '' : 'because '}${describeDerived(d)}`), `  because ${stim}`].join('\n')}\n`;
+}
+
+function renderWorld(seq: number, w: { [k: string]: JsonValue }): string {
+  const out: string[] = [`world after record ${seq}`];
+  const list = (k: string): Array<Record<string, JsonValue>> => (w[k] as Array<Record<string, JsonValue>>) ?? [];
+  for (const c of list('containers')) {
+    out.push(`container ${c['id']} (${c['state']}${c['driver'] === null ? '' : `, ${c['driver']}`}) groups [${(c['groups'] as string[]).join(', ')}] dma_avail ${c['dma_avail']}`);
+    for (const m of c['mappings'] as Array<Record<string, JsonValue>>) {
+      out.push(`  iova ${m['iova']} size ${m['size']} vaddr ${m['vaddr']} ${(m['prot'] as string[]).join('|')} ${m['state']} task ${m['task']} locked_vm ${m['locked_vm']} -> ${(m['targets'] as string[]).join(', ') || '(not pinned)'}${m['pfn_list'] ? ` pfn_list ${m['pfn_list']}` : ''}`);
+    }
+  }
+  for (const p of list('processes')) {
+    const mm = p['mm'] as Record<string, JsonValue>;
+    out.push(`process ${p['pid']} (${p['state']}) mm ${mm['id']} (${mm['state']}) locked_vm ${mm['locked_vm']} pages${mm['pasid'] === null ? '' : ` pasid ${mm['pasid']}`}`);
+    for (const f of p['fds'] as string[]) out.push(`  fd ${f}`);
+    for (const v of p['vmas'] as Array<Record<string, JsonValue>>) out.push(`  vma ${v['start']}-${v['end']} ${v['kind']}${v['kind'] === 'bar' ? ` ${v['device']} bar${v['bar']} ${v['state']}` : v['backed'] ? ' backed' : ''}`);
+  }
+  for (const d of list('devices')) out.push(`device ${d['device']} group ${d['group']} ${d['state']} open_count ${d['open_count']} memory ${d['memory'] ? 'on' : 'off'}`);
+  for (const p of list('pasids')) out.push(`pasid ${p['pasid']} ${p['state']}${p['mm'] === null ? '' : ` mm ${p['mm']}`}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** `demo`: until the scenario catalogue exists, replay every golden log and compare with its header. */
+async function runDemo(io: Io): Promise<number> {
+  const dir = join(packageRoot(), 'test', 'fixtures');
+  const logs = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+  let ok = true;
+  io.stdout(`iommu-model demo: replaying ${logs.length} golden logs (${relative(process.cwd(), dir) || '.'})\n`);
+  for (const name of logs) {
+    const file = join(dir, name);
+    let header: Header | undefined;
+    let replay: Replay | undefined;
+    await streamLog(file, (h) => {
+      header = h;
+      replay = new Replay(h, file);
+    }, (it) => replay!.push(it));
+    const r = replay!.finish();
+    const got = [...new Set(r.violations.map((v) => v.property))].sort();
+    const want = [...(header!.violations ?? [])].sort();
+    const match = r.divergences.length === 0 && JSON.stringify(got) === JSON.stringify(want);
+    ok &&= match;
+    io.stdout(`${match ? 'ok  ' : 'FAIL'} ${name.padEnd(34)} ${String(r.records).padStart(4)} records  ${r.divergences.length} divergences  violations: ${got.join(', ') || 'none'}${match ? '' : ` (expected: ${want.join(', ') || 'none'})`}\n`);
+    if (header!.description !== undefined) io.stdout(`     ${header!.description}\n`);
+  }
+  io.stdout(ok ? 'every golden log replays as documented\n' : 'some golden logs did not replay as documented\n');
+  return ok ? EXIT_CLEAN : EXIT_FOUND;
+}
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const debug = argv.includes('--debug');
+  let code = EXIT_CLEAN;
+  const program = new Command('iommu-model')
+    .description('An event-sourced, explorable model of Linux VFIO/IOMMU invalidation')
+    .option('--debug', 'print stack traces of errors')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
+  program
+    .command('replay <log>')
+    .description('fold a log, check every property after every record, report divergences and violations')
+    .option('--json', 'one JSON document on stdout')
+    .option('--at <seq>', 'print the world after record <seq>')
+    .option('--why <seq[.id]>', 'the chain of causes from a derived record back to its stimulus')
+    .option('--record <file>', 'write a recording: every stimulus with its outcome, and its derived records')
+    .action(async (log: string, o: ReplayOptions) => {
+      code = await runReplay(io, log, o);
+    });
+  program
+    .command('demo')
+    .description('the main job on built-in defaults')
+    .action(async () => {
+      code = await runDemo(io);
+    });
+  program
+    .command('schemes')
+    .description('list the built-in schemes')
+    .action(() => {
+      for (const s of builtinSchemes()) io.stdout(`${s.name.padEnd(24)} ${s.summary}\n`);
+    });
+  program
+    .command('properties')
+    .description('list the properties and what each means')
+    .action(() => {
+      for (const [p, g] of Object.entries(GLOSS)) io.stdout(`${p.padEnd(24)} ${g}\n`);
+    });
+  try {
+    await program.parseAsync(argv.filter((a) => a !== '--debug'), { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_CLEAN : EXIT_INPUT;
+    if (e instanceof InputError) {
+      io.stderr(`iommu-model: ${e.message}\n`);
+      if (debug) io.stderr(`${e.stack ?? ''}\n`);
+      return EXIT_INPUT;
+    }
+    if (e instanceof ModelError) {
+      io.stderr(`iommu-model: internal model error (please report with the log): ${e.message}\n`);
+      if (debug) io.stderr(`${e.stack ?? ''}\n`);
+      return EXIT_BUG;
+    }
+    io.stderr(`iommu-model: ${(e as Error).message}\n`);
+    if (debug) io.stderr(`${(e as Error).stack ?? ''}\n`);
+    return EXIT_BUG;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The interpreter of machine actions: a machine returns the names of the effects its transition
+ * asks for (machines/*.machine.ts); this table says what each name does to the world. It is the
+ * one place where machine effects become world changes.
+ */
+import type { MachineName } from '../../machines/index.js';
+import { containerOf, deviceOf, groupOf, mmOf, processOf } from './lookup.js';
+import { ModelError, type Tx } from './tx.js';
+import { detachContainer, releaseIommu } from './rules/files.js';
+import { exitFiles, exitMm, exitMmap, pasidDrop } from './rules/mm.js';
+import { removeDevice } from './rules/device.js';
+import { dmaById, unmapUnpin } from './rules/type1.js';
+
+type Handler = (tx: Tx, object: string) => void;
+
+const HANDLERS: Record<string, Handler> = {
+  'group.detachContainer': (tx, key) => detachContainer(tx, groupOf(tx.world, key)),
+  'container.releaseIommu': (tx, id) => releaseIommu(tx, containerOf(tx.world, Number(id))),
+  'process.exitMm': (tx, pid) => exitMm(tx, tx.world.processes.get(Number(pid)) ?? processOf(tx.world, Number(pid))),
+  'process.exitFiles': (tx, pid) => exitFiles(tx, tx.world.processes.get(Number(pid))!),
+  'mm.exitMmap': (tx, id) => exitMmap(tx, mmOf(tx.world, Number(id))),
+  'mm.pasidDrop': (tx, id) => pasidDrop(tx, mmOf(tx.world, Number(id))),
+  'vfio_dma.unmapUnpin': (tx, id) => {
+    const { c, dma } = dmaById(tx, Number(id));
+    unmapUnpin(tx, c, dma, true);
+  },
+  'device.removeDevice': (tx, name) => removeDevice(tx, deviceOf(tx.world, name)),
+};
+
+/** Carries out, in order, the actions a machine transition returned. */
+export function runActions(tx: Tx, machine: MachineName, object: string, actions: readonly string[]): void {
+  for (const a of actions) {
+    const h = HANDLERS[`${machine}.${a}`];
+    if (h === undefined) throw new ModelError(`no handler for action ${machine}.${a}`);
+    h(tx, object);
+  }
+}

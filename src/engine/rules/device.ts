@@ -1,0 +1,212 @@
+/**
+ * Devices: the device file (drivers/vfio/vfio_main.c, drivers/vfio/group.c), vfio-pci's BAR
+ * mmap, fault, memory-enable and reset (drivers/vfio/pci/vfio_pci_core.c, vfio_pci_config.c;
+ * docs/kernel-notes.md item 4), unbind (vfio_unregister_group_dev), and device DMA translated
+ * through the IOMMU page tables of the device's domain.
+ */
+import type { Prot, StimulusOf } from '../../log/records.js';
+import { hex, PAGE_SIZE } from '../../log/u64.js';
+import { runActions } from '../actions.js';
+import { containerOf, deviceOf, fdFile, groupOf, mmOf, processOf, vmaAt } from '../lookup.js';
+import { initialState } from '../stepper.js';
+import { BadReference, type DmaLanding, type Outcome, type Tx } from '../tx.js';
+import type { Device, OpenFile, Process, Vma } from '../world.js';
+import { fput } from './files.js';
+import { svaDma } from './sva.js';
+
+/** VFIO_PCI_OFFSET_SHIFT: a region's offset in the device file is its index << 40. */
+const OFFSET_SHIFT = 40n;
+/** VFIO_PCI_ROM_REGION_INDEX: regions at or above it (ROM, config, VGA) cannot be mmapped. */
+const ROM_REGION_INDEX = 6n;
+/** VFIO_PCI_NUM_REGIONS. */
+const NUM_REGIONS = 9n;
+
+/** vfio_pci_core.c:vfio_pci_core_mmap: checks in order; no PTE is installed at mmap time. */
+export function barMmap(tx: Tx, d: Device, file: number, addr: bigint, length: bigint, offset: bigint, prot: Prot): Vma {
+  const at = 'vfio_pci_core.c:vfio_pci_core_mmap';
+  if (d.mdev) tx.fail('EINVAL', 'the model\'s mdev vendor drivers have no mmap op');
+  const index = offset >> OFFSET_SHIFT;
+  if (index >= NUM_REGIONS) tx.fail('EINVAL', `${at}: index >= VFIO_PCI_NUM_REGIONS + num_regions`);
+  // (vm_end < vm_start cannot happen; the model's device mmaps are MAP_SHARED.)
+  if (index >= ROM_REGION_INDEX) tx.fail('EINVAL', `${at}: index >= VFIO_PCI_ROM_REGION_INDEX`);
+  const bar = d.bars.find((b) => BigInt(b.index) === index);
+  if (bar === undefined || bar.size < PAGE_SIZE) tx.fail('EINVAL', `${at}: !vdev->bar_mmap_supported[index]`);
+  const reqStart = offset & ((1n << OFFSET_SHIFT) - 1n);
+  const barLen = (bar.size + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
+  if (reqStart + length > barLen) tx.fail('EINVAL', `${at}: req_start + req_len > PAGE_ALIGN(bar_len)`);
+  return { start: addr, end: addr + length, prot, kind: 'bar', phys: null, device: d.name, bar: bar.index, pgoff: reqStart, file, state: initialState('bar_mapping') };
+}
+
+/**
+ * vfio_pci_mmap_huge_fault: under down_read(memory_lock), SIGBUS when memory decode is off,
+ * else insert the pfns. Returns whether the vma is now populated.
+ */
+export function faultBar(tx: Tx, p: Process, v: Vma): boolean {
+  const d = deviceOf(tx.world, v.device!);
+  if (!d.memoryEnabled) {
+    tx.emit('bar.fault', { pid: p.pid, addr: hex(v.start), device: d.name, bar: v.bar!, result: 'VM_FAULT_SIGBUS' });
+    return false;
+  }
+  tx.fire('bar_mapping', `${p.mm}@${hex(v.start)}`, v, 'FAULT');
+  tx.emit('bar.fault', { pid: p.pid, addr: hex(v.start), device: d.name, bar: v.bar!, result: 'VM_FAULT_NOPAGE' });
+  return true;
+}
+
+/**
+ * vfio_pci_zap_bars (v6.10+): unmap_mapping_range over the device inode, so every process's
+ * BAR mmaps of the device lose their PTEs. IOMMU mappings of the BAR are not touched.
+ */
+function zapBars(tx: Tx, d: Device): void {
+  for (const mm of tx.world.mms.values()) {
+    for (const v of mm.vmas) {
+      if (v.kind === 'bar' && v.device === d.name && v.state === 'populated') {
+        tx.fire('bar_mapping', `${mm.id}@${hex(v.start)}`, v, 'ZAP');
+        tx.emit('bar.zapped', { mm: mm.id, start: hex(v.start), end: hex(v.end), device: d.name, bar: v.bar! });
+      }
+    }
+  }
+}
+
+/**
+ * SPEC 1.3 `pci.command`: the user writes PCI_COMMAND through the config region;
+ * vfio_pci_config.c:vfio_basic_config_write takes memory_lock for write, and a write with
+ * MEMORY clear zaps the BARs every time (docs/kernel-notes.md 4b).
+ */
+export function pciCommand(tx: Tx, s: StimulusOf<'pci.command'>): Outcome {
+  const p = processOf(tx.world, s.pid);
+  const f = fdFile(tx, p, s.fd);
+  if (f.kind !== 'device' || f.device === '') tx.fail('EINVAL', 'fs/read_write.c:vfs_write: the file has no config region');
+  const d = deviceOf(tx.world, f.device!);
+  if (!s.memory && !d.mdev) zapBars(tx, d);
+  if (d.memoryEnabled !== s.memory) tx.emit('pci.memory', { device: d.name, enabled: s.memory });
+  d.memoryEnabled = s.memory;
+  return { ret: 0n, decidedBy: 'vfio_pci_config.c:vfio_basic_config_write' };
+}
+
+/** The device file's ioctls: vfio_device_fops_unl_ioctl -> device->ops->ioctl. */
+export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {
+  if (s.cmd === 'VFIO_DEVICE_RESET') {
+    if (d.mdev) return { ret: 0n, decidedBy: 'the mdev vendor driver resets its emulated state' };
+    // vfio_pci_core.c:vfio_pci_ioctl_reset: !reset_works -> EINVAL; down_write(memory_lock),
+    // zap, pci_try_reset_function; the command register is restored by the reset's
+    // save/restore of config state.
+    tx.cascade('device.reset', { device: d.name }, () => zapBars(tx, d));
+    return { ret: 0n, decidedBy: 'vfio_pci_core.c:vfio_pci_ioctl_reset' };
+  }
+  if (s.cmd === 'VFIO_DEVICE_BIND_TASK' || s.cmd === 'VFIO_DEVICE_UNBIND_TASK') {
+    // Only the 2017 RFC scheme has these; upstream's vfio_pci_core_ioctl returns -ENOTTY.
+    return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: unknown ioctl');
+  }
+  if (s.cmd.startsWith('VFIO_')) return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: not a device ioctl');
+  throw new BadReference('cmd', `unknown ioctl '${s.cmd}'`);
+}
+
+/**
+ * vfio_main.c:vfio_device_fops_release -> vfio_df_group_close -> vfio_df_close: the last close
+ * runs close_device and vfio_device_group_unuse_iommu (container_users--, fput of the group
+ * file); then the registration reference is put, which may complete a waiting unbind.
+ */
+export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
+  if (f.device === '' || f.device === undefined) return; // stdio
+  const d = deviceOf(tx.world, f.device);
+  const g = groupOf(tx.world, d.group);
+  if (d.openCount === 1) {
+    d.openCount = 0;
+    if (g.container !== null) {
+      const t = containerOf(tx.world, g.container).type1;
+      if (t !== null) t.deviceList = t.deviceList.filter((n) => n !== d.name);
+    }
+    if (!d.mdev) d.memoryEnabled = false; // vfio_pci_core_disable: the device is disabled
+    g.containerUsers -= 1;
+    d.registrations -= 1;
+    const done = tx.fire('device', d.name, d, 'CLOSE_LAST');
+    fput(tx, g.file!);
+    runActions(tx, 'device', d.name, done);
+  } else {
+    d.openCount -= 1;
+    d.registrations -= 1;
+  }
+}
+
+/** SPEC 1.3 `device.unbind`: vfio_main.c:vfio_unregister_group_dev. */
+export function unbind(tx: Tx, s: StimulusOf<'device.unbind'>): Outcome {
+  const d = deviceOf(tx.world, s.device);
+  if (d.state === 'removed' || d.state === 'unregistering') throw new BadReference('device', `device ${d.name} is already being unbound`);
+  if (d.registrations === 0) {
+    runActions(tx, 'device', d.name, tx.fire('device', d.name, d, 'UNBIND'));
+    return { ret: 0n, decidedBy: 'vfio_main.c:vfio_unregister_group_dev: no users' };
+  }
+  // The wait is unbounded; vfio-pci relays request() to the user every 10 s.
+  tx.fire('device', d.name, d, 'UNBIND_WAIT');
+  tx.emit('device.request', { device: d.name, count: 0 });
+  return { out: { blocked: true }, decidedBy: 'vfio_main.c:vfio_unregister_group_dev: waiting for the last registration reference' };
+}
+
+/**
+ * The device machine's removeDevice action: vfio_device_remove_group when the group's last
+ * device goes: force-detach the container and clear iommu_group.
+ */
+export function removeDevice(tx: Tx, d: Device): void {
+  tx.cascade('device.unregistered', { device: d.name }, () => {
+    const g = groupOf(tx.world, d.group);
+    const others = g.devices.some((n) => n !== d.name && deviceOf(tx.world, n).state !== 'removed');
+    if (others) return;
+    g.iommuGroupPresent = false;
+    runActions(tx, 'group', g.key, tx.fire('group', g.key, g, 'REMOVE'));
+  });
+}
+
+/** SPEC 1.3 `device.dma`: translate and judge where it lands. */
+export function deviceDma(tx: Tx, s: StimulusOf<'device.dma'>): Outcome {
+  const d = deviceOf(tx.world, s.device);
+  if (d.mdev) throw new BadReference('device', 'an mdev does not DMA itself; its vendor driver uses mdev.pin_pages or mdev.dma_rw');
+  if (s.length === 0n) throw new BadReference('length', 'a DMA of length 0');
+  const write = s.write === true;
+  if (s.pasid !== undefined) return svaDma(tx, d, s.pasid, s.iova, s.length, write);
+  const g = groupOf(tx.world, d.group);
+  if (g.noiommu) {
+    // No IOMMU: the bus address is the physical address; nothing granted it.
+    tx.touched.landings.push({ kind: 'raw', phys: s.iova, size: s.length, device: d.name });
+    tx.emit('dma.untranslated', { device: d.name, phys: hex(s.iova), length: hex(s.length) });
+    return { dma: 'ok', decidedBy: 'noiommu: no translation' };
+  }
+  const c = g.container === null ? undefined : tx.world.containers.get(g.container);
+  const domain = c?.type1?.domain ?? null;
+  // While vfio owns the group and no container domain is attached the group sits in the
+  // blocking domain (iommu_group_claim_dma_owner): every DMA faults.
+  if (c === undefined || domain === null || !domain.groups.includes(g.key)) {
+    tx.emit('iommu.fault', { device: d.name, iova: hex(s.iova), reason: 'no domain' });
+    return { dma: 'fault', decidedBy: 'blocking domain: the group is not attached to an IOMMU domain' };
+  }
+  const landings: DmaLanding[] = [];
+  let at = s.iova;
+  const end = s.iova + s.length;
+  while (at < end) {
+    const pte = domain.ptes.find((p) => p.iova <= at && at < p.iova + p.size);
+    const dma = pte === undefined ? undefined : c!.type1!.dmas.find((x) => x.id === pte.dma);
+    if (pte === undefined || (write && dma !== undefined && !dma.prot.write) || (!write && dma !== undefined && !dma.prot.read)) {
+      tx.emit('iommu.fault', { device: d.name, iova: hex(at), reason: pte === undefined ? 'no PTE' : 'permission' });
+      return { dma: 'fault', decidedBy: `IOMMU: ${pte === undefined ? 'no translation' : 'permission fault'} at ${hex(at)}` };
+    }
+    const chunkEnd = pte.iova + pte.size < end ? pte.iova + pte.size : end;
+    const phys = pte.phys + (at - pte.iova);
+    const size = chunkEnd - at;
+    const ext = dma?.extents.find((e) => e.iova <= at && at < e.iova + e.size);
+    if (ext !== undefined && ext.kind === 'mmio') {
+      const target = deviceOf(tx.world, ext.device!);
+      const owner = tx.world.processes.get(dma!.task);
+      const holds = owner !== undefined && owner.state === 'running' && [...owner.fds.values()].some((id) => {
+        const f = tx.world.files.get(id);
+        return f?.kind === 'device' && f.device === target.name;
+      });
+      landings.push({ kind: 'mmio', phys, size, dma: pte.dma, device: target.name, bar: ext.bar!, decodeOn: target.memoryEnabled, present: target.state !== 'removed', ownerHoldsOpen: holds });
+    } else {
+      landings.push({ kind: 'ram', phys, size, dma: pte.dma, pinned: ext !== undefined && dma !== undefined && dma.state !== 'removed' });
+    }
+    at = chunkEnd;
+  }
+  tx.touched.landings.push(...landings);
+  tx.emit('dma.translated', { device: d.name, iova: hex(s.iova), length: hex(s.length), write, phys: landings.map((l) => hex(l.phys)) });
+  return { dma: 'ok', decidedBy: 'IOMMU: translated through the container domain' };
+}
+

@@ -1,0 +1,178 @@
+/**
+ * SVA and I/O page faults: iommu_sva_bind_device / iommu_sva_unbind_device
+ * (drivers/iommu/iommu-sva.c), the global PASID allocator (iommu_alloc_global_pasid; freed at
+ * kernel/fork.c:__mmdrop -> mm_pasid_drop), page requests (drivers/iommu/io-pgfault.c:
+ * iommu_report_device_fault, iommu_sva_handle_iopf, iopf_queue_remove_device) and the MMU
+ * notifier release that disables a PASID's translation when the mm exits
+ * (arm-smmu-v3-sva.c:arm_smmu_mm_release, intel svm.c:intel_mm_release).
+ * docs/kernel-notes.md items 6 and 8.
+ */
+import type { StimulusOf } from '../../log/records.js';
+import { hex } from '../../log/u64.js';
+import { deviceOf, mmOf, vmaAt } from '../lookup.js';
+import { initialState } from '../stepper.js';
+import { BadReference, type Outcome, type Tx } from '../tx.js';
+import { newId, type Device, type Mm, type PageRequest, type SvaBond } from '../world.js';
+import { mmDrop, mmGrab } from './mm.js';
+import { backAnon } from './type1.js';
+
+/** IOMMU_FIRST_GLOBAL_PASID: PASID 0 is the RID's. */
+const FIRST_GLOBAL_PASID = 1;
+
+/** iommu_alloc_global_pasid: the lowest free PASID in [1, max_pasids - 1] (ida_alloc_range). */
+function allocPasid(tx: Tx, d: Device): number | null {
+  const max = 2 ** d.pasidBits;
+  for (let p = FIRST_GLOBAL_PASID; p < max; p += 1) {
+    const e = tx.world.pasids.get(p);
+    if (e === undefined || e.state === 'free') return p;
+  }
+  return null;
+}
+
+/** SPEC 1.3 `sva.bind`: iommu_sva_bind_device(dev, mm). */
+export function bind(tx: Tx, s: StimulusOf<'sva.bind'>): Outcome {
+  const d = deviceOf(tx.world, s.device);
+  const p = tx.world.processes.get(s.pid);
+  if (p === undefined) throw new BadReference('pid', `no process ${s.pid}`);
+  const mm = mmOf(tx.world, p.mm);
+  const at = 'iommu-sva.c:iommu_sva_bind_device';
+  // The caller holds an mm_users reference: a process that exited cannot be bound.
+  if (mm.state !== 'live') tx.fail('EINVAL', `${at}: the mm has no users (mmget_not_zero failed)`);
+  if (d.pasidBits === 0) tx.fail('EOPNOTSUPP', `${at}: the device supports no PASID (max_pasids == 0)`);
+  // iommu_alloc_mm_data: one PASID per mm, shared by every device.
+  let pasid = mm.pasid;
+  if (pasid !== null && pasid >= 2 ** d.pasidBits) tx.fail('EOVERFLOW', 'iommu-sva.c:iommu_alloc_mm_data: pasid >= dev->iommu->max_pasids');
+  const existing = tx.world.bonds.find((b) => b.device === d.name && b.mm === mm.id && b.state !== 'unbound');
+  if (existing !== undefined) {
+    // v6.10+: a repeated (dev, mm) bind returns the same handle with a reference.
+    existing.users += 1;
+    return { ret: 0n, out: { pasid: existing.pasid }, decidedBy: `${at}: existing handle` };
+  }
+  if (pasid === null) {
+    const got = allocPasid(tx, d);
+    if (got === null) tx.fail('ENOSPC', 'iommu-sva.c:iommu_alloc_mm_data: iommu_alloc_global_pasid == IOMMU_PASID_INVALID');
+    pasid = got;
+    const entry = tx.world.pasids.get(pasid) ?? { state: initialState('pasid'), mm: null };
+    tx.world.pasids.set(pasid, entry);
+    tx.fire('pasid', String(pasid), entry, 'ALLOCATE');
+    entry.mm = mm.id;
+    mm.pasid = pasid;
+    const p2 = pasid;
+    const stillUsedBy = [...tx.world.devices.values()]
+      .filter((x) => x.pasidsInUse.includes(p2) || tx.world.pageRequests.some((r) => r.device === x.name && r.pasid === p2 && r.state === 'pending'))
+      .map((x) => x.name);
+    tx.touched.pasidAllocations.push({ pasid, mm: mm.id, stillUsedBy });
+    tx.emit('pasid.allocated', { pasid, mm: mm.id });
+  }
+  // iommu_sva_domain_alloc: the SVA domain holds mmgrab(mm) and an MMU notifier.
+  mmGrab(mm);
+  mm.svaNotifiers.push(d.name);
+  const bond: SvaBond = { device: d.name, mm: mm.id, pid: p.pid, pasid, users: 1, state: initialState('sva_bond') };
+  tx.world.bonds.push(bond);
+  if (!d.pasidsInUse.includes(pasid)) d.pasidsInUse.push(pasid);
+  tx.emit('sva.bound', { device: d.name, pid: p.pid, pasid });
+  return { ret: 0n, out: { pasid }, decidedBy: at };
+}
+
+/** SPEC 1.3 `sva.unbind`: iommu_sva_unbind_device(handle). */
+export function unbind(tx: Tx, s: StimulusOf<'sva.unbind'>): Outcome {
+  const d = deviceOf(tx.world, s.device);
+  const p = tx.world.processes.get(s.pid);
+  if (p === undefined) throw new BadReference('pid', `no process ${s.pid}`);
+  const bond = tx.world.bonds.find((b) => b.device === d.name && b.mm === p.mm && b.state !== 'unbound');
+  if (bond === undefined) throw new BadReference('device', `no SVA bond of ${d.name} to process ${s.pid} to unbind`);
+  bond.users -= 1;
+  if (bond.users > 0) return { ret: 0n, decidedBy: 'iommu-sva.c:iommu_sva_unbind_device: handle still used' };
+  tx.cascade('sva.unbound', { device: d.name, pid: p.pid, pasid: bond.pasid }, () => {
+    // iommu_detach_device_pasid, then the fault queue answers every pending request of the
+    // attachment INVALID (iopf_queue_remove_device / auto-response, v6.8+).
+    answerPending(tx, d, bond.pasid);
+    tx.fire('sva_bond', `${d.name}/${bond.pasid}`, bond, 'UNBIND');
+    const mm = mmOf(tx.world, bond.mm);
+    mm.svaNotifiers = mm.svaNotifiers.filter((n) => n !== d.name);
+    tx.world.bonds = tx.world.bonds.filter((b) => b !== bond);
+    mmDrop(tx, mm); // iommu_domain_free -> mmdrop
+  });
+  return { ret: 0n, decidedBy: 'iommu-sva.c:iommu_sva_unbind_device' };
+}
+
+function answerPending(tx: Tx, d: Device, pasid: number): void {
+  for (const r of tx.world.pageRequests) {
+    if (r.device === d.name && r.pasid === pasid && r.state === 'pending') respond(tx, r, 'INVALID');
+  }
+  tx.world.pageRequests = tx.world.pageRequests.filter((r) => r.state === 'pending');
+}
+
+function respond(tx: Tx, r: PageRequest, code: 'SUCCESS' | 'INVALID'): void {
+  tx.fire('page_request', String(r.id), r, 'RESPOND');
+  r.response = code;
+  tx.emit('page_response', { device: r.device, pasid: r.pasid, addr: hex(r.addr), code });
+}
+
+/**
+ * mmu_notifier_release from exit_mmap: every SVA bond of the mm stops translating (the
+ * driver's release writes a quiet/invalid PASID entry). Faults after that are answered INVALID.
+ */
+export function mmRelease(tx: Tx, mm: Mm): void {
+  for (const b of tx.world.bonds) {
+    if (b.mm === mm.id && b.state === 'bound') {
+      tx.fire('sva_bond', `${b.device}/${b.pasid}`, b, 'MM_RELEASE');
+      tx.emit('mmu_notifier.release', { mm: mm.id, device: b.device, pasid: b.pasid });
+    }
+  }
+}
+
+/** SPEC 1.3 `device.page_request`: iommu_report_device_fault, then the SVA iopf handler. */
+export function pageRequest(tx: Tx, s: StimulusOf<'device.page_request'>): Outcome {
+  const d = deviceOf(tx.world, s.device);
+  if (!d.pri) throw new BadReference('device', `${d.name} has no PRI (declare it with "pri": true)`);
+  const r: PageRequest = { id: newId(tx.world), device: d.name, pasid: s.pasid, addr: s.addr, write: s.write === true, state: initialState('page_request'), response: null };
+  tx.world.pageRequests.push(r);
+  tx.emit('page_request', { device: d.name, pasid: s.pasid, addr: hex(s.addr), write: r.write });
+  // The model runs the iopf workqueue at once: iommu_sva_handle_iopf.
+  const code = handleIopf(tx, d, s.pasid, s.addr, r.write);
+  respond(tx, r, code.code);
+  tx.world.pageRequests = tx.world.pageRequests.filter((x) => x.state === 'pending');
+  return { ret: 0n, out: { response: code.code }, decidedBy: code.why };
+}
+
+function handleIopf(tx: Tx, d: Device, pasid: number, addr: bigint, write: boolean): { code: 'SUCCESS' | 'INVALID'; why: string } {
+  const bond = tx.world.bonds.find((b) => b.device === d.name && b.pasid === pasid && b.state === 'bound');
+  if (bond === undefined) return { code: 'INVALID', why: 'io-pgfault.c:iommu_handle_iopf: no domain attached for the PASID' };
+  const mm = mmOf(tx.world, bond.mm);
+  if (mm.state !== 'live') return { code: 'INVALID', why: 'iommu-sva.c:iommu_sva_handle_iopf: !mmget_not_zero (the process is exiting)' };
+  const vma = vmaAt(mm, addr);
+  if (vma === undefined) return { code: 'INVALID', why: 'iommu-sva.c:iommu_sva_handle_iopf: no vma' };
+  if ((write && !vma.prot.write) || (!write && !vma.prot.read)) return { code: 'INVALID', why: 'iommu-sva.c:iommu_sva_handle_iopf: access exceeds the vma' };
+  if (vma.kind === 'anon' && vma.phys === null) backAnon(tx, vma);
+  return { code: 'SUCCESS', why: 'iommu-sva.c:iommu_sva_handle_iopf: handle_mm_fault' };
+}
+
+/** SPEC 1.3 `device.stop_pasid`: the device stops using a PASID and drains its requests. */
+export function stopPasid(tx: Tx, s: StimulusOf<'device.stop_pasid'>): Outcome {
+  const d = deviceOf(tx.world, s.device);
+  d.pasidsInUse = d.pasidsInUse.filter((p) => p !== s.pasid);
+  tx.emit('device.pasid_stopped', { device: d.name, pasid: s.pasid });
+  return { ret: 0n, decidedBy: 'PCIe PASID stop: the device drained its outstanding requests' };
+}
+
+/** device.dma with a PASID: translated through the bound mm's page tables (no fault handling). */
+export function svaDma(tx: Tx, d: Device, pasid: number, addr: bigint, length: bigint, write: boolean): Outcome {
+  const bond = tx.world.bonds.find((b) => b.device === d.name && b.pasid === pasid && b.state === 'bound');
+  if (bond === undefined) return { dma: 'fault', decidedBy: 'IOMMU: no translation for the PASID (unbound or released)' };
+  const mm = mmOf(tx.world, bond.mm);
+  let va = addr;
+  const end = addr + length;
+  while (va < end) {
+    const vma = vmaAt(mm, va);
+    if (vma === undefined || vma.kind !== 'anon' || vma.phys === null || (write && !vma.prot.write)) {
+      tx.emit('iommu.fault', { device: d.name, pasid, iova: hex(va), reason: 'not present' });
+      return { dma: 'fault', decidedBy: `IOMMU: no present PTE at ${hex(va)} in the PASID's page tables` };
+    }
+    const chunkEnd = vma.end < end ? vma.end : end;
+    tx.touched.landings.push({ kind: 'sva', phys: vma.phys + (va - vma.start), size: chunkEnd - va, pasid, mm: mm.id });
+    va = chunkEnd;
+  }
+  tx.emit('dma.translated', { device: d.name, pasid, iova: hex(addr), length: hex(length), write });
+  return { dma: 'ok', decidedBy: 'IOMMU: translated through the PASID table to the mm' };
+}

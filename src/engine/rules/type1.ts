@@ -1,0 +1,646 @@
+/**
+ * vfio_iommu_type1 (drivers/vfio/vfio_iommu_type1.c, the 2025 version: T1-2025 in
+ * shared/kernel-reference.md, checked in docs/kernel-notes.md item 2).
+ *
+ * MAP_DMA, UNMAP_DMA, GET_INFO and CHECK_EXTENSION with their checks in the kernel's order,
+ * pinning with FOLL_LONGTERM semantics and locked_vm accounting, group attach/detach with
+ * reserved-region exclusion, and release. The model keeps one IOMMU domain per container
+ * (docs/model.md says why).
+ */
+import type { JsonValue, Prot, StimulusOf } from '../../log/records.js';
+import { hex, isAligned, lowestBit, PAGE_SHIFT, PAGE_SIZE, U64_MAX, wraps } from '../../log/u64.js';
+import { deviceOf, mmOf, vmaAt } from '../lookup.js';
+import { initialState } from '../stepper.js';
+import { BadReference, KernelOops, type Outcome, type Tx } from '../tx.js';
+import { newId, type Container, type Domain, type Group, type Mm, type PinExtent, type Process, type Type1, type VfioDma } from '../world.js';
+import { faultBar } from './device.js';
+import { mmDrop, mmGrab } from './mm.js';
+import { vendorDmaUnmap } from './mdev.js';
+import { runActions } from '../actions.js';
+
+export const TYPE1_IOCTLS: ReadonlySet<string> = new Set(['VFIO_IOMMU_GET_INFO', 'VFIO_IOMMU_MAP_DMA', 'VFIO_IOMMU_UNMAP_DMA']);
+
+/** Module parameter dma_entry_limit (default U16_MAX). */
+export const DMA_ENTRY_LIMIT = 65535;
+
+/** vfio_iommu_type1_open: v1 for VFIO_TYPE1_IOMMU, v2 for VFIO_TYPE1v2_IOMMU. */
+export function open(v2: boolean): Type1 {
+  return { v2, dmas: [], dmaAvail: DMA_ENTRY_LIMIT, domain: null, emulatedGroups: [], deviceList: [], vaddrInvalidCount: 0 };
+}
+
+/** vfio_iommu_type1_check_extension; `c` is null when no driver is set (iommu == NULL). */
+export function checkExtension(c: Container | null, ext: string): bigint {
+  switch (ext) {
+    case 'VFIO_TYPE1_IOMMU':
+    case 'VFIO_TYPE1v2_IOMMU':
+    case 'VFIO_UNMAP_ALL':
+      return 1n;
+    case 'VFIO_UPDATE_VADDR':
+      return c?.type1 != null && c.type1.emulatedGroups.length === 0 ? 1n : 0n;
+    case 'VFIO_DMA_CC_IOMMU':
+      // vfio_domains_have_enforce_cache_coherency: the model's domains enforce coherency.
+      return c?.type1 != null ? 1n : 0n;
+    default:
+      return 0n;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rb-tree of vfio_dma, as a sorted array (vfio_find_dma, vfio_find_dma_first_node).
+
+/** vfio_find_dma: any dma overlapping [start, start+size); size 0 is a point probe. */
+export function findDma(t: Type1, start: bigint, size: bigint): VfioDma | undefined {
+  let lo = 0;
+  let hi = t.dmas.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const d = t.dmas[mid]!;
+    if (start + size <= d.iova) hi = mid - 1;
+    else if (start >= d.iova + d.size) lo = mid + 1;
+    else return d;
+  }
+  return undefined;
+}
+
+/** vfio_find_dma_first_node: index of the lowest dma with iova + size > start. */
+function firstNode(t: Type1, start: bigint): number {
+  let lo = 0;
+  let hi = t.dmas.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (t.dmas[mid]!.iova + t.dmas[mid]!.size > start) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** vfio_link_dma: insert by iova (a size-0 dma sorts at its iova). */
+function linkDma(t: Type1, dma: VfioDma): void {
+  let i = 0;
+  while (i < t.dmas.length && t.dmas[i]!.iova < dma.iova) i += 1;
+  t.dmas.splice(i, 0, dma);
+}
+
+/** pgsize_bitmap: PAGE_MASK with no domain; else the domain's, sub-page sizes hidden. */
+export function pgsizeBitmap(tx: Tx, t: Type1): bigint {
+  if (t.domain === null) return U64_MAX & ~(PAGE_SIZE - 1n);
+  let b = tx.world.iommu.pgsizeBitmap;
+  if ((b & (PAGE_SIZE - 1n)) !== 0n) b = (b & ~(PAGE_SIZE - 1n)) | PAGE_SIZE;
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ioctls
+
+export function ioctl(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outcome {
+  switch (s.cmd) {
+    case 'VFIO_IOMMU_MAP_DMA':
+      return mapDma(tx, p, c, s);
+    case 'VFIO_IOMMU_UNMAP_DMA':
+      return unmapDma(tx, c, s);
+    case 'VFIO_IOMMU_GET_INFO':
+      return getInfo(tx, c, s);
+  }
+  return tx.fail('ENOTTY', 'vfio_iommu_type1.c:vfio_iommu_type1_ioctl: unknown ioctl');
+}
+
+const MAP_FLAGS = ['READ', 'WRITE', 'VADDR', 'MSI_RESERVED_IOVA'] as const;
+const UNMAP_FLAGS = ['GET_DIRTY_BITMAP', 'ALL', 'VADDR'] as const;
+
+interface DmaArg {
+  readonly flags: Set<string>;
+  readonly vaddr: bigint;
+  readonly iova: bigint;
+  readonly size: bigint;
+}
+
+function u64Field(o: Record<string, unknown>, k: string): bigint {
+  const v = o[k];
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === 'string' && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v)) {
+    const b = BigInt(v);
+    if (b <= U64_MAX) return b;
+  }
+  throw new BadReference(`arg.${k}`, 'expected a u64 ("0x..." or a safe integer)');
+}
+
+function dmaArg(s: StimulusOf<'ioctl'>, known: readonly string[], fields: readonly string[]): DmaArg {
+  const a = s.arg;
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new BadReference('arg', `expected {${['flags', ...fields].join(', ')}}`);
+  const o = a as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'flags' && !fields.includes(k)) throw new BadReference(`arg.${k}`, 'unknown field');
+  const flagsRaw = o['flags'] ?? [];
+  if (!Array.isArray(flagsRaw)) throw new BadReference('arg.flags', 'expected an array of flag names');
+  const flags = new Set<string>();
+  for (const f of flagsRaw) {
+    if (typeof f !== 'string' || !known.includes(f)) throw new BadReference('arg.flags', `unknown flag ${JSON.stringify(f)} (${known.join(', ')})`);
+    flags.add(f);
+  }
+  const get = (k: string): bigint => (fields.includes(k) ? (o[k] === undefined ? missing(k) : u64Field(o, k)) : 0n);
+  return { flags, vaddr: get('vaddr'), iova: get('iova'), size: get('size') };
+}
+
+function missing(k: string): never {
+  throw new BadReference(`arg.${k}`, 'missing');
+}
+
+/** sizeof(struct vfio_iommu_type1_dma_map) = offsetofend(size): argsz, flags, vaddr, iova, size. */
+const MAP_MINSZ = 32;
+/** offsetofend(struct vfio_iommu_type1_dma_unmap, size): argsz, flags, iova, size. */
+const UNMAP_MINSZ = 24;
+/** sizeof(struct vfio_bitmap): pgsize, size, data. */
+const BITMAP_SZ = 24;
+
+/** vfio_iommu_type1_map_dma -> vfio_dma_do_map (T1-2025). */
+function mapDma(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outcome {
+  const t = c.type1!;
+  const a = dmaArg(s, MAP_FLAGS, ['vaddr', 'iova', 'size']);
+  const at = 'vfio_iommu_type1.c:vfio_dma_do_map';
+  // 2. argsz < minsz, or a flag outside READ|WRITE|VADDR (upstream has no MSI_RESERVED_IOVA bit)
+  if ((s.argsz ?? MAP_MINSZ) < MAP_MINSZ) tx.fail('EINVAL', 'vfio_iommu_type1.c:vfio_iommu_type1_map_dma: argsz < minsz');
+  if (a.flags.has('MSI_RESERVED_IOVA')) tx.fail('EINVAL', 'vfio_iommu_type1.c:vfio_iommu_type1_map_dma: flags & ~(READ|WRITE|VADDR)');
+  // 3. u64 fields fit size_t/unsigned long/dma_addr_t on a 64-bit kernel: nothing to check.
+  // 4. prot from READ/WRITE; VADDR must come alone
+  const prot: Prot = { read: a.flags.has('READ'), write: a.flags.has('WRITE') };
+  const anyProt = prot.read || prot.write;
+  const vaddrFlag = a.flags.has('VADDR');
+  if ((anyProt && vaddrFlag) || (!anyProt && !vaddrFlag)) tx.fail('EINVAL', `${at}: (prot && VADDR) || (!prot && !VADDR)`);
+  // 5. mutex_lock(&iommu->lock)
+  // 6. alignment to the smallest IOMMU page size
+  const pgsize = lowestBit(pgsizeBitmap(tx, t));
+  if (a.size === 0n || !isAligned(a.size | a.iova | a.vaddr, pgsize)) tx.fail('EINVAL', `${at}: !size or (size|iova|vaddr) & (pgsize-1)`);
+  // 7. wrap
+  if (wraps(a.iova, a.size) || wraps(a.vaddr, a.size)) tx.fail('EINVAL', `${at}: iova or vaddr range wraps`);
+  // 8. overlap
+  const hit = findDma(t, a.iova, a.size);
+  if (vaddrFlag) {
+    if (hit === undefined) tx.fail('ENOENT', `${at}: VADDR and no vfio_dma at iova`);
+    if (!hit.vaddrInvalid || hit.iova !== a.iova || hit.size !== a.size) tx.fail('EINVAL', `${at}: VADDR: !dma->vaddr_invalid or iova/size differ`);
+    changeDmaOwner(tx, p, hit);
+    hit.vaddr = a.vaddr;
+    hit.vaddrInvalid = false;
+    t.vaddrInvalidCount -= 1;
+    tx.fire('vfio_dma', String(hit.id), hit, 'UPDATE_VADDR');
+    tx.emit('dma.vaddr_updated', { container: c.id, iova: hex(hit.iova), vaddr: hex(a.vaddr) });
+    return { ret: 0n, decidedBy: `${at}: VADDR update` };
+  }
+  if (hit !== undefined) tx.fail('EEXIST', `${at}: vfio_find_dma: overlaps an existing mapping`);
+  // 9. dma_entry_limit
+  if (t.dmaAvail === 0) tx.fail('ENOSPC', `${at}: !iommu->dma_avail (dma_entry_limit)`);
+  // 10. inside one valid IOVA window (an empty iova_list counts as valid)
+  if (!iovaValid(t, a.iova, a.iova + a.size - 1n)) tx.fail('EINVAL', `${at}: vfio_iommu_iova_dma_valid: outside the aperture or in a reserved region`);
+  // 11. kzalloc cannot fail in the model.
+  // 12. the dma: task = group leader, mm = current->mm (mmgrab), linked with size 0
+  const mm = mmOf(tx.world, p.mm);
+  const dma: VfioDma = {
+    id: newId(tx.world),
+    iova: a.iova,
+    size: 0n,
+    vaddr: a.vaddr,
+    prot,
+    state: initialState('vfio_dma'),
+    lockCap: p.capIpcLock,
+    task: p.pid,
+    mm: mm.id,
+    lockedVm: 0,
+    vaddrInvalid: false,
+    iommuMapped: false,
+    extents: [],
+    pfnList: new Map(),
+  };
+  t.dmaAvail -= 1;
+  mmGrab(mm);
+  linkDma(t, dma);
+  tx.touched.containers.add(c.id);
+  tx.touched.dmas.push({ container: c.id, dma: dma.id });
+  // 13. no domain (mdev-only container): record the range, pin nothing
+  if (t.domain === null) {
+    dma.size = a.size;
+    tx.fire('vfio_dma', String(dma.id), dma, 'PINNED');
+    tx.emit('dma.mapped', { container: c.id, iova: hex(dma.iova), size: hex(dma.size), vaddr: hex(dma.vaddr), pinned: false });
+    return { ret: 0n, decidedBy: `${at}: no IOMMU domain, nothing pinned` };
+  }
+  try {
+    pinMapDma(tx, p, c, dma, mm, a.size);
+  } catch (e) {
+    // vfio_pin_map_dma calls vfio_remove_dma on failure: no partial mapping survives.
+    removeDma(tx, c, dma, 'PIN_FAILED');
+    throw e;
+  }
+  return { ret: 0n, decidedBy: `${at}: mapped` };
+}
+
+/** vfio_iommu_iova_dma_valid: [start, end] inside a single vfio_iova node, or the list is empty. */
+function iovaValid(t: Type1, start: bigint, end: bigint): boolean {
+  if (t.domain === null || t.domain.iovaList.length === 0) return true;
+  return t.domain.iovaList.some(([s, e]) => s <= start && end <= e);
+}
+
+/**
+ * vfio_pin_map_dma -> vfio_pin_pages_remote -> vaddr_get_pfns, then vfio_iommu_map into the
+ * domain. Computes every run first, then commits, so a failure leaves nothing but the faults
+ * fixup_user_fault made (as in the kernel).
+ */
+function pinMapDma(tx: Tx, p: Process, c: Container, dma: VfioDma, mm: Mm, size: bigint): void {
+  const at = 'vfio_iommu_type1.c:vaddr_get_pfns';
+  const runs: PinExtent[] = [];
+  let charge = 0;
+  let off = 0n;
+  while (off < size) {
+    const vaddr = dma.vaddr + off;
+    const vma = vmaAt(mm, vaddr);
+    if (vma === undefined) tx.fail('EFAULT', `${at}: pin_user_pages_remote failed and no vma at ${hex(vaddr)}`);
+    const len = (vma.end - vaddr < size - off ? vma.end - vaddr : size - off);
+    if (vma.kind === 'anon') {
+      // pin_user_pages_remote(FOLL_LONGTERM | FOLL_WRITE if IOMMU_WRITE): GUP checks the vma's
+      // permissions; a failure on a non-PFNMAP vma returns the GUP error.
+      if ((dma.prot.write && !vma.prot.write) || !vma.prot.read) tx.fail('EFAULT', `${at}: pin_user_pages_remote: vma does not allow the access`);
+      if (vma.phys === null) backAnon(tx, vma);
+      runs.push({ iova: dma.iova + off, size: len, phys: vma.phys! + (vaddr - vma.start), kind: 'ram' });
+      // vfio_pin_pages_remote: non-reserved pages are charged, less those already in pfn_list.
+      charge += Number(len >> PAGE_SHIFT) - vpfnPages(dma, dma.iova + off, len);
+    } else {
+      // VM_PFNMAP: follow_fault_pfn -> fixup_user_fault on a missing PTE: the vfio-pci fault
+      // handler gives VM_FAULT_SIGBUS when memory decode is off (CVE-2020-12888) -> -EFAULT.
+      const d = deviceOf(tx.world, vma.device!);
+      if (vma.state === 'empty' && !faultBar(tx, p, vma)) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: fixup_user_fault: VM_FAULT_SIGBUS (memory disabled)');
+      if (dma.prot.write && !vma.prot.write) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: write_fault && !args.writable');
+      const bar = d.bars.find((b) => b.index === vma.bar)!;
+      // is_invalid_reserved_pfn: MMIO has no struct page: not pinned, not charged.
+      runs.push({ iova: dma.iova + off, size: len, phys: bar.phys + vma.pgoff! + (vaddr - vma.start), kind: 'mmio', device: d.name, bar: bar.index });
+    }
+    off += len;
+  }
+  // vfio_pin_pages_remote: limit is the *caller's* RLIMIT_MEMLOCK, unless the dma has lock_cap.
+  const limit = Number(p.rlimitMemlock >> PAGE_SHIFT);
+  if (!dma.lockCap && mm.lockedVm + charge > limit) tx.fail('ENOMEM', 'vfio_iommu_type1.c:vfio_pin_pages_remote: RLIMIT_MEMLOCK exceeded');
+  // commit: pins, accounting (vfio_lock_acct), iommu_map into the domain
+  const domain = c.type1!.domain!;
+  for (const r of runs) {
+    dma.extents.push(r);
+    if (r.kind === 'ram') tx.emit('pages.pinned', { container: c.id, iova: hex(r.iova), npages: Number(r.size >> PAGE_SHIFT), phys: hex(r.phys) });
+    insertPte(domain, { iova: r.iova, size: r.size, phys: r.phys, dma: dma.id });
+    tx.touched.ptes.push({ container: c.id, iova: r.iova, size: r.size });
+    tx.emit('iommu.mapped', { container: c.id, iova: hex(r.iova), size: hex(r.size), phys: hex(r.phys), target: r.kind === 'ram' ? 'ram' : `${r.device}/bar${r.bar}` });
+  }
+  if (charge > 0) accountLockedVm(tx, mm, dma, charge);
+  dma.size = size;
+  dma.iommuMapped = true;
+  tx.fire('vfio_dma', String(dma.id), dma, 'PINNED');
+  tx.emit('dma.mapped', { container: c.id, iova: hex(dma.iova), size: hex(dma.size), vaddr: hex(dma.vaddr), pinned: true });
+}
+
+/** Gives an anonymous vma its physical pages at the first fault or pin. */
+export function backAnon(tx: Tx, vma: { start: bigint; end: bigint; phys: bigint | null }): void {
+  vma.phys = tx.world.nextRamPhys;
+  tx.world.nextRamPhys += vma.end - vma.start;
+}
+
+/** vpfn_pages: pages of [iova, iova+len) already pinned through pfn_list (not charged twice). */
+function vpfnPages(dma: VfioDma, iova: bigint, len: bigint): number {
+  let n = 0;
+  for (const k of dma.pfnList.keys()) if (k >= iova && k < iova + len) n += 1;
+  return n;
+}
+
+/** vfio_lock_acct -> mm_lock_acct: charge (or uncharge, negative) dma->mm; skipped if the mm is gone. */
+export function accountLockedVm(tx: Tx, mm: Mm, dma: VfioDma | null, pages: number): void {
+  // mmget_not_zero(dma->mm) fails once the process exited: -ESRCH, silently skipped.
+  if (mm.state !== 'live') {
+    tx.emit('locked_vm.skipped', { mm: mm.id, delta: pages, reason: 'mm exited (mmget_not_zero failed, -ESRCH)' });
+    if (dma !== null) dma.lockedVm += pages;
+    return;
+  }
+  mm.lockedVm += pages;
+  if (dma !== null) dma.lockedVm += pages;
+  tx.touched.mms.add(mm.id);
+  tx.emit('locked_vm', { mm: mm.id, delta: pages, locked_vm: mm.lockedVm });
+}
+
+/** Inserts a PTE extent into the domain, keeping iova order. */
+function insertPte(d: Domain, pte: Domain['ptes'][number]): void {
+  let i = d.ptes.length;
+  while (i > 0 && d.ptes[i - 1]!.iova > pte.iova) i -= 1;
+  d.ptes.splice(i, 0, pte);
+}
+
+/**
+ * vfio_change_dma_owner (VADDR remap by another process): charge the new mm, uncharge the old
+ * one if it is still alive, switch task/mm and refresh lock_cap.
+ */
+function changeDmaOwner(tx: Tx, p: Process, dma: VfioDma): void {
+  if (p.mm === dma.mm) return;
+  const newMm = mmOf(tx.world, p.mm);
+  const oldMm = mmOf(tx.world, dma.mm);
+  const pages = dma.lockedVm;
+  if (pages > 0) {
+    const limit = Number(p.rlimitMemlock >> PAGE_SHIFT);
+    if (!p.capIpcLock && newMm.lockedVm + pages > limit) tx.fail('ENOMEM', 'vfio_iommu_type1.c:vfio_change_dma_owner: mm_lock_acct over RLIMIT_MEMLOCK');
+    newMm.lockedVm += pages;
+    tx.touched.mms.add(newMm.id);
+    if (oldMm.state === 'live') {
+      oldMm.lockedVm -= pages;
+      tx.touched.mms.add(oldMm.id);
+    }
+  }
+  mmGrab(newMm);
+  dma.task = p.pid;
+  dma.mm = newMm.id;
+  dma.lockCap = p.capIpcLock;
+  mmDrop(tx, oldMm);
+}
+
+/** vfio_iommu_type1_unmap_dma -> vfio_dma_do_unmap (T1-2025). */
+function unmapDma(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
+  const t = c.type1!;
+  const a = dmaArg(s, UNMAP_FLAGS, ['iova', 'size']);
+  const ioctlAt = 'vfio_iommu_type1.c:vfio_iommu_type1_unmap_dma';
+  const at = 'vfio_iommu_type1.c:vfio_dma_do_unmap';
+  const all = a.flags.has('ALL');
+  const vaddr = a.flags.has('VADDR');
+  const dirty = a.flags.has('GET_DIRTY_BITMAP');
+  const argsz = s.argsz ?? (dirty ? UNMAP_MINSZ + BITMAP_SZ : UNMAP_MINSZ);
+  // ioctl layer
+  if (argsz < UNMAP_MINSZ) tx.fail('EINVAL', `${ioctlAt}: argsz < minsz`);
+  if (dirty && (all || vaddr)) tx.fail('EINVAL', `${ioctlAt}: GET_DIRTY_BITMAP with ALL or VADDR`);
+  if (dirty) {
+    if (argsz < UNMAP_MINSZ + BITMAP_SZ) tx.fail('EINVAL', `${ioctlAt}: argsz < minsz + sizeof(struct vfio_bitmap)`);
+    // The model's logs carry no bitmap: verify_bitmap_size(npages, bitmap.size == 0) fails.
+    tx.fail('EINVAL', `${ioctlAt}: verify_bitmap_size: no bitmap (the model does not track dirty pages)`);
+  }
+  // vfio_dma_do_unmap, under iommu->lock; ret = -EINVAL by default
+  if (vaddr && t.emulatedGroups.length > 0) tx.fail('EBUSY', `${at}: VADDR with an emulated (mdev) group`);
+  const pgsize = lowestBit(pgsizeBitmap(tx, t));
+  if (!isAligned(a.iova, pgsize)) tx.fail('EINVAL', `${at}: iova & (pgsize-1)`);
+  let size = a.size;
+  if (all) {
+    if (a.iova !== 0n || a.size !== 0n) tx.fail('EINVAL', `${at}: ALL with iova or size`);
+    size = U64_MAX;
+  } else if (size === 0n || !isAligned(size, pgsize) || wraps(a.iova, size)) {
+    tx.fail('EINVAL', `${at}: !size, size & (pgsize-1), or iova + size - 1 < iova`);
+  }
+  const end = all ? U64_MAX + 1n : a.iova + size;
+  let unmapped = 0n;
+  let lastDma: VfioDma | null = null;
+  let retries = 0;
+  const invalidated: VfioDma[] = [];
+  again: for (;;) {
+    // 5. v2 bisection rule
+    if (t.v2 && !all) {
+      const first = findDma(t, a.iova, 1n);
+      if (first !== undefined && first.iova !== a.iova) tx.fail('EINVAL', `${at}: v2: request starts inside a mapping`);
+      const last = findDma(t, a.iova + size - 1n, 0n);
+      if (last !== undefined && last.iova + last.size !== a.iova + size) tx.fail('EINVAL', `${at}: v2: request ends inside a mapping`);
+    }
+    // 6. walk in iova order
+    let i = firstNode(t, a.iova);
+    while (i < t.dmas.length && t.dmas[i]!.iova < end) {
+      const dma = t.dmas[i]!;
+      if (!t.v2 && a.iova > dma.iova) break; // v1: starts inside this mapping: success, nothing more
+      if (vaddr) {
+        if (dma.vaddrInvalid) {
+          for (const d of invalidated) {
+            d.vaddrInvalid = false;
+            t.vaddrInvalidCount -= 1;
+            tx.fire('vfio_dma', String(d.id), d, 'UPDATE_VADDR');
+          }
+          tx.fail('EINVAL', `${at}: VADDR: dma->vaddr_invalid already set (rolled back)`);
+        }
+        dma.vaddrInvalid = true;
+        t.vaddrInvalidCount += 1;
+        invalidated.push(dma);
+        tx.fire('vfio_dma', String(dma.id), dma, 'INVALIDATE_VADDR');
+        unmapped += dma.size;
+        i += 1;
+        continue;
+      }
+      if (dma.pfnList.size > 0) {
+        if (dma === lastDma) {
+          retries += 1;
+          if (retries > 10) throw new KernelOops(`${at}: BUG_ON(++retries > 10): the mdev driver did not unpin in dma_unmap`);
+        } else {
+          lastDma = dma;
+          retries = 0;
+        }
+        notifyDmaUnmap(tx, c, dma);
+        continue again;
+      }
+      unmapped += dma.size;
+      removeDma(tx, c, dma, 'REMOVE');
+    }
+    break;
+  }
+  return { ret: 0n, out: { size: hex(unmapped) }, decidedBy: `${at}: unmapped ${hex(unmapped)}` };
+}
+
+/**
+ * vfio_notify_dma_unmap: with iommu->lock dropped and device_list_lock held, call
+ * dma_unmap(iova, size) on every registered device (drivers/vfio/vfio_iommu_type1.c).
+ */
+function notifyDmaUnmap(tx: Tx, c: Container, dma: VfioDma): void {
+  tx.cascade('mdev.dma_unmap', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => {
+    for (const name of c.type1!.deviceList) vendorDmaUnmap(tx, c, deviceOf(tx.world, name), dma.iova, dma.size);
+  });
+}
+
+/**
+ * vfio_remove_dma: WARN_ON(pfn_list), vfio_unmap_unpin (iommu_unmap in every domain, IOTLB
+ * sync, then unpin and uncharge), unlink, put_task_struct, mmdrop, dma_avail++.
+ */
+export function removeDma(tx: Tx, c: Container, dma: VfioDma, event: 'REMOVE' | 'PIN_FAILED'): void {
+  const t = c.type1!;
+  const removedSize = dma.size;
+  tx.cascade('dma.removed', { container: c.id, iova: hex(dma.iova), size: hex(removedSize) }, () => {
+    if (dma.pfnList.size > 0) tx.kernelBug('vfio_iommu_type1.c:vfio_remove_dma: WARN_ON(!RB_EMPTY_ROOT(&dma->pfn_list))');
+    runActions(tx, 'vfio_dma', String(dma.id), tx.fire('vfio_dma', String(dma.id), dma, event));
+    t.dmas.splice(t.dmas.indexOf(dma), 1);
+    if (dma.vaddrInvalid) t.vaddrInvalidCount -= 1;
+    mmDrop(tx, mmOf(tx.world, dma.mm));
+    t.dmaAvail += 1;
+  });
+  tx.touched.containers.add(c.id);
+}
+
+/**
+ * vfio_unmap_unpin: unmap the range from the domain, sync the IOTLB, then unpin: "pages are
+ * unpinned only after the IOTLB flush". With do_accounting, uncharge dma->mm.
+ */
+export function unmapUnpin(tx: Tx, c: Container, dma: VfioDma, doAccounting: boolean): void {
+  const domain = c.type1!.domain;
+  if (domain !== null && dma.extents.length > 0) {
+    domain.ptes = domain.ptes.filter((p) => p.dma !== dma.id);
+    tx.emit('iommu.unmapped', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) });
+    tx.emit('iotlb.sync', { container: c.id });
+  }
+  const ram = dma.extents.filter((e) => e.kind === 'ram');
+  if (ram.length > 0) {
+    const npages = ram.reduce((n, e) => n + Number(e.size >> PAGE_SHIFT), 0);
+    tx.emit('pages.unpinned', { container: c.id, iova: hex(dma.iova), npages });
+  }
+  dma.extents = [];
+  dma.iommuMapped = false;
+  if (doAccounting && dma.lockedVm !== 0) accountLockedVm(tx, mmOf(tx.world, dma.mm), dma, -dma.lockedVm);
+}
+
+/** vfio_iommu_unmap_unpin_all: remove every vfio_dma. */
+function unmapUnpinAll(tx: Tx, c: Container): void {
+  const t = c.type1!;
+  while (t.dmas.length > 0) removeDma(tx, c, t.dmas[0]!, 'REMOVE');
+}
+
+// ---------------------------------------------------------------------------------------------
+// attach, detach, release
+
+/** vfio_iommu_type1_attach_group, under iommu->lock. */
+export function attachGroup(tx: Tx, c: Container, g: Group): void {
+  const t = c.type1!;
+  const at = 'vfio_iommu_type1.c:vfio_iommu_type1_attach_group';
+  if (t.vaddrInvalidCount > 0) tx.fail('EBUSY', `${at}: vaddr_invalid_count`);
+  if (t.emulatedGroups.includes(g.key) || t.domain?.groups.includes(g.key)) tx.fail('EINVAL', `${at}: group already attached`);
+  if (g.emulated) {
+    t.emulatedGroups.push(g.key);
+    tx.emit('iommu.group_attached', { container: c.id, group: g.key, domain: null });
+    return;
+  }
+  if (g.noiommu) return; // vfio-noiommu has no attach_group work
+  const host = tx.world.iommu;
+  const [aStart, aEnd] = host.aperture;
+  // vfio_iommu_aper_conflict: existing dmas outside the new aperture
+  if (t.dmas.some((d) => d.iova < aStart || d.iova + d.size - 1n > aEnd)) tx.fail('EINVAL', `${at}: vfio_iommu_aper_conflict`);
+  // vfio_iommu_resv_conflict: an existing dma overlaps a reserved region
+  const resv = host.resv;
+  if (t.dmas.some((d) => resv.some((r) => d.iova <= r.end && r.start <= d.iova + d.size - 1n))) tx.fail('EINVAL', `${at}: vfio_iommu_resv_conflict`);
+  // vfio_iommu_aper_resize + vfio_iommu_resv_exclude
+  const iovaList = excludeResv([[aStart, aEnd]], resv.map((r) => [r.start, r.end] as const));
+  if (iovaList.length === 0) tx.fail('EINVAL', `${at}: vfio_iommu_resv_exclude left no valid IOVA`);
+  // Interrupt remapping: the model's host isolates MSIs (iommu_group_has_isolated_msi).
+  if (t.domain !== null) {
+    // Same ops and coherency: the group joins the existing domain; no replay needed.
+    t.domain.groups.push(g.key);
+    tx.emit('iommu.group_attached', { container: c.id, group: g.key, domain: t.domain.id });
+    return;
+  }
+  const domain: Domain = { id: newId(tx.world), groups: [g.key], ptes: [], iovaList };
+  t.domain = domain;
+  try {
+    replay(tx, c);
+  } catch (e) {
+    t.domain = null;
+    throw e;
+  }
+  tx.emit('iommu.group_attached', { container: c.id, group: g.key, domain: domain.id, iova_ranges: iovaList.map(([s, e]) => [hex(s), hex(e)]) });
+}
+
+/** Removes [start, end] ranges from a list of windows (vfio_iommu_resv_exclude). */
+function excludeResv(list: Array<readonly [bigint, bigint]>, resv: Array<readonly [bigint, bigint]>): Array<readonly [bigint, bigint]> {
+  let out = list;
+  for (const [rs, re] of resv) {
+    const next: Array<readonly [bigint, bigint]> = [];
+    for (const [s, e] of out) {
+      if (re < s || rs > e) next.push([s, e]);
+      else {
+        if (rs > s) next.push([s, rs - 1n]);
+        if (re < e) next.push([re + 1n, e]);
+      }
+    }
+    out = next;
+  }
+  return out;
+}
+
+/**
+ * vfio_iommu_replay: map every existing vfio_dma into the new domain; dmas never pinned
+ * (mdev-only containers) are pinned now, charged to their own mm.
+ */
+function replay(tx: Tx, c: Container): void {
+  const t = c.type1!;
+  for (const dma of t.dmas) {
+    if (dma.iommuMapped) continue;
+    const owner = tx.world.processes.get(dma.task);
+    const mm = mmOf(tx.world, dma.mm);
+    if (owner === undefined || mm.state !== 'live') tx.fail('EFAULT', 'vfio_iommu_type1.c:vfio_iommu_replay: the mapping mm is gone');
+    const size = dma.size;
+    dma.size = 0n;
+    try {
+      pinMapDma(tx, owner, c, dma, mm, size);
+    } finally {
+      dma.size = size;
+    }
+  }
+}
+
+/** vfio_iommu_type1_detach_group. */
+export function detachGroup(tx: Tx, c: Container, g: Group): void {
+  const t = c.type1!;
+  if (g.emulated) {
+    t.emulatedGroups = t.emulatedGroups.filter((k) => k !== g.key);
+    if (t.emulatedGroups.length === 0 && t.domain === null) {
+      if (t.deviceList.length > 0) tx.kernelBug('vfio_iommu_type1.c:vfio_iommu_type1_detach_group: WARN_ON(!list_empty(&iommu->device_list))');
+      unmapUnpinAll(tx, c);
+    }
+    return;
+  }
+  const d = t.domain;
+  if (d === null || !d.groups.includes(g.key)) return;
+  d.groups = d.groups.filter((k) => k !== g.key);
+  if (d.groups.length > 0) return;
+  if (t.emulatedGroups.length === 0) {
+    unmapUnpinAll(tx, c);
+  } else {
+    // vfio_iommu_unmap_unpin_reaccount: unmap and unpin, keep the dmas for mdev pinning,
+    // re-charge the pages still in pfn_lists.
+    for (const dma of t.dmas) {
+      unmapUnpin(tx, c, dma, true);
+      if (dma.pfnList.size > 0) accountLockedVm(tx, mmOf(tx.world, dma.mm), dma, dma.pfnList.size);
+    }
+  }
+  t.domain = null;
+  tx.emit('iommu.domain_freed', { container: c.id, domain: d.id });
+}
+
+/** vfio_iommu_type1_release: unmap and unpin everything, free the domains. */
+export function release(tx: Tx, c: Container): void {
+  const t = c.type1!;
+  t.emulatedGroups = [];
+  unmapUnpinAll(tx, c);
+  if (t.domain !== null) tx.emit('iommu.domain_freed', { container: c.id, domain: t.domain.id });
+  t.domain = null;
+  tx.emit('iommu.released', { container: c.id });
+}
+
+/** offsetofend(struct vfio_iommu_type1_info, iova_pgsizes). */
+const INFO_MINSZ = 16;
+/** sizeof(struct vfio_iommu_type1_info) with cap_offset and padding. */
+const INFO_SZ = 24;
+
+/** vfio_iommu_type1_get_info. */
+function getInfo(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
+  const t = c.type1!;
+  const at = 'vfio_iommu_type1.c:vfio_iommu_type1_get_info';
+  // Caps in chain order: MIGRATION (header 8 + flags 4 + pad 4 + pgsize 8 + max 8), DMA_AVAIL
+  // (header 8 + avail 4 + pad 4), IOVA_RANGE (header 8 + nr 4 + pad 4 + 16 per range).
+  const ranges = t.domain?.iovaList ?? [];
+  const capsz = 32 + 16 + (ranges.length > 0 ? 16 + 16 * ranges.length : 0);
+  const argsz = s.argsz ?? INFO_SZ + capsz;
+  if (argsz < INFO_MINSZ) tx.fail('EINVAL', `${at}: argsz < offsetofend(iova_pgsizes)`);
+  const bitmap = pgsizeBitmap(tx, t);
+  const out: Record<string, JsonValue> = { flags: ['PGSIZES', 'CAPS'], iova_pgsizes: hex(bitmap) };
+  if (argsz < INFO_SZ + capsz) {
+    out['argsz'] = INFO_SZ + capsz; // too small for the caps: the size needed, no caps copied
+    return { ret: 0n, out, decidedBy: `${at}: argsz too small for the capability chain` };
+  }
+  out['cap_offset'] = INFO_SZ;
+  out['migration'] = { pgsize_bitmap: hex(lowestBit(bitmap)), max_dirty_bitmap_size: hex(256n << 20n) };
+  out['dma_avail'] = t.dmaAvail;
+  if (ranges.length > 0) out['iova_ranges'] = ranges.map(([a, b]) => [hex(a), hex(b)]);
+  return { ret: 0n, out, decidedBy: at };
+}
+
+/** The container and vfio_dma of a dma id (for the vfio_dma machine's actions). */
+export function dmaById(tx: Tx, id: number): { c: Container; dma: VfioDma } {
+  for (const c of tx.world.containers.values()) {
+    const dma = c.type1?.dmas.find((d) => d.id === id);
+    if (dma !== undefined) return { c, dma };
+  }
+  throw new Error(`model: no vfio_dma ${id}`);
+}

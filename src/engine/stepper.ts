@@ -1,0 +1,88 @@
+/**
+ * The pure stepper: the next state value and the actions of one machine event.
+ *
+ * xstate's public `transition(machine, snapshot, event)` builds an inert actor per call (~50k
+ * events/s, DESIGN.md). This module keeps one actor scope per machine and swaps its action
+ * collector, and caches the snapshot of each state value (our machines have no context), which
+ * returns the same snapshot and actions (test/engine/stepper.test.ts checks it against
+ * `transition()`). It is the only module that calls into xstate at run time.
+ */
+import { createActor, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import { MACHINES, type MachineName } from '../../machines/index.js';
+
+export interface StepResult {
+  /** The state value after the event (unchanged when not accepted). */
+  readonly value: string;
+  /** Names of the actions the transition runs, in xstate's order. */
+  readonly actions: readonly string[];
+  /** Whether any transition was enabled for the event in that state. */
+  readonly accepted: boolean;
+}
+
+interface MachineCache {
+  readonly scope: AnyActorScope;
+  collected: string[];
+  readonly snapshots: Map<string, AnyMachineSnapshot>;
+  readonly initial: string;
+}
+
+const caches = new Map<AnyStateMachine, MachineCache>();
+
+function cacheFor(machine: AnyStateMachine): MachineCache {
+  const known = caches.get(machine);
+  if (known !== undefined) return known;
+  const actor = createActor(machine);
+  const cache = { collected: [] as string[], snapshots: new Map(), initial: '' } as {
+    -readonly [K in keyof MachineCache]: MachineCache[K];
+  };
+  // The same inert scope xstate's transition() builds (xstate.esm.js createInertActorScope),
+  // made once; its actionExecutor only records the action's name.
+  cache.scope = {
+    self: actor,
+    defer: () => {},
+    id: '',
+    logger: () => {},
+    sessionId: '',
+    stopChild: () => {},
+    system: actor.system,
+    emit: () => {},
+    actionExecutor: (action: { type: string }) => {
+      cache.collected.push(action.type);
+    },
+  } as unknown as AnyActorScope;
+  const initialSnapshot = machine.getInitialSnapshot(cache.scope, undefined) as AnyMachineSnapshot;
+  cache.collected = [];
+  cache.initial = String(initialSnapshot.value);
+  cache.snapshots.set(cache.initial, initialSnapshot);
+  caches.set(machine, cache);
+  return cache;
+}
+
+function snapshotOf(machine: AnyStateMachine, cache: MachineCache, value: string): AnyMachineSnapshot {
+  let snap = cache.snapshots.get(value);
+  if (snap === undefined) {
+    snap = machine.resolveState({ value, context: {} }) as AnyMachineSnapshot;
+    cache.snapshots.set(value, snap);
+  }
+  return snap;
+}
+
+/** The initial state value of a machine. */
+export function initialState(name: MachineName): string {
+  return cacheFor(MACHINES[name]).initial;
+}
+
+/** One event on one machine in state `value`. Pure: same inputs, same result. */
+export function step(name: MachineName, value: string, event: { type: string }): StepResult {
+  const machine = MACHINES[name] as AnyStateMachine;
+  const cache = cacheFor(machine);
+  const before = snapshotOf(machine, cache, value);
+  cache.collected = [];
+  const after = machine.transition(before, event, cache.scope) as AnyMachineSnapshot;
+  const actions = cache.collected;
+  cache.collected = [];
+  if (after === before) return { value, actions: [], accepted: false };
+  const next = String(after.value);
+  if (!cache.snapshots.has(next)) cache.snapshots.set(next, after);
+  return { value: next, actions, accepted: true };
+}

@@ -1,0 +1,255 @@
+/**
+ * The log reader: JSON Lines in, validated records out, one line at a time (SPEC 1).
+ *
+ * Validation is strict: an unknown op or field, a wrong type, a missing field, a u64 out of range
+ * or a seq that does not increase is an InputError naming file, line and field. The reader holds
+ * no more than one line; callers stream (see readLogFile in src/cli/io.ts).
+ */
+import { fail, type Where } from './errors.js';
+import { ERRNOS } from './errno.js';
+import {
+  COMMON_FIELDS,
+  STIMULUS_SCHEMA,
+  type BarSpec,
+  type Derived,
+  type Expect,
+  type FieldKind,
+  type Header,
+  type JsonValue,
+  type Prot,
+  type ResvSpec,
+  type Stimulus,
+  type StimulusOp,
+} from './records.js';
+import { parseU64 } from './u64.js';
+
+export type LogItem =
+  | { readonly kind: 'header'; readonly header: Header; readonly line: number }
+  | { readonly kind: 'stimulus'; readonly stimulus: Stimulus }
+  | { readonly kind: 'derived'; readonly derived: Derived; readonly line: number };
+
+/** Reads one log; feed it lines in order with `push`. */
+export class LogReader {
+  private lineNo = 0;
+  private header: Header | null = null;
+  private lastSeq = 0;
+  private lastStimulusSeq: number | null = null;
+
+  constructor(readonly file: string) {}
+
+  /** Validates the next line; returns null for a blank line. */
+  push(text: string): LogItem | null {
+    this.lineNo += 1;
+    const where: Where = { file: this.file, line: this.lineNo };
+    if (text.trim() === '') return null;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      fail(where, null, `not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, null, 'a record must be a JSON object');
+    const rec = raw as Record<string, unknown>;
+    if (this.header === null) {
+      this.header = parseHeader(rec, where);
+      return { kind: 'header', header: this.header, line: this.lineNo };
+    }
+    if ('format' in rec) fail(where, 'format', 'a second header; the header must be the first record only');
+    if ('cause' in rec) return { kind: 'derived', derived: this.parseDerived(rec, where), line: this.lineNo };
+    const stimulus = parseStimulus(rec, where);
+    if (stimulus.seq <= this.lastSeq) {
+      fail(where, 'seq', `seq ${stimulus.seq} does not increase (previous record was ${this.lastSeq})`);
+    }
+    this.lastSeq = stimulus.seq;
+    this.lastStimulusSeq = stimulus.seq;
+    return { kind: 'stimulus', stimulus };
+  }
+
+  /** Call after the last line: a log needs at least its header. */
+  finish(): Header {
+    if (this.header === null) fail({ file: this.file, line: Math.max(this.lineNo, 1) }, 'format', 'empty log: the first record must be the header {"format":"iommu-model/1"}');
+    return this.header;
+  }
+
+  private parseDerived(rec: Record<string, unknown>, where: Where): Derived {
+    const cause = rec['cause'];
+    if (typeof cause !== 'number' || !Number.isSafeInteger(cause) || cause <= 0) fail(where, 'cause', 'must be a positive integer (the seq of the stimulus)');
+    if (this.lastStimulusSeq !== cause) {
+      fail(where, 'cause', `derived record names cause ${cause} but follows record ${this.lastStimulusSeq ?? 'none'}; derived records follow the stimulus that caused them`);
+    }
+    if (typeof rec['op'] !== 'string') fail(where, 'op', 'a derived record needs an op');
+    const id = rec['id'];
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) fail(where, 'id', 'must be a positive integer');
+    return rec as unknown as Derived;
+  }
+}
+
+/** Parses a whole log held in memory (tests, small fixtures). */
+export function parseLog(text: string, file = '<log>'): { header: Header; items: LogItem[] } {
+  const reader = new LogReader(file);
+  const items: LogItem[] = [];
+  for (const line of text.split('\n')) {
+    const item = reader.push(line);
+    if (item !== null && item.kind !== 'header') items.push(item);
+  }
+  return { header: reader.finish(), items };
+}
+
+function parseHeader(rec: Record<string, unknown>, where: Where): Header {
+  if (!('format' in rec)) fail(where, 'format', 'the first record must be the header {"format":"iommu-model/1"}');
+  if (rec['format'] !== 'iommu-model/1') fail(where, 'format', `unsupported format ${JSON.stringify(rec['format'])}; this tool reads "iommu-model/1"`);
+  for (const k of Object.keys(rec)) {
+    if (k !== 'format' && k !== 'scheme' && k !== 'description' && k !== 'violations') fail(where, k, 'unknown header field');
+  }
+  const scheme = rec['scheme'] ?? 'upstream';
+  if (typeof scheme !== 'string') fail(where, 'scheme', 'must be a string');
+  const description = rec['description'];
+  if (description !== undefined && typeof description !== 'string') fail(where, 'description', 'must be a string');
+  const violations = rec['violations'];
+  if (violations !== undefined && (!Array.isArray(violations) || violations.some((v) => typeof v !== 'string'))) fail(where, 'violations', 'must be an array of property names');
+  return {
+    format: 'iommu-model/1',
+    scheme,
+    ...(description === undefined ? {} : { description }),
+    ...(violations === undefined ? {} : { violations: violations as string[] }),
+  };
+}
+
+function isOp(op: string): op is StimulusOp {
+  return Object.prototype.hasOwnProperty.call(STIMULUS_SCHEMA, op);
+}
+
+function parseStimulus(rec: Record<string, unknown>, where: Where): Stimulus {
+  const op = rec['op'];
+  if (op === undefined) fail(where, 'op', 'missing');
+  if (typeof op !== 'string') fail(where, 'op', 'must be a string');
+  if (!isOp(op)) fail(where, 'op', `unknown op '${op}'`);
+  const schema = STIMULUS_SCHEMA[op] as Readonly<Record<string, { kind: FieldKind; optional?: true }>>;
+  const out: Record<string, unknown> = { op, line: where.line };
+  for (const [k, v] of Object.entries(rec)) {
+    if ((COMMON_FIELDS as readonly string[]).includes(k)) continue;
+    const spec = schema[k];
+    if (spec === undefined) fail(where, k, `unknown field for op '${op}'`);
+    out[k] = parseField(spec.kind, v, where, k);
+  }
+  for (const [k, spec] of Object.entries(schema)) {
+    if (!spec.optional && !(k in rec)) fail(where, k, `missing (op '${op}' needs it)`);
+  }
+  const seq = rec['seq'];
+  if (seq === undefined) out['seq'] = where.line;
+  else if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= 0) fail(where, 'seq', 'must be a positive integer');
+  else out['seq'] = seq;
+  if ('expect' in rec) out['expect'] = parseExpect(rec['expect'], where);
+  if ('task' in rec) {
+    if (typeof rec['task'] !== 'string' || rec['task'] === '') fail(where, 'task', 'must be a non-empty string');
+    out['task'] = rec['task'];
+  }
+  if ('comment' in rec) {
+    if (typeof rec['comment'] !== 'string') fail(where, 'comment', 'must be a string');
+    out['comment'] = rec['comment'];
+  }
+  return out as unknown as Stimulus;
+}
+
+function parseInt(v: unknown, where: Where, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(where, field, `expected a non-negative integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function parseProt(v: unknown, where: Where, field: string): Prot {
+  if (!Array.isArray(v)) fail(where, field, 'expected an array of "READ"/"WRITE"');
+  let read = false;
+  let write = false;
+  for (const f of v) {
+    if (f === 'READ') read = true;
+    else if (f === 'WRITE') write = true;
+    else fail(where, field, `unknown protection ${JSON.stringify(f)} (READ, WRITE)`);
+  }
+  return { read, write };
+}
+
+function parseField(kind: FieldKind, v: unknown, where: Where, field: string): unknown {
+  switch (kind) {
+    case 'u64':
+      return parseU64(v, where, field);
+    case 'int':
+      return parseInt(v, where, field);
+    case 'string':
+      if (typeof v !== 'string') fail(where, field, `expected a string, got ${JSON.stringify(v)}`);
+      return v;
+    case 'bool':
+      if (typeof v !== 'boolean') fail(where, field, `expected true or false, got ${JSON.stringify(v)}`);
+      return v;
+    case 'prot':
+      return parseProt(v, where, field);
+    case 'any':
+      return v;
+    case 'range': {
+      if (!Array.isArray(v) || v.length !== 2) fail(where, field, 'expected [start, end]');
+      const start = parseU64(v[0], where, `${field}[0]`);
+      const end = parseU64(v[1], where, `${field}[1]`);
+      if (end < start) fail(where, field, 'end is below start');
+      return [start, end] as const;
+    }
+    case 'bars': {
+      if (!Array.isArray(v)) fail(where, field, 'expected an array of {index, phys, size}');
+      return v.map((b: unknown, i): BarSpec => {
+        const f = `${field}[${i}]`;
+        if (typeof b !== 'object' || b === null) fail(where, f, 'expected {index, phys, size}');
+        const o = b as Record<string, unknown>;
+        for (const k of Object.keys(o)) if (!['index', 'phys', 'size'].includes(k)) fail(where, `${f}.${k}`, 'unknown field');
+        const index = parseInt(o['index'], where, `${f}.index`);
+        if (index > 5) fail(where, `${f}.index`, 'a PCI device has BARs 0 to 5');
+        return { index, phys: parseU64(o['phys'], where, `${f}.phys`), size: parseU64(o['size'], where, `${f}.size`) };
+      });
+    }
+    case 'resv': {
+      if (!Array.isArray(v)) fail(where, field, 'expected an array of {start, end, type}');
+      return v.map((r: unknown, i): ResvSpec => {
+        const f = `${field}[${i}]`;
+        if (typeof r !== 'object' || r === null) fail(where, f, 'expected {start, end, type}');
+        const o = r as Record<string, unknown>;
+        for (const k of Object.keys(o)) if (!['start', 'end', 'type'].includes(k)) fail(where, `${f}.${k}`, 'unknown field');
+        const type = o['type'];
+        if (type !== 'msi' && type !== 'sw_msi' && type !== 'reserved' && type !== 'direct') fail(where, `${f}.type`, 'one of msi, sw_msi, reserved, direct');
+        const start = parseU64(o['start'], where, `${f}.start`);
+        const end = parseU64(o['end'], where, `${f}.end`);
+        if (end < start) fail(where, f, 'end is below start');
+        return { start, end, type };
+      });
+    }
+  }
+}
+
+function parseExpect(v: unknown, where: Where): Expect {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(where, 'expect', 'expected an object');
+  const o = v as Record<string, unknown>;
+  const e: { ret?: bigint; errno?: string; out?: Record<string, unknown>; dma?: 'ok' | 'fault'; signal?: 'SIGBUS' | 'SIGSEGV' } = {};
+  for (const [k, x] of Object.entries(o)) {
+    switch (k) {
+      case 'ret':
+        e.ret = parseU64(x, where, 'expect.ret');
+        break;
+      case 'errno':
+        if (typeof x !== 'string' || !ERRNOS.has(x)) fail(where, 'expect.errno', `unknown errno ${JSON.stringify(x)}`);
+        e.errno = x;
+        break;
+      case 'out':
+        if (typeof x !== 'object' || x === null || Array.isArray(x)) fail(where, 'expect.out', 'expected an object');
+        e.out = x as Record<string, JsonValue>;
+        break;
+      case 'dma':
+        if (x !== 'ok' && x !== 'fault') fail(where, 'expect.dma', 'one of "ok", "fault"');
+        e.dma = x;
+        break;
+      case 'signal':
+        if (x !== 'SIGBUS' && x !== 'SIGSEGV') fail(where, 'expect.signal', 'one of "SIGBUS", "SIGSEGV"');
+        e.signal = x;
+        break;
+      default:
+        fail(where, `expect.${k}`, 'unknown expectation (ret, errno, out, dma, signal)');
+    }
+  }
+  if (e.ret !== undefined && e.errno !== undefined) fail(where, 'expect', 'ret and errno exclude each other');
+  return e;
+}

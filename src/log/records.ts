@@ -1,0 +1,185 @@
+/**
+ * Records of log format v1 (SPEC section 1): the header, the stimuli and the derived records.
+ *
+ * Stimuli are a discriminated union on `op`, one member per kernel entry point of SPEC 1.2/1.3.
+ * Their validated form holds u64 quantities as bigint. The schema table below is the one place
+ * that says which fields each op has; the reader validates against it and the types are derived
+ * from it, so the two cannot drift apart.
+ */
+
+/** Field kinds of the schema. */
+export type FieldKind =
+  | 'u64'
+  | 'int' // a non-negative safe integer (pids, fds, group numbers, PASIDs, counts)
+  | 'string'
+  | 'bool'
+  | 'prot' // array of "READ" / "WRITE"
+  | 'any' // validated by the op's own handler (ioctl arg)
+  | 'bars'
+  | 'range' // [u64, u64]
+  | 'resv';
+
+interface FieldSpec {
+  readonly kind: FieldKind;
+  readonly optional?: true;
+}
+
+type Spec = Readonly<Record<string, FieldSpec>>;
+
+const req = <K extends FieldKind>(kind: K): { readonly kind: K } => ({ kind });
+const opt = <K extends FieldKind>(kind: K): { readonly kind: K; readonly optional: true } => ({ kind, optional: true });
+
+/** Every op of SPEC 1.2, 1.3 and 1.5 with its fields. */
+export const STIMULUS_SCHEMA = {
+  // 1.2 host set-up
+  'host.iommu': { pgsizes: opt('u64'), aperture: opt('range'), resv: opt('resv') },
+  'host.device': {
+    device: req('string'),
+    group: req('int'),
+    bars: opt('bars'),
+    pasid_bits: opt('int'),
+    pri: opt('bool'),
+    noiommu: opt('bool'),
+  },
+  'host.mdev': { device: req('string'), group: req('int'), parent: opt('string') },
+  'process.spawn': {
+    pid: req('int'),
+    rlimit_memlock: opt('u64'),
+    cap_ipc_lock: opt('bool'),
+    cap_sys_rawio: opt('bool'),
+  },
+  // 1.3 userspace
+  open: { pid: req('int'), path: req('string') },
+  close: { pid: req('int'), fd: req('int') },
+  ioctl: { pid: req('int'), fd: req('int'), cmd: req('string'), arg: opt('any'), argsz: opt('int') },
+  mmap: {
+    pid: req('int'),
+    length: req('u64'),
+    addr: opt('u64'),
+    fd: opt('int'),
+    offset: opt('u64'),
+    prot: opt('prot'),
+  },
+  munmap: { pid: req('int'), addr: req('u64'), length: req('u64') },
+  touch: { pid: req('int'), addr: req('u64'), write: opt('bool') },
+  'pci.command': { pid: req('int'), fd: req('int'), memory: req('bool') },
+  fork: { pid: req('int'), child: req('int') },
+  exit: { pid: req('int') },
+  // 1.3 devices, drivers, kernel
+  'device.dma': {
+    device: req('string'),
+    iova: req('u64'),
+    length: req('u64'),
+    write: opt('bool'),
+    pasid: opt('int'),
+  },
+  'device.page_request': { device: req('string'), pasid: req('int'), addr: req('u64'), write: opt('bool') },
+  'device.stop_pasid': { device: req('string'), pasid: req('int') },
+  'device.unbind': { device: req('string') },
+  'mm.reclaim': { pid: req('int'), addr: req('u64'), length: req('u64') },
+  'mm.oom_reap': { pid: req('int') },
+  'mdev.pin_pages': { device: req('string'), iova: req('u64'), npage: req('int'), prot: opt('prot') },
+  'mdev.unpin_pages': { device: req('string'), iova: req('u64'), npage: req('int') },
+  'mdev.dma_rw': { device: req('string'), iova: req('u64'), length: req('u64'), write: opt('bool') },
+  'sva.bind': { device: req('string'), pid: req('int') },
+  'sva.unbind': { device: req('string'), pid: req('int') },
+  // 1.5 concurrency
+  step: { task: req('string') },
+} as const satisfies Record<string, Spec>;
+
+/** Fields every stimulus may carry besides its own (SPEC 1.4, 1.5; `comment` is our extension). */
+export const COMMON_FIELDS = ['op', 'seq', 'expect', 'task', 'comment'] as const;
+
+export type StimulusOp = keyof typeof STIMULUS_SCHEMA;
+
+type KindType<K extends FieldKind> = K extends 'u64'
+  ? bigint
+  : K extends 'int'
+    ? number
+    : K extends 'string'
+      ? string
+      : K extends 'bool'
+        ? boolean
+        : K extends 'prot'
+          ? Prot
+          : K extends 'bars'
+            ? BarSpec[]
+            : K extends 'range'
+              ? readonly [bigint, bigint]
+              : K extends 'resv'
+                ? ResvSpec[]
+                : unknown;
+
+type FieldsOf<S extends Spec> = {
+  -readonly [F in keyof S as S[F] extends { optional: true } ? never : F]: KindType<S[F]['kind']>;
+} & {
+  -readonly [F in keyof S as S[F] extends { optional: true } ? F : never]?: KindType<S[F]['kind']>;
+};
+
+export interface Prot {
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+export interface BarSpec {
+  readonly index: number;
+  readonly phys: bigint;
+  readonly size: bigint;
+}
+
+export type ResvType = 'msi' | 'sw_msi' | 'reserved' | 'direct';
+export interface ResvSpec {
+  readonly start: bigint;
+  readonly end: bigint; // inclusive, as the kernel's iommu_resv_region start + length - 1
+  readonly type: ResvType;
+}
+
+/** What a stimulus expects (SPEC 1.4). `signal` is our extension for `touch`. */
+export interface Expect {
+  readonly ret?: bigint;
+  readonly errno?: string;
+  readonly out?: Readonly<Record<string, unknown>>;
+  readonly dma?: 'ok' | 'fault';
+  readonly signal?: 'SIGBUS' | 'SIGSEGV';
+}
+
+interface StimulusBase {
+  /** The record's sequence number: its `seq`, or its line number. */
+  readonly seq: number;
+  readonly line: number;
+  readonly expect?: Expect;
+  readonly task?: string;
+  readonly comment?: string;
+}
+
+export type Stimulus = {
+  [O in StimulusOp]: StimulusBase & { readonly op: O } & FieldsOf<(typeof STIMULUS_SCHEMA)[O]>;
+}[StimulusOp];
+
+export type StimulusOf<O extends StimulusOp> = Extract<Stimulus, { op: O }>;
+
+/** The header (SPEC 1). `description` is our extension: the one line that says what a log shows. */
+export interface Header {
+  readonly format: 'iommu-model/1';
+  readonly scheme: string;
+  readonly description?: string;
+  /** Our extension: the properties this log is known to violate (golden logs; `demo`). */
+  readonly violations?: readonly string[];
+}
+
+/**
+ * A derived record: something the engine computed as a consequence of a stimulus (docs/event-log.md).
+ * `cause` is the seq of the stimulus; `id` numbers the derived records of one stimulus from 1, and
+ * `via` names the derived record (by id) that this one follows from, if not the stimulus itself.
+ * The remaining fields depend on `op`. Derived records are plain JSON so that they compare and
+ * serialise byte for byte.
+ */
+export interface Derived {
+  readonly op: string;
+  readonly cause: number;
+  readonly id: number;
+  readonly via?: number;
+  readonly [field: string]: JsonValue | undefined;
+}
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };

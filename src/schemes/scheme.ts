@@ -1,0 +1,41 @@
+/**
+ * The scheme API: an invalidation design is a set of choices at named policy points. The engine
+ * asks the scheme at each point and otherwise mirrors the kernel. This file holds the policy
+ * points the foundation needs; the design-validation issue adds the rest and the catalogue.
+ */
+
+export interface Scheme {
+  /** Stable name (the log header's `scheme`). */
+  readonly name: string;
+  /** One line: what the design is. */
+  readonly summary: string;
+  /** The seed thread or kernel commit it comes from. */
+  readonly source: string;
+  /**
+   * What an mdev vendor driver does in its dma_unmap callback
+   * (drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap): `unpin` every page it pinned in the
+   * range, as "Drivers MUST unpin pages in response to an invalidation" requires, or `ignore` it.
+   */
+  readonly mdevDmaUnmap: 'unpin' | 'ignore';
+  /** Whether noiommu groups may be opened (CONFIG_VFIO_NOIOMMU + enable_unsafe_noiommu_mode). */
+  readonly noiommuEnabled: boolean;
+}
+
+/** Today's kernel: type1 2025, vfio-pci zap, PASID freed at __mmdrop, reserved regions for MSI. */
+export const upstream: Scheme = {
+  name: 'upstream',
+  summary: "today's kernel: type1 (2025), vfio-pci zap, PASID freed at mmdrop, reserved MSI regions",
+  source: 'torvalds/linux v6.16+ (drivers/vfio, drivers/iommu)',
+  mdevDmaUnmap: 'unpin',
+  noiommuEnabled: false,
+};
+
+const BUILTIN: ReadonlyMap<string, Scheme> = new Map([[upstream.name, upstream]]);
+
+export function builtinScheme(name: string): Scheme | undefined {
+  return BUILTIN.get(name);
+}
+
+export function builtinSchemes(): readonly Scheme[] {
+  return [...BUILTIN.values()];
+}
