@@ -9,7 +9,7 @@ const names = Object.keys(MACHINES) as MachineName[];
 /** Every event type a machine mentions anywhere, plus one it never accepts. */
 function eventsOf(m: AnyStateMachine): string[] {
   const types = new Set<string>(['NOT_AN_EVENT']);
-  for (const node of Object.values(m.idMap)) for (const t of node.ownEvents) types.add(t);
+  for (const node of Object.values((m as unknown as { idMap: Record<string, { ownEvents: string[] }> }).idMap)) for (const t of node.ownEvents) types.add(t);
   return [...types];
 }
 

@@ -137,7 +137,8 @@ export function pageRequest(tx: Tx, s: StimulusOf<'device.page_request'>): Outco
 }
 
 function handleIopf(tx: Tx, d: Device, pasid: number, addr: bigint, write: boolean): { code: 'SUCCESS' | 'INVALID'; why: string } {
-  const bond = tx.world.bonds.find((b) => b.device === d.name && b.pasid === pasid && b.state === 'bound');
+  // The SVA domain stays attached until unbind, also after the mm's release cleared it.
+  const bond = tx.world.bonds.find((b) => b.device === d.name && b.pasid === pasid && b.state !== 'unbound');
   if (bond === undefined) return { code: 'INVALID', why: 'io-pgfault.c:iommu_handle_iopf: no domain attached for the PASID' };
   const mm = mmOf(tx.world, bond.mm);
   if (mm.state !== 'live') return { code: 'INVALID', why: 'iommu-sva.c:iommu_sva_handle_iopf: !mmget_not_zero (the process is exiting)' };
