@@ -1,0 +1,110 @@
+// `npm run bench`: replay throughput and memory on a generated 200k-record log, with the floors
+// it is compared against measured side by side in the same run. Speed goals live here, never in
+// tests. Run after `npm ci` (which builds dist/).
+import { mkdtempSync, writeFileSync, createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { transition, initialTransition } from 'xstate';
+import { streamLog } from '../dist/src/cli/io.js';
+import { LogReader } from '../dist/src/log/reader.js';
+import { Replay } from '../dist/src/replay.js';
+import { step, initialState } from '../dist/src/engine/stepper.js';
+import { MACHINES } from '../dist/machines/index.js';
+
+const RECORDS = Number(process.env.BENCH_RECORDS ?? 200_000);
+const hex = (n) => `0x${n.toString(16)}`;
+
+/** A QEMU-like log: set-up, then map/DMA/unmap cycles with up to 256 live mappings. */
+function generate(n) {
+  const lines = [
+    { format: 'iommu-model/1', description: 'bench: map, DMA and unmap cycles' },
+    { op: 'host.device', device: '0000:01:00.0', group: 1, bars: [{ index: 0, phys: '0xe0000000', size: '0x1000000' }] },
+    { op: 'process.spawn', pid: 1, cap_ipc_lock: true },
+    { op: 'open', pid: 1, path: '/dev/vfio/vfio', expect: { ret: 3 } },
+    { op: 'open', pid: 1, path: '/dev/vfio/1', expect: { ret: 4 } },
+    { op: 'ioctl', pid: 1, fd: 4, cmd: 'VFIO_GROUP_SET_CONTAINER', arg: { fd: 3 } },
+    { op: 'ioctl', pid: 1, fd: 3, cmd: 'VFIO_SET_IOMMU', arg: 'VFIO_TYPE1v2_IOMMU' },
+    { op: 'ioctl', pid: 1, fd: 4, cmd: 'VFIO_GROUP_GET_DEVICE_FD', arg: { name: '0000:01:00.0' } },
+  ].map((l) => JSON.stringify(l));
+  const live = [];
+  let i = 0;
+  while (lines.length < n) {
+    const va = 0x7f0000000000 + (i % 4096) * 0x100000;
+    const iova = 0x100000000 + (i % 4096) * 0x100000;
+    if (live.length >= 256) {
+      const old = live.shift();
+      lines.push(JSON.stringify({ op: 'ioctl', pid: 1, fd: 3, cmd: 'VFIO_IOMMU_UNMAP_DMA', arg: { flags: [], iova: hex(old.iova), size: '0x10000' }, expect: { ret: 0, out: { size: '0x10000' } } }));
+      lines.push(JSON.stringify({ op: 'munmap', pid: 1, addr: hex(old.va), length: '0x10000' }));
+    }
+    lines.push(JSON.stringify({ op: 'mmap', pid: 1, addr: hex(va), length: '0x10000', expect: { ret: hex(va) } }));
+    lines.push(JSON.stringify({ op: 'ioctl', pid: 1, fd: 3, cmd: 'VFIO_IOMMU_MAP_DMA', arg: { flags: ['READ', 'WRITE'], vaddr: hex(va), iova: hex(iova), size: '0x10000' }, expect: { ret: 0 } }));
+    lines.push(JSON.stringify({ op: 'device.dma', device: '0000:01:00.0', iova: hex(iova + 0x1000), length: '0x40', write: true, expect: { dma: 'ok' } }));
+    live.push({ va, iova });
+    i += 1;
+  }
+  return `${lines.slice(0, n).join('\n')}\n`;
+}
+
+function peakSampler() {
+  let peak = 0;
+  const t = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+  return { stop: () => { clearInterval(t); return Math.max(peak, process.memoryUsage().rss); } };
+}
+
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+const dir = mkdtempSync(join(tmpdir(), 'iommu-model-bench-'));
+const file = join(dir, 'bench.jsonl');
+writeFileSync(file, generate(RECORDS));
+
+// 1. floor: read and JSON.parse every line
+let t0 = process.hrtime.bigint();
+const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+let parsed = 0;
+for await (const line of rl) if (line) { JSON.parse(line); parsed += 1; }
+const parseMs = ms(t0);
+
+// 2. the reader: parse and validate
+t0 = process.hrtime.bigint();
+const reader = new LogReader(file);
+const rl2 = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+for await (const line of rl2) reader.push(line);
+const readMs = ms(t0);
+
+// 3. full replay: validate, apply, compare expectations, check properties after every record
+globalThis.gc?.();
+const base = process.memoryUsage().rss;
+const sampler = peakSampler();
+t0 = process.hrtime.bigint();
+let replay;
+await streamLog(file, (h) => { replay = new Replay(h, file); }, (it) => replay.push(it));
+const report = replay.finish();
+const replayMs = ms(t0);
+const peak = sampler.stop();
+if (report.divergences.length > 0 || report.violations.length > 0) {
+  console.error('bench log did not replay clean', report.divergences[0], report.violations[0]);
+  process.exit(1);
+}
+
+// 4. the stepper against xstate's public transition(), same events
+const STEPS = 200_000;
+const m = MACHINES.vfio_dma;
+const evs = ['PINNED', 'INVALIDATE_VADDR', 'UPDATE_VADDR', 'REMOVE'];
+t0 = process.hrtime.bigint();
+let v = initialState('vfio_dma');
+for (let k = 0; k < STEPS; k += 1) { const r = step('vfio_dma', v, { type: evs[k % 4] }); v = r.value === 'removed' ? 'pinning' : r.value; }
+const stepMs = ms(t0);
+t0 = process.hrtime.bigint();
+let [snap] = initialTransition(m);
+const [initial] = initialTransition(m);
+for (let k = 0; k < STEPS; k += 1) { const [next] = transition(m, snap, { type: evs[k % 4] }); snap = next.value === 'removed' ? initial : next; }
+const xstateMs = ms(t0);
+
+const rate = (n, t) => Math.round(n / (t / 1000));
+console.log(`log: ${RECORDS} records (${file})`);
+console.log(`JSON.parse only:       ${rate(parsed, parseMs).toLocaleString('en')} records/s`);
+console.log(`reader (validate):     ${rate(RECORDS, readMs).toLocaleString('en')} records/s   (${(readMs / parseMs).toFixed(2)}x the JSON.parse floor)`);
+console.log(`replay (full):         ${rate(report.records, replayMs).toLocaleString('en')} records/s   (${(replayMs / parseMs).toFixed(2)}x the JSON.parse floor), ${report.derived.toLocaleString('en')} derived records`);
+console.log(`replay peak RSS:       ${(peak / 2 ** 20).toFixed(0)} MiB (${((peak - base) / 2 ** 20).toFixed(0)} MiB above the process before replay)`);
+console.log(`stepper vs transition: ${rate(STEPS, stepMs).toLocaleString('en')} vs ${rate(STEPS, xstateMs).toLocaleString('en')} steps/s (${(xstateMs / stepMs).toFixed(1)}x faster)`);
