@@ -77,11 +77,13 @@ export function step(name: MachineName, value: string, event: { type: string }):
   const machine = MACHINES[name] as AnyStateMachine;
   const cache = cacheFor(machine);
   const before = snapshotOf(machine, cache, value);
+  // A self-transition with no actions returns the same snapshot object, so identity cannot tell
+  // "accepted" from "ignored"; the enabled transitions can.
+  if (machine.getTransitionData(before, event).length === 0) return { value, actions: [], accepted: false };
   cache.collected = [];
   const after = machine.transition(before, event, cache.scope) as AnyMachineSnapshot;
   const actions = cache.collected;
   cache.collected = [];
-  if (after === before) return { value, actions: [], accepted: false };
   const next = String(after.value);
   if (!cache.snapshots.has(next)) cache.snapshots.set(next, after);
   return { value: next, actions, accepted: true };

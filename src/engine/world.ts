@@ -143,7 +143,8 @@ export interface Container {
   type1: Type1 | null;
 }
 
-export type FileKind = 'container' | 'group' | 'device';
+/** `tty`: fds 0-2 of a spawned process; releasing one does nothing the model sees. */
+export type FileKind = 'container' | 'group' | 'device' | 'tty';
 
 /** A struct file: shared by fork and by a device's reference on its group file. */
 export interface OpenFile {

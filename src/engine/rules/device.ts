@@ -75,7 +75,7 @@ function zapBars(tx: Tx, d: Device): void {
 export function pciCommand(tx: Tx, s: StimulusOf<'pci.command'>): Outcome {
   const p = processOf(tx.world, s.pid);
   const f = fdFile(tx, p, s.fd);
-  if (f.kind !== 'device' || f.device === '') tx.fail('EINVAL', 'fs/read_write.c:vfs_write: the file has no config region');
+  if (f.kind !== 'device') tx.fail('EINVAL', 'fs/read_write.c:vfs_write: the file has no config region');
   const d = deviceOf(tx.world, f.device!);
   if (!s.memory && !d.mdev) zapBars(tx, d);
   if (d.memoryEnabled !== s.memory) tx.emit('pci.memory', { device: d.name, enabled: s.memory });
@@ -107,8 +107,7 @@ export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl
  * file); then the registration reference is put, which may complete a waiting unbind.
  */
 export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
-  if (f.device === '' || f.device === undefined) return; // stdio
-  const d = deviceOf(tx.world, f.device);
+  const d = deviceOf(tx.world, f.device!);
   const g = groupOf(tx.world, d.group);
   if (d.openCount === 1) {
     d.openCount = 0;

@@ -32,6 +32,7 @@ function newFile(tx: Tx, kind: OpenFile['kind'], ref: { container?: number; grou
 function fileLabel(f: OpenFile): string {
   if (f.kind === 'container') return `container#${f.container}`;
   if (f.kind === 'group') return `group:${f.group}`;
+  if (f.kind === 'tty') return 'tty';
   return `device:${f.device}`;
 }
 
@@ -82,7 +83,7 @@ export function fput(tx: Tx, fileId: number): void {
   f.refs -= 1;
   if (f.refs > 0) return;
   tx.world.files.delete(f.id);
-  if (f.kind === 'device' && f.device === '') return; // fds 0-2
+  if (f.kind === 'tty') return;
   tx.cascade('file.released', { file: fileLabel(f) }, () => {
     if (f.kind === 'container') releaseContainerFile(tx, f.container!);
     else if (f.kind === 'group') releaseGroupFile(tx, f.group!);
@@ -145,6 +146,7 @@ export function ioctl(tx: Tx, s: StimulusOf<'ioctl'>): Outcome {
   const f = fdFile(tx, p, s.fd);
   if (f.kind === 'container') return containerIoctl(tx, p, containerOf(tx.world, f.container!), s);
   if (f.kind === 'group') return groupIoctl(tx, p, groupOf(tx.world, f.group!), s);
+  if (f.kind === 'tty') tx.fail('ENOTTY', 'drivers/tty/tty_io.c:tty_ioctl: not a tty ioctl');
   return deviceIoctl(tx, p, deviceOf(tx.world, f.device!), s);
 }
 

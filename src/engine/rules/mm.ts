@@ -33,10 +33,10 @@ export function spawn(tx: Tx, s: StimulusOf<'process.spawn'>): Outcome {
   return { ret: 0n, decidedBy: 'process.spawn' };
 }
 
-/** fds 0-2: a placeholder file (a tty) that releases to nothing. */
+/** fds 0-2: the process's terminal. */
 function stdioFile(tx: Tx): number {
   const id = newId(tx.world);
-  tx.world.files.set(id, { id, kind: 'device', refs: 1, device: '' });
+  tx.world.files.set(id, { id, kind: 'tty', refs: 1 });
   return id;
 }
 
@@ -92,7 +92,7 @@ export function mmap(tx: Tx, s: StimulusOf<'mmap'>): Outcome {
     return { ret: addr, decidedBy: at };
   }
   const f = fdFile(tx, p, s.fd);
-  if (f.kind !== 'device' || f.device === '') tx.fail('ENODEV', `${at}: file has no mmap operation`);
+  if (f.kind !== 'device') tx.fail('ENODEV', `${at}: file has no mmap operation`);
   const v = barMmap(tx, deviceOf(tx.world, f.device!), f.id, addr, length, offset, prot);
   insertVma(mm, v);
   f.refs += 1; // vma->vm_file = get_file(file)
