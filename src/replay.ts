@@ -3,7 +3,7 @@
  * recorded derived record with the recomputed one, and check the properties after each record.
  * Pure: the caller feeds items (the CLI streams them from a file) and reads the report.
  */
-import { checkRecord, type Violation } from './checks/properties.js';
+import { Checker, type Violation } from './checks/properties.js';
 import { applyStimulus } from './engine/engine.js';
 import { fingerprint } from './engine/fingerprint.js';
 import { BadReference, ModelError, type Outcome } from './engine/tx.js';
@@ -96,6 +96,7 @@ export class Replay {
   readonly scheme: Scheme;
   readonly divergences: Divergence[] = [];
   readonly violations: Violation[] = [];
+  private readonly checker = new Checker();
   records = 0;
   derivedCount = 0;
   private pending: { seq: number; computed: readonly Derived[]; recorded: Derived[] } | null = null;
@@ -132,7 +133,7 @@ export class Replay {
     if (s.expect !== undefined && !meets(s.expect, applied.outcome)) {
       this.divergences.push({ seq: s.seq, expected: expectJson(s.expect), actual: outcomeJson(applied.outcome), decidedBy: applied.outcome.decidedBy });
     }
-    this.violations.push(...checkRecord(this.world, applied.touched, s.seq));
+    this.violations.push(...this.checker.check(this.world, applied.touched, s.seq));
     this.pending = { seq: s.seq, computed: applied.derived, recorded: [] };
     this.onStep?.({ stimulus: s, outcome: applied.outcome, derived: applied.derived });
   }

@@ -8,7 +8,7 @@
  */
 import { hex, PAGE_SHIFT } from '../log/u64.js';
 import type { Touched } from '../engine/tx.js';
-import type { World } from '../engine/world.js';
+import type { VfioDma, World } from '../engine/world.js';
 
 export const PROPERTY_NAMES = [
   'NoOverlap',
@@ -63,64 +63,105 @@ export interface Violation {
   readonly message: string;
 }
 
-/** Checks every history property against what one record touched. */
-export function checkRecord(w: World, t: Touched, seq: number): Violation[] {
-  const out: Violation[] = [];
-  const v = (property: PropertyName, message: string): void => {
-    out.push({ property, seq, message });
-  };
-  // NoOverlap: each new dma against its neighbours in iova order.
-  for (const { container, dma } of t.dmas) {
-    const dmas = w.containers.get(container)?.type1?.dmas ?? [];
-    const i = dmas.findIndex((d) => d.id === dma);
-    if (i < 0) continue;
-    const d = dmas[i]!;
-    const prev = dmas[i - 1];
-    const next = dmas[i + 1];
-    if (prev !== undefined && prev.iova + prev.size > d.iova) v('NoOverlap', `container ${container}: [${hex(prev.iova)}, +${hex(prev.size)}) overlaps [${hex(d.iova)}, +${hex(d.size)})`);
-    if (next !== undefined && d.iova + d.size > next.iova) v('NoOverlap', `container ${container}: [${hex(d.iova)}, +${hex(d.size)}) overlaps [${hex(next.iova)}, +${hex(next.size)})`);
-  }
-  for (const l of t.landings) {
-    if (l.kind === 'ram' && !l.pinned) v('NoDmaUseAfterFree', `DMA reached RAM ${hex(l.phys)} (+${hex(l.size)}) that vfio_dma ${l.dma} no longer pins`);
-    if (l.kind === 'mmio') {
-      const why = !l.present ? 'is unbound' : !l.decodeOn ? 'has memory decode off' : !l.ownerHoldsOpen ? 'is no longer held open by the mapping owner' : null;
-      if (why !== null) v('NoDmaToDisabledMmio', `DMA reached ${l.device} BAR${l.bar} at ${hex(l.phys)} (+${hex(l.size)}); the device ${why}`);
+/**
+ * The pinned pages a vfio_dma accounts for: with an IOMMU domain, the RAM its extents pin
+ * (vfio_pin_pages_remote charges them); without one, the pages mdev drivers pinned through its
+ * pfn_list (vfio_pin_page_external charges those). Reserved pfns (MMIO) count for nothing.
+ */
+function pinnedPages(domain: boolean, d: VfioDma): number {
+  if (!domain) return d.pfnList.size;
+  let n = 0;
+  for (const e of d.extents) if (e.kind === 'ram') n += Number(e.size >> PAGE_SHIFT);
+  return n;
+}
+
+/**
+ * Checks the history properties after each record. It keeps, per mm, the pages pinned and
+ * charged to it, recomputed from the pins of each vfio_dma a record changed, so that
+ * LockedVmConserved costs O(what changed) and does not trust the engine's own counters.
+ */
+export class Checker {
+  private readonly byDma = new Map<number, { mm: number; pages: number }>();
+  private readonly pinnedByMm = new Map<number, number>();
+
+  check(w: World, t: Touched, seq: number): Violation[] {
+    const out: Violation[] = [];
+    const v = (property: PropertyName, message: string): void => {
+      out.push({ property, seq, message });
+    };
+    // NoOverlap: each new dma against its neighbours in iova order.
+    for (const { container, iova, dma } of t.dmas) {
+      const dmas = w.containers.get(container)?.type1?.dmas ?? [];
+      const i = indexOfDma(dmas, dma, iova);
+      if (i < 0) continue;
+      const d = dmas[i]!;
+      const prev = dmas[i - 1];
+      const next = dmas[i + 1];
+      if (prev !== undefined && prev.iova + prev.size > d.iova) v('NoOverlap', `container ${container}: [${hex(prev.iova)}, +${hex(prev.size)}) overlaps [${hex(d.iova)}, +${hex(d.size)})`);
+      if (next !== undefined && d.iova + d.size > next.iova) v('NoOverlap', `container ${container}: [${hex(d.iova)}, +${hex(d.size)}) overlaps [${hex(next.iova)}, +${hex(next.size)})`);
     }
-    if (l.kind === 'raw') v('IsolationBreach', `${l.device} reached physical ${hex(l.phys)} (+${hex(l.size)}) with no IOMMU translation`);
-  }
-  // LockedVmConserved: recomputed from pins, independent of the engine's per-dma counters.
-  for (const id of t.mms) {
-    const mm = w.mms.get(id);
-    if (mm === undefined || mm.state !== 'live') continue;
-    let expected = 0;
-    for (const c of w.containers.values()) {
-      const t1 = c.type1;
-      if (t1 === null) continue;
-      for (const d of t1.dmas) {
-        if (d.mm !== id) continue;
-        if (t1.domain !== null) {
-          for (const e of d.extents) if (e.kind === 'ram') expected += Number(e.size >> PAGE_SHIFT);
-        } else expected += d.pfnList.size;
+    for (const l of t.landings) {
+      if (l.kind === 'ram' && !l.pinned) v('NoDmaUseAfterFree', `DMA reached RAM ${hex(l.phys)} (+${hex(l.size)}) that vfio_dma ${l.dma} no longer pins`);
+      if (l.kind === 'mmio') {
+        const why = !l.present ? 'is unbound' : !l.decodeOn ? 'has memory decode off' : !l.ownerHoldsOpen ? 'is no longer held open by the mapping owner' : null;
+        if (why !== null) v('NoDmaToDisabledMmio', `DMA reached ${l.device} BAR${l.bar} at ${hex(l.phys)} (+${hex(l.size)}); the device ${why}`);
+      }
+      if (l.kind === 'raw') v('IsolationBreach', `${l.device} reached physical ${hex(l.phys)} (+${hex(l.size)}) with no IOMMU translation`);
+    }
+    // LockedVmConserved
+    const mms = new Set(t.mms);
+    for (const ch of t.pinChanges) {
+      const t1 = w.containers.get(ch.container)?.type1 ?? null;
+      const i = t1 === null ? -1 : indexOfDma(t1.dmas, ch.dma, ch.iova);
+      const found = i < 0 ? undefined : t1!.dmas[i];
+      const now = found === undefined || found.id !== ch.dma || found.state === 'removed' ? { mm: -1, pages: 0 } : { mm: found.mm, pages: pinnedPages(t1!.domain !== null, found) };
+      const before = this.byDma.get(ch.dma) ?? { mm: -1, pages: 0 };
+      if (before.mm === now.mm && before.pages === now.pages) continue;
+      if (before.mm >= 0) {
+        this.pinnedByMm.set(before.mm, (this.pinnedByMm.get(before.mm) ?? 0) - before.pages);
+        mms.add(before.mm);
+      }
+      if (now.mm >= 0) {
+        this.pinnedByMm.set(now.mm, (this.pinnedByMm.get(now.mm) ?? 0) + now.pages);
+        mms.add(now.mm);
+        this.byDma.set(ch.dma, now);
+      } else this.byDma.delete(ch.dma);
+    }
+    for (const id of mms) {
+      const mm = w.mms.get(id);
+      if (mm === undefined || mm.state !== 'live') continue;
+      const expected = this.pinnedByMm.get(id) ?? 0;
+      if (mm.lockedVm !== expected) v('LockedVmConserved', `mm ${id}: locked_vm is ${mm.lockedVm} pages but ${expected} pages are pinned and charged to it`);
+    }
+    for (const a of t.pasidAllocations) {
+      if (a.stillUsedBy.length > 0) v('PasidNotReusedWhileLive', `PASID ${a.pasid} given to mm ${a.mm} while ${a.stillUsedBy.join(', ')} may still use it`);
+    }
+    for (const p of t.ptes) {
+      for (const r of w.iommu.resv) {
+        if ((r.type === 'msi' || r.type === 'sw_msi') && p.iova <= r.end && r.start <= p.iova + p.size - 1n) {
+          v('MsiWindowIntact', `container ${p.container}: a user mapping [${hex(p.iova)}, +${hex(p.size)}) covers the MSI window [${hex(r.start)}, ${hex(r.end)}]`);
+        }
       }
     }
-    if (mm.lockedVm !== expected) v('LockedVmConserved', `mm ${id}: locked_vm is ${mm.lockedVm} pages but ${expected} pages are pinned and charged to it`);
-  }
-  for (const a of t.pasidAllocations) {
-    if (a.stillUsedBy.length > 0) v('PasidNotReusedWhileLive', `PASID ${a.pasid} given to mm ${a.mm} while ${a.stillUsedBy.join(', ')} may still use it`);
-  }
-  for (const p of t.ptes) {
-    for (const r of w.iommu.resv) {
-      if ((r.type === 'msi' || r.type === 'sw_msi') && p.iova <= r.end && r.start <= p.iova + p.size - 1n) {
-        v('MsiWindowIntact', `container ${p.container}: a user mapping [${hex(p.iova)}, +${hex(p.size)}) covers the MSI window [${hex(r.start)}, ${hex(r.end)}]`);
-      }
+    if (t.teardown && isTornDown(w)) {
+      const pending = w.pageRequests.filter((r) => r.state === 'pending');
+      if (pending.length > 0) v('FaultsAnswered', `${pending.length} page request(s) left unanswered at teardown`);
     }
+    for (const b of t.kernelBugs) v('KernelBug', b);
+    return out;
   }
-  if (isTornDown(w)) {
-    const pending = w.pageRequests.filter((r) => r.state === 'pending');
-    if (pending.length > 0) v('FaultsAnswered', `${pending.length} page request(s) left unanswered at teardown`);
+}
+
+/** Index of dma `id` starting at `iova` in an iova-sorted dma list, or -1. */
+function indexOfDma(dmas: readonly VfioDma[], id: number, iova: bigint): number {
+  let lo = 0;
+  let hi = dmas.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (dmas[mid]!.iova < iova) lo = mid + 1;
+    else hi = mid;
   }
-  for (const b of t.kernelBugs) v('KernelBug', b);
-  return out;
+  return lo < dmas.length && dmas[lo]!.id === id ? lo : -1;
 }
 
 /** Every process has exited and every device is unbound. */

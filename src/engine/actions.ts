@@ -9,7 +9,7 @@ import { ModelError, type Tx } from './tx.js';
 import { detachContainer, releaseIommu } from './rules/files.js';
 import { exitFiles, exitMm, exitMmap, pasidDrop } from './rules/mm.js';
 import { removeDevice } from './rules/device.js';
-import { dmaById, unmapUnpin } from './rules/type1.js';
+import { dmaByKey, unmapUnpin } from './rules/type1.js';
 
 type Handler = (tx: Tx, object: string) => void;
 
@@ -21,7 +21,7 @@ const HANDLERS: Record<string, Handler> = {
   'mm.exitMmap': (tx, id) => exitMmap(tx, mmOf(tx.world, Number(id))),
   'mm.pasidDrop': (tx, id) => pasidDrop(tx, mmOf(tx.world, Number(id))),
   'vfio_dma.unmapUnpin': (tx, id) => {
-    const { c, dma } = dmaById(tx, Number(id));
+    const { c, dma } = dmaByKey(tx, id);
     unmapUnpin(tx, c, dma, true);
   },
   'device.removeDevice': (tx, name) => removeDevice(tx, deviceOf(tx.world, name)),

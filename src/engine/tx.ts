@@ -68,14 +68,17 @@ export type DmaLanding =
 export interface Touched {
   readonly containers: Set<number>;
   /** vfio_dma linked by this stimulus, with their container. */
-  readonly dmas: Array<{ container: number; dma: number }>;
+  readonly dmas: Array<{ container: number; iova: bigint; dma: number }>;
+  /** vfio_dma whose pins (extents, pfn_list), owner mm or container domain changed. */
+  readonly pinChanges: Array<{ container: number; iova: bigint; dma: number }>;
   /** IOMMU PTEs created by this stimulus. */
   readonly ptes: Array<{ container: number; iova: bigint; size: bigint }>;
   readonly mms: Set<number>;
   readonly landings: DmaLanding[];
   /** PASIDs handed out, with who could still use the PASID at that moment. */
   readonly pasidAllocations: Array<{ pasid: number; mm: number; stillUsedBy: string[] }>;
-  readonly teardown: boolean;
+  /** A process exited or a device went away: the world may now be torn down. */
+  teardown: boolean;
   kernelBugs: string[];
 }
 
@@ -84,6 +87,7 @@ export class Tx {
   readonly touched: Touched = {
     containers: new Set(),
     dmas: [],
+    pinChanges: [],
     ptes: [],
     mms: new Set(),
     landings: [],

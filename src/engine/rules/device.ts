@@ -12,6 +12,7 @@ import { initialState } from '../stepper.js';
 import { BadReference, type DmaLanding, type Outcome, type Tx } from '../tx.js';
 import type { Device, OpenFile, Process, Vma } from '../world.js';
 import { fput } from './files.js';
+import { findDma, pteLowerBound } from './type1.js';
 import { svaDma } from './sva.js';
 
 /** VFIO_PCI_OFFSET_SHIFT: a region's offset in the device file is its index << 40. */
@@ -146,6 +147,7 @@ export function unbind(tx: Tx, s: StimulusOf<'device.unbind'>): Outcome {
  * device goes: force-detach the container and clear iommu_group.
  */
 export function removeDevice(tx: Tx, d: Device): void {
+  tx.touched.teardown = true;
   tx.cascade('device.unregistered', { device: d.name }, () => {
     const g = groupOf(tx.world, d.group);
     const others = g.devices.some((n) => n !== d.name && deviceOf(tx.world, n).state !== 'removed');
@@ -181,8 +183,12 @@ export function deviceDma(tx: Tx, s: StimulusOf<'device.dma'>): Outcome {
   let at = s.iova;
   const end = s.iova + s.length;
   while (at < end) {
-    const pte = domain.ptes.find((p) => p.iova <= at && at < p.iova + p.size);
-    const dma = pte === undefined ? undefined : c!.type1!.dmas.find((x) => x.id === pte.dma);
+    // the PTE containing `at`: the last one starting at or below it
+    const i = pteLowerBound(domain, at + 1n) - 1;
+    const cand = i >= 0 ? domain.ptes[i] : undefined;
+    const pte = cand !== undefined && at < cand.iova + cand.size ? cand : undefined;
+    const found = pte === undefined ? undefined : findDma(c!.type1!, pte.iova, 1n);
+    const dma = found !== undefined && found.id === pte!.dma ? found : undefined;
     if (pte === undefined || (write && dma !== undefined && !dma.prot.write) || (!write && dma !== undefined && !dma.prot.read)) {
       tx.emit('iommu.fault', { device: d.name, iova: hex(at), reason: pte === undefined ? 'no PTE' : 'permission' });
       return { dma: 'fault', decidedBy: `IOMMU: ${pte === undefined ? 'no translation' : 'permission fault'} at ${hex(at)}` };

@@ -10,7 +10,7 @@ import { hex, PAGE_SHIFT, PAGE_SIZE } from '../../log/u64.js';
 import { containerOf, deviceOf, groupOf, mmOf, vmaAt } from '../lookup.js';
 import { BadReference, type Outcome, type Tx } from '../tx.js';
 import type { Container, Device, Type1, VfioDma } from '../world.js';
-import { accountLockedVm, backAnon, findDma } from './type1.js';
+import { accountLockedVm, backAnon, findDma, markPins } from './type1.js';
 
 /** VFIO_PIN_PAGES_MAX_ENTRIES = PAGE_SIZE / sizeof(unsigned long) on x86-64. */
 const PIN_PAGES_MAX_ENTRIES = 512;
@@ -79,11 +79,12 @@ export function pinPages(tx: Tx, s: StimulusOf<'mdev.pin_pages'>): Outcome {
         accountLockedVm(tx, mm, dma, 1);
       }
       dma.pfnList.set(page, { phys: vma.phys! + (vaddr - vma.start), refs: 1 });
+      markPins(tx, c, dma);
       done.push({ dma, iova: page, fresh: true });
     }
   } catch (e) {
     // On any error, unwind the pages this call pinned.
-    for (const x of done.reverse()) unpinExternal(tx, t, x.dma, x.iova);
+    for (const x of done.reverse()) unpinExternal(tx, c, t, x.dma, x.iova);
     throw e;
   }
   for (const x of done) d.vendorPins.set(x.iova, (d.vendorPins.get(x.iova) ?? 0) + 1);
@@ -93,12 +94,13 @@ export function pinPages(tx: Tx, s: StimulusOf<'mdev.pin_pages'>): Outcome {
 }
 
 /** vfio_unpin_page_external: ref_count--, at zero put_pfn and uncharge (if accounting). */
-function unpinExternal(tx: Tx, t: Type1, dma: VfioDma, page: bigint): void {
+function unpinExternal(tx: Tx, c: Container, t: Type1, dma: VfioDma, page: bigint): void {
   const vpfn = dma.pfnList.get(page);
   if (vpfn === undefined) return;
   vpfn.refs -= 1;
   if (vpfn.refs > 0) return;
   dma.pfnList.delete(page);
+  markPins(tx, c, dma);
   if (t.domain === null) accountLockedVm(tx, mmOf(tx.world, dma.mm), dma, -1);
 }
 
@@ -123,7 +125,7 @@ function unpinRange(tx: Tx, c: Container | null, d: Device, iova: bigint, npage:
     const page = (iova & ~(PAGE_SIZE - 1n)) + BigInt(i) * PAGE_SIZE;
     const dma = findDma(t, page, PAGE_SIZE);
     if (dma === undefined) break;
-    unpinExternal(tx, t, dma, page);
+    unpinExternal(tx, c, t, dma, page);
     const held = d.vendorPins.get(page) ?? 0;
     if (held <= 1) d.vendorPins.delete(page);
     else d.vendorPins.set(page, held - 1);

@@ -210,6 +210,7 @@ export function fork(tx: Tx, s: StimulusOf<'fork'>): Outcome {
 /** SPEC 1.3 `exit`: kernel/exit.c:do_exit, via the process machine (exit_mm, then exit_files). */
 export function exit(tx: Tx, s: StimulusOf<'exit'>): Outcome {
   const p = processOf(tx.world, s.pid);
+  tx.touched.teardown = true;
   runActions(tx, 'process', String(p.pid), tx.fire('process', String(p.pid), p, 'EXIT'));
   return { ret: 0n, decidedBy: 'kernel/exit.c:do_exit' };
 }

@@ -74,11 +74,37 @@ function firstNode(t: Type1, start: bigint): number {
   return lo;
 }
 
+/** Index of the first dma with iova >= `iova` (a lower bound in the iova-sorted dma_list). */
+function lowerBound(t: Type1, iova: bigint): number {
+  let lo = 0;
+  let hi = t.dmas.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (t.dmas[mid]!.iova < iova) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** vfio_link_dma: insert by iova (a size-0 dma sorts at its iova). */
 function linkDma(t: Type1, dma: VfioDma): void {
-  let i = 0;
-  while (i < t.dmas.length && t.dmas[i]!.iova < dma.iova) i += 1;
-  t.dmas.splice(i, 0, dma);
+  t.dmas.splice(lowerBound(t, dma.iova), 0, dma);
+}
+
+/** The dma that starts exactly at `iova`, whatever its size (also a size-0 dma being pinned). */
+export function dmaAt(t: Type1, iova: bigint): VfioDma | undefined {
+  const d = t.dmas[lowerBound(t, iova)];
+  return d !== undefined && d.iova === iova ? d : undefined;
+}
+
+/** Tells the checks that a dma's pins, owner or domain changed (LockedVmConserved). */
+export function markPins(tx: Tx, c: Container, dma: VfioDma): void {
+  tx.touched.pinChanges.push({ container: c.id, iova: dma.iova, dma: dma.id });
+}
+
+/** The object key of a vfio_dma in `state` records: `<container>@<iova>`. */
+export function dmaKey(c: Container, dma: VfioDma): string {
+  return `${c.id}@${hex(dma.iova)}`;
 }
 
 /** pgsize_bitmap: PAGE_MASK with no domain; else the domain's, sub-page sizes hidden. */
@@ -176,11 +202,11 @@ function mapDma(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outco
   if (vaddrFlag) {
     if (hit === undefined) tx.fail('ENOENT', `${at}: VADDR and no vfio_dma at iova`);
     if (!hit.vaddrInvalid || hit.iova !== a.iova || hit.size !== a.size) tx.fail('EINVAL', `${at}: VADDR: !dma->vaddr_invalid or iova/size differ`);
-    changeDmaOwner(tx, p, hit);
+    changeDmaOwner(tx, c, p, hit);
     hit.vaddr = a.vaddr;
     hit.vaddrInvalid = false;
     t.vaddrInvalidCount -= 1;
-    tx.fire('vfio_dma', String(hit.id), hit, 'UPDATE_VADDR');
+    tx.fire('vfio_dma', dmaKey(c, hit), hit, 'UPDATE_VADDR');
     tx.emit('dma.vaddr_updated', { container: c.id, iova: hex(hit.iova), vaddr: hex(a.vaddr) });
     return { ret: 0n, decidedBy: `${at}: VADDR update` };
   }
@@ -212,11 +238,11 @@ function mapDma(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outco
   mmGrab(mm);
   linkDma(t, dma);
   tx.touched.containers.add(c.id);
-  tx.touched.dmas.push({ container: c.id, dma: dma.id });
+  tx.touched.dmas.push({ container: c.id, iova: dma.iova, dma: dma.id });
   // 13. no domain (mdev-only container): record the range, pin nothing
   if (t.domain === null) {
     dma.size = a.size;
-    tx.fire('vfio_dma', String(dma.id), dma, 'PINNED');
+    tx.fire('vfio_dma', dmaKey(c, dma), dma, 'PINNED');
     tx.emit('dma.mapped', { container: c.id, iova: hex(dma.iova), size: hex(dma.size), vaddr: hex(dma.vaddr), pinned: false });
     return { ret: 0n, decidedBy: `${at}: no IOMMU domain, nothing pinned` };
   }
@@ -286,7 +312,8 @@ function pinMapDma(tx: Tx, p: Process, c: Container, dma: VfioDma, mm: Mm, size:
   if (charge > 0) accountLockedVm(tx, mm, dma, charge);
   dma.size = size;
   dma.iommuMapped = true;
-  tx.fire('vfio_dma', String(dma.id), dma, 'PINNED');
+  markPins(tx, c, dma);
+  tx.fire('vfio_dma', dmaKey(c, dma), dma, 'PINNED');
   tx.emit('dma.mapped', { container: c.id, iova: hex(dma.iova), size: hex(dma.size), vaddr: hex(dma.vaddr), pinned: true });
 }
 
@@ -317,18 +344,36 @@ export function accountLockedVm(tx: Tx, mm: Mm, dma: VfioDma | null, pages: numb
   tx.emit('locked_vm', { mm: mm.id, delta: pages, locked_vm: mm.lockedVm });
 }
 
+/** Index of the first PTE with iova >= `iova`. */
+export function pteLowerBound(d: Domain, iova: bigint): number {
+  let lo = 0;
+  let hi = d.ptes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (d.ptes[mid]!.iova < iova) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Inserts a PTE extent into the domain, keeping iova order. */
 function insertPte(d: Domain, pte: Domain['ptes'][number]): void {
-  let i = d.ptes.length;
-  while (i > 0 && d.ptes[i - 1]!.iova > pte.iova) i -= 1;
-  d.ptes.splice(i, 0, pte);
+  d.ptes.splice(pteLowerBound(d, pte.iova), 0, pte);
+}
+
+/** Removes a dma's PTEs: they are contiguous in iova order, from the dma's iova. */
+function removePtes(d: Domain, dma: VfioDma): void {
+  const from = pteLowerBound(d, dma.iova);
+  let to = from;
+  while (to < d.ptes.length && d.ptes[to]!.dma === dma.id) to += 1;
+  d.ptes.splice(from, to - from);
 }
 
 /**
  * vfio_change_dma_owner (VADDR remap by another process): charge the new mm, uncharge the old
  * one if it is still alive, switch task/mm and refresh lock_cap.
  */
-function changeDmaOwner(tx: Tx, p: Process, dma: VfioDma): void {
+function changeDmaOwner(tx: Tx, c: Container, p: Process, dma: VfioDma): void {
   if (p.mm === dma.mm) return;
   const newMm = mmOf(tx.world, p.mm);
   const oldMm = mmOf(tx.world, dma.mm);
@@ -344,6 +389,7 @@ function changeDmaOwner(tx: Tx, p: Process, dma: VfioDma): void {
     }
   }
   mmGrab(newMm);
+  markPins(tx, c, dma);
   dma.task = p.pid;
   dma.mm = newMm.id;
   dma.lockCap = p.capIpcLock;
@@ -402,14 +448,14 @@ function unmapDma(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
           for (const d of invalidated) {
             d.vaddrInvalid = false;
             t.vaddrInvalidCount -= 1;
-            tx.fire('vfio_dma', String(d.id), d, 'UPDATE_VADDR');
+            tx.fire('vfio_dma', dmaKey(c, d), d, 'UPDATE_VADDR');
           }
           tx.fail('EINVAL', `${at}: VADDR: dma->vaddr_invalid already set (rolled back)`);
         }
         dma.vaddrInvalid = true;
         t.vaddrInvalidCount += 1;
         invalidated.push(dma);
-        tx.fire('vfio_dma', String(dma.id), dma, 'INVALIDATE_VADDR');
+        tx.fire('vfio_dma', dmaKey(c, dma), dma, 'INVALIDATE_VADDR');
         unmapped += dma.size;
         i += 1;
         continue;
@@ -452,11 +498,12 @@ export function removeDma(tx: Tx, c: Container, dma: VfioDma, event: 'REMOVE' | 
   const removedSize = dma.size;
   tx.cascade('dma.removed', { container: c.id, iova: hex(dma.iova), size: hex(removedSize) }, () => {
     if (dma.pfnList.size > 0) tx.kernelBug('vfio_iommu_type1.c:vfio_remove_dma: WARN_ON(!RB_EMPTY_ROOT(&dma->pfn_list))');
-    runActions(tx, 'vfio_dma', String(dma.id), tx.fire('vfio_dma', String(dma.id), dma, event));
+    runActions(tx, 'vfio_dma', dmaKey(c, dma), tx.fire('vfio_dma', dmaKey(c, dma), dma, event));
     t.dmas.splice(t.dmas.indexOf(dma), 1);
     if (dma.vaddrInvalid) t.vaddrInvalidCount -= 1;
     mmDrop(tx, mmOf(tx.world, dma.mm));
     t.dmaAvail += 1;
+    markPins(tx, c, dma);
   });
   tx.touched.containers.add(c.id);
 }
@@ -468,7 +515,7 @@ export function removeDma(tx: Tx, c: Container, dma: VfioDma, event: 'REMOVE' | 
 export function unmapUnpin(tx: Tx, c: Container, dma: VfioDma, doAccounting: boolean): void {
   const domain = c.type1!.domain;
   if (domain !== null && dma.extents.length > 0) {
-    domain.ptes = domain.ptes.filter((p) => p.dma !== dma.id);
+    removePtes(domain, dma);
     tx.emit('iommu.unmapped', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) });
     tx.emit('iotlb.sync', { container: c.id });
   }
@@ -479,6 +526,7 @@ export function unmapUnpin(tx: Tx, c: Container, dma: VfioDma, doAccounting: boo
   }
   dma.extents = [];
   dma.iommuMapped = false;
+  markPins(tx, c, dma);
   if (doAccounting && dma.lockedVm !== 0) accountLockedVm(tx, mmOf(tx.world, dma.mm), dma, -dma.lockedVm);
 }
 
@@ -528,6 +576,7 @@ export function attachGroup(tx: Tx, c: Container, g: Group): void {
     t.domain = null;
     throw e;
   }
+  for (const dma of t.dmas) markPins(tx, c, dma);
   tx.emit('iommu.group_attached', { container: c.id, group: g.key, domain: domain.id, iova_ranges: iovaList.map(([s, e]) => [hex(s), hex(e)]) });
 }
 
@@ -595,6 +644,7 @@ export function detachGroup(tx: Tx, c: Container, g: Group): void {
     }
   }
   t.domain = null;
+  for (const dma of t.dmas) markPins(tx, c, dma);
   tx.emit('iommu.domain_freed', { container: c.id, domain: d.id });
 }
 
@@ -636,11 +686,11 @@ function getInfo(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
   return { ret: 0n, out, decidedBy: at };
 }
 
-/** The container and vfio_dma of a dma id (for the vfio_dma machine's actions). */
-export function dmaById(tx: Tx, id: number): { c: Container; dma: VfioDma } {
-  for (const c of tx.world.containers.values()) {
-    const dma = c.type1?.dmas.find((d) => d.id === id);
-    if (dma !== undefined) return { c, dma };
-  }
-  throw new Error(`model: no vfio_dma ${id}`);
+/** The container and vfio_dma of a `state` object key `<container>@<iova>`. */
+export function dmaByKey(tx: Tx, key: string): { c: Container; dma: VfioDma } {
+  const [cid, iova] = key.split('@') as [string, string];
+  const c = tx.world.containers.get(Number(cid));
+  const dma = c?.type1 == null ? undefined : dmaAt(c.type1, BigInt(iova));
+  if (c === undefined || dma === undefined) throw new Error(`model: no vfio_dma ${key}`);
+  return { c, dma };
 }
