@@ -9,6 +9,7 @@
 import { hex, PAGE_SHIFT } from '../log/u64.js';
 import type { Touched } from '../engine/tx.js';
 import type { VfioDma, World } from '../engine/world.js';
+import { above, below } from '../engine/iova-tree.js';
 
 export const PROPERTY_NAMES = [
   'NoOverlap',
@@ -91,12 +92,11 @@ export class Checker {
     };
     // NoOverlap: each new dma against its neighbours in iova order.
     for (const { container, iova, dma } of t.dmas) {
-      const dmas = w.containers.get(container)?.type1?.dmas ?? [];
-      const i = indexOfDma(dmas, dma, iova);
-      if (i < 0) continue;
-      const d = dmas[i]!;
-      const prev = dmas[i - 1];
-      const next = dmas[i + 1];
+      const dmas = w.containers.get(container)?.type1?.dmas;
+      const d = dmas?.get(iova);
+      if (dmas === undefined || d === undefined || d.id !== dma) continue;
+      const prev = below(dmas, iova);
+      const next = above(dmas, iova);
       if (prev !== undefined && prev.iova + prev.size > d.iova) v('NoOverlap', `container ${container}: [${hex(prev.iova)}, +${hex(prev.size)}) overlaps [${hex(d.iova)}, +${hex(d.size)})`);
       if (next !== undefined && d.iova + d.size > next.iova) v('NoOverlap', `container ${container}: [${hex(d.iova)}, +${hex(d.size)}) overlaps [${hex(next.iova)}, +${hex(next.size)})`);
     }
@@ -112,8 +112,7 @@ export class Checker {
     const mms = new Set(t.mms);
     for (const ch of t.pinChanges) {
       const t1 = w.containers.get(ch.container)?.type1 ?? null;
-      const i = t1 === null ? -1 : indexOfDma(t1.dmas, ch.dma, ch.iova);
-      const found = i < 0 ? undefined : t1!.dmas[i];
+      const found = t1?.dmas.get(ch.iova);
       const now = found === undefined || found.id !== ch.dma || found.state === 'removed' ? { mm: -1, pages: 0 } : { mm: found.mm, pages: pinnedPages(t1!.domain !== null, found) };
       const before = this.byDma.get(ch.dma) ?? { mm: -1, pages: 0 };
       if (before.mm === now.mm && before.pages === now.pages) continue;
@@ -150,18 +149,6 @@ export class Checker {
     for (const b of t.kernelBugs) v('KernelBug', b);
     return out;
   }
-}
-
-/** Index of dma `id` starting at `iova` in an iova-sorted dma list, or -1. */
-function indexOfDma(dmas: readonly VfioDma[], id: number, iova: bigint): number {
-  let lo = 0;
-  let hi = dmas.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (dmas[mid]!.iova < iova) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < dmas.length && dmas[lo]!.id === id ? lo : -1;
 }
 
 /** Every process has exited and every device is unbound. */

@@ -2,6 +2,7 @@
  * Canonical text and a 53-bit fingerprint of a world: the same world gives the same bytes,
  * whatever order its Maps were filled in. Used by the determinism tests and replay's report.
  */
+import { isIovaTree } from './iova-tree.js';
 import type { World } from './world.js';
 
 /** A canonical JSON-like text: object keys and Map entries sorted, bigints as hex. */
@@ -16,6 +17,8 @@ export function canonical(v: unknown): string {
     return `{${entries.map(([k, x]) => `${k}:${x}`).join(',')}}`;
   }
   if (v instanceof Set) return canonical([...v].map(canonical).sort());
+  // A B-tree's shape depends on its history; its content is its entries in key order.
+  if (isIovaTree(v)) return canonical(v.valuesArray());
   const o = v as Record<string, unknown>;
   return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
 }

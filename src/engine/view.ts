@@ -14,7 +14,7 @@ export function describeWorld(w: World): { [k: string]: JsonValue } {
     driver: c.type1 === null ? (c.noiommu ? 'noiommu' : null) : c.type1.v2 ? 'type1v2' : 'type1',
     dma_avail: c.type1?.dmaAvail ?? null,
     domain: c.type1?.domain?.id ?? null,
-    mappings: (c.type1?.dmas ?? []).map((d) => ({
+    mappings: (c.type1?.dmas.valuesArray() ?? []).map((d) => ({
       iova: hex(d.iova),
       size: hex(d.size),
       vaddr: hex(d.vaddr),

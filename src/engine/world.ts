@@ -10,6 +10,7 @@
  * kernel.
  */
 import type { Prot, ResvSpec } from '../log/records.js';
+import type { IovaTree } from './iova-tree.js';
 
 export interface HostIommu {
   /** Page sizes the IOMMU supports, as a bitmap (iommu_domain pgsize_bitmap). */
@@ -110,16 +111,16 @@ export interface Domain {
   readonly id: number;
   /** Groups attached to this domain. */
   groups: string[];
-  /** PTEs, sorted by iova, never overlapping. */
-  ptes: IommuPte[];
+  /** PTE runs by iova, never overlapping. */
+  ptes: IovaTree<IommuPte>;
   /** IOVA windows that may be mapped (vfio_iommu iova_list after resv exclusion), inclusive. */
   iovaList: Array<readonly [bigint, bigint]>;
 }
 
 export interface Type1 {
   readonly v2: boolean;
-  /** dma_list, sorted by iova (non-overlapping). */
-  dmas: VfioDma[];
+  /** dma_list: the vfio_dma by iova (never overlapping). */
+  dmas: IovaTree<VfioDma>;
   dmaAvail: number;
   /**
    * The real IOMMU domains. The model keeps one domain per container (every IOMMU group of the

@@ -79,14 +79,14 @@ describe('vfio_pin_pages checks in the kernel order', () => {
   it('pins the pages and charges locked_vm when every check passes', () => {
     const r = probe([...v2, pin(0n, 2, ok(2))]);
     expect(r.last.ret).toBe(2n);
-    const dma = onlyContainer(r.world).type1?.dmas[0];
+    const dma = onlyContainer(r.world).type1?.dmas.valuesArray()[0];
     expect(dma?.pfnList.size).toBe(2);
     expect(dma?.lockedVm).toBe(2);
   });
 
   it('fails a partial pin as a whole and leaves nothing pinned', () => {
     const r = probe([...v2, pin(0x1ff000n, 2, err('EINVAL'))]);
-    expect(onlyContainer(r.world).type1?.dmas[0]?.pfnList.size).toBe(0);
+    expect(onlyContainer(r.world).type1?.dmas.valuesArray()[0]?.pfnList.size).toBe(0);
   });
 });
 
@@ -107,7 +107,7 @@ describe('UNMAP_DMA of a range the vendor driver has pinned', () => {
     expect(r.last.decidedBy).toContain('vfio_dma_do_unmap');
     const last = r.steps[r.steps.length - 1];
     expect(last?.derived.some((d) => d.op === 'mdev.dma_unmap')).toBe(true);
-    expect(onlyContainer(r.world).type1?.dmas).toHaveLength(0);
+    expect(onlyContainer(r.world).type1?.dmas.size).toBe(0);
     expect(r.world.devices.get(MDEV)?.vendorPins.size).toBe(0);
     expect(r.report.violations).toHaveLength(0);
   });

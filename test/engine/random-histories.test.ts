@@ -109,7 +109,7 @@ function toRecords(w: World, k: Cmd): object[] {
       const proc = w.processes.get(P);
       const cfd = fdOf(w, P, 'container');
       const cid = proc === undefined || cfd === 99 ? undefined : w.files.get(proc.fds.get(cfd)!)?.container;
-      const dmas = cid === undefined ? [] : (w.containers.get(cid)?.type1?.dmas ?? []);
+      const dmas = cid === undefined ? [] : (w.containers.get(cid)?.type1?.dmas.valuesArray() ?? []);
       if (dmas.length > 0 && !k.all && k.iova % 2 === 0) {
         const d = dmas[k.iova % dmas.length]!;
         return [{ op: 'ioctl', pid: P, fd: cfd, cmd: 'VFIO_IOMMU_UNMAP_DMA', arg: { flags: [], iova: hexs(Number(d.iova)), size: hexs(Number(d.size)) } }];
@@ -137,7 +137,7 @@ function toRecords(w: World, k: Cmd): object[] {
     case 'dma': {
       const d = w.devices.get(DEVICES[k.dev]!);
       const g = d === undefined ? undefined : w.groups.get(d.group);
-      const dmas = g?.container == null ? [] : (w.containers.get(g.container)?.type1?.dmas ?? []);
+      const dmas = g?.container == null ? [] : (w.containers.get(g.container)?.type1?.dmas.valuesArray() ?? []);
       const target = dmas.length > 0 && k.iova % 4 !== 0 ? dmas[k.iova % dmas.length]!.iova : BigInt(k.iova * 0x4000);
       return [{ op: 'device.dma', device: DEVICES[k.dev], iova: hexs(Number(target)), length: '0x40', write: k.write }];
     }

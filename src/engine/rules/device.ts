@@ -12,7 +12,8 @@ import { initialState } from '../stepper.js';
 import { BadReference, type DmaLanding, type Outcome, type Tx } from '../tx.js';
 import type { Device, OpenFile, Process, Vma } from '../world.js';
 import { fput } from './files.js';
-import { findDma, pteLowerBound } from './type1.js';
+import { findDma } from './type1.js';
+import { atOrBelow } from '../iova-tree.js';
 import { svaDma } from './sva.js';
 
 /** VFIO_PCI_OFFSET_SHIFT: a region's offset in the device file is its index << 40. */
@@ -183,9 +184,8 @@ export function deviceDma(tx: Tx, s: StimulusOf<'device.dma'>): Outcome {
   let at = s.iova;
   const end = s.iova + s.length;
   while (at < end) {
-    // the PTE containing `at`: the last one starting at or below it
-    const i = pteLowerBound(domain, at + 1n) - 1;
-    const cand = i >= 0 ? domain.ptes[i] : undefined;
+    // the PTE run containing `at`: the last one starting at or below it
+    const cand = atOrBelow(domain.ptes, at);
     const pte = cand !== undefined && at < cand.iova + cand.size ? cand : undefined;
     const found = pte === undefined ? undefined : findDma(c!.type1!, pte.iova, 1n);
     const dma = found !== undefined && found.id === pte!.dma ? found : undefined;

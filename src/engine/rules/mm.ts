@@ -259,7 +259,7 @@ function pinned(tx: Tx, v: Vma): boolean {
   const lo = v.phys;
   const hi = v.phys + (v.end - v.start);
   for (const c of tx.world.containers.values()) {
-    for (const d of c.type1?.dmas ?? []) {
+    for (const d of c.type1?.dmas.valuesArray() ?? []) {
       if (d.extents.some((e) => e.kind === 'ram' && e.phys < hi && lo < e.phys + e.size)) return true;
       for (const pfn of d.pfnList.values()) if (pfn.phys >= lo && pfn.phys < hi) return true;
     }

@@ -12,7 +12,8 @@ import { hex, isAligned, lowestBit, PAGE_SHIFT, PAGE_SIZE, U64_MAX, wraps } from
 import { deviceOf, mmOf, vmaAt } from '../lookup.js';
 import { initialState } from '../stepper.js';
 import { BadReference, KernelOops, type Outcome, type Tx } from '../tx.js';
-import { newId, type Container, type Domain, type Group, type Mm, type PinExtent, type Process, type Type1, type VfioDma } from '../world.js';
+import { above, atOrBelow, iovaTree } from '../iova-tree.js';
+import { newId, type Container, type Domain, type Group, type IommuPte, type Mm, type PinExtent, type Process, type Type1, type VfioDma } from '../world.js';
 import { faultBar } from './device.js';
 import { mmDrop, mmGrab } from './mm.js';
 import { vendorDmaUnmap } from './mdev.js';
@@ -25,7 +26,7 @@ export const DMA_ENTRY_LIMIT = 65535;
 
 /** vfio_iommu_type1_open: v1 for VFIO_TYPE1_IOMMU, v2 for VFIO_TYPE1v2_IOMMU. */
 export function open(v2: boolean): Type1 {
-  return { v2, dmas: [], dmaAvail: DMA_ENTRY_LIMIT, domain: null, emulatedGroups: [], deviceList: [], vaddrInvalidCount: 0 };
+  return { v2, dmas: iovaTree(), dmaAvail: DMA_ENTRY_LIMIT, domain: null, emulatedGroups: [], deviceList: [], vaddrInvalidCount: 0 };
 }
 
 /** vfio_iommu_type1_check_extension; `c` is null when no driver is set (iommu == NULL). */
@@ -46,55 +47,32 @@ export function checkExtension(c: Container | null, ext: string): bigint {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The rb-tree of vfio_dma, as a sorted array (vfio_find_dma, vfio_find_dma_first_node).
+// The rb-tree of vfio_dma (vfio_find_dma, vfio_find_dma_first_node, vfio_link_dma).
 
-/** vfio_find_dma: any dma overlapping [start, start+size); size 0 is a point probe. */
+/**
+ * vfio_find_dma: any dma overlapping [start, start+size). The entries never overlap, so the one
+ * with the greatest iova below the end is the only candidate. With size 0 it is a point probe
+ * that hits when dma->iova < start < dma->iova + dma->size (the walk goes left on equality).
+ */
 export function findDma(t: Type1, start: bigint, size: bigint): VfioDma | undefined {
-  let lo = 0;
-  let hi = t.dmas.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const d = t.dmas[mid]!;
-    if (start + size <= d.iova) hi = mid - 1;
-    else if (start >= d.iova + d.size) lo = mid + 1;
-    else return d;
-  }
-  return undefined;
+  const d = size === 0n ? atOrBelow(t.dmas, start - 1n) : atOrBelow(t.dmas, start + size - 1n);
+  return d !== undefined && d.iova + d.size > start ? d : undefined;
 }
 
-/** vfio_find_dma_first_node: index of the lowest dma with iova + size > start. */
-function firstNode(t: Type1, start: bigint): number {
-  let lo = 0;
-  let hi = t.dmas.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (t.dmas[mid]!.iova + t.dmas[mid]!.size > start) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
-/** Index of the first dma with iova >= `iova` (a lower bound in the iova-sorted dma_list). */
-function lowerBound(t: Type1, iova: bigint): number {
-  let lo = 0;
-  let hi = t.dmas.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (t.dmas[mid]!.iova < iova) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** vfio_find_dma_first_node: the lowest dma with iova + size > start. */
+function firstNode(t: Type1, start: bigint): VfioDma | undefined {
+  const d = atOrBelow(t.dmas, start);
+  return d !== undefined && d.iova + d.size > start ? d : above(t.dmas, start);
 }
 
 /** vfio_link_dma: insert by iova (a size-0 dma sorts at its iova). */
 function linkDma(t: Type1, dma: VfioDma): void {
-  t.dmas.splice(lowerBound(t, dma.iova), 0, dma);
+  t.dmas.set(dma.iova, dma);
 }
 
 /** The dma that starts exactly at `iova`, whatever its size (also a size-0 dma being pinned). */
 export function dmaAt(t: Type1, iova: bigint): VfioDma | undefined {
-  const d = t.dmas[lowerBound(t, iova)];
-  return d !== undefined && d.iova === iova ? d : undefined;
+  return t.dmas.get(iova);
 }
 
 /** Tells the checks that a dma's pins, owner or domain changed (LockedVmConserved). */
@@ -344,29 +322,18 @@ export function accountLockedVm(tx: Tx, mm: Mm, dma: VfioDma | null, pages: numb
   tx.emit('locked_vm', { mm: mm.id, delta: pages, locked_vm: mm.lockedVm });
 }
 
-/** Index of the first PTE with iova >= `iova`. */
-export function pteLowerBound(d: Domain, iova: bigint): number {
-  let lo = 0;
-  let hi = d.ptes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (d.ptes[mid]!.iova < iova) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** Inserts a PTE run into the domain. */
+function insertPte(d: Domain, pte: IommuPte): void {
+  d.ptes.set(pte.iova, pte);
 }
 
-/** Inserts a PTE extent into the domain, keeping iova order. */
-function insertPte(d: Domain, pte: Domain['ptes'][number]): void {
-  d.ptes.splice(pteLowerBound(d, pte.iova), 0, pte);
-}
-
-/** Removes a dma's PTEs: they are contiguous in iova order, from the dma's iova. */
+/** Removes a dma's PTE runs: they are contiguous in iova order, from the dma's iova. */
 function removePtes(d: Domain, dma: VfioDma): void {
-  const from = pteLowerBound(d, dma.iova);
-  let to = from;
-  while (to < d.ptes.length && d.ptes[to]!.dma === dma.id) to += 1;
-  d.ptes.splice(from, to - from);
+  let pte = d.ptes.get(dma.iova);
+  while (pte !== undefined && pte.dma === dma.id) {
+    d.ptes.delete(pte.iova);
+    pte = above(d.ptes, pte.iova);
+  }
 }
 
 /**
@@ -439,9 +406,9 @@ function unmapDma(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
       if (last !== undefined && last.iova + last.size !== a.iova + size) tx.fail('EINVAL', `${at}: v2: request ends inside a mapping`);
     }
     // 6. walk in iova order
-    let i = firstNode(t, a.iova);
-    while (i < t.dmas.length && t.dmas[i]!.iova < end) {
-      const dma = t.dmas[i]!;
+    let dma = firstNode(t, a.iova);
+    while (dma !== undefined && dma.iova < end) {
+      const next = above(t.dmas, dma.iova);
       if (!t.v2 && a.iova > dma.iova) break; // v1: starts inside this mapping: success, nothing more
       if (vaddr) {
         if (dma.vaddrInvalid) {
@@ -457,7 +424,7 @@ function unmapDma(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
         invalidated.push(dma);
         tx.fire('vfio_dma', dmaKey(c, dma), dma, 'INVALIDATE_VADDR');
         unmapped += dma.size;
-        i += 1;
+        dma = next;
         continue;
       }
       if (dma.pfnList.size > 0) {
@@ -473,6 +440,7 @@ function unmapDma(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
       }
       unmapped += dma.size;
       removeDma(tx, c, dma, 'REMOVE');
+      dma = next;
     }
     break;
   }
@@ -499,7 +467,7 @@ export function removeDma(tx: Tx, c: Container, dma: VfioDma, event: 'REMOVE' | 
   tx.cascade('dma.removed', { container: c.id, iova: hex(dma.iova), size: hex(removedSize) }, () => {
     if (dma.pfnList.size > 0) tx.kernelBug('vfio_iommu_type1.c:vfio_remove_dma: WARN_ON(!RB_EMPTY_ROOT(&dma->pfn_list))');
     runActions(tx, 'vfio_dma', dmaKey(c, dma), tx.fire('vfio_dma', dmaKey(c, dma), dma, event));
-    t.dmas.splice(t.dmas.indexOf(dma), 1);
+    t.dmas.delete(dma.iova);
     if (dma.vaddrInvalid) t.vaddrInvalidCount -= 1;
     mmDrop(tx, mmOf(tx.world, dma.mm));
     t.dmaAvail += 1;
@@ -533,7 +501,8 @@ export function unmapUnpin(tx: Tx, c: Container, dma: VfioDma, doAccounting: boo
 /** vfio_iommu_unmap_unpin_all: remove every vfio_dma. */
 function unmapUnpinAll(tx: Tx, c: Container): void {
   const t = c.type1!;
-  while (t.dmas.length > 0) removeDma(tx, c, t.dmas[0]!, 'REMOVE');
+  // lowest first, as the kernel walks rb_first()
+  for (let k = t.dmas.minKey(); k !== undefined; k = t.dmas.minKey()) removeDma(tx, c, t.dmas.get(k)!, 'REMOVE');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,10 +523,11 @@ export function attachGroup(tx: Tx, c: Container, g: Group): void {
   const host = tx.world.iommu;
   const [aStart, aEnd] = host.aperture;
   // vfio_iommu_aper_conflict: existing dmas outside the new aperture
-  if (t.dmas.some((d) => d.iova < aStart || d.iova + d.size - 1n > aEnd)) tx.fail('EINVAL', `${at}: vfio_iommu_aper_conflict`);
+  const dmas = t.dmas.valuesArray();
+  if (dmas.some((d) => d.iova < aStart || d.iova + d.size - 1n > aEnd)) tx.fail('EINVAL', `${at}: vfio_iommu_aper_conflict`);
   // vfio_iommu_resv_conflict: an existing dma overlaps a reserved region
   const resv = host.resv;
-  if (t.dmas.some((d) => resv.some((r) => d.iova <= r.end && r.start <= d.iova + d.size - 1n))) tx.fail('EINVAL', `${at}: vfio_iommu_resv_conflict`);
+  if (dmas.some((d) => resv.some((r) => d.iova <= r.end && r.start <= d.iova + d.size - 1n))) tx.fail('EINVAL', `${at}: vfio_iommu_resv_conflict`);
   // vfio_iommu_aper_resize + vfio_iommu_resv_exclude
   const iovaList = excludeResv([[aStart, aEnd]], resv.map((r) => [r.start, r.end] as const));
   if (iovaList.length === 0) tx.fail('EINVAL', `${at}: vfio_iommu_resv_exclude left no valid IOVA`);
@@ -568,7 +538,7 @@ export function attachGroup(tx: Tx, c: Container, g: Group): void {
     tx.emit('iommu.group_attached', { container: c.id, group: g.key, domain: t.domain.id });
     return;
   }
-  const domain: Domain = { id: newId(tx.world), groups: [g.key], ptes: [], iovaList };
+  const domain: Domain = { id: newId(tx.world), groups: [g.key], ptes: iovaTree(), iovaList };
   t.domain = domain;
   try {
     replay(tx, c);
@@ -576,7 +546,7 @@ export function attachGroup(tx: Tx, c: Container, g: Group): void {
     t.domain = null;
     throw e;
   }
-  for (const dma of t.dmas) markPins(tx, c, dma);
+  for (const dma of t.dmas.valuesArray()) markPins(tx, c, dma);
   tx.emit('iommu.group_attached', { container: c.id, group: g.key, domain: domain.id, iova_ranges: iovaList.map(([s, e]) => [hex(s), hex(e)]) });
 }
 
@@ -603,7 +573,7 @@ function excludeResv(list: Array<readonly [bigint, bigint]>, resv: Array<readonl
  */
 function replay(tx: Tx, c: Container): void {
   const t = c.type1!;
-  for (const dma of t.dmas) {
+  for (const dma of t.dmas.valuesArray()) {
     if (dma.iommuMapped) continue;
     const owner = tx.world.processes.get(dma.task);
     const mm = mmOf(tx.world, dma.mm);
@@ -638,13 +608,13 @@ export function detachGroup(tx: Tx, c: Container, g: Group): void {
   } else {
     // vfio_iommu_unmap_unpin_reaccount: unmap and unpin, keep the dmas for mdev pinning,
     // re-charge the pages still in pfn_lists.
-    for (const dma of t.dmas) {
+    for (const dma of t.dmas.valuesArray()) {
       unmapUnpin(tx, c, dma, true);
       if (dma.pfnList.size > 0) accountLockedVm(tx, mmOf(tx.world, dma.mm), dma, dma.pfnList.size);
     }
   }
   t.domain = null;
-  for (const dma of t.dmas) markPins(tx, c, dma);
+  for (const dma of t.dmas.valuesArray()) markPins(tx, c, dma);
   tx.emit('iommu.domain_freed', { container: c.id, domain: d.id });
 }
 
