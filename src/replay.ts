@@ -16,6 +16,9 @@ import { builtinScheme, type Scheme } from './schemes/scheme.js';
 
 export interface Divergence {
   readonly seq: number;
+  /** The record: its op and line in the log. */
+  readonly op: string;
+  readonly line: number;
   readonly expected: JsonValue;
   readonly actual: JsonValue;
   /** The kernel check that decided the actual outcome. */
@@ -99,7 +102,7 @@ export class Replay {
   private readonly checker = new Checker();
   records = 0;
   derivedCount = 0;
-  private pending: { seq: number; computed: readonly Derived[]; recorded: Derived[] } | null = null;
+  private pending: { seq: number; op: string; line: number; computed: readonly Derived[]; recorded: Derived[] } | null = null;
 
   constructor(
     readonly header: Header,
@@ -131,10 +134,10 @@ export class Replay {
     this.records += 1;
     this.derivedCount += applied.derived.length;
     if (s.expect !== undefined && !meets(s.expect, applied.outcome)) {
-      this.divergences.push({ seq: s.seq, expected: expectJson(s.expect), actual: outcomeJson(applied.outcome), decidedBy: applied.outcome.decidedBy });
+      this.divergences.push({ seq: s.seq, op: s.op, line: s.line, expected: expectJson(s.expect), actual: outcomeJson(applied.outcome), decidedBy: applied.outcome.decidedBy });
     }
     this.violations.push(...this.checker.check(this.world, applied.touched, s.seq));
-    this.pending = { seq: s.seq, computed: applied.derived, recorded: [] };
+    this.pending = { seq: s.seq, op: s.op, line: s.line, computed: applied.derived, recorded: [] };
     this.onStep?.({ stimulus: s, outcome: applied.outcome, derived: applied.derived });
   }
 
@@ -148,7 +151,7 @@ export class Replay {
       const r = p.recorded[i];
       const c = p.computed[i];
       if (JSON.stringify(r) !== JSON.stringify(c)) {
-        this.divergences.push({ seq: p.seq, expected: (r ?? null) as JsonValue, actual: (c ?? null) as JsonValue, decidedBy: `derived record ${i + 1} of ${p.seq}` });
+        this.divergences.push({ seq: p.seq, op: p.op, line: p.line, expected: (r ?? null) as JsonValue, actual: (c ?? null) as JsonValue, decidedBy: `derived record ${i + 1} of ${p.seq}` });
         return;
       }
     }

@@ -97,7 +97,7 @@ function reportJson(file: string, h: Header, r: ReplayReport): { [k: string]: Js
     records: r.records,
     derived: r.derived,
     fingerprint: r.fingerprint,
-    divergences: r.divergences.map((d) => ({ seq: d.seq, expected: d.expected, actual: d.actual, decidedBy: d.decidedBy })),
+    divergences: r.divergences.map((d) => ({ seq: d.seq, op: d.op, line: d.line, expected: d.expected, actual: d.actual, decidedBy: d.decidedBy })),
     violations: r.violations.map((v) => ({ property: v.property, seq: v.seq, message: v.message })),
   };
 }
@@ -105,7 +105,7 @@ function reportJson(file: string, h: Header, r: ReplayReport): { [k: string]: Js
 function renderReport(file: string, r: ReplayReport): string {
   const lines = [`${file}: ${r.records} records, ${r.derived} derived, scheme ${r.scheme}, world ${r.fingerprint}`];
   for (const d of r.divergences) {
-    lines.push(`divergence at ${d.seq}: expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`);
+    lines.push(`divergence at ${d.seq} (${d.op}, line ${d.line}): expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`);
     lines.push(`  decided by ${d.decidedBy}`);
   }
   for (const v of r.violations) lines.push(`violation ${v.property} at ${v.seq}: ${v.message}`);

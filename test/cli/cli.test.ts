@@ -40,8 +40,8 @@ describe('iommu-model replay', () => {
     const text = readFileSync(EXAMPLE, 'utf8').replace('"cmd":"VFIO_SET_IOMMU","arg":"VFIO_TYPE1v2_IOMMU","expect":{"ret":0}', '"cmd":"VFIO_SET_IOMMU","arg":"VFIO_TYPE1v2_IOMMU","expect":{"errno":"EINVAL"}');
     const r = await run('replay', tmpLog(text), '--json');
     expect(r.code).toBe(1);
-    const doc = JSON.parse(r.out) as { divergences: Array<{ seq: number; expected: unknown; actual: unknown; decidedBy: string }> };
-    expect(doc.divergences).toEqual([{ seq: 7, expected: { errno: 'EINVAL' }, actual: { ret: 0 }, decidedBy: 'container.c:vfio_ioctl_set_iommu' }]);
+    const doc = JSON.parse(r.out) as { divergences: Array<{ seq: number; op: string; line: number; expected: unknown; actual: unknown; decidedBy: string }> };
+    expect(doc.divergences).toEqual([{ seq: 7, op: 'ioctl', line: 7, expected: { errno: 'EINVAL' }, actual: { ret: 0 }, decidedBy: 'container.c:vfio_ioctl_set_iommu' }]);
   });
 
   it('names file, line and field of bad input on one line, exits 2, and prints no stack', async () => {

@@ -200,10 +200,16 @@ export function deviceDma(tx: Tx, s: StimulusOf<'device.dma'>): Outcome {
     if (ext !== undefined && ext.kind === 'mmio') {
       const target = deviceOf(tx.world, ext.device!);
       const owner = tx.world.processes.get(dma!.task);
-      const holds = owner !== undefined && owner.state === 'running' && [...owner.fds.values()].some((id) => {
-        const f = tx.world.files.get(id);
-        return f?.kind === 'device' && f.device === target.name;
-      });
+      // The owner holds the BAR's device open through an fd or through a vma of it
+      // (vma->vm_file keeps the device file, and so the device, open).
+      const holds =
+        owner !== undefined &&
+        owner.state === 'running' &&
+        ([...owner.fds.values()].some((id) => {
+          const f = tx.world.files.get(id);
+          return f?.kind === 'device' && f.device === target.name;
+        }) ||
+          mmOf(tx.world, owner.mm).vmas.some((v) => v.kind === 'bar' && v.device === target.name));
       landings.push({ kind: 'mmio', phys, size, dma: pte.dma, device: target.name, bar: ext.bar!, decodeOn: target.memoryEnabled, present: target.state !== 'removed', ownerHoldsOpen: holds });
     } else {
       landings.push({ kind: 'ram', phys, size, dma: pte.dma, pinned: ext !== undefined && dma !== undefined && dma.state !== 'removed' });

@@ -153,7 +153,11 @@ export function vendorDmaUnmap(tx: Tx, c: Container, d: Device, iova: bigint, si
 export function dmaRw(tx: Tx, s: StimulusOf<'mdev.dma_rw'>): Outcome {
   const d = mdevOf(tx, s.device);
   const write = s.write === true;
-  if (s.length === 0n || d.openCount === 0) tx.fail('EINVAL', 'vfio_main.c:vfio_dma_rw: len <= 0 or device not open');
+  if (s.length === 0n) tx.fail('EINVAL', 'vfio_main.c:vfio_dma_rw: len <= 0');
+  if (d.openCount === 0) {
+    tx.kernelBug('vfio_main.c:vfio_assert_device_open: WARN_ON_ONCE(!device->open_count)');
+    tx.fail('EINVAL', 'vfio_main.c:vfio_dma_rw: !vfio_assert_device_open(device)');
+  }
   const c = containerOfDevice(tx, d);
   const t = c?.type1 ?? null;
   const at = 'vfio_iommu_type1.c:vfio_iommu_type1_dma_rw_chunk';
