@@ -123,3 +123,12 @@ describe('iommu-model demo', () => {
     expect(r.code).toBe(0);
   });
 });
+
+describe('bad ioctl names', () => {
+  it('treats an ioctl name the model does not know as bad input, not ENOTTY', async () => {
+    const file = tmpLog([{ format: 'iommu-model/1' }, { op: 'process.spawn', pid: 1 }, { op: 'open', pid: 1, path: '/dev/vfio/vfio' }, { op: 'ioctl', pid: 1, fd: 3, cmd: 'VFIO_IOMMU_MAP_DAM' }]);
+    const r = await run('replay', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(":4: field 'cmd': unknown ioctl 'VFIO_IOMMU_MAP_DAM'");
+  });
+});
