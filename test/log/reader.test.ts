@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/log/errors.js';
+import { parseLog } from '../../src/log/reader.js';
+
+const H = '{"format":"iommu-model/1"}';
+
+function errorOf(text: string): InputError {
+  try {
+    parseLog(text, 'x.jsonl');
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
+  throw new Error('no error');
+}
+
+function munmapAddr(addr: unknown): unknown {
+  const { items } = parseLog(`${H}\n${JSON.stringify({ op: 'munmap', pid: 1, addr, length: '0x1000' })}`);
+  const it = items[0]!;
+  return it.kind === 'stimulus' && it.stimulus.op === 'munmap' ? it.stimulus.addr : undefined;
+}
+
+describe('u64 values', () => {
+  it('reads hex strings, decimal strings and safe integers as exact bigints', () => {
+    expect(munmapAddr('0xffffffffffffffff')).toBe((1n << 64n) - 1n);
+    expect(munmapAddr('4096')).toBe(4096n);
+    expect(munmapAddr(4096)).toBe(4096n);
+  });
+
+  it.each([
+    ['0x10000000000000000', 'is above 2^64-1'],
+    [-1, 'is negative'],
+    [1.5, 'is not a safe integer'],
+    [2 ** 60, 'is not a safe integer'],
+    ['0x', 'is not a u64'],
+    ['-5', 'is not a u64'],
+    [true, 'expected a u64'],
+  ])('rejects %s naming line and field', (addr, why) => {
+    const e = errorOf(`${H}\n${JSON.stringify({ op: 'munmap', pid: 1, addr, length: '0x1000' })}`);
+    expect([e.line, e.field]).toEqual([2, 'addr']);
+    expect(e.detail).toContain(why);
+  });
+});
+
+describe('records', () => {
+  it('numbers records by line unless they carry seq, and skips blank lines', () => {
+    const { items } = parseLog(`${H}\n\n{"op":"exit","pid":1}\n{"op":"exit","pid":2,"seq":10}\n`);
+    expect(items.map((i) => (i.kind === 'stimulus' ? i.stimulus.seq : -1))).toEqual([3, 10]);
+  });
+
+  it.each([
+    [`{"op":"exit"}`, 2, 'pid', "missing (op 'exit' needs it)"],
+    [`{"op":"exit","pid":"1"}`, 2, 'pid', 'expected a non-negative integer'],
+    [`{"op":"exit","pid":1,"colour":"red"}`, 2, 'colour', "unknown field for op 'exit'"],
+    [`{"op":"fly","pid":1}`, 2, 'op', "unknown op 'fly'"],
+    [`{"pid":1}`, 2, 'op', 'missing'],
+    [`[1,2]`, 2, null, 'a record must be a JSON object'],
+    [`{"op":"exit",`, 2, null, 'not valid JSON'],
+    [`{"op":"exit","pid":1,"seq":5}\n{"op":"exit","pid":2,"seq":5}`, 3, 'seq', 'does not increase'],
+    [`{"op":"exit","pid":1,"expect":{"errno":"EWHATEVER"}}`, 2, 'expect.errno', 'unknown errno'],
+    [`{"op":"exit","pid":1,"expect":{"ret":0,"errno":"EINVAL"}}`, 2, 'expect', 'exclude each other'],
+    [`{"op":"mmap","pid":1,"length":"0x1000","prot":["EXEC"]}`, 2, 'prot', 'unknown protection'],
+    [`{"op":"exit","pid":1}\n{"op":"state","cause":9,"id":1}`, 3, 'cause', 'follows record 2'],
+  ])('rejects %s at line %i, field %s', (body, line, field, why) => {
+    const e = errorOf(`${H}\n${body}`);
+    expect([e.line, e.field]).toEqual([line, field]);
+    expect(e.detail).toContain(why);
+  });
+
+  it('requires the header first, and only once', () => {
+    expect(errorOf('{"op":"exit","pid":1}').field).toBe('format');
+    expect(errorOf(`${H}\n${H}`).detail).toContain('a second header');
+    expect(errorOf('{"format":"iommu-model/2"}').detail).toContain('unsupported format');
+    expect(errorOf('').detail).toContain('empty log');
+  });
+
+  it('attaches derived records to the stimulus they follow', () => {
+    const { items } = parseLog(`${H}\n{"op":"exit","pid":1,"seq":4}\n{"op":"state","cause":4,"id":1,"object":"process:1"}`);
+    expect(items.map((i) => i.kind)).toEqual(['stimulus', 'derived']);
+  });
+});
