@@ -9,6 +9,7 @@ import { pasidMachine } from './pasid.machine.js';
 import { processMachine } from './process.machine.js';
 import { svaBondMachine } from './sva-bond.machine.js';
 import { vfioDmaMachine } from './vfio-dma.machine.js';
+import { PATH_MACHINES } from './paths/index.js';
 
 export const MACHINES = {
   process: processMachine,
@@ -23,4 +24,9 @@ export const MACHINES = {
   sva_bond: svaBondMachine,
 } as const;
 
-export type MachineName = keyof typeof MACHINES;
+export type ObjectMachineName = keyof typeof MACHINES;
+
+/** Object machines and path machines together: what the stepper can step. */
+export const ALL_MACHINES = { ...MACHINES, ...PATH_MACHINES } as const;
+
+export type MachineName = keyof typeof ALL_MACHINES;

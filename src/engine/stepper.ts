@@ -8,7 +8,7 @@
  * `transition()`). It is the only module that calls into xstate at run time.
  */
 import { createActor, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
-import { MACHINES, type MachineName } from '../../machines/index.js';
+import { ALL_MACHINES, type MachineName } from '../../machines/index.js';
 
 export interface StepResult {
   /** The state value after the event (unchanged when not accepted). */
@@ -69,12 +69,12 @@ function snapshotOf(machine: AnyStateMachine, cache: MachineCache, value: string
 
 /** The initial state value of a machine. */
 export function initialState(name: MachineName): string {
-  return cacheFor(MACHINES[name]).initial;
+  return cacheFor(ALL_MACHINES[name] as AnyStateMachine).initial;
 }
 
 /** One event on one machine in state `value`. Pure: same inputs, same result. */
 export function step(name: MachineName, value: string, event: { type: string }): StepResult {
-  const machine = MACHINES[name] as AnyStateMachine;
+  const machine = ALL_MACHINES[name] as AnyStateMachine;
   const cache = cacheFor(machine);
   const before = snapshotOf(machine, cache, value);
   // A self-transition with no actions returns the same snapshot object, so identity cannot tell
@@ -87,4 +87,10 @@ export function step(name: MachineName, value: string, event: { type: string }):
   const next = String(after.value);
   if (!cache.snapshots.has(next)) cache.snapshots.set(next, after);
   return { value: next, actions, accepted: true };
+}
+
+/** Whether a state of a machine is final (a path that returned). */
+export function isFinal(name: MachineName, value: string): boolean {
+  const machine = ALL_MACHINES[name] as AnyStateMachine;
+  return snapshotOf(machine, cacheFor(machine), value).status === 'done';
 }

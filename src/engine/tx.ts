@@ -80,6 +80,20 @@ export interface Touched {
   /** A process exited or a device went away: the world may now be torn down. */
   teardown: boolean;
   kernelBugs: string[];
+  /** Lock dependency edges taken by this step (src/engine/locks.ts). */
+  readonly lockEdges: LockEdge[];
+  /** Sleeping locks taken inside a non-blockable invalidation. */
+  readonly nonBlockSleeps: string[];
+}
+
+/** A lockdep dependency: `to` was acquired while `from` was held, by `task` at `where`. */
+export interface LockEdge {
+  readonly from: string;
+  readonly to: string;
+  readonly task: string;
+  readonly where: string;
+  /** The classes held at that moment, in order, ending with `to`. */
+  readonly chain: readonly string[];
 }
 
 export class Tx {
@@ -94,6 +108,8 @@ export class Tx {
     pasidAllocations: [],
     teardown: false,
     kernelBugs: [],
+    lockEdges: [],
+    nonBlockSleeps: [],
   };
   private via: number | undefined = undefined;
 

@@ -9,7 +9,7 @@
  * Units: addresses and sizes are bytes (bigint); locked_vm and npage are pages (number), as in the
  * kernel.
  */
-import type { Prot, ResvSpec } from '../log/records.js';
+import type { Prot, ResvSpec, Stimulus } from '../log/records.js';
 import type { IovaTree } from './iova-tree.js';
 
 export interface HostIommu {
@@ -237,6 +237,39 @@ export interface PageRequest {
 /** PASIDs ever handed out; absent means free. machines/pasid.machine.ts gives `state`. */
 export type PasidTable = Map<number, { state: string; mm: number | null }>;
 
+/** A sleeping lock (docs/concurrency.md): a mutex, or an rwsem with readers and a writer. */
+export interface LockState {
+  readonly kind: 'mutex' | 'rwsem';
+  writer: string | null;
+  readers: string[];
+}
+
+export interface HeldLock {
+  readonly id: string;
+  readonly mode: 'read' | 'write';
+}
+
+/** One kernel path in flight: the stimulus, its path machine's state, and its locals. */
+export interface RunningPath {
+  readonly stimulus: Stimulus;
+  readonly path: string;
+  state: string;
+  /** The path's locals (plain data: numbers, strings, bigints, arrays, objects), named by each path. */
+  ctx: Record<string, unknown>;
+}
+
+/** A kernel task (SPEC 1.5): runs its stimuli in order, one atomic step at a time. */
+export interface Task {
+  readonly name: string;
+  /** Stimuli not started yet, in log order. */
+  queue: Stimulus[];
+  current: RunningPath | null;
+  /** Locks held, in acquisition order (pseudo-locks too, while inside them). */
+  held: HeldLock[];
+  /** Depth of non-blockable invalidation contexts (non_block_start). */
+  nonBlock: number;
+}
+
 export interface World {
   iommu: HostIommu;
   devices: Map<string, Device>;
@@ -254,6 +287,9 @@ export interface World {
   nextId: number;
   /** PCI devices were declared: host.iommu must come before them. */
   sealed: boolean;
+  /** Concurrent kernel tasks by name (SPEC 1.5), and the sleeping locks by instance id. */
+  tasks: Map<string, Task>;
+  locks: Map<string, LockState>;
 }
 
 /** The defaults of SPEC 1.2: 4K|2M|1G pages, 48-bit aperture, x86 MSI window. */
@@ -283,6 +319,8 @@ export function emptyWorld(): World {
     nextRamPhys: RAM_BASE,
     nextId: 1,
     sealed: false,
+    tasks: new Map(),
+    locks: new Map(),
   };
 }
 

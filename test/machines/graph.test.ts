@@ -1,0 +1,437 @@
+/**
+ * Model-based tests of every object machine, from xstate's graph utilities.
+ *
+ * Each machine is explored once (`explore`) into plain data: the states its shortest paths reach,
+ * its simple paths, and every transition it accepts, each replayed with `transition()` so that the
+ * actions it runs are known. The per-machine tests then state, as sentences, the kernel rule each
+ * path or transition must show. An ignored event is not a transition: `getAdjacencyMap` records
+ * it as a self-loop, so edges are kept only when `getTransitionData` is non-empty.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, it, expect } from 'vitest';
+import { StateMachine, initialTransition, transition } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
+import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
+import type { StatePath } from 'xstate/graph';
+import { MACHINES } from '../../machines/index.js';
+import type { BarMappingEvent } from '../../machines/bar-mapping.machine.js';
+import type { ContainerEvent } from '../../machines/container.machine.js';
+import type { DeviceEvent } from '../../machines/device.machine.js';
+import type { GroupEvent } from '../../machines/group.machine.js';
+import type { MmEvent } from '../../machines/mm.machine.js';
+import type { PageRequestEvent } from '../../machines/page-request.machine.js';
+import type { PasidEvent } from '../../machines/pasid.machine.js';
+import type { ProcessEvent } from '../../machines/process.machine.js';
+import type { SvaBondEvent } from '../../machines/sva-bond.machine.js';
+import type { VfioDmaEvent } from '../../machines/vfio-dma.machine.js';
+
+/** One accepted transition, with the named actions it runs in order. */
+interface Edge {
+  from: string;
+  event: string;
+  to: string;
+  actions: string[];
+}
+
+/** A path from the initial state: its target and the transitions taken to get there. */
+interface Path {
+  to: string;
+  edges: Edge[];
+}
+
+interface Exploration {
+  declaredStates: string[];
+  declaredEvents: string[];
+  exploredEvents: string[];
+  shortest: Path[];
+  simple: Path[];
+  edges: Edge[];
+}
+
+/** Our machines are flat: every snapshot value is a top-level state name. */
+function stateName(snapshot: { value: unknown }): string {
+  if (typeof snapshot.value !== 'string') {
+    throw new Error(`expected a flat state value, got ${JSON.stringify(snapshot.value)}`);
+  }
+  return snapshot.value;
+}
+
+/** Runs `event` from `snapshot`, or returns undefined when the state does not accept it. */
+function step(
+  machine: AnyStateMachine,
+  snapshot: AnyMachineSnapshot,
+  event: EventObject,
+): Edge | undefined {
+  if (machine.getTransitionData(snapshot, event).length === 0) return undefined;
+  const [next, actions] = transition(machine, snapshot, event);
+  return {
+    from: stateName(snapshot),
+    event: event.type,
+    to: stateName(next),
+    actions: actions.map((a) => a.type),
+  };
+}
+
+/** Replays a graph path with `transition()` and checks it lands where the graph said it would. */
+function replay(machine: AnyStateMachine, path: StatePath<AnyMachineSnapshot, EventObject>): Path {
+  const edges: Edge[] = [];
+  // steps[0] is the xstate.init step that yields the initial snapshot.
+  for (let i = 1; i < path.steps.length; i++) {
+    const prev = path.steps[i - 1];
+    const cur = path.steps[i];
+    if (prev === undefined || cur === undefined) throw new Error('unreachable: index in range');
+    const edge = step(machine, prev.state, cur.event);
+    if (edge === undefined) throw new Error(`path takes ${cur.event.type}, which is ignored`);
+    if (edge.to !== stateName(cur.state)) throw new Error(`replay diverged at ${edge.event}`);
+    edges.push(edge);
+  }
+  return { to: stateName(path.state), edges };
+}
+
+/** Typed at the call site, so each event list is checked against the machine's event union. */
+function explore<M extends AnyStateMachine>(
+  machine: M,
+  events: readonly EventFromLogic<M>[],
+): Exploration {
+  return exploreAny(machine, events);
+}
+
+function exploreAny(machine: AnyStateMachine, events: readonly EventObject[]): Exploration {
+  const options = { events };
+  const adjacency = getAdjacencyMap(machine, options);
+  const edges: Edge[] = [];
+  for (const { state } of Object.values(adjacency)) {
+    for (const event of events) {
+      const edge = step(machine, state, event);
+      if (edge !== undefined) edges.push(edge);
+    }
+  }
+  return {
+    declaredStates: Object.keys(machine.root.states).sort(),
+    declaredEvents: [...machine.events].map(String).sort(),
+    exploredEvents: events.map((e) => e.type).sort(),
+    shortest: getShortestPaths(machine, options).map((p) => replay(machine, p)),
+    simple: getSimplePaths(machine, options).map((p) => replay(machine, p)),
+    edges,
+  };
+}
+
+function e<T extends string>(...types: T[]): { type: T }[] {
+  return types.map((type) => ({ type }));
+}
+
+/** The object machines; path machines (machines/paths/) are out of scope here. */
+type ObjectName = keyof typeof MACHINES;
+
+/** Every event of each machine's event union; a test below checks none is left out. */
+const EXPLORED: Record<ObjectName, Exploration> = {
+  process: explore(MACHINES.process, e<ProcessEvent['type']>('EXIT')),
+  mm: explore(MACHINES.mm, e<MmEvent['type']>('LAST_USER_GONE', 'LAST_REF_DROPPED')),
+  container: explore(
+    MACHINES.container,
+    e<ContainerEvent['type']>(
+      'SET_IOMMU_TYPE1',
+      'SET_IOMMU_NOIOMMU',
+      'LAST_GROUP_DETACHED',
+      'LAST_REF_DROPPED',
+    ),
+  ),
+  group: explore(
+    MACHINES.group,
+    e<GroupEvent['type']>('OPEN', 'SET_CONTAINER', 'UNSET_CONTAINER', 'RELEASE', 'REMOVE'),
+  ),
+  device: explore(
+    MACHINES.device,
+    e<DeviceEvent['type']>('OPEN_FIRST', 'CLOSE_LAST', 'UNBIND', 'UNBIND_WAIT'),
+  ),
+  vfio_dma: explore(
+    MACHINES.vfio_dma,
+    e<VfioDmaEvent['type']>('PINNED', 'PIN_FAILED', 'INVALIDATE_VADDR', 'UPDATE_VADDR', 'REMOVE'),
+  ),
+  bar_mapping: explore(MACHINES.bar_mapping, e<BarMappingEvent['type']>('FAULT', 'ZAP', 'UNMAP')),
+  pasid: explore(MACHINES.pasid, e<PasidEvent['type']>('ALLOCATE', 'FREE', 'LEAK')),
+  page_request: explore(MACHINES.page_request, e<PageRequestEvent['type']>('RESPOND')),
+  sva_bond: explore(MACHINES.sva_bond, e<SvaBondEvent['type']>('MM_RELEASE', 'UNBIND')),
+};
+
+const names = Object.keys(EXPLORED).sort() as ObjectName[];
+
+function into(x: Exploration, state: string): Edge[] {
+  return x.edges.filter((edge) => edge.to === state && edge.from !== state);
+}
+
+function outOf(x: Exploration, state: string): Edge[] {
+  return x.edges.filter((edge) => edge.from === state);
+}
+
+/** Compact "from -EVENT-> to [actions]" form, so a failure shows the offending transition. */
+function show(edges: readonly Edge[]): string[] {
+  return edges.map((d) => `${d.from} -${d.event}-> ${d.to} [${d.actions.join(',')}]`).sort();
+}
+
+function lastEdge(path: Path): Edge {
+  const last = path.edges.at(-1);
+  if (last === undefined) throw new Error(`path to ${path.to} has no transitions`);
+  return last;
+}
+
+describe('every machine', () => {
+  it.each(names)('%s: explores every event its event union declares', (name) => {
+    const x = EXPLORED[name];
+    expect(x.exploredEvents).toEqual(x.declaredEvents);
+  });
+
+  it.each(names)('%s: shortest paths reach every state it declares', (name) => {
+    const x = EXPLORED[name];
+    expect(x.declaredStates.length).toBeGreaterThan(1);
+    expect([...new Set(x.shortest.map((p) => p.to))].sort()).toEqual(x.declaredStates);
+  });
+
+  it.each(names)('%s: every accepted transition targets a declared state', (name) => {
+    const x = EXPLORED[name];
+    for (const edge of x.edges) expect(x.declaredStates).toContain(edge.to);
+  });
+
+  it('every machine this file explores is in MACHINES, and the reverse', () => {
+    expect(names).toEqual(Object.keys(MACHINES).sort());
+  });
+});
+
+describe('MACHINES', () => {
+  it('holds the machine exported by every machines/*.machine.ts file', async () => {
+    const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'machines');
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.machine.ts'))
+      .sort();
+    const registered = new Set<unknown>(Object.values(MACHINES));
+    const missing: string[] = [];
+    let exported = 0;
+    for (const file of files) {
+      const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
+      const machines = Object.entries(mod).filter(([, v]) => v instanceof StateMachine);
+      expect(machines.length, `${file} exports no machine`).toBeGreaterThan(0);
+      for (const [key, value] of machines) {
+        exported++;
+        if (!registered.has(value)) missing.push(`${file}:${key}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(exported).toBe(files.length);
+  });
+});
+
+describe('container (drivers/vfio/container.c)', () => {
+  const x = EXPLORED.container;
+
+  it('reaches freed only through LAST_REF_DROPPED, and only with no IOMMU driver set', () => {
+    expect(show(into(x, 'freed'))).toEqual(['noDriver -LAST_REF_DROPPED-> freed []']);
+    const toFreed = x.simple.filter((p) => p.to === 'freed');
+    expect(toFreed.length).toBeGreaterThan(0);
+    for (const p of toFreed) expect(lastEdge(p).event).toBe('LAST_REF_DROPPED');
+  });
+
+  it('runs releaseIommu on every transition from type1 or noiommu into noDriver', () => {
+    const back = into(x, 'noDriver');
+    expect(back.map((d) => d.from).sort()).toEqual(['noiommu', 'type1']);
+    for (const d of back) expect(d.actions).toContain('releaseIommu');
+  });
+
+  it('runs releaseIommu on LAST_GROUP_DETACHED only', () => {
+    const releasing = x.edges.filter((d) => d.actions.includes('releaseIommu'));
+    expect(show(releasing)).toEqual([
+      'noiommu -LAST_GROUP_DETACHED-> noDriver [releaseIommu]',
+      'type1 -LAST_GROUP_DETACHED-> noDriver [releaseIommu]',
+    ]);
+  });
+
+  it('cannot be freed while an IOMMU driver is set', () => {
+    expect(outOf(x, 'type1').map((d) => d.event)).toEqual(['LAST_GROUP_DETACHED']);
+    expect(outOf(x, 'noiommu').map((d) => d.event)).toEqual(['LAST_GROUP_DETACHED']);
+  });
+
+  it('accepts nothing once freed', () => {
+    expect(outOf(x, 'freed')).toEqual([]);
+  });
+});
+
+describe('vfio_dma (drivers/vfio/vfio_iommu_type1.c)', () => {
+  const x = EXPLORED.vfio_dma;
+
+  it('reaches removed only with the unmapUnpin action, from every live state', () => {
+    const removal = into(x, 'removed');
+    expect(removal.map((d) => d.from).sort()).toEqual(['mapped', 'pinning', 'vaddrInvalid']);
+    for (const d of removal) expect(d.actions).toEqual(['unmapUnpin']);
+  });
+
+  it('runs unmapUnpin exactly once on every simple path to removed and never before it', () => {
+    const toRemoved = x.simple.filter((p) => p.to === 'removed');
+    expect(toRemoved.length).toBe(3);
+    for (const p of toRemoved) {
+      const all = p.edges.flatMap((d) => d.actions);
+      expect(all).toEqual(['unmapUnpin']);
+      expect(lastEdge(p).actions).toEqual(['unmapUnpin']);
+    }
+  });
+
+  it('runs unmapUnpin on no transition that keeps the dma', () => {
+    const others = x.edges.filter((d) => d.to !== 'removed');
+    for (const d of others) expect(d.actions).not.toContain('unmapUnpin');
+  });
+
+  it('accepts nothing once removed', () => {
+    expect(outOf(x, 'removed')).toEqual([]);
+  });
+});
+
+describe('process (kernel/exit.c)', () => {
+  const x = EXPLORED.process;
+
+  it('EXIT runs exitMm before exitFiles, as do_exit calls exit_mm before exit_files', () => {
+    expect(show(x.edges)).toEqual(['running -EXIT-> exited [exitMm,exitFiles]']);
+  });
+
+  it('cannot exit twice', () => {
+    expect(outOf(x, 'exited')).toEqual([]);
+  });
+});
+
+describe('mm (kernel/fork.c)', () => {
+  const x = EXPLORED.mm;
+
+  it('runs exitMmap on LAST_USER_GONE and pasidDrop on LAST_REF_DROPPED', () => {
+    expect(show(x.edges)).toEqual([
+      'exited -LAST_REF_DROPPED-> freed [pasidDrop]',
+      'live -LAST_USER_GONE-> exited [exitMmap]',
+    ]);
+  });
+
+  it('reaches freed only through exited: the address space is torn down before __mmdrop', () => {
+    expect(into(x, 'freed').map((d) => d.from)).toEqual(['exited']);
+    const toFreed = x.simple.filter((p) => p.to === 'freed');
+    expect(toFreed.map((p) => p.edges.map((d) => d.to))).toEqual([['exited', 'freed']]);
+  });
+
+  it('ignores LAST_REF_DROPPED while mm_users > 0', () => {
+    expect(outOf(x, 'live').map((d) => d.event)).toEqual(['LAST_USER_GONE']);
+  });
+});
+
+describe('group (drivers/vfio/group.c)', () => {
+  const x = EXPLORED.group;
+
+  it('runs detachContainer on every transition out of attached', () => {
+    const leaving = outOf(x, 'attached').filter((d) => d.to !== 'attached');
+    expect(leaving.map((d) => d.event).sort()).toEqual(['RELEASE', 'REMOVE', 'UNSET_CONTAINER']);
+    for (const d of leaving) expect(d.actions).toContain('detachContainer');
+  });
+
+  it('runs detachContainer only when leaving attached', () => {
+    const detaching = x.edges.filter((d) => d.actions.includes('detachContainer'));
+    for (const d of detaching) expect(d.from).toBe('attached');
+  });
+
+  it('can be attached only from open, by SET_CONTAINER', () => {
+    expect(show(into(x, 'attached'))).toEqual(['open -SET_CONTAINER-> attached []']);
+  });
+
+  it('in removed, accepts only RELEASE of the still-open file, and stays removed', () => {
+    expect(show(outOf(x, 'removed'))).toEqual(['removed -RELEASE-> removed []']);
+  });
+});
+
+describe('page_request (drivers/iommu/io-pgfault.c)', () => {
+  const x = EXPLORED.page_request;
+  const machine = MACHINES.page_request;
+
+  it('cannot be answered twice: RESPOND in answered selects no transition', () => {
+    const [pending] = initialTransition(machine);
+    const [answered] = transition(machine, pending, { type: 'RESPOND' });
+    expect(answered.value).toBe('answered');
+    expect(machine.getTransitionData(answered, { type: 'RESPOND' })).toEqual([]);
+    const [again, actions] = transition(machine, answered, { type: 'RESPOND' });
+    expect(again).toBe(answered);
+    expect(actions).toEqual([]);
+  });
+
+  it('is answered by exactly one RESPOND on every path', () => {
+    expect(show(x.edges)).toEqual(['pending -RESPOND-> answered []']);
+    const toAnswered = x.simple.filter((p) => p.to === 'answered');
+    expect(toAnswered.map((p) => p.edges.map((d) => d.event))).toEqual([['RESPOND']]);
+  });
+});
+
+describe('device (drivers/vfio/vfio_main.c)', () => {
+  const x = EXPLORED.device;
+
+  it('leaves unregistering only by CLOSE_LAST, into removed', () => {
+    expect(show(outOf(x, 'unregistering'))).toEqual([
+      'unregistering -CLOSE_LAST-> removed [removeDevice]',
+    ]);
+  });
+
+  it('runs removeDevice on both ways into removed', () => {
+    expect(show(into(x, 'removed'))).toEqual([
+      'closed -UNBIND-> removed [removeDevice]',
+      'unregistering -CLOSE_LAST-> removed [removeDevice]',
+    ]);
+  });
+
+  it('cannot be opened again once unregistering', () => {
+    expect(into(x, 'open').map((d) => d.from)).toEqual(['closed']);
+  });
+
+  it('runs removeDevice once on every simple path to removed', () => {
+    const toRemoved = x.simple.filter((p) => p.to === 'removed');
+    expect(toRemoved.length).toBe(2);
+    for (const p of toRemoved) {
+      expect(p.edges.flatMap((d) => d.actions)).toEqual(['removeDevice']);
+    }
+  });
+});
+
+describe('pasid (drivers/iommu/iommu-sva.c)', () => {
+  const x = EXPLORED.pasid;
+
+  it('never leaves leaked: a leaked PASID is never reallocated', () => {
+    expect(outOf(x, 'leaked')).toEqual([]);
+  });
+
+  it('is leaked only from allocated, and returns to free only by FREE', () => {
+    expect(show(into(x, 'leaked'))).toEqual(['allocated -LEAK-> leaked []']);
+    expect(show(into(x, 'free'))).toEqual(['allocated -FREE-> free []']);
+  });
+});
+
+describe('bar_mapping (drivers/vfio/pci/vfio_pci_core.c)', () => {
+  const x = EXPLORED.bar_mapping;
+
+  it('ZAP always leaves the vma empty and FAULT always leaves it populated', () => {
+    for (const d of x.edges.filter((d) => d.event === 'ZAP')) expect(d.to).toBe('empty');
+    for (const d of x.edges.filter((d) => d.event === 'FAULT')) expect(d.to).toBe('populated');
+    expect(x.edges.filter((d) => d.event === 'ZAP').length).toBe(2);
+  });
+
+  it('accepts nothing once the vma is gone', () => {
+    expect(outOf(x, 'gone')).toEqual([]);
+    expect(into(x, 'gone').map((d) => d.event)).toEqual(['UNMAP', 'UNMAP']);
+  });
+});
+
+describe('sva_bond (drivers/iommu/iommu-sva.c)', () => {
+  const x = EXPLORED.sva_bond;
+
+  it('once cleared by the mm release, can only be unbound, never rebound', () => {
+    expect(show(outOf(x, 'cleared'))).toEqual(['cleared -UNBIND-> unbound []']);
+    expect(into(x, 'bound')).toEqual([]);
+  });
+
+  it('is unbound with or without a prior mm release', () => {
+    const toUnbound = x.simple.filter((p) => p.to === 'unbound');
+    expect(toUnbound.map((p) => p.edges.map((d) => d.event)).sort()).toEqual([
+      ['MM_RELEASE', 'UNBIND'],
+      ['UNBIND'],
+    ]);
+  });
+});
