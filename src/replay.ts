@@ -4,9 +4,10 @@
  * Pure: the caller feeds items (the CLI streams them from a file) and reads the report.
  */
 import { Checker, type Violation } from './checks/properties.js';
-import { applyStimulus } from './engine/engine.js';
+import { addToTask, applyStimulus, blockedOn, hasWork, stepTask } from './engine/engine.js';
+import { leftovers, stuck, waitForCycle } from './checks/liveness.js';
 import { fingerprint } from './engine/fingerprint.js';
-import { BadReference, ModelError, type Outcome } from './engine/tx.js';
+import { BadReference, ModelError, type Outcome, type Touched } from './engine/tx.js';
 import { emptyWorld, type World } from './engine/world.js';
 import { InputError } from './log/errors.js';
 import type { LogItem } from './log/reader.js';
@@ -88,8 +89,10 @@ export function meets(e: Expect, o: Outcome): boolean {
 }
 
 export interface StepRecord {
+  /** The record: a stimulus, or a step record. */
   readonly stimulus: Stimulus;
-  readonly outcome: Outcome;
+  /** The outcome of the path that returned with this record (null: none returned yet). */
+  readonly outcome: Outcome | null;
   readonly derived: readonly Derived[];
 }
 
@@ -103,6 +106,9 @@ export class Replay {
   records = 0;
   derivedCount = 0;
   private pending: { seq: number; op: string; line: number; computed: readonly Derived[]; recorded: Derived[] } | null = null;
+  private lastSeq = 0;
+  private sawSteps = false;
+  private deadlockReported = false;
 
   constructor(
     readonly header: Header,
@@ -123,22 +129,79 @@ export class Replay {
     }
     this.flushDerived();
     const s = item.stimulus;
-    let applied;
+    this.lastSeq = s.seq;
+    this.records += 1;
+    this.guard(s, () => {
+      if (s.op === 'step') this.step(s);
+      else if (s.task !== undefined) this.queue(s);
+      else this.apply(s);
+    });
+  }
+
+  /** Runs `fn`, naming the record in any error it throws. */
+  private guard(s: Stimulus, fn: () => void): void {
     try {
-      applied = applyStimulus(this.world, this.scheme, s);
+      fn();
     } catch (e) {
       if (e instanceof BadReference) throw new InputError(this.file, s.line, e.field, e.detail);
       if (e instanceof ModelError) throw new ModelError(`${this.file}:${s.line}: ${e.message}`);
       throw e;
     }
-    this.records += 1;
-    this.derivedCount += applied.derived.length;
-    if (s.expect !== undefined && !meets(s.expect, applied.outcome)) {
-      this.divergences.push({ seq: s.seq, op: s.op, line: s.line, expected: expectJson(s.expect), actual: outcomeJson(applied.outcome), decidedBy: applied.outcome.decidedBy });
+  }
+
+  /** A stimulus without a task: its path runs to completion now. */
+  private apply(s: Stimulus): void {
+    const applied = applyStimulus(this.world, this.scheme, s);
+    this.after(s, applied.derived, applied.touched, { stimulus: s, outcome: applied.outcome });
+  }
+
+  /** A stimulus with a task joins the task's queue; its outcome comes when its path returns. */
+  private queue(s: Stimulus): void {
+    addToTask(this.world, s);
+    this.pending = { seq: s.seq, op: s.op, line: s.line, computed: [], recorded: [] };
+    this.onStep?.({ stimulus: s, outcome: null, derived: [] });
+  }
+
+  /** A step record: one atomic step of its task (SPEC 1.5). */
+  private step(s: Stimulus): void {
+    this.sawSteps = true;
+    const st = stepTask(this.world, this.scheme, s.task!, s.seq);
+    this.after(s, st.derived, st.touched, st.finished);
+  }
+
+  /** Checks after a record: the returned path's expectation, the properties, the derived records. */
+  private after(s: Stimulus, derived: readonly Derived[], touched: Touched, finished: { stimulus: Stimulus; outcome: Outcome } | null): void {
+    this.derivedCount += derived.length;
+    if (finished !== null) {
+      const f = finished.stimulus;
+      if (f.expect !== undefined && !meets(f.expect, finished.outcome)) {
+        this.divergences.push({ seq: f.seq, op: f.op, line: f.line, expected: expectJson(f.expect), actual: outcomeJson(finished.outcome), decidedBy: finished.outcome.decidedBy });
+      }
     }
-    this.violations.push(...this.checker.check(this.world, applied.touched, s.seq));
-    this.pending = { seq: s.seq, op: s.op, line: s.line, computed: applied.derived, recorded: [] };
-    this.onStep?.({ stimulus: s, outcome: applied.outcome, derived: applied.derived });
+    this.violations.push(...this.checker.check(this.world, touched, s.seq));
+    const cycle = this.world.tasks.size > 0 ? waitForCycle(this.world, this.scheme) : null;
+    if (cycle !== null && !this.deadlockReported) {
+      this.deadlockReported = true;
+      this.violations.push({ property: 'NoDeadlock', seq: s.seq, message: cycle });
+    }
+    this.pending = { seq: s.seq, op: s.op, line: s.line, computed: derived, recorded: [] };
+    this.onStep?.({ stimulus: s, outcome: finished?.outcome ?? null, derived });
+  }
+
+  /**
+   * A scenario (tasks, no step records) replays one schedule: each task in the order it first
+   * appears runs as far as it can before the next one moves (`check` explores all schedules).
+   */
+  private runDefaultSchedule(): void {
+    for (;;) {
+      const t = [...this.world.tasks.values()].find((x) => hasWork(x) && blockedOn(this.world, this.scheme, x) === null);
+      if (t === undefined) return;
+      const seq = (t.current ?? { stimulus: t.queue[0]! }).stimulus.seq;
+      const st = stepTask(this.world, this.scheme, t.name, seq);
+      this.derivedCount += st.derived.length;
+      const s = (t.current ?? { stimulus: st.finished!.stimulus }).stimulus;
+      this.after(s, st.derived, st.touched, st.finished);
+    }
   }
 
   /** Compares the derived records a log carried for the last stimulus with the recomputed ones. */
@@ -159,6 +222,11 @@ export class Replay {
 
   finish(): ReplayReport {
     this.flushDerived();
+    if (!this.sawSteps) this.runDefaultSchedule();
+    const stuckHere = stuck(this.world, this.scheme);
+    if (stuckHere !== null && !this.deadlockReported) this.violations.push({ property: 'NoDeadlock', seq: this.lastSeq, message: stuckHere });
+    const left = [...this.world.tasks.values()].some(hasWork) ? null : leftovers(this.world);
+    if (left !== null) this.violations.push({ property: 'TeardownCompletes', seq: this.lastSeq, message: `every process exited but ${left} is left` });
     return {
       scheme: this.scheme.name,
       records: this.records,
@@ -195,7 +263,8 @@ export function recordLines(step: StepRecord): string[] {
     rec[k] = toJson(v, k);
   }
   rec['seq'] = s.seq;
-  const exp = outcomeJson(outcome);
+  // A task's stimulus returns later; its outcome is known only for paths that return at once.
+  const exp = outcome === null || s.task !== undefined || s.op === 'step' ? {} : outcomeJson(outcome);
   delete exp['oops'];
   if (Object.keys(exp).length > 0) rec['expect'] = exp;
   return [JSON.stringify(rec), ...step.derived.map((d) => JSON.stringify(d))];

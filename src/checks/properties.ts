@@ -10,6 +10,7 @@ import { hex, PAGE_SHIFT } from '../log/u64.js';
 import type { Touched } from '../engine/tx.js';
 import type { VfioDma, World } from '../engine/world.js';
 import { above, below } from '../engine/iova-tree.js';
+import { describeCycle, LockGraph } from './lockdep.js';
 
 export const PROPERTY_NAMES = [
   'NoOverlap',
@@ -77,6 +78,15 @@ function pinnedPages(domain: boolean, d: VfioDma): number {
 export class Checker {
   private readonly byDma = new Map<number, { mm: number; pages: number }>();
   private readonly pinnedByMm = new Map<number, number>();
+  /** The lock graph over every step this checker saw. */
+  readonly lockGraph = new LockGraph();
+
+  /**
+   * `incremental`: one history (replay), the LockedVmConserved tally carried from record to
+   * record. Otherwise (the explorer, whose successive checks are on different histories) the
+   * tally is recomputed for the touched mms from the world.
+   */
+  constructor(private readonly incremental = true) {}
 
   check(w: World, t: Touched, seq: number): Violation[] {
     const out: Violation[] = [];
@@ -103,7 +113,25 @@ export class Checker {
     }
     // LockedVmConserved
     const mms = new Set(t.mms);
-    for (const ch of t.pinChanges) {
+    if (!this.incremental) {
+      for (const ch of t.pinChanges) {
+        const d = w.containers.get(ch.container)?.type1?.dmas.get(ch.iova);
+        if (d !== undefined) mms.add(d.mm);
+      }
+      for (const id of mms) {
+        const mm = w.mms.get(id);
+        if (mm === undefined || mm.state !== 'live') continue;
+        let expected = 0;
+        for (const c of w.containers.values()) {
+          const t1 = c.type1;
+          if (t1 === null) continue;
+          for (const d of t1.dmas.valuesArray()) if (d.mm === id && d.state !== 'removed') expected += pinnedPages(t1.domain !== null, d);
+        }
+        if (mm.lockedVm !== expected) v('LockedVmConserved', `mm ${id}: locked_vm is ${mm.lockedVm} pages but ${expected} pages are pinned and charged to it`);
+      }
+      mms.clear();
+    }
+    for (const ch of this.incremental ? t.pinChanges : []) {
       const t1 = w.containers.get(ch.container)?.type1 ?? null;
       const found = t1?.dmas.get(ch.iova);
       const now = found === undefined || found.id !== ch.dma || found.state === 'removed' ? { mm: -1, pages: 0 } : { mm: found.mm, pages: pinnedPages(t1!.domain !== null, found) };
@@ -140,6 +168,11 @@ export class Checker {
       if (pending.length > 0) v('FaultsAnswered', `${pending.length} page request(s) left unanswered at teardown`);
     }
     for (const b of t.kernelBugs) v('KernelBug', b);
+    for (const s of t.nonBlockSleeps) v('NoBlockInNonBlockable', s);
+    for (const e of t.lockEdges) {
+      const cycle = this.lockGraph.add(e);
+      if (cycle !== null) v('LockOrder', describeCycle(cycle));
+    }
     return out;
   }
 }

@@ -138,10 +138,11 @@ function describeDerived(d: Derived): string {
 
 function renderWhy(step: StepRecord, chain: Derived[], whole: boolean): string {
   const s = step.stimulus;
+  const returned = step.outcome === null ? '' : ` -> ${JSON.stringify(outcomeJson(step.outcome))}, decided by ${step.outcome.decidedBy}`;
   if (whole) {
     // The whole tree of one stimulus, indented by cause.
     const depth = new Map<number, number>();
-    const lines = [`${s.seq} ${s.op} (line ${s.line}) -> ${JSON.stringify(outcomeJson(step.outcome))}, decided by ${step.outcome.decidedBy}`];
+    const lines = [`${s.seq} ${s.op}${s.task === undefined ? '' : ` ${s.task}`} (line ${s.line})${returned}`];
     for (const d of chain) {
       const k = d.via === undefined ? 1 : (depth.get(d.via) ?? 0) + 1;
       depth.set(d.id, k);
@@ -149,7 +150,7 @@ function renderWhy(step: StepRecord, chain: Derived[], whole: boolean): string {
     }
     return `${lines.join('\n')}\n`;
   }
-  const stim = `${s.seq} ${s.op} (line ${s.line}) -> ${JSON.stringify(outcomeJson(step.outcome))}, decided by ${step.outcome.decidedBy}`;
+  const stim = `${s.seq} ${s.op}${s.task === undefined ? '' : ` ${s.task}`} (line ${s.line})${returned}`;
   return `${[...chain.map((d, i) => `${'  '.repeat(i === 0 ? 0 : 1)}${i === 0 ? '' : 'because '}${describeDerived(d)}`), `  because ${stim}`].join('\n')}\n`;
 }
 

@@ -42,6 +42,7 @@ export function run(records: readonly Rec[], scheme = 'upstream'): Run {
   const { report, world } = replayItems(header, items, '<test>', (r) => steps.push(r));
   const lastStep = steps[steps.length - 1];
   if (lastStep === undefined) throw new Error('empty log');
+  if (lastStep.outcome === null) throw new Error('the last record returned no outcome');
   return { report, world, steps, last: lastStep.outcome };
 }
 

@@ -1,0 +1,80 @@
+/**
+ * NoDeadlock and TeardownCompletes: properties of a state of the task system rather than of a
+ * step (docs/concurrency.md gives their exact meaning).
+ */
+import { blockedOn, describeBlock, hasWork } from '../engine/engine.js';
+import { holders } from '../engine/locks.js';
+import type { World } from '../engine/world.js';
+import type { Scheme } from '../schemes/scheme.js';
+
+/** Tasks that still have work, and whether each can take its next step. */
+function pending(w: World, scheme: Scheme): Array<{ name: string; blocked: string | null; waitsFor: string[] }> {
+  const out = [];
+  for (const t of w.tasks.values()) {
+    if (!hasWork(t)) continue;
+    const b = blockedOn(w, scheme, t);
+    out.push({
+      name: t.name,
+      blocked: b === null ? null : describeBlock(w, b),
+      waitsFor: b === null ? [] : 'lock' in b ? holders(w, b.lock) : [...(b.on ?? [])],
+    });
+  }
+  return out;
+}
+
+/**
+ * A wait-for cycle: tasks each blocked on something another task of the cycle holds. Reported
+ * as soon as it forms, even if other tasks can still run.
+ */
+export function waitForCycle(w: World, scheme: Scheme): string | null {
+  const p = pending(w, scheme);
+  const waits = new Map(p.filter((t) => t.blocked !== null).map((t) => [t.name, t]));
+  for (const start of waits.keys()) {
+    const path = [start];
+    let at = start;
+    for (;;) {
+      const next = waits.get(at)?.waitsFor.find((h) => waits.has(h));
+      if (next === undefined) break;
+      if (next === start) {
+        return `wait-for cycle: ${path.map((n) => `${n} waits for ${waits.get(n)!.blocked}`).join('; ')}`;
+      }
+      if (path.includes(next)) break;
+      path.push(next);
+      at = next;
+    }
+  }
+  return null;
+}
+
+/** Some task has work and no task can run: an invalid end state. */
+export function stuck(w: World, scheme: Scheme): string | null {
+  const p = pending(w, scheme);
+  if (p.length === 0 || p.some((t) => t.blocked === null)) return null;
+  return `no task can run: ${p.map((t) => `${t.name} waits for ${t.blocked}`).join('; ')}`;
+}
+
+/** Whether any task could take a step. */
+export function anyEnabled(w: World, scheme: Scheme): boolean {
+  return pending(w, scheme).some((t) => t.blocked === null);
+}
+
+/**
+ * TeardownCompletes, judged in a state where no task has work and every process has exited:
+ * every object reached its final state. Returns what is left, or null.
+ */
+export function leftovers(w: World): string | null {
+  if (w.processes.size === 0) return null;
+  for (const p of w.processes.values()) if (p.state !== 'exited') return null;
+  const left: string[] = [];
+  for (const t of w.tasks.values()) if (hasWork(t)) left.push(`task ${t.name}`);
+  for (const c of w.containers.values()) {
+    const n = c.type1?.dmas.size ?? 0;
+    if (n > 0) left.push(`${n} mapping(s) in container ${c.id}`);
+    if (c.type1?.domain != null) left.push(`IOMMU domain ${c.type1.domain.id}`);
+  }
+  for (const [pasid, e] of w.pasids) if (e.state !== 'free') left.push(`PASID ${pasid} (${e.state})`);
+  for (const b of w.bonds) left.push(`SVA bond ${b.device}/${b.pasid}`);
+  for (const mm of w.mms.values()) if (mm.svaNotifiers.length > 0) left.push(`MMU notifier(s) on mm ${mm.id}`);
+  for (const r of w.pageRequests) if (r.state === 'pending') left.push(`page request ${r.id}`);
+  return left.length === 0 ? null : left.join(', ');
+}
