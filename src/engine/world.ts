@@ -190,6 +190,8 @@ export interface Mm {
   pasid: number | null;
   /** SVA bindings' MMU-notifier subscriptions (device names). */
   svaNotifiers: string[];
+  /** Containers whose type1 registered an MMU notifier on this mm (schemes with type1Notifier). */
+  type1Notifiers: number[];
   /** Where the next mmap without an address goes (a bump pointer, so runs are deterministic). */
   nextMmap: bigint;
   /** The OOM reaper tore this address space down (MMF_OOM_SKIP). */

@@ -19,6 +19,13 @@ export interface Scheme {
   readonly mdevDmaUnmap: 'unpin' | 'ignore';
   /** Whether noiommu groups may be opened (CONFIG_VFIO_NOIOMMU + enable_unsafe_noiommu_mode). */
   readonly noiommuEnabled: boolean;
+  /**
+   * Whether type1 registers an MMU notifier on the mm of each mapping (the alternative argued in
+   * seed 002), and what its invalidate callback does: take iommu->lock, allocate with GFP_KERNEL.
+   * The callback unmaps and unpins the dmas whose user range is invalidated. null: upstream,
+   * where type1 registers no notifier.
+   */
+  readonly type1Notifier: null | { readonly takesIommuLock: boolean; readonly allocates: boolean };
 }
 
 /** Today's kernel: type1 2025, vfio-pci zap, PASID freed at __mmdrop, reserved regions for MSI. */
@@ -28,6 +35,7 @@ export const upstream: Scheme = {
   source: 'torvalds/linux v6.16+ (drivers/vfio, drivers/iommu)',
   mdevDmaUnmap: 'unpin',
   noiommuEnabled: false,
+  type1Notifier: null,
 };
 
 const BUILTIN: ReadonlyMap<string, Scheme> = new Map([[upstream.name, upstream]]);

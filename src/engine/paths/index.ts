@@ -4,10 +4,14 @@
  */
 import type { Stimulus } from '../../log/records.js';
 import type { Scheme } from '../../schemes/scheme.js';
+import { mapDma } from './map-dma.js';
 import type { PathDef } from './types.js';
 
-export const PATHS_BY_NAME: Readonly<Record<string, PathDef>> = {};
+export const PATHS_BY_NAME: Readonly<Record<string, PathDef>> = {
+  map_dma: mapDma,
+};
 
-export function pathNameFor(_s: Stimulus, _scheme: Scheme): string {
+export function pathNameFor(s: Stimulus, _scheme: Scheme): string {
+  if (s.op === 'ioctl' && s.cmd === 'VFIO_IOMMU_MAP_DMA') return 'map_dma';
   return 'atomic';
 }

@@ -152,6 +152,21 @@ export function ioctl(tx: Tx, s: StimulusOf<'ioctl'>): Outcome {
   return deviceIoctl(tx, p, deviceOf(tx.world, f.device!), s);
 }
 
+/**
+ * The process and type1 container an ioctl reaches, when it reaches type1 (the kernel paths of
+ * MAP_DMA and UNMAP_DMA start there); null when vfio_fops_unl_ioctl or the fd decides first, in
+ * which case `ioctl` gives the outcome.
+ */
+export function type1Target(tx: Tx, s: StimulusOf<'ioctl'>): { p: Process; c: Container } | null {
+  const p = processOf(tx.world, s.pid);
+  if (!isKnownCmd(s.cmd)) throw new BadReference('cmd', `unknown ioctl '${s.cmd}'`);
+  const id = p.fds.get(s.fd);
+  const f = id === undefined ? undefined : fileOf(tx.world, id);
+  if (f?.kind !== 'container') return null;
+  const c = containerOf(tx.world, f.container!);
+  return c.state === 'type1' ? { p, c } : null;
+}
+
 /** The extension names of VFIO_CHECK_EXTENSION the model knows (include/uapi/linux/vfio.h). */
 const EXTENSIONS = new Set([
   'VFIO_TYPE1_IOMMU',
@@ -190,7 +205,7 @@ function containerIoctl(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>
     // vfio-noiommu's ioctl handles only CHECK_EXTENSION; everything else is -ENOTTY.
     tx.fail('ENOTTY', 'container.c:vfio_noiommu_ioctl: no DMA map ioctls');
   }
-  return type1.ioctl(tx, p, c, s);
+  return type1.ioctl(tx, c, s);
 }
 
 /** Every ioctl name a log may use (SPEC 1.3). */

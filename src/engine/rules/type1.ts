@@ -11,7 +11,7 @@ import type { JsonValue, Prot, StimulusOf } from '../../log/records.js';
 import { hex, isAligned, lowestBit, PAGE_SHIFT, PAGE_SIZE, U64_MAX, wraps } from '../../log/u64.js';
 import { deviceOf, mmOf, vmaAt } from '../lookup.js';
 import { initialState } from '../stepper.js';
-import { BadReference, KernelOops, type Outcome, type Tx } from '../tx.js';
+import { BadReference, KernelOops, ModelError, type Outcome, type Tx } from '../tx.js';
 import { above, atOrBelow, iovaTree } from '../iova-tree.js';
 import { newId, type Container, type Domain, type Group, type IommuPte, type Mm, type PinExtent, type Process, type Type1, type VfioDma } from '../world.js';
 import { faultBar } from './device.js';
@@ -96,10 +96,10 @@ export function pgsizeBitmap(tx: Tx, t: Type1): bigint {
 // ---------------------------------------------------------------------------------------------
 // ioctls
 
-export function ioctl(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outcome {
+export function ioctl(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
   switch (s.cmd) {
     case 'VFIO_IOMMU_MAP_DMA':
-      return mapDma(tx, p, c, s);
+      throw new ModelError('MAP_DMA runs as the map_dma path (src/engine/paths/map-dma.ts)');
     case 'VFIO_IOMMU_UNMAP_DMA':
       return unmapDma(tx, c, s);
     case 'VFIO_IOMMU_GET_INFO':
@@ -155,9 +155,17 @@ const UNMAP_MINSZ = 24;
 /** sizeof(struct vfio_bitmap): pgsize, size, data. */
 const BITMAP_SZ = 24;
 
-/** vfio_iommu_type1_map_dma -> vfio_dma_do_map (T1-2025). */
-function mapDma(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outcome {
-  const t = c.type1!;
+/** MAP_DMA's arguments after the checks made before iommu->lock (steps 2-4). */
+export interface MapArg {
+  readonly prot: Prot;
+  readonly vaddrFlag: boolean;
+  readonly vaddr: bigint;
+  readonly iova: bigint;
+  readonly size: bigint;
+}
+
+/** vfio_iommu_type1_map_dma and vfio_dma_do_map steps 2-4, before mutex_lock(&iommu->lock). */
+export function mapValidate(tx: Tx, s: StimulusOf<'ioctl'>): MapArg {
   const a = dmaArg(s, MAP_FLAGS, ['vaddr', 'iova', 'size']);
   const at = 'vfio_iommu_type1.c:vfio_dma_do_map';
   // 2. argsz < minsz, or a flag outside READ|WRITE|VADDR (upstream has no MSI_RESERVED_IOVA bit)
@@ -169,7 +177,17 @@ function mapDma(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outco
   const anyProt = prot.read || prot.write;
   const vaddrFlag = a.flags.has('VADDR');
   if ((anyProt && vaddrFlag) || (!anyProt && !vaddrFlag)) tx.fail('EINVAL', `${at}: (prot && VADDR) || (!prot && !VADDR)`);
-  // 5. mutex_lock(&iommu->lock)
+  return { prot, vaddrFlag, vaddr: a.vaddr, iova: a.iova, size: a.size };
+}
+
+/**
+ * vfio_dma_do_map steps 6-13, under iommu->lock: the checks, the VADDR update, and the new dma
+ * linked with size 0. Returns the outcome when the call is over (VADDR, or no IOMMU domain),
+ * else the dma to pin.
+ */
+export function mapLink(tx: Tx, p: Process, c: Container, a: MapArg): { done: Outcome } | { dma: VfioDma } {
+  const t = c.type1!;
+  const at = 'vfio_iommu_type1.c:vfio_dma_do_map';
   // 6. alignment to the smallest IOMMU page size
   const pgsize = lowestBit(pgsizeBitmap(tx, t));
   if (a.size === 0n || !isAligned(a.size | a.iova | a.vaddr, pgsize)) tx.fail('EINVAL', `${at}: !size or (size|iova|vaddr) & (pgsize-1)`);
@@ -177,7 +195,7 @@ function mapDma(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outco
   if (wraps(a.iova, a.size) || wraps(a.vaddr, a.size)) tx.fail('EINVAL', `${at}: iova or vaddr range wraps`);
   // 8. overlap
   const hit = findDma(t, a.iova, a.size);
-  if (vaddrFlag) {
+  if (a.vaddrFlag) {
     if (hit === undefined) tx.fail('ENOENT', `${at}: VADDR and no vfio_dma at iova`);
     if (!hit.vaddrInvalid || hit.iova !== a.iova || hit.size !== a.size) tx.fail('EINVAL', `${at}: VADDR: !dma->vaddr_invalid or iova/size differ`);
     changeDmaOwner(tx, c, p, hit);
@@ -186,7 +204,7 @@ function mapDma(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outco
     t.vaddrInvalidCount -= 1;
     tx.fire('vfio_dma', dmaKey(c, hit), hit, 'UPDATE_VADDR');
     tx.emit('dma.vaddr_updated', { container: c.id, iova: hex(hit.iova), vaddr: hex(a.vaddr) });
-    return { ret: 0n, decidedBy: `${at}: VADDR update` };
+    return { done: { ret: 0n, decidedBy: `${at}: VADDR update` } };
   }
   if (hit !== undefined) tx.fail('EEXIST', `${at}: vfio_find_dma: overlaps an existing mapping`);
   // 9. dma_entry_limit
@@ -201,7 +219,7 @@ function mapDma(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outco
     iova: a.iova,
     size: 0n,
     vaddr: a.vaddr,
-    prot,
+    prot: a.prot,
     state: initialState('vfio_dma'),
     lockCap: p.capIpcLock,
     task: p.pid,
@@ -222,16 +240,15 @@ function mapDma(tx: Tx, p: Process, c: Container, s: StimulusOf<'ioctl'>): Outco
     dma.size = a.size;
     tx.fire('vfio_dma', dmaKey(c, dma), dma, 'PINNED');
     tx.emit('dma.mapped', { container: c.id, iova: hex(dma.iova), size: hex(dma.size), vaddr: hex(dma.vaddr), pinned: false });
-    return { ret: 0n, decidedBy: `${at}: no IOMMU domain, nothing pinned` };
+    return { done: { ret: 0n, decidedBy: `${at}: no IOMMU domain, nothing pinned` } };
   }
-  try {
-    pinMapDma(tx, p, c, dma, mm, a.size);
-  } catch (e) {
-    // vfio_pin_map_dma calls vfio_remove_dma on failure: no partial mapping survives.
-    removeDma(tx, c, dma, 'PIN_FAILED');
-    throw e;
-  }
-  return { ret: 0n, decidedBy: `${at}: mapped` };
+  return { dma };
+}
+
+/** The runs vfio_pin_pages_remote found for a dma, and the pages to charge. */
+export interface PinnedRuns {
+  readonly runs: PinExtent[];
+  readonly charge: number;
 }
 
 /** vfio_iommu_iova_dma_valid: [start, end] inside a single vfio_iova node, or the list is empty. */
@@ -241,11 +258,11 @@ function iovaValid(t: Type1, start: bigint, end: bigint): boolean {
 }
 
 /**
- * vfio_pin_map_dma -> vfio_pin_pages_remote -> vaddr_get_pfns, then vfio_iommu_map into the
- * domain. Computes every run first, then commits, so a failure leaves nothing but the faults
- * fixup_user_fault made (as in the kernel).
+ * vfio_pin_pages_remote -> vaddr_get_pfns, under mmap_read_lock(mm): pin the RAM with
+ * FOLL_LONGTERM semantics, follow PFNMAP BARs (faulting them in), and check RLIMIT_MEMLOCK.
+ * Changes nothing but the faults it takes, so a failure leaves no pin.
  */
-function pinMapDma(tx: Tx, p: Process, c: Container, dma: VfioDma, mm: Mm, size: bigint): void {
+export function pinRuns(tx: Tx, p: Process, dma: VfioDma, mm: Mm, size: bigint): PinnedRuns {
   const at = 'vfio_iommu_type1.c:vaddr_get_pfns';
   const runs: PinExtent[] = [];
   let charge = 0;
@@ -254,7 +271,7 @@ function pinMapDma(tx: Tx, p: Process, c: Container, dma: VfioDma, mm: Mm, size:
     const vaddr = dma.vaddr + off;
     const vma = vmaAt(mm, vaddr);
     if (vma === undefined) tx.fail('EFAULT', `${at}: pin_user_pages_remote failed and no vma at ${hex(vaddr)}`);
-    const len = (vma.end - vaddr < size - off ? vma.end - vaddr : size - off);
+    const len = vma.end - vaddr < size - off ? vma.end - vaddr : size - off;
     if (vma.kind === 'anon') {
       // pin_user_pages_remote(FOLL_LONGTERM | FOLL_WRITE if IOMMU_WRITE): GUP checks the vma's
       // permissions; a failure on a non-PFNMAP vma returns the GUP error.
@@ -278,21 +295,39 @@ function pinMapDma(tx: Tx, p: Process, c: Container, dma: VfioDma, mm: Mm, size:
   // vfio_pin_pages_remote: limit is the *caller's* RLIMIT_MEMLOCK, unless the dma has lock_cap.
   const limit = Number(p.rlimitMemlock >> PAGE_SHIFT);
   if (!dma.lockCap && mm.lockedVm + charge > limit) tx.fail('ENOMEM', 'vfio_iommu_type1.c:vfio_pin_pages_remote: RLIMIT_MEMLOCK exceeded');
-  // commit: pins, accounting (vfio_lock_acct), iommu_map into the domain
+  return { runs, charge };
+}
+
+/** vfio_pin_pages_remote's vfio_lock_acct(dma, lock_acct, false): charge the pinned pages. */
+export function chargePins(tx: Tx, mm: Mm, dma: VfioDma, pinned: PinnedRuns): void {
+  if (pinned.charge > 0) accountLockedVm(tx, mm, dma, pinned.charge);
+}
+
+/**
+ * vfio_iommu_map into the domain, then dma->size and iommu_mapped (vfio_pin_map_dma): the pins
+ * become the dma's extents and PTE runs.
+ */
+export function mapRuns(tx: Tx, c: Container, dma: VfioDma, pinned: PinnedRuns, size: bigint): void {
   const domain = c.type1!.domain!;
-  for (const r of runs) {
+  for (const r of pinned.runs) {
     dma.extents.push(r);
     if (r.kind === 'ram') tx.emit('pages.pinned', { container: c.id, iova: hex(r.iova), npages: Number(r.size >> PAGE_SHIFT), phys: hex(r.phys) });
     insertPte(domain, { iova: r.iova, size: r.size, phys: r.phys, dma: dma.id });
     tx.touched.ptes.push({ container: c.id, iova: r.iova, size: r.size });
     tx.emit('iommu.mapped', { container: c.id, iova: hex(r.iova), size: hex(r.size), phys: hex(r.phys), target: r.kind === 'ram' ? 'ram' : `${r.device}/bar${r.bar}` });
   }
-  if (charge > 0) accountLockedVm(tx, mm, dma, charge);
   dma.size = size;
   dma.iommuMapped = true;
   markPins(tx, c, dma);
   tx.fire('vfio_dma', dmaKey(c, dma), dma, 'PINNED');
   tx.emit('dma.mapped', { container: c.id, iova: hex(dma.iova), size: hex(dma.size), vaddr: hex(dma.vaddr), pinned: true });
+}
+
+/** vfio_pin_map_dma in one go (vfio_iommu_replay at attach: no other task contends). */
+function pinMapDma(tx: Tx, p: Process, c: Container, dma: VfioDma, mm: Mm, size: bigint): void {
+  const pinned = pinRuns(tx, p, dma, mm, size);
+  chargePins(tx, mm, dma, pinned);
+  mapRuns(tx, c, dma, pinned, size);
 }
 
 /** Gives an anonymous vma its physical pages at the first fault or pin. */

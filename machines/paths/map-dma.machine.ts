@@ -1,0 +1,49 @@
+/**
+ * VFIO_IOMMU_MAP_DMA as a kernel path: drivers/vfio/vfio_iommu_type1.c
+ * vfio_iommu_type1_map_dma -> vfio_dma_do_map -> vfio_pin_map_dma -> vfio_pin_pages_remote
+ * (vaddr_get_pfns, vfio_lock_acct) -> vfio_iommu_map.
+ *
+ * Lock order: iommu->lock, then mmap_lock (read in vaddr_get_pfns; write in vfio_lock_acct),
+ * with memory_lock (read) nested in mmap_lock when a PFNMAP BAR is faulted in
+ * (follow_fault_pfn -> fixup_user_fault -> vfio_pci_mmap_huge_fault); iommu_map allocates with
+ * GFP_KERNEL_ACCOUNT under iommu->lock (fs_reclaim).
+ *
+ * States (the points between atomic steps):
+ *   validate  nothing done; the argument checks made before iommu->lock (steps 2-4)
+ *   lock      arguments valid; next: take iommu->lock, check, link the dma with size 0
+ *   register  (schemes with a type1 MMU notifier) the dma is linked; next: mmu_notifier_register
+ *             under mmap_write_lock
+ *   pin       the dma is linked; next: mmap_read_lock, pin / fault in, mmap_read_unlock
+ *   account   pinned; next: vfio_lock_acct under mmap_write_lock
+ *   map       charged; next: iommu_map into the domain, mutex_unlock, return 0
+ *   unwind    pinning failed; next: vfio_remove_dma, mutex_unlock, return the error
+ *   done      returned
+ */
+import { setup } from 'xstate';
+
+export type MapDmaEvent =
+  | { type: 'VALID' }
+  | { type: 'LINKED' }
+  | { type: 'REGISTER' }
+  | { type: 'REGISTERED' }
+  | { type: 'PINNED' }
+  | { type: 'FAILED' }
+  | { type: 'ACCOUNTED' }
+  | { type: 'RETURN' };
+
+export const mapDmaPath = setup({
+  types: { events: {} as MapDmaEvent },
+}).createMachine({
+  id: 'map_dma',
+  initial: 'validate',
+  states: {
+    validate: { on: { VALID: 'lock', RETURN: 'done' } },
+    lock: { on: { LINKED: 'pin', REGISTER: 'register', RETURN: 'done' } },
+    register: { on: { REGISTERED: 'pin' } },
+    pin: { on: { PINNED: 'account', FAILED: 'unwind' } },
+    account: { on: { ACCOUNTED: 'map' } },
+    map: { on: { RETURN: 'done' } },
+    unwind: { on: { RETURN: 'done' } },
+    done: { type: 'final' },
+  },
+});

@@ -1,0 +1,176 @@
+/**
+ * The steps of the MAP_DMA path (machines/paths/map-dma.machine.ts): each takes the locks the
+ * kernel holds around that part of vfio_dma_do_map and calls the type1 rule for it.
+ */
+import type { StimulusOf } from '../../log/records.js';
+import { hex } from '../../log/u64.js';
+import { acquire, allocate, locked, release } from '../locks.js';
+import { containerOf, mmOf, processOf } from '../lookup.js';
+import * as files from '../rules/files.js';
+import * as type1 from '../rules/type1.js';
+import { KernelReturn, type Outcome } from '../tx.js';
+import type { RunningPath, World } from '../world.js';
+import { runRule } from './atomic.js';
+import type { PathDef, Requirement } from './types.js';
+
+interface MapCtx {
+  container: number;
+  pid: number;
+  mm: number;
+  arg: type1.MapArg;
+  dmaIova: bigint;
+  pinned: type1.PinnedRuns;
+  outcome: Outcome;
+}
+
+const ctxOf = (rp: RunningPath): MapCtx => rp.ctx as unknown as MapCtx;
+const iommuLock = (c: number): string => `iommu.lock#${c}`;
+const mmapLock = (mm: number): string => `mmap_lock#${mm}`;
+
+/** Runs `fn`; a kernel error becomes the outcome and `onError` the event. */
+function attempt(rp: RunningPath, onError: string, fn: () => string): string {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof KernelReturn) {
+      ctxOf(rp).outcome = { errno: e.errno, decidedBy: e.check };
+      return onError;
+    }
+    throw e;
+  }
+}
+
+/** The devices whose BAR vmas the range would fault in (their memory_lock is taken for read). */
+function barsToFault(w: World, mm: number, vaddr: bigint, size: bigint): string[] {
+  const out = new Set<string>();
+  for (const v of mmOf(w, mm).vmas) {
+    if (v.kind === 'bar' && v.state === 'empty' && v.start < vaddr + size && vaddr < v.end) out.add(v.device!);
+  }
+  return [...out];
+}
+
+export const mapDma: PathDef = {
+  machine: 'map_dma',
+  steps: {
+    validate: {
+      run(tx, _task, rp) {
+        const s = rp.stimulus as StimulusOf<'ioctl'>;
+        const target = files.type1Target(tx, s);
+        if (target === null) {
+          // The ioctl never reaches type1: vfio_fops_unl_ioctl or the fd decides.
+          ctxOf(rp).outcome = runRule(tx, files.ioctl as never, s);
+          return 'RETURN';
+        }
+        return attempt(rp, 'RETURN', () => {
+          const ctx = ctxOf(rp);
+          ctx.arg = type1.mapValidate(tx, s);
+          ctx.container = target.c.id;
+          ctx.pid = target.p.pid;
+          ctx.mm = target.p.mm;
+          return 'VALID';
+        });
+      },
+    },
+    lock: {
+      requires: (_w, _t, rp): Requirement[] => [{ lock: iommuLock(ctxOf(rp).container), mode: 'write' }],
+      run(tx, task, rp) {
+        const ctx = ctxOf(rp);
+        acquire(tx, task, iommuLock(ctx.container), 'write', 'map_dma.lock');
+        const c = containerOf(tx.world, ctx.container);
+        const ev = attempt(rp, 'RETURN', () => {
+          const r = type1.mapLink(tx, processOf(tx.world, ctx.pid), c, ctx.arg);
+          if ('done' in r) {
+            ctx.outcome = r.done;
+            return 'RETURN';
+          }
+          ctx.dmaIova = r.dma.iova;
+          const mm = mmOf(tx.world, ctx.mm);
+          return tx.scheme.type1Notifier !== null && !mm.type1Notifiers.includes(c.id) ? 'REGISTER' : 'LINKED';
+        });
+        if (ev === 'RETURN') release(tx, task, iommuLock(ctx.container));
+        return ev;
+      },
+    },
+    register: {
+      requires: (_w, _t, rp): Requirement[] => [{ lock: mmapLock(ctxOf(rp).mm), mode: 'write' }],
+      run(tx, task, rp) {
+        // mm/mmu_notifier.c:mmu_notifier_register: mmap_write_lock, then __mmu_notifier_register
+        // primes lockdep: fs_reclaim -> mmu_notifier_invalidate_range_start.
+        const ctx = ctxOf(rp);
+        locked(tx, task, mmapLock(ctx.mm), 'write', 'map_dma.register', () => {
+          locked(tx, task, 'fs_reclaim', 'write', 'mmu_notifier_register (lockdep priming)', () =>
+            locked(tx, task, 'mmu_notifier_invalidate_range_start', 'write', 'mmu_notifier_register (lockdep priming)', () => undefined),
+          );
+          mmOf(tx.world, ctx.mm).type1Notifiers.push(ctx.container);
+        });
+        tx.emit('mmu_notifier.registered', { mm: ctx.mm, container: ctx.container });
+        return 'REGISTERED';
+      },
+    },
+    pin: {
+      requires: (w, _t, rp): Requirement[] => {
+        const ctx = ctxOf(rp);
+        return [
+          { lock: mmapLock(ctx.mm), mode: 'read' },
+          ...barsToFault(w, ctx.mm, ctx.arg.vaddr, ctx.arg.size).map((d): Requirement => ({ lock: `memory_lock#${d}`, mode: 'read' })),
+        ];
+      },
+      run(tx, task, rp) {
+        const ctx = ctxOf(rp);
+        const c = containerOf(tx.world, ctx.container);
+        const dma = type1.dmaAt(c.type1!, ctx.dmaIova)!;
+        return locked(tx, task, mmapLock(ctx.mm), 'read', 'map_dma.pin', () => {
+          // vaddr_get_pfns under mmap_read_lock; a BAR fault takes memory_lock for read.
+          const bars = barsToFault(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size);
+          for (const d of bars) acquire(tx, task, `memory_lock#${d}`, 'read', 'map_dma.pin (vfio_pci_mmap_huge_fault)');
+          try {
+            return attempt(rp, 'FAILED', () => {
+              ctx.pinned = type1.pinRuns(tx, processOf(tx.world, ctx.pid), dma, mmOf(tx.world, ctx.mm), ctx.arg.size);
+              return 'PINNED';
+            });
+          } finally {
+            for (const d of bars.reverse()) release(tx, task, `memory_lock#${d}`);
+          }
+        });
+      },
+    },
+    account: {
+      requires: (w, _t, rp): Requirement[] => {
+        const ctx = ctxOf(rp);
+        return ctx.pinned.charge > 0 && mmOf(w, ctx.mm).state === 'live' ? [{ lock: mmapLock(ctx.mm), mode: 'write' }] : [];
+      },
+      run(tx, task, rp) {
+        // vfio_lock_acct -> mm_lock_acct: mmap_write_lock_killable(mm) around the charge.
+        const ctx = ctxOf(rp);
+        const mm = mmOf(tx.world, ctx.mm);
+        const dma = type1.dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
+        if (ctx.pinned.charge > 0 && mm.state === 'live') locked(tx, task, mmapLock(ctx.mm), 'write', 'map_dma.account', () => type1.chargePins(tx, mm, dma, ctx.pinned));
+        else type1.chargePins(tx, mm, dma, ctx.pinned);
+        return 'ACCOUNTED';
+      },
+    },
+    map: {
+      run(tx, task, rp) {
+        // vfio_iommu_map: iommu_map(..., GFP_KERNEL_ACCOUNT) under iommu->lock.
+        const ctx = ctxOf(rp);
+        allocate(tx, task, 'map_dma.map (iommu_map GFP_KERNEL_ACCOUNT)');
+        const c = containerOf(tx.world, ctx.container);
+        type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
+        release(tx, task, iommuLock(ctx.container));
+        ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped' };
+        return 'RETURN';
+      },
+    },
+    unwind: {
+      run(tx, task, rp) {
+        // vfio_pin_map_dma: on error vfio_remove_dma: no partial mapping survives.
+        const ctx = ctxOf(rp);
+        const c = containerOf(tx.world, ctx.container);
+        type1.removeDma(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, 'PIN_FAILED');
+        release(tx, task, iommuLock(ctx.container));
+        tx.emit('map_dma.unwound', { container: ctx.container, iova: hex(ctx.dmaIova) });
+        return 'RETURN';
+      },
+    },
+  },
+};
