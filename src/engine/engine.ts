@@ -29,7 +29,7 @@ const RULES: { [O in StimulusOp]: Rule<O> | null } = {
   close: files.close,
   ioctl: files.ioctl,
   mmap: mm.mmap,
-  munmap: mm.munmap,
+  munmap: null, // the munmap path (src/engine/paths/munmap.ts)
   touch: mm.touch,
   'pci.command': device.pciCommand,
   fork: mm.fork,
@@ -38,8 +38,8 @@ const RULES: { [O in StimulusOp]: Rule<O> | null } = {
   'device.page_request': sva.pageRequest,
   'device.stop_pasid': sva.stopPasid,
   'device.unbind': device.unbind,
-  'mm.reclaim': mm.reclaim,
-  'mm.oom_reap': mm.oomReap,
+  'mm.reclaim': null, // the reclaim path (src/engine/paths/invalidate-range.ts)
+  'mm.oom_reap': null, // the oom_reap path
   'mdev.pin_pages': mdev.pinPages,
   'mdev.unpin_pages': mdev.unpinPages,
   'mdev.dma_rw': mdev.dmaRw,

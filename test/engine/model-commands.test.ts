@@ -49,8 +49,8 @@ const VMA_SLOTS = 4;
 const BIG_PAGES = 0xc00;
 /** IOVA slots: eight 8 KiB apart (mappings of 1-4 pages overlap often), two far apart for big ones. */
 const IOVA_SLOTS: readonly bigint[] = [0x0n, 0x2000n, 0x4000n, 0x6000n, 0x8000n, 0xa000n, 0xc000n, 0xe000n, 0x1000000n, 0x2000000n];
-/** UNMAP_DMA of a slot with no mapping starting there asks for this much. */
-const UNMAP_WIDTH = 0x2000n;
+/** UNMAP_DMA of a slot with no mapping starting there asks for three slots (several mappings, or a bisection). */
+const UNMAP_WIDTH = 0x6000n;
 /** Device DMAs are this long (inside one page). */
 const DMA_LENGTH = 0x40n;
 

@@ -4,14 +4,21 @@
  */
 import type { Stimulus } from '../../log/records.js';
 import type { Scheme } from '../../schemes/scheme.js';
+import { munmapPath, oomReapPath, reclaimPath } from './invalidate-range.js';
 import { mapDma } from './map-dma.js';
 import type { PathDef } from './types.js';
 
 export const PATHS_BY_NAME: Readonly<Record<string, PathDef>> = {
   map_dma: mapDma,
+  munmap: munmapPath,
+  reclaim: reclaimPath,
+  oom_reap: oomReapPath,
 };
 
 export function pathNameFor(s: Stimulus, _scheme: Scheme): string {
   if (s.op === 'ioctl' && s.cmd === 'VFIO_IOMMU_MAP_DMA') return 'map_dma';
+  if (s.op === 'munmap') return 'munmap';
+  if (s.op === 'mm.reclaim') return 'reclaim';
+  if (s.op === 'mm.oom_reap') return 'oom_reap';
   return 'atomic';
 }

@@ -105,6 +105,21 @@ export function mmap(tx: Tx, s: StimulusOf<'mmap'>): Outcome {
  * notifiers (invalidate_range_start/end) and drops what each removed piece held.
  */
 function unmapRange(tx: Tx, mm: Mm, start: bigint, end: bigint, blockable: boolean): void {
+  if (!hasVmasIn(mm, start, end)) return;
+  invalidate(tx, mm, start, end, blockable, 'MMU_NOTIFY_UNMAP');
+  removeVmas(tx, mm, start, end);
+}
+
+/** Whether any vma intersects [start, end). */
+export function hasVmasIn(mm: Mm, start: bigint, end: bigint): boolean {
+  return mm.vmas.some((v) => v.start < end && start < v.end);
+}
+
+/**
+ * mm/mmap.c:do_vmi_align_munmap after the notifiers: split the vmas at the edges, remove the
+ * pieces inside, and drop what each held (a BAR vma's device file).
+ */
+export function removeVmas(tx: Tx, mm: Mm, start: bigint, end: bigint): void {
   const keep: Vma[] = [];
   const gone: Vma[] = [];
   for (const v of mm.vmas) {
@@ -119,7 +134,6 @@ function unmapRange(tx: Tx, mm: Mm, start: bigint, end: bigint, blockable: boole
     gone.push(slice(v, v.start < start ? start : v.start, v.end > end ? end : v.end));
   }
   if (gone.length === 0) return;
-  invalidate(tx, mm, start, end, blockable, 'MMU_NOTIFY_UNMAP');
   mm.vmas = keep;
   for (const v of gone) {
     tx.emit('vma.unmapped', { mm: mm.id, start: hex(v.start), end: hex(v.end), kind: v.kind });
@@ -148,16 +162,14 @@ function invalidate(tx: Tx, mm: Mm, start: bigint, end: bigint, blockable: boole
   tx.emit('mmu_notifier.invalidate', { mm: mm.id, start: hex(start), end: hex(end), blockable, event, subscribers: [...mm.svaNotifiers] });
 }
 
-/** SPEC 1.3 `munmap`: mm/mmap.c:do_vmi_munmap. */
-export function munmap(tx: Tx, s: StimulusOf<'munmap'>): Outcome {
-  const p = processOf(tx.world, s.pid);
+/** SPEC 1.3 `munmap`: the checks of mm/mmap.c:do_vmi_munmap; returns the page-aligned range. */
+export function munmapRange(tx: Tx, s: StimulusOf<'munmap'>): { readonly start: bigint; readonly end: bigint } {
   const at = 'mm/mmap.c:do_vmi_munmap';
   if (!isAligned(s.addr, PAGE_SIZE)) tx.fail('EINVAL', `${at}: start not page aligned`);
   if (s.length === 0n) tx.fail('EINVAL', `${at}: len == 0`);
   const len = (s.length + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
   if (wraps(s.addr, len)) tx.fail('EINVAL', `${at}: range wraps`);
-  unmapRange(tx, mmOf(tx.world, p.mm), s.addr, s.addr + len, true);
-  return { ret: 0n, decidedBy: at };
+  return { start: s.addr, end: s.addr + len };
 }
 
 /** SPEC 1.3 `touch`: a CPU access; mm/memory.c:handle_mm_fault. */
@@ -268,38 +280,35 @@ function pinned(tx: Tx, v: Vma): boolean {
 }
 
 /**
- * SPEC 1.3 `mm.reclaim`: memory pressure reclaims or migrates the range with a blockable
- * invalidation (mm/vmscan.c, mm/migrate.c via try_to_unmap). FOLL_LONGTERM-pinned pages are
- * never reclaimed or migrated. The model reclaims whole anonymous vmas inside the range.
+ * SPEC 1.3 `mm.reclaim`, after the invalidation: memory pressure reclaims or migrates the
+ * range (mm/vmscan.c, mm/migrate.c via try_to_unmap). FOLL_LONGTERM-pinned pages are never
+ * reclaimed or migrated. The model reclaims whole anonymous vmas inside the range.
  */
-export function reclaim(tx: Tx, s: StimulusOf<'mm.reclaim'>): Outcome {
-  const p = processOf(tx.world, s.pid);
-  const mm = mmOf(tx.world, p.mm);
-  const end = s.addr + s.length;
-  invalidate(tx, mm, s.addr, end, true, 'MMU_NOTIFY_CLEAR');
+export function reclaimVmas(tx: Tx, pid: number, mm: Mm, start: bigint, end: bigint): Outcome {
   let freed = 0;
   for (const v of mm.vmas) {
-    if (v.kind !== 'anon' || v.start < s.addr || v.end > end || v.phys === null || pinned(tx, v)) continue;
+    if (v.kind !== 'anon' || v.start < start || v.end > end || v.phys === null || pinned(tx, v)) continue;
     v.phys = null;
     freed += 1;
   }
-  tx.emit('mm.reclaimed', { pid: p.pid, start: hex(s.addr), end: hex(end), vmas: freed });
+  tx.emit('mm.reclaimed', { pid, start: hex(start), end: hex(end), vmas: freed });
   return { ret: 0n, decidedBy: 'mm/vmscan.c:shrink_folio_list (pinned folios are skipped)' };
 }
 
+/** The range the OOM reaper invalidates: from the lowest to the highest anonymous vma. */
+export function anonSpan(mm: Mm): { start: bigint; end: bigint } | null {
+  const anon = mm.vmas.filter((v) => v.kind === 'anon');
+  if (anon.length === 0) return null;
+  return { start: anon[0]!.start, end: anon[anon.length - 1]!.end };
+}
+
 /**
- * SPEC 1.3 `mm.oom_reap`: mm/oom_kill.c:__oom_reap_task_mm unmaps the anonymous memory of a
- * victim with a non-blockable invalidation (mmu_notifier_invalidate_range_start_nonblock).
+ * SPEC 1.3 `mm.oom_reap`, after the invalidation: mm/oom_kill.c:__oom_reap_task_mm frees the
+ * anonymous memory of a victim (pinned pages stay).
  */
-export function oomReap(tx: Tx, s: StimulusOf<'mm.oom_reap'>): Outcome {
-  const p = processOf(tx.world, s.pid);
-  const mm = mmOf(tx.world, p.mm);
-  for (const v of mm.vmas) {
-    if (v.kind !== 'anon') continue;
-    invalidate(tx, mm, v.start, v.end, false, 'MMU_NOTIFY_UNMAP');
-    if (!pinned(tx, v)) v.phys = null;
-  }
+export function reapVmas(tx: Tx, pid: number, mm: Mm): Outcome {
+  for (const v of mm.vmas) if (v.kind === 'anon' && !pinned(tx, v)) v.phys = null;
   mm.reaped = true;
-  tx.emit('mm.oom_reaped', { pid: p.pid, mm: mm.id });
+  tx.emit('mm.oom_reaped', { pid, mm: mm.id });
   return { ret: 0n, decidedBy: 'mm/oom_kill.c:__oom_reap_task_mm' };
 }

@@ -699,3 +699,16 @@ export function dmaByKey(tx: Tx, key: string): { c: Container; dma: VfioDma } {
   if (c === undefined || dma === undefined) throw new Error(`model: no vfio_dma ${key}`);
   return { c, dma };
 }
+
+/**
+ * The callback of a type1 MMU notifier (schemes with `type1Notifier`): the IOMMU mappings and
+ * pins of every dma of `mm` whose user range meets [start, end) are torn down (unmap, IOTLB
+ * sync, unpin, uncharge); the vfio_dma stays for the user to UNMAP. The caller holds mmap_lock,
+ * so uncharging needs no lock of its own.
+ */
+export function invalidateUserRange(tx: Tx, c: Container, mm: number, start: bigint, end: bigint): void {
+  for (const dma of c.type1!.dmas.valuesArray()) {
+    if (dma.mm !== mm || !dma.iommuMapped || dma.vaddr >= end || start >= dma.vaddr + dma.size) continue;
+    tx.cascade('dma.invalidated', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => unmapUnpin(tx, c, dma, true));
+  }
+}

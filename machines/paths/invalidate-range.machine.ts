@@ -1,0 +1,32 @@
+/**
+ * A path that invalidates a range of an address space through the MMU notifiers
+ * (mm/mmu_notifier.c: mmu_notifier_invalidate_range_start/end and the _nonblock variant):
+ * munmap (mm/mmap.c do_vmi_munmap, under mmap_write_lock, blockable), memory reclaim
+ * (mm/vmscan.c try_to_unmap under fs_reclaim, blockable) and the OOM reaper
+ * (mm/oom_kill.c __oom_reap_task_mm under mmap_read_trylock, non-blockable).
+ *
+ * Lock order: the caller's lock (mmap_lock, or fs_reclaim), then the lockdep map
+ * mmu_notifier_invalidate_range_start, then whatever a callback takes.
+ *
+ * States:
+ *   enter     nothing done; next: the caller's lock, checks, invalidate_range_start
+ *   callback  inside invalidate_range_start; next: one subscriber's callback
+ *   leave     every callback ran; next: invalidate_range_end, the unmap/reclaim, unlock, return
+ *   done      returned
+ */
+import { setup } from 'xstate';
+
+export type InvalidateRangeEvent = { type: 'CALLBACK' } | { type: 'NEXT' } | { type: 'END' } | { type: 'RETURN' };
+
+export const invalidateRangePath = setup({
+  types: { events: {} as InvalidateRangeEvent },
+}).createMachine({
+  id: 'invalidate_range',
+  initial: 'enter',
+  states: {
+    enter: { on: { CALLBACK: 'callback', END: 'leave', RETURN: 'done' } },
+    callback: { on: { NEXT: 'callback', END: 'leave' } },
+    leave: { on: { RETURN: 'done' } },
+    done: { type: 'final' },
+  },
+});
