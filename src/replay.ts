@@ -115,8 +115,10 @@ export class Replay {
     private readonly file: string,
     /** Called after each stimulus (recording, --at, --why). */
     private readonly onStep?: (r: StepRecord) => void,
+    /** A scheme that overrides the header's (a user's scheme file). */
+    schemeOverride?: Scheme,
   ) {
-    const scheme = builtinScheme(header.scheme);
+    const scheme = schemeOverride ?? builtinScheme(header.scheme);
     if (scheme === undefined) throw new InputError(file, 1, 'scheme', `unknown scheme '${header.scheme}' (iommu-model schemes lists them)`);
     this.scheme = scheme;
   }
@@ -248,8 +250,8 @@ export interface ReplayReport {
 }
 
 /** Replays a log held in memory (tests, fixtures). */
-export function replayItems(header: Header, items: Iterable<LogItem>, file = '<log>', onStep?: (r: StepRecord) => void): { report: ReplayReport; world: World } {
-  const r = new Replay(header, file, onStep);
+export function replayItems(header: Header, items: Iterable<LogItem>, file = '<log>', onStep?: (r: StepRecord) => void, scheme?: Scheme): { report: ReplayReport; world: World } {
+  const r = new Replay(header, file, onStep, scheme);
   for (const it of items) r.push(it);
   return { report: r.finish(), world: r.world };
 }
@@ -257,17 +259,23 @@ export function replayItems(header: Header, items: Iterable<LogItem>, file = '<l
 /** The JSONL lines of a recording: each stimulus with its actual outcome as `expect`, then its derived records. */
 export function recordLines(step: StepRecord): string[] {
   const { stimulus: s, outcome } = step;
-  const rec: Record<string, JsonValue> = {};
-  for (const [k, v] of Object.entries(s)) {
-    if (k === 'line' || k === 'expect' || v === undefined) continue;
-    rec[k] = toJson(v, k);
-  }
-  rec['seq'] = s.seq;
+  const rec = stimulusJson(s, false);
   // A task's stimulus returns later; its outcome is known only for paths that return at once.
   const exp = outcome === null || s.task !== undefined || s.op === 'step' ? {} : outcomeJson(outcome);
   delete exp['oops'];
   if (Object.keys(exp).length > 0) rec['expect'] = exp;
   return [JSON.stringify(rec), ...step.derived.map((d) => JSON.stringify(d))];
+}
+
+/** A stimulus as a log record again, with an explicit seq (and its expectation if asked). */
+export function stimulusJson(s: Stimulus, withExpect: boolean): Record<string, JsonValue> {
+  const rec: Record<string, JsonValue> = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'line' || k === 'seq' || v === undefined || (k === 'expect' && !withExpect)) continue;
+    rec[k] = toJson(v, k);
+  }
+  rec['seq'] = s.seq;
+  return rec;
 }
 
 function toJson(v: unknown, key: string): JsonValue {

@@ -54,6 +54,13 @@ export class LockGraph {
     return null;
   }
 
+  /** A copy that grows independently (one graph per explored history). */
+  clone(): LockGraph {
+    const g = new LockGraph();
+    for (const [from, m] of this.out) g.out.set(from, new Map(m));
+    return g;
+  }
+
   edgeCount(): number {
     let n = 0;
     for (const m of this.out.values()) n += m.size;

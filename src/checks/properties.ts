@@ -79,7 +79,7 @@ export class Checker {
   private readonly byDma = new Map<number, { mm: number; pages: number }>();
   private readonly pinnedByMm = new Map<number, number>();
   /** The lock graph over every step this checker saw. */
-  readonly lockGraph = new LockGraph();
+  lockGraph = new LockGraph();
 
   /**
    * `incremental`: one history (replay), the LockedVmConserved tally carried from record to
@@ -87,6 +87,13 @@ export class Checker {
    * tally is recomputed for the touched mms from the world.
    */
   constructor(private readonly incremental = true) {}
+
+  /** A non-incremental checker with a copy of this one's lock graph. */
+  fork(): Checker {
+    const c = new Checker(false);
+    c.lockGraph = this.lockGraph.clone();
+    return c;
+  }
 
   check(w: World, t: Touched, seq: number): Violation[] {
     const out: Violation[] = [];

@@ -6,7 +6,11 @@
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { GLOSS, HISTORY_PROPERTIES } from '../checks/properties.js';
+import { GLOSS, HISTORY_PROPERTIES, PROPERTY_NAMES } from '../checks/properties.js';
+import { counterexampleLines } from '../explore/counterexample.js';
+import { explore, scenarioOf } from '../explore/explore.js';
+import type { LogItem } from '../log/reader.js';
+import { builtinScenarios, loadScheme, scenarioFile } from './resolve.js';
 import { describeWorld } from '../engine/view.js';
 import { ModelError } from '../engine/tx.js';
 import { InputError } from '../log/errors.js';
@@ -28,6 +32,7 @@ const EXIT_INPUT = 2;
 const EXIT_BUG = 3;
 
 interface ReplayOptions {
+  scheme?: string;
   json?: boolean;
   at?: string;
   why?: string;
@@ -61,11 +66,12 @@ async function runReplay(io: Io, file: string, o: ReplayOptions): Promise<number
     }
   };
   let header: Header | undefined;
+  const schemeOverride = o.scheme === undefined ? undefined : await loadScheme(o.scheme);
   await streamLog(
     file,
     (h) => {
       header = h;
-      replay = new Replay(h, file, onStep);
+      replay = new Replay(h, file, onStep, schemeOverride);
       if (o.record !== undefined) recording.push(JSON.stringify(h));
     },
     (it) => {
@@ -200,6 +206,68 @@ async function runDemo(io: Io): Promise<number> {
   return ok ? EXIT_CLEAN : EXIT_FOUND;
 }
 
+interface CheckOptions {
+  scenario: string;
+  scheme: string;
+  maxStates: string;
+  out?: string;
+  json?: boolean;
+}
+
+async function runCheck(io: Io, o: CheckOptions): Promise<number> {
+  if (!/^[1-9][0-9]*$/.test(o.maxStates)) throw new InputError('<command line>', null, '--max-states', `expected a positive integer, got '${o.maxStates}'`);
+  const scheme = await loadScheme(o.scheme);
+  const file = scenarioFile(o.scenario);
+  let header: Header | undefined;
+  const items: LogItem[] = [];
+  await streamLog(file, (h) => {
+    header = h;
+  }, (it) => items.push(it));
+  const sc = scenarioOf(header!, items, file);
+  const t0 = process.hrtime.bigint();
+  const progress = io.isTTY
+    ? (p: { generated: number; distinct: number; depth: number }) => io.stderr(`\r${p.generated} states, ${p.distinct} distinct, depth ${p.depth}...`)
+    : undefined;
+  const report = explore(sc, scheme, { maxStates: Number(o.maxStates), ...(progress === undefined ? {} : { onProgress: progress }) });
+  if (progress !== undefined) io.stderr('\r\x1b[K');
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const rate = Math.round(report.statesGenerated / Math.max(seconds, 1e-6));
+  const byProperty = new Map(report.findings.map((f) => [f.property, f]));
+  const first = PROPERTY_NAMES.map((p) => byProperty.get(p)).find((f) => f !== undefined);
+  if (o.out !== undefined && first !== undefined) writeAtomic(o.out, `${counterexampleLines(sc, scheme, first).join('\n')}\n`);
+  if (o.json === true) {
+    io.stdout(`${JSON.stringify({
+      scenario: o.scenario,
+      scheme: scheme.name,
+      tasks: report.tasks,
+      statesGenerated: report.statesGenerated,
+      distinctStates: report.distinctStates,
+      depth: report.depth,
+      terminalStates: report.terminalStates,
+      exhausted: report.exhausted,
+      seconds: Number(seconds.toFixed(3)),
+      statesPerSecond: rate,
+      lockEdges: report.lockEdges,
+      properties: Object.fromEntries(PROPERTY_NAMES.map((p) => [p, byProperty.has(p) ? 'violated' : report.exhausted ? 'holds' : 'not violated so far'])),
+      violations: report.findings.map((f) => ({ property: f.property, seq: f.seq, message: f.message, schedule: f.schedule, steps: f.schedule.length })),
+      ...(o.out !== undefined && first !== undefined ? { counterexample: o.out } : {}),
+    })}\n`);
+  } else {
+    const lines = [
+      `${o.scenario} under ${scheme.name}: tasks ${report.tasks.join(', ') || '(none)'}`,
+      `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${seconds.toFixed(2)} s (${rate} states/s), ${report.exhausted ? 'exhausted' : 'NOT exhausted (--max-states)'}`,
+    ];
+    for (const p of PROPERTY_NAMES) {
+      const f = byProperty.get(p);
+      lines.push(`  ${p.padEnd(24)} ${f === undefined ? (report.exhausted ? 'holds' : 'not violated so far') : `VIOLATED (${f.schedule.length} steps, at record ${f.seq})`}`);
+    }
+    for (const f of report.findings) lines.push(`${f.property}: ${f.message}`, `  schedule: ${f.schedule.join(' ') || '(the log itself)'}`);
+    if (o.out !== undefined && first !== undefined) lines.push(`counterexample (${first.property}) written to ${o.out}: iommu-model replay ${o.out} --scheme ${o.scheme}`);
+    io.stdout(`${lines.join('\n')}\n`);
+  }
+  return report.findings.length > 0 ? EXIT_FOUND : EXIT_CLEAN;
+}
+
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const debug = argv.includes('--debug');
   let code = EXIT_CLEAN;
@@ -212,11 +280,35 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     .command('replay <log>')
     .description('fold a log, check every property after every record, report divergences and violations')
     .option('--json', 'one JSON document on stdout')
+    .option('--scheme <name|file>', "use this scheme instead of the header's")
     .option('--at <seq>', 'print the world after record <seq>')
     .option('--why <seq[.id]>', 'the chain of causes from a derived record back to its stimulus')
     .option('--record <file>', 'write a recording: every stimulus with its outcome, and its derived records')
     .action(async (log: string, o: ReplayOptions) => {
       code = await runReplay(io, log, o);
+    });
+  program
+    .command('check')
+    .description('explore every schedule of a scenario under a scheme, check every property')
+    .requiredOption('--scenario <name|file>', 'a built-in scenario (iommu-model scenarios) or a log with tasks')
+    .option('--scheme <name|file>', 'a built-in scheme or a scheme module', 'upstream')
+    .option('--max-states <n>', 'stop after generating this many states', '200000')
+    .option('--out <file>', 'write the shortest counterexample (of the first violated property) as a log')
+    .option('--json', 'one JSON document on stdout')
+    .action(async (o: CheckOptions) => {
+      code = await runCheck(io, o);
+    });
+  program
+    .command('scenarios')
+    .description('list the built-in scenarios')
+    .action(async () => {
+      for (const name of builtinScenarios()) {
+        let description = '';
+        await streamLog(scenarioFile(name), (h) => {
+          description = h.description ?? '';
+        }, () => undefined);
+        io.stdout(`${name.padEnd(24)} ${description}\n`);
+      }
     });
   program
     .command('demo')

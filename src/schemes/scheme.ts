@@ -47,3 +47,19 @@ export function builtinScheme(name: string): Scheme | undefined {
 export function builtinSchemes(): readonly Scheme[] {
   return [...BUILTIN.values()];
 }
+
+/** Checks a scheme a user's file exports; returns the first problem, or null. */
+export function checkScheme(v: unknown): { field: string; detail: string } | null {
+  if (typeof v !== 'object' || v === null) return { field: 'default', detail: 'the module must export a scheme object as default (or as `scheme`)' };
+  const s = v as Record<string, unknown>;
+  for (const k of ['name', 'summary', 'source'] as const) if (typeof s[k] !== 'string' || s[k] === '') return { field: k, detail: 'must be a non-empty string' };
+  if (s['mdevDmaUnmap'] !== 'unpin' && s['mdevDmaUnmap'] !== 'ignore') return { field: 'mdevDmaUnmap', detail: "must be 'unpin' or 'ignore'" };
+  if (typeof s['noiommuEnabled'] !== 'boolean') return { field: 'noiommuEnabled', detail: 'must be true or false' };
+  const n = s['type1Notifier'];
+  if (n !== null) {
+    if (typeof n !== 'object' || n === undefined) return { field: 'type1Notifier', detail: 'must be null or { takesIommuLock, allocates }' };
+    const o = n as Record<string, unknown>;
+    if (typeof o['takesIommuLock'] !== 'boolean' || typeof o['allocates'] !== 'boolean') return { field: 'type1Notifier', detail: 'takesIommuLock and allocates must be true or false' };
+  }
+  return null;
+}

@@ -25,9 +25,6 @@ import { LogReader } from '../../src/log/reader.js';
 import { Replay, type StepRecord } from '../../src/replay.js';
 
 type Rec = Record<string, unknown>;
-export const STATS = new Map<string, number>();
-import { afterAll } from 'vitest';
-afterAll(() => { console.log([...STATS].sort().map(([k, v]) => `${v}\t${k}`).join('\n')); });
 type G = 1 | 2;
 
 const PID = 1;
@@ -252,7 +249,6 @@ abstract class Cmd implements fc.Command<Model, Real> {
     const p = this.predict(m);
     const rec = { ...this.stimulus(m), expect: expectJson(p) };
     this.line = JSON.stringify(rec);
-    { const k = `${this.label().replace(/\(.*/, '')} ${JSON.stringify(expectJson(p)).replace(/"0x[0-9a-f]{6,}"/, 'ADDR').replace(/"size":"0x[0-9a-f]+"/, 'size')}`; STATS.set(k, (STATS.get(k) ?? 0) + 1); }
     const out = r.send(rec);
     if (!meets(out, p)) {
       r.fail(`${this.label()}: the model predicts ${JSON.stringify(expectJson(p))}, the engine gave ${JSON.stringify({ ...out, ret: out.ret === undefined ? undefined : hex(out.ret) })}`);
