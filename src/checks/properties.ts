@@ -78,6 +78,8 @@ function pinnedPages(domain: boolean, d: VfioDma): number {
 export class Checker {
   private readonly byDma = new Map<number, { mm: number; pages: number }>();
   private readonly pinnedByMm = new Map<number, number>();
+  /** mms whose tally or locked_vm moved since the last quiescent record. */
+  private readonly dirtyMms = new Set<number>();
   /** The lock graph over every step this checker saw. */
   lockGraph = new LockGraph();
 
@@ -93,6 +95,28 @@ export class Checker {
     const c = new Checker(false);
     c.lockGraph = this.lockGraph.clone();
     return c;
+  }
+
+  /** Carries the per-mm tally of pinned pages over the dmas a record changed; returns the mms it moved. */
+  private updateTally(w: World, t: Touched): Set<number> {
+    const mms = new Set(t.mms);
+    for (const ch of t.pinChanges) {
+      const t1 = w.containers.get(ch.container)?.type1 ?? null;
+      const found = t1?.dmas.get(ch.iova);
+      const now = found === undefined || found.id !== ch.dma || found.state === 'removed' ? { mm: -1, pages: 0 } : { mm: found.mm, pages: pinnedPages(t1!.domain !== null, found) };
+      const before = this.byDma.get(ch.dma) ?? { mm: -1, pages: 0 };
+      if (before.mm === now.mm && before.pages === now.pages) continue;
+      if (before.mm >= 0) {
+        this.pinnedByMm.set(before.mm, (this.pinnedByMm.get(before.mm) ?? 0) - before.pages);
+        mms.add(before.mm);
+      }
+      if (now.mm >= 0) {
+        this.pinnedByMm.set(now.mm, (this.pinnedByMm.get(now.mm) ?? 0) + now.pages);
+        mms.add(now.mm);
+        this.byDma.set(ch.dma, now);
+      } else this.byDma.delete(ch.dma);
+    }
+    return mms;
   }
 
   check(w: World, t: Touched, seq: number): Violation[] {
@@ -118,47 +142,34 @@ export class Checker {
       }
       if (l.kind === 'raw') v('IsolationBreach', `${l.device} reached physical ${hex(l.phys)} (+${hex(l.size)}) with no IOMMU translation`);
     }
-    // LockedVmConserved
-    const mms = new Set(t.mms);
-    if (!this.incremental) {
-      for (const ch of t.pinChanges) {
-        const d = w.containers.get(ch.container)?.type1?.dmas.get(ch.iova);
-        if (d !== undefined) mms.add(d.mm);
-      }
-      for (const id of mms) {
-        const mm = w.mms.get(id);
-        if (mm === undefined || mm.state !== 'live') continue;
-        let expected = 0;
-        for (const c of w.containers.values()) {
-          const t1 = c.type1;
-          if (t1 === null) continue;
-          for (const d of t1.dmas.valuesArray()) if (d.mm === id && d.state !== 'removed') expected += pinnedPages(t1.domain !== null, d);
+    // LockedVmConserved holds between system calls: inside a path, pages are pinned before they
+    // are charged (vfio_pin_pages_remote, then vfio_lock_acct), so it is judged only when no
+    // task is inside a path.
+    const quiescent = ![...w.tasks.values()].some((x) => x.current !== null);
+    if (this.incremental) {
+      for (const id of this.updateTally(w, t)) this.dirtyMms.add(id);
+      if (quiescent) {
+        for (const id of this.dirtyMms) {
+          const mm = w.mms.get(id);
+          if (mm === undefined || mm.state !== 'live') continue;
+          const expected = this.pinnedByMm.get(id) ?? 0;
+          if (mm.lockedVm !== expected) v('LockedVmConserved', `mm ${id}: locked_vm is ${mm.lockedVm} pages but ${expected} pages are pinned and charged to it`);
         }
-        if (mm.lockedVm !== expected) v('LockedVmConserved', `mm ${id}: locked_vm is ${mm.lockedVm} pages but ${expected} pages are pinned and charged to it`);
+        this.dirtyMms.clear();
       }
-      mms.clear();
-    }
-    for (const ch of this.incremental ? t.pinChanges : []) {
-      const t1 = w.containers.get(ch.container)?.type1 ?? null;
-      const found = t1?.dmas.get(ch.iova);
-      const now = found === undefined || found.id !== ch.dma || found.state === 'removed' ? { mm: -1, pages: 0 } : { mm: found.mm, pages: pinnedPages(t1!.domain !== null, found) };
-      const before = this.byDma.get(ch.dma) ?? { mm: -1, pages: 0 };
-      if (before.mm === now.mm && before.pages === now.pages) continue;
-      if (before.mm >= 0) {
-        this.pinnedByMm.set(before.mm, (this.pinnedByMm.get(before.mm) ?? 0) - before.pages);
-        mms.add(before.mm);
+    } else if (quiescent) {
+      // The explorer: each state is another history, so recompute every live mm from the world.
+      const expected = new Map<number, number>();
+      for (const c of w.containers.values()) {
+        const t1 = c.type1;
+        if (t1 === null) continue;
+        for (const d of t1.dmas.valuesArray()) if (d.state !== 'removed') expected.set(d.mm, (expected.get(d.mm) ?? 0) + pinnedPages(t1.domain !== null, d));
       }
-      if (now.mm >= 0) {
-        this.pinnedByMm.set(now.mm, (this.pinnedByMm.get(now.mm) ?? 0) + now.pages);
-        mms.add(now.mm);
-        this.byDma.set(ch.dma, now);
-      } else this.byDma.delete(ch.dma);
-    }
-    for (const id of mms) {
-      const mm = w.mms.get(id);
-      if (mm === undefined || mm.state !== 'live') continue;
-      const expected = this.pinnedByMm.get(id) ?? 0;
-      if (mm.lockedVm !== expected) v('LockedVmConserved', `mm ${id}: locked_vm is ${mm.lockedVm} pages but ${expected} pages are pinned and charged to it`);
+      for (const mm of w.mms.values()) {
+        if (mm.state === 'live' && mm.lockedVm !== (expected.get(mm.id) ?? 0)) {
+          v('LockedVmConserved', `mm ${mm.id}: locked_vm is ${mm.lockedVm} pages but ${expected.get(mm.id) ?? 0} pages are pinned and charged to it`);
+        }
+      }
     }
     for (const a of t.pasidAllocations) {
       if (a.stillUsedBy.length > 0) v('PasidNotReusedWhileLive', `PASID ${a.pasid} given to mm ${a.mm} while ${a.stillUsedBy.join(', ')} may still use it`);
