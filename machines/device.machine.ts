@@ -6,6 +6,8 @@
  *   open           open_count > 0 (vfio_device_first_open ran)
  *   unregistering  vfio_unregister_group_dev() is waiting for the last registration reference
  *                  (every open device file holds one); the driver's unbind is blocked
+ *   released       the last registration reference went (the completion fired); the unbinding
+ *                  task has yet to remove the device
  *   removed        unregistered: vfio_device_remove_group() ran
  *
  * The memory-enable bit and reset are data (World.devices) with their effects in the engine:
@@ -17,7 +19,7 @@ export type DeviceEvent =
   | { type: 'OPEN_FIRST' }
   | { type: 'CLOSE_LAST' }
   | { type: 'UNBIND' }
-  | { type: 'UNBIND_WAIT' };
+  | { type: 'REMOVE' };
 
 export const deviceMachine = setup({
   types: { events: {} as DeviceEvent },
@@ -29,10 +31,11 @@ export const deviceMachine = setup({
   id: 'device',
   initial: 'closed',
   states: {
-    closed: { on: { OPEN_FIRST: 'open', UNBIND: { target: 'removed', actions: 'removeDevice' } } },
-    open: { on: { CLOSE_LAST: 'closed', UNBIND_WAIT: 'unregistering' } },
+    closed: { on: { OPEN_FIRST: 'open', UNBIND: 'released' } },
+    open: { on: { CLOSE_LAST: 'closed', UNBIND: 'unregistering' } },
     /** No new opens: vfio_device_try_get_registration fails once registration is put. */
-    unregistering: { on: { CLOSE_LAST: { target: 'removed', actions: 'removeDevice' } } },
+    unregistering: { on: { CLOSE_LAST: 'released' } },
+    released: { on: { REMOVE: { target: 'removed', actions: 'removeDevice' } } },
     removed: { type: 'final' },
   },
 });

@@ -5,6 +5,8 @@
  * mmdrop() -> __mmdrop() when mm_count drops to 0. vfio_dma (drivers/vfio/vfio_iommu_type1.c:
  * vfio_dma_do_map, mmgrab) and SVA domains hold mm_count, not mm_users, so an exited mm can
  * outlive its address space. The PASID is freed at __mmdrop() -> mm_pasid_drop() (v5.19+).
+ * exit_mmap itself has steps (machines/paths/exit.machine.ts): it takes mmap_lock and calls
+ * the notifiers' release.
  *
  * States:
  *   live     mm_users > 0: the address space exists
@@ -18,8 +20,6 @@ export type MmEvent = { type: 'LAST_USER_GONE' } | { type: 'LAST_REF_DROPPED' };
 export const mmMachine = setup({
   types: { events: {} as MmEvent },
   actions: {
-    /** mm/mmap.c:exit_mmap(): notifier release, then unmap every vma. */
-    exitMmap: () => {},
     /** kernel/fork.c:__mmdrop() -> mm_pasid_drop(): the PASID returns to the allocator. */
     pasidDrop: () => {},
   },
@@ -27,7 +27,7 @@ export const mmMachine = setup({
   id: 'mm',
   initial: 'live',
   states: {
-    live: { on: { LAST_USER_GONE: { target: 'exited', actions: 'exitMmap' } } },
+    live: { on: { LAST_USER_GONE: 'exited' } },
     exited: { on: { LAST_REF_DROPPED: { target: 'freed', actions: 'pasidDrop' } } },
     freed: { type: 'final' },
   },

@@ -198,11 +198,10 @@ export class Replay {
     for (;;) {
       const t = [...this.world.tasks.values()].find((x) => hasWork(x) && blockedOn(this.world, this.scheme, x) === null);
       if (t === undefined) return;
-      const seq = (t.current ?? { stimulus: t.queue[0]! }).stimulus.seq;
-      const st = stepTask(this.world, this.scheme, t.name, seq);
-      this.derivedCount += st.derived.length;
-      const s = (t.current ?? { stimulus: st.finished!.stimulus }).stimulus;
-      this.after(s, st.derived, st.touched, st.finished);
+      // Each step of the schedule is a step record after the log's last, as a recording writes it.
+      this.lastSeq += 1;
+      const s = { op: 'step', task: t.name, seq: this.lastSeq, line: (t.current ?? { stimulus: t.queue[0]! }).stimulus.line } as Stimulus;
+      this.guard(s, () => this.step(s));
     }
   }
 

@@ -1,12 +1,16 @@
 /** Every kernel-path machine, by the name the engine's path table uses (src/engine/paths/). */
 import { atomicPath } from './atomic.machine.js';
 import { invalidateRangePath } from './invalidate-range.machine.js';
+import { exitPath } from './exit.machine.js';
 import { mapDmaPath } from './map-dma.machine.js';
+import { unbindPath } from './unbind.machine.js';
 
 export const PATH_MACHINES = {
   atomic: atomicPath,
   map_dma: mapDmaPath,
   invalidate_range: invalidateRangePath,
+  exit: exitPath,
+  unbind: unbindPath,
 } as const;
 
 export type PathMachineName = keyof typeof PATH_MACHINES;

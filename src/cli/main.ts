@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { GLOSS, HISTORY_PROPERTIES, PROPERTY_NAMES } from '../checks/properties.js';
+import { GLOSS, PROPERTY_NAMES } from '../checks/properties.js';
 import { counterexampleLines } from '../explore/counterexample.js';
 import { explore, scenarioOf } from '../explore/explore.js';
 import type { LogItem } from '../log/reader.js';
@@ -116,7 +116,7 @@ function renderReport(file: string, r: ReplayReport): string {
   }
   for (const v of r.violations) lines.push(`violation ${v.property} at ${v.seq}: ${v.message}`);
   const violated = new Set(r.violations.map((v) => v.property));
-  lines.push(`properties: ${HISTORY_PROPERTIES.map((p) => `${p} ${violated.has(p) ? 'VIOLATED' : 'holds'}`).join(', ')}`);
+  lines.push(`properties: ${PROPERTY_NAMES.map((p) => `${p} ${violated.has(p) ? 'VIOLATED' : 'holds'}`).join(', ')}`);
   if (r.divergences.length === 0 && r.violations.length === 0) lines.push('clean');
   return `${lines.join('\n')}\n`;
 }

@@ -4,10 +4,10 @@
  * one place where machine effects become world changes.
  */
 import type { MachineName } from '../../machines/index.js';
-import { containerOf, deviceOf, groupOf, mmOf, processOf } from './lookup.js';
+import { containerOf, deviceOf, groupOf, mmOf } from './lookup.js';
 import { ModelError, type Tx } from './tx.js';
 import { detachContainer, releaseIommu } from './rules/files.js';
-import { exitFiles, exitMm, exitMmap, pasidDrop } from './rules/mm.js';
+import { pasidDrop } from './rules/mm.js';
 import { removeDevice } from './rules/device.js';
 import { dmaByKey, unmapUnpin } from './rules/type1.js';
 
@@ -16,9 +16,6 @@ type Handler = (tx: Tx, object: string) => void;
 const HANDLERS: Record<string, Handler> = {
   'group.detachContainer': (tx, key) => detachContainer(tx, groupOf(tx.world, key)),
   'container.releaseIommu': (tx, id) => releaseIommu(tx, containerOf(tx.world, Number(id))),
-  'process.exitMm': (tx, pid) => exitMm(tx, tx.world.processes.get(Number(pid)) ?? processOf(tx.world, Number(pid))),
-  'process.exitFiles': (tx, pid) => exitFiles(tx, tx.world.processes.get(Number(pid))!),
-  'mm.exitMmap': (tx, id) => exitMmap(tx, mmOf(tx.world, Number(id))),
   'mm.pasidDrop': (tx, id) => pasidDrop(tx, mmOf(tx.world, Number(id))),
   'vfio_dma.unmapUnpin': (tx, id) => {
     const { c, dma } = dmaByKey(tx, id);

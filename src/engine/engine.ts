@@ -33,11 +33,11 @@ const RULES: { [O in StimulusOp]: Rule<O> | null } = {
   touch: mm.touch,
   'pci.command': device.pciCommand,
   fork: mm.fork,
-  exit: mm.exit,
+  exit: null, // the exit path (src/engine/paths/exit.ts)
   'device.dma': device.deviceDma,
   'device.page_request': sva.pageRequest,
   'device.stop_pasid': sva.stopPasid,
-  'device.unbind': device.unbind,
+  'device.unbind': null, // the unbind path
   'mm.reclaim': null, // the reclaim path (src/engine/paths/invalidate-range.ts)
   'mm.oom_reap': null, // the oom_reap path
   'mdev.pin_pages': mdev.pinPages,
@@ -107,7 +107,7 @@ function runOneStep(tx: Tx, scheme: Scheme, task: Task): { stimulus: Stimulus; o
     rp = current(scheme, task)!;
     task.queue.shift();
     task.current = rp;
-    tx.emit('task.started', { task: task.name, seq: rp.stimulus.seq, op: rp.stimulus.op, path: rp.path });
+    tx.emit('task.started', { task: task.name, seq: rp.stimulus.seq, stimulus: rp.stimulus.op, path: rp.path });
   }
   const def = pathDef(rp.path);
   const machine = def.machine as MachineName;

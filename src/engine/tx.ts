@@ -174,9 +174,12 @@ export class Tx {
 }
 
 /** A stimulus that names something the log never declared (an unknown pid, device or fd kind). */
-export class BadReference {
+export class BadReference extends Error {
   constructor(
     readonly field: string,
     readonly detail: string,
-  ) {}
+  ) {
+    super(`field '${field}': ${detail}`);
+    this.name = 'BadReference';
+  }
 }

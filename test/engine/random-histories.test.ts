@@ -141,8 +141,12 @@ function toRecords(w: World, k: Cmd): object[] {
       const target = dmas.length > 0 && k.iova % 4 !== 0 ? dmas[k.iova % dmas.length]!.iova : BigInt(k.iova * 0x4000);
       return [{ op: 'device.dma', device: DEVICES[k.dev], iova: hexs(Number(target)), length: '0x40', write: k.write }];
     }
-    case 'unbind':
-      return [{ op: 'device.unbind', device: DEVICES[k.dev] }];
+    case 'unbind': {
+      // An unbind waits for the device's users: it runs as a task (the default schedule runs it
+      // at the end). A device is unbound once at most.
+      if (w.tasks.has(`unbind-${k.dev}`) || w.devices.get(DEVICES[k.dev]!)?.state === 'removed') return [];
+      return [{ op: 'device.unbind', device: DEVICES[k.dev], task: `unbind-${k.dev}` }];
+    }
     case 'reclaim':
       return [{ op: 'mm.reclaim', pid: P, addr: '0x7f0000000000', length: '0x100000' }];
   }
@@ -190,10 +194,13 @@ function run(drawn: Cmd[]): { lines: string[]; violations: string[] } {
 
 describe('random stimulus histories', () => {
   fcTest.prop([fc.array(cmd, { minLength: 10, maxLength: 80, size: 'max' })], { numRuns: Number(process.env['IOMMU_MODEL_FUZZ_RUNS'] ?? 150) })(
-    'keep every invariant the kernel keeps (all history properties but NoDmaToDisabledMmio)',
+    'keep every invariant the kernel keeps (but its two known hazards: BAR DMA after disable, unbind waiting for users)',
     (drawn) => {
       const { violations } = run(drawn);
-      expect(violations.filter((v) => !v.startsWith('NoDmaToDisabledMmio'))).toEqual([]);
+      // Two real kernel hazards are excluded: DMA through a BAR mapping that outlived the BAR
+      // (kernel-reference 10.4), and an unbind that waits forever for a user that never closes
+      // the device (10.8).
+      expect(violations.filter((v) => !v.startsWith('NoDmaToDisabledMmio') && !/^NoDeadlock.*waits for the last registration reference/.test(v))).toEqual([]);
     },
   );
 

@@ -127,7 +127,7 @@ type ObjectName = keyof typeof MACHINES;
 
 /** Every event of each machine's event union; a test below checks none is left out. */
 const EXPLORED: Record<ObjectName, Exploration> = {
-  process: explore(MACHINES.process, e<ProcessEvent['type']>('EXIT')),
+  process: explore(MACHINES.process, e<ProcessEvent['type']>('EXIT', 'EXITED')),
   mm: explore(MACHINES.mm, e<MmEvent['type']>('LAST_USER_GONE', 'LAST_REF_DROPPED')),
   container: explore(
     MACHINES.container,
@@ -144,7 +144,7 @@ const EXPLORED: Record<ObjectName, Exploration> = {
   ),
   device: explore(
     MACHINES.device,
-    e<DeviceEvent['type']>('OPEN_FIRST', 'CLOSE_LAST', 'UNBIND', 'UNBIND_WAIT'),
+    e<DeviceEvent['type']>('OPEN_FIRST', 'CLOSE_LAST', 'UNBIND', 'REMOVE'),
   ),
   vfio_dma: explore(
     MACHINES.vfio_dma,
@@ -288,8 +288,12 @@ describe('vfio_dma (drivers/vfio/vfio_iommu_type1.c)', () => {
 describe('process (kernel/exit.c)', () => {
   const x = EXPLORED.process;
 
-  it('EXIT runs exitMm before exitFiles, as do_exit calls exit_mm before exit_files', () => {
-    expect(show(x.edges)).toEqual(['running -EXIT-> exited [exitMm,exitFiles]']);
+  it('goes running -> exiting -> exited with no effects of its own (the exit path has the steps)', () => {
+    expect(show(x.edges)).toEqual(['exiting -EXITED-> exited []', 'running -EXIT-> exiting []']);
+  });
+
+  it('makes no syscall once exiting: nothing leads back to running', () => {
+    expect(into(x, 'running')).toEqual([]);
   });
 
   it('cannot exit twice', () => {
@@ -300,10 +304,10 @@ describe('process (kernel/exit.c)', () => {
 describe('mm (kernel/fork.c)', () => {
   const x = EXPLORED.mm;
 
-  it('runs exitMmap on LAST_USER_GONE and pasidDrop on LAST_REF_DROPPED', () => {
+  it('runs pasidDrop on LAST_REF_DROPPED (__mmdrop -> mm_pasid_drop), and nothing on LAST_USER_GONE (exit_mmap is the exit path)', () => {
     expect(show(x.edges)).toEqual([
       'exited -LAST_REF_DROPPED-> freed [pasidDrop]',
-      'live -LAST_USER_GONE-> exited [exitMmap]',
+      'live -LAST_USER_GONE-> exited []',
     ]);
   });
 
@@ -365,17 +369,13 @@ describe('page_request (drivers/iommu/io-pgfault.c)', () => {
 describe('device (drivers/vfio/vfio_main.c)', () => {
   const x = EXPLORED.device;
 
-  it('leaves unregistering only by CLOSE_LAST, into removed', () => {
-    expect(show(outOf(x, 'unregistering'))).toEqual([
-      'unregistering -CLOSE_LAST-> removed [removeDevice]',
-    ]);
+  it('leaves unregistering only by CLOSE_LAST (the last registration reference), into released', () => {
+    expect(show(outOf(x, 'unregistering'))).toEqual(['unregistering -CLOSE_LAST-> released []']);
   });
 
-  it('runs removeDevice on both ways into removed', () => {
-    expect(show(into(x, 'removed'))).toEqual([
-      'closed -UNBIND-> removed [removeDevice]',
-      'unregistering -CLOSE_LAST-> removed [removeDevice]',
-    ]);
+  it('is removed only from released, by the unbinding task, with removeDevice', () => {
+    expect(show(into(x, 'removed'))).toEqual(['released -REMOVE-> removed [removeDevice]']);
+    expect(show(into(x, 'released'))).toEqual(['closed -UNBIND-> released []', 'unregistering -CLOSE_LAST-> released []']);
   });
 
   it('cannot be opened again once unregistering', () => {

@@ -5,6 +5,7 @@
 import type { Stimulus } from '../../log/records.js';
 import type { Scheme } from '../../schemes/scheme.js';
 import { munmapPath, oomReapPath, reclaimPath } from './invalidate-range.js';
+import { closePath, exitPath, unbindPath } from './lifecycle.js';
 import { mapDma } from './map-dma.js';
 import type { PathDef } from './types.js';
 
@@ -13,6 +14,9 @@ export const PATHS_BY_NAME: Readonly<Record<string, PathDef>> = {
   munmap: munmapPath,
   reclaim: reclaimPath,
   oom_reap: oomReapPath,
+  exit: exitPath,
+  close: closePath,
+  unbind: unbindPath,
 };
 
 export function pathNameFor(s: Stimulus, _scheme: Scheme): string {
@@ -20,5 +24,8 @@ export function pathNameFor(s: Stimulus, _scheme: Scheme): string {
   if (s.op === 'munmap') return 'munmap';
   if (s.op === 'mm.reclaim') return 'reclaim';
   if (s.op === 'mm.oom_reap') return 'oom_reap';
+  if (s.op === 'exit') return 'exit';
+  if (s.op === 'close') return 'close';
+  if (s.op === 'device.unbind') return 'unbind';
   return 'atomic';
 }

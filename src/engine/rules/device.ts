@@ -119,27 +119,32 @@ export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
     if (!d.mdev) d.memoryEnabled = false; // vfio_pci_core_disable: the device is disabled
     g.containerUsers -= 1;
     d.registrations -= 1;
-    const done = tx.fire('device', d.name, d, 'CLOSE_LAST');
+    // The last registration reference: a waiting vfio_unregister_group_dev completes.
+    tx.fire('device', d.name, d, 'CLOSE_LAST');
     fput(tx, g.file!);
-    runActions(tx, 'device', d.name, done);
   } else {
     d.openCount -= 1;
     d.registrations -= 1;
   }
 }
 
-/** SPEC 1.3 `device.unbind`: vfio_main.c:vfio_unregister_group_dev. */
-export function unbind(tx: Tx, s: StimulusOf<'device.unbind'>): Outcome {
+/**
+ * SPEC 1.3 `device.unbind`, first step: vfio_unregister_group_dev puts the registration
+ * reference. With no user the completion has fired; otherwise the caller waits for the last
+ * registration reference (open device files), relaying request() to the user.
+ */
+export function unbindPut(tx: Tx, s: StimulusOf<'device.unbind'>): Device {
   const d = deviceOf(tx.world, s.device);
-  if (d.state === 'removed' || d.state === 'unregistering') throw new BadReference('device', `device ${d.name} is already being unbound`);
-  if (d.registrations === 0) {
-    runActions(tx, 'device', d.name, tx.fire('device', d.name, d, 'UNBIND'));
-    return { ret: 0n, decidedBy: 'vfio_main.c:vfio_unregister_group_dev: no users' };
-  }
-  // The wait is unbounded; vfio-pci relays request() to the user every 10 s.
-  tx.fire('device', d.name, d, 'UNBIND_WAIT');
-  tx.emit('device.request', { device: d.name, count: 0 });
-  return { out: { blocked: true }, decidedBy: 'vfio_main.c:vfio_unregister_group_dev: waiting for the last registration reference' };
+  if (d.state !== 'closed' && d.state !== 'open') throw new BadReference('device', `device ${d.name} is already being unbound`);
+  tx.fire('device', d.name, d, 'UNBIND');
+  if ((d.state as string) === 'unregistering') tx.emit('device.request', { device: d.name, count: 0 });
+  return d;
+}
+
+/** After the wait: vfio_device_remove_group (the device machine's REMOVE, action removeDevice). */
+export function unbindRemove(tx: Tx, d: Device): Outcome {
+  runActions(tx, 'device', d.name, tx.fire('device', d.name, d, 'REMOVE'));
+  return { ret: 0n, decidedBy: 'vfio_main.c:vfio_unregister_group_dev' };
 }
 
 /**

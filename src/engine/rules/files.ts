@@ -7,7 +7,7 @@ import type { StimulusOf } from '../../log/records.js';
 import { containerOf, deviceOf, fdFile, fileOf, groupOf, processOf } from '../lookup.js';
 import { initialState } from '../stepper.js';
 import { BadReference, type Outcome, type Tx } from '../tx.js';
-import { newId, type Container, type Group, type OpenFile, type Process } from '../world.js';
+import { newId, type Container, type Group, type OpenFile, type Process, type World } from '../world.js';
 import { runActions } from '../actions.js';
 import * as type1 from './type1.js';
 import { deviceIoctl, releaseDeviceFile } from './device.js';
@@ -89,6 +89,43 @@ export function fput(tx: Tx, fileId: number): void {
     else if (f.kind === 'group') releaseGroupFile(tx, f.group!);
     else releaseDeviceFile(tx, f);
   });
+}
+
+/**
+ * The locks releasing this file's last reference takes, in the kernel's order: a device file's
+ * last close runs under dev_set->lock (vfio_df_close) and puts the group file; the group file's
+ * release takes group->group_lock, then detaching the container takes container->group_lock
+ * (write) and type1's iommu->lock, whose unmap uncharges live mms under mmap_lock
+ * (vfio_lock_acct). Empty when the file has other references.
+ */
+export function releaseLocks(w: World, fileId: number): Array<{ lock: string; mode: 'read' | 'write' }> {
+  const f = w.files.get(fileId);
+  if (f === undefined || f.refs > 1) return [];
+  const out: Array<{ lock: string; mode: 'read' | 'write' }> = [];
+  let groupKey: string | undefined;
+  if (f.kind === 'device') {
+    const d = w.devices.get(f.device!);
+    if (d === undefined) return [];
+    out.push({ lock: `dev_set.lock#${d.name}`, mode: 'write' });
+    const g = w.groups.get(d.group);
+    const gf = g?.file == null ? undefined : w.files.get(g.file);
+    if (d.openCount === 1 && gf !== undefined && gf.refs === 1) groupKey = d.group;
+  } else if (f.kind === 'group') groupKey = f.group;
+  if (groupKey !== undefined) {
+    const g = w.groups.get(groupKey)!;
+    out.push({ lock: `group.group_lock#${g.key}`, mode: 'write' });
+    const c = g.container === null ? undefined : w.containers.get(g.container);
+    if (c !== undefined) {
+      out.push({ lock: `container.group_lock#${c.id}`, mode: 'write' });
+      if (c.type1 !== null) {
+        out.push({ lock: `iommu.lock#${c.id}`, mode: 'write' });
+        const mms = new Set<number>();
+        for (const d of c.type1.dmas.valuesArray()) if (d.lockedVm > 0 && w.mms.get(d.mm)?.state === 'live') mms.add(d.mm);
+        for (const mm of [...mms].sort((a, b) => a - b)) out.push({ lock: `mmap_lock#${mm}`, mode: 'write' });
+      }
+    }
+  }
+  return out;
 }
 
 /** container.c:vfio_fops_release -> vfio_container_put. Nothing is unmapped while groups remain. */
@@ -356,7 +393,7 @@ function groupGetDeviceFd(tx: Tx, p: Process, g: Group, s: StimulusOf<'ioctl'>):
   // vfio_device_get_from_name: by name within the group; takes a registration reference,
   // which fails once vfio_unregister_group_dev has put the registration.
   const d = tx.world.devices.get(a.name);
-  if (d === undefined || d.group !== g.key || d.state === 'unregistering' || d.state === 'removed') {
+  if (d === undefined || d.group !== g.key || d.state === 'unregistering' || d.state === 'released' || d.state === 'removed') {
     tx.fail('ENODEV', 'group.c:vfio_group_ioctl_get_device_fd: no device of that name in the group');
   }
   // vfio_df_group_open, under group->group_lock then dev_set->lock:

@@ -104,12 +104,6 @@ export function mmap(tx: Tx, s: StimulusOf<'mmap'>): Outcome {
  * Removes [start, end) from the address space: splits vmas at the edges, calls the MMU
  * notifiers (invalidate_range_start/end) and drops what each removed piece held.
  */
-function unmapRange(tx: Tx, mm: Mm, start: bigint, end: bigint, blockable: boolean): void {
-  if (!hasVmasIn(mm, start, end)) return;
-  invalidate(tx, mm, start, end, blockable, 'MMU_NOTIFY_UNMAP');
-  removeVmas(tx, mm, start, end);
-}
-
 /** Whether any vma intersects [start, end). */
 export function hasVmasIn(mm: Mm, start: bigint, end: bigint): boolean {
   return mm.vmas.some((v) => v.start < end && start < v.end);
@@ -152,15 +146,6 @@ function slice(v: Vma, start: bigint, end: bigint): Vma {
   return out;
 }
 
-/**
- * mmu_notifier_invalidate_range_start/end over [start, end) for the mm's subscribers: the
- * SVA bonds flush their device TLB entries (arm_smmu_mm_arch_invalidate_secondary_tlbs,
- * intel_invalidate_range). Blockable unless the caller is the OOM reaper.
- */
-function invalidate(tx: Tx, mm: Mm, start: bigint, end: bigint, blockable: boolean, event: string): void {
-  if (mm.svaNotifiers.length === 0) return;
-  tx.emit('mmu_notifier.invalidate', { mm: mm.id, start: hex(start), end: hex(end), blockable, event, subscribers: [...mm.svaNotifiers] });
-}
 
 /** SPEC 1.3 `munmap`: the checks of mm/mmap.c:do_vmi_munmap; returns the page-aligned range. */
 export function munmapRange(tx: Tx, s: StimulusOf<'munmap'>): { readonly start: bigint; readonly end: bigint } {
@@ -219,40 +204,54 @@ export function fork(tx: Tx, s: StimulusOf<'fork'>): Outcome {
   return { ret: BigInt(s.child), decidedBy: 'kernel/fork.c:copy_process' };
 }
 
-/** SPEC 1.3 `exit`: kernel/exit.c:do_exit, via the process machine (exit_mm, then exit_files). */
-export function exit(tx: Tx, s: StimulusOf<'exit'>): Outcome {
-  const p = processOf(tx.world, s.pid);
+/** kernel/exit.c:do_exit begins: the process makes no more syscalls. */
+export function beginExit(tx: Tx, p: Process): void {
   tx.touched.teardown = true;
-  runActions(tx, 'process', String(p.pid), tx.fire('process', String(p.pid), p, 'EXIT'));
-  return { ret: 0n, decidedBy: 'kernel/exit.c:do_exit' };
+  tx.fire('process', String(p.pid), p, 'EXIT');
 }
 
-/** kernel/exit.c:exit_mm -> mmput: the last user runs exit_mmap, then drops its mm_count. */
-export function exitMm(tx: Tx, p: Process): void {
-  const mm = mmOf(tx.world, p.mm);
+/** kernel/exit.c:exit_mm -> mmput: drop this task's mm_users; true if it was the last user. */
+export function mmputUser(mm: Mm): boolean {
   mm.users -= 1;
-  if (mm.users > 0) return;
-  runActions(tx, 'mm', String(mm.id), tx.fire('mm', String(mm.id), mm, 'LAST_USER_GONE'));
-  mmDrop(tx, mm);
+  return mm.users === 0;
 }
 
 /**
- * mm/mmap.c:exit_mmap: mmu_notifier_release first (the SVA bonds stop translating), then every
- * vma is unmapped. Pages pinned with FOLL_LONGTERM survive: process exit does not unmap DMA.
+ * mm/mmap.c:exit_mmap, first part: mmu_notifier_release (mn_hlist_release calls every
+ * subscriber's release, then unlinks them all). SVA bonds stop translating here; type1
+ * notifiers (schemes) are released by the caller, one step each.
  */
-export function exitMmap(tx: Tx, mm: Mm): void {
-  tx.cascade('mm.exit_mmap', { mm: mm.id }, () => {
-    mmRelease(tx, mm);
-    if (mm.vmas.length > 0) unmapRange(tx, mm, 0n, mm.vmas[mm.vmas.length - 1]!.end, true);
-    tx.touched.mms.add(mm.id);
-  });
+export function exitMmapRelease(tx: Tx, mm: Mm): void {
+  tx.emit('mm.exit_mmap', { mm: mm.id });
+  mmRelease(tx, mm);
 }
 
-/** kernel/exit.c:exit_files: every fd, in order; files whose last reference goes are released. */
-export function exitFiles(tx: Tx, p: Process): void {
-  const fds = [...p.fds.entries()].sort((a, b) => a[0] - b[0]);
-  p.fds.clear();
-  for (const [, id] of fds) fput(tx, id);
+/** mm/mmap.c:exit_mmap, the rest: every vma goes (pinned pages survive), then mmdrop. */
+export function exitMmapUnmap(tx: Tx, mm: Mm): void {
+  mm.type1Notifiers = [];
+  if (mm.vmas.length > 0) removeVmas(tx, mm, 0n, mm.vmas[mm.vmas.length - 1]!.end);
+  tx.fire('mm', String(mm.id), mm, 'LAST_USER_GONE');
+  tx.touched.mms.add(mm.id);
+}
+
+/** kernel/exit.c:exit_files: the lowest fd still open, or undefined. */
+export function nextFd(p: Process): number | undefined {
+  let low: number | undefined;
+  for (const fd of p.fds.keys()) if (low === undefined || fd < low) low = fd;
+  return low;
+}
+
+/** Closes one fd of an exiting process (exit_files -> put_files_struct -> filp_close). */
+export function exitCloseFd(tx: Tx, p: Process, fd: number): void {
+  const id = p.fds.get(fd)!;
+  p.fds.delete(fd);
+  fput(tx, id);
+}
+
+/** do_exit ends: the process is a zombie. */
+export function finishExit(tx: Tx, p: Process): Outcome {
+  tx.fire('process', String(p.pid), p, 'EXITED');
+  return { ret: 0n, decidedBy: 'kernel/exit.c:do_exit' };
 }
 
 /** kernel/fork.c:__mmdrop -> mm_pasid_drop (the mm machine's pasidDrop action). */

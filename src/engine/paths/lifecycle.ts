@@ -1,0 +1,204 @@
+/**
+ * Paths that end lifetimes: process exit (machines/paths/exit.machine.ts), close of an fd (one
+ * step taking the locks the file's release takes), and device unbind
+ * (machines/paths/unbind.machine.ts), which waits for the last user.
+ */
+import type { StimulusOf } from '../../log/records.js';
+import { U64_MAX } from '../../log/u64.js';
+import { acquire, release } from '../locks.js';
+import { deviceOf, mmOf } from '../lookup.js';
+import * as device from '../rules/device.js';
+import * as files from '../rules/files.js';
+import * as mmRules from '../rules/mm.js';
+import { BadReference, type Outcome, type Tx } from '../tx.js';
+import type { Process, RunningPath, Task, World } from '../world.js';
+import { runRule } from './atomic.js';
+import { callbackRequires, runCallback, type Subscriber } from './invalidate.js';
+import type { PathDef, Requirement } from './types.js';
+
+const mmapLock = (mm: number): string => `mmap_lock#${mm}`;
+
+/** Takes `locks` in order, runs `fn`, releases them in reverse. */
+function holding<T>(tx: Tx, task: Task, locks: ReadonlyArray<{ lock: string; mode: 'read' | 'write' }>, where: string, fn: () => T): T {
+  for (const l of locks) acquire(tx, task, l.lock, l.mode, where);
+  try {
+    return fn();
+  } finally {
+    for (const l of [...locks].reverse()) release(tx, task, l.lock);
+  }
+}
+
+/** The tasks with a path in flight (or queued) whose stimulus is a call by process `pid`. */
+function tasksOfPid(w: World, pid: number, except: string): string[] {
+  const out: string[] = [];
+  for (const t of w.tasks.values()) {
+    if (t.name === except || t.current === null) continue;
+    if ((t.current.stimulus as { pid?: number }).pid === pid) out.push(t.name);
+  }
+  return out;
+}
+
+interface ExitCtx {
+  pid: number;
+  mm: number;
+  subs: Subscriber[];
+  i: number;
+  outcome: Outcome;
+}
+
+const exitCtx = (rp: RunningPath): ExitCtx => rp.ctx as unknown as ExitCtx;
+
+function exitingProcess(w: World, rp: RunningPath): Process {
+  const pid = (rp.stimulus as StimulusOf<'exit'>).pid;
+  const p = w.processes.get(pid);
+  if (p === undefined) throw new BadReference('pid', `no process ${pid} (declare it with process.spawn)`);
+  return p;
+}
+
+/** The files step's locks: those the release of the lowest fd's file takes. */
+function nextFileLocks(w: World, p: Process): Array<{ lock: string; mode: 'read' | 'write' }> {
+  const fd = mmRules.nextFd(p);
+  return fd === undefined ? [] : files.releaseLocks(w, p.fds.get(fd)!);
+}
+
+export const exitPath: PathDef = {
+  machine: 'exit',
+  steps: {
+    wait: {
+      requires: (w, task, rp): Requirement[] => {
+        const others = tasksOfPid(w, (rp.stimulus as StimulusOf<'exit'>).pid, task.name);
+        return [{ wait: `the syscalls in flight of process ${(rp.stimulus as StimulusOf<'exit'>).pid} (${others.join(', ')})`, ready: others.length === 0, on: others }];
+      },
+      run(tx, _task, rp) {
+        const p = exitingProcess(tx.world, rp);
+        if (p.state !== 'running') throw new BadReference('pid', `process ${p.pid} has exited`);
+        const ctx = exitCtx(rp);
+        ctx.pid = p.pid;
+        ctx.mm = p.mm;
+        mmRules.beginExit(tx, p);
+        return 'START';
+      },
+    },
+    mm: {
+      requires: (w, _t, rp): Requirement[] => (mmOf(w, exitCtx(rp).mm).users === 1 ? [{ lock: mmapLock(exitCtx(rp).mm), mode: 'write' }] : []),
+      run(tx, task, rp) {
+        const ctx = exitCtx(rp);
+        const mm = mmOf(tx.world, ctx.mm);
+        if (!mmRules.mmputUser(mm)) return 'FILES';
+        acquire(tx, task, mmapLock(ctx.mm), 'write', 'exit.mm (exit_mmap)');
+        mmRules.exitMmapRelease(tx, mm);
+        ctx.subs = mm.type1Notifiers.map((container): Subscriber => ({ kind: 'type1', container }));
+        ctx.i = 0;
+        return ctx.subs.length > 0 ? 'RELEASE' : 'UNMAP';
+      },
+    },
+    release: {
+      requires: (w, _t, rp, scheme): Requirement[] => callbackRequires(w, scheme, exitCtx(rp).subs[exitCtx(rp).i]),
+      run(tx, task, rp) {
+        // mn_hlist_release: ops->release for the whole address space.
+        const ctx = exitCtx(rp);
+        runCallback(tx, task, ctx.subs[ctx.i]!, ctx.mm, 0n, U64_MAX, 'exit.release (mmu_notifier_release)');
+        ctx.i += 1;
+        return ctx.i < ctx.subs.length ? 'NEXT' : 'UNMAP';
+      },
+    },
+    unmap: {
+      run(tx, task, rp) {
+        const ctx = exitCtx(rp);
+        const mm = mmOf(tx.world, ctx.mm);
+        mmRules.exitMmapUnmap(tx, mm);
+        release(tx, task, mmapLock(ctx.mm));
+        mmRules.mmDrop(tx, mm);
+        return 'FILES';
+      },
+    },
+    files: {
+      requires: (w, _t, rp): Requirement[] => nextFileLocks(w, exitingProcess(w, rp)),
+      run(tx, task, rp) {
+        const ctx = exitCtx(rp);
+        const p = exitingProcess(tx.world, rp);
+        const fd = mmRules.nextFd(p);
+        if (fd !== undefined) {
+          holding(tx, task, nextFileLocks(tx.world, p), 'exit.files (exit_files)', () => mmRules.exitCloseFd(tx, p, fd));
+          if (mmRules.nextFd(p) !== undefined) return 'NEXT';
+        }
+        ctx.outcome = mmRules.finishExit(tx, p);
+        return 'RETURN';
+      },
+    },
+  },
+};
+
+/** SPEC 1.3 `close`: the file's last fput runs its release under the locks it takes. */
+export const closePath: PathDef = {
+  machine: 'atomic',
+  steps: {
+    run: {
+      requires: (w, _t, rp): Requirement[] => {
+        const s = rp.stimulus as StimulusOf<'close'>;
+        const id = w.processes.get(s.pid)?.fds.get(s.fd);
+        return id === undefined ? [] : files.releaseLocks(w, id);
+      },
+      run(tx, task, rp) {
+        const s = rp.stimulus as StimulusOf<'close'>;
+        const id = tx.world.processes.get(s.pid)?.fds.get(s.fd);
+        const locks = id === undefined ? [] : files.releaseLocks(tx.world, id);
+        rp.ctx['outcome'] = holding(tx, task, locks, 'close', () => runRule(tx, files.close as never, s));
+        return 'DONE';
+      },
+    },
+  },
+};
+
+/** The tasks whose process holds `device` open (the users an unbind waits for). */
+function holdersOf(w: World, name: string): string[] {
+  const pids = new Set<number>();
+  for (const p of w.processes.values()) {
+    for (const id of p.fds.values()) if (w.files.get(id)?.device === name) pids.add(p.pid);
+    for (const v of w.mms.get(p.mm)?.vmas ?? []) if (v.device === name) pids.add(p.pid);
+  }
+  const out: string[] = [];
+  for (const t of w.tasks.values()) {
+    const s = t.current?.stimulus ?? t.queue[0];
+    if (s !== undefined && pids.has((s as { pid?: number }).pid ?? -1)) out.push(t.name);
+  }
+  return out;
+}
+
+/** The locks vfio_device_remove_group takes when it force-detaches the container. */
+function removalLocks(w: World, name: string): Array<{ lock: string; mode: 'read' | 'write' }> {
+  const d = w.devices.get(name);
+  const g = d === undefined ? undefined : w.groups.get(d.group);
+  if (d === undefined || g === undefined || g.container === null) return [];
+  if (g.devices.some((n) => n !== name && w.devices.get(n)?.state !== 'removed')) return [];
+  const c = w.containers.get(g.container);
+  if (c === undefined) return [];
+  return [{ lock: `container.group_lock#${c.id}`, mode: 'write' }, ...(c.type1 === null ? [] : [{ lock: `iommu.lock#${c.id}`, mode: 'write' as const }])];
+}
+
+export const unbindPath: PathDef = {
+  machine: 'unbind',
+  steps: {
+    put: {
+      run(tx, _task, rp) {
+        device.unbindPut(tx, rp.stimulus as StimulusOf<'device.unbind'>);
+        return 'WAIT';
+      },
+    },
+    remove: {
+      requires: (w, _t, rp): Requirement[] => {
+        const name = (rp.stimulus as StimulusOf<'device.unbind'>).device;
+        const d = w.devices.get(name)!;
+        return [
+          { wait: `the last registration reference of ${name} (vfio_unregister_group_dev)`, ready: d.state === 'released', on: holdersOf(w, name) },
+          ...removalLocks(w, name),
+        ];
+      },
+      run(tx, task, rp) {
+        const d = deviceOf(tx.world, (rp.stimulus as StimulusOf<'device.unbind'>).device);
+        rp.ctx['outcome'] = holding(tx, task, removalLocks(tx.world, d.name), 'unbind.remove (vfio_device_remove_group)', () => device.unbindRemove(tx, d));
+        return 'RETURN';
+      },
+    },
+  },
+};

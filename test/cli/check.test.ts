@@ -1,0 +1,109 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+
+const SCHEMES = join(import.meta.dirname, '..', 'fixtures', 'schemes');
+const TAKES_LOCK = join(SCHEMES, 'notifier-takes-iommu-lock.mjs');
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false });
+  return { code, out, err };
+}
+
+interface CheckJson {
+  exhausted: boolean;
+  properties: Record<string, string>;
+  violations: Array<{ property: string; seq: number; message: string; schedule: string[]; steps: number }>;
+  counterexample?: string;
+}
+
+interface ReplayJson {
+  violations: Array<{ property: string; seq: number; message: string }>;
+  divergences: unknown[];
+}
+
+describe('iommu-model check', () => {
+  it('exits 0 on map-vs-munmap under upstream and says the search was exhausted', async () => {
+    const r = await run('check', '--scenario', 'map-vs-munmap');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('exhausted');
+    expect(r.out).not.toContain('NOT exhausted');
+    expect(r.out).not.toContain('VIOLATED');
+    expect(r.err).toBe('');
+  });
+
+  it('exits 1 with a scheme file whose notifier takes iommu->lock', async () => {
+    const r = await run('check', '--scenario', 'map-vs-munmap', '--scheme', TAKES_LOCK);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/NoDeadlock\s+VIOLATED/);
+    expect(r.out).toMatch(/LockOrder\s+VIOLATED/);
+  });
+
+  it('reports NoDeadlock and LockOrder as violated in --json', async () => {
+    const r = await run('check', '--scenario', 'map-vs-munmap', '--scheme', TAKES_LOCK, '--json');
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as CheckJson;
+    expect(doc.exhausted).toBe(true);
+    expect(doc.properties['NoDeadlock']).toBe('violated');
+    expect(doc.properties['LockOrder']).toBe('violated');
+    expect(doc.properties['NoOverlap']).toBe('holds');
+  });
+
+  it('writes with --out a counterexample log that replays to the same NoDeadlock violation', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'iommu-model-check-')), 'cx.jsonl');
+    const r = await run('check', '--scenario', 'map-vs-munmap', '--scheme', TAKES_LOCK, '--json', '--out', out);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as CheckJson;
+    expect(doc.counterexample).toBe(out);
+    expect(existsSync(out)).toBe(true);
+    expect(readFileSync(out, 'utf8')).toContain('"op":"step"');
+    const deadlock = doc.violations.find((v) => v.property === 'NoDeadlock');
+    expect(deadlock).toBeDefined();
+
+    const rep = await run('replay', out, '--scheme', TAKES_LOCK, '--json');
+    expect(rep.code).toBe(1);
+    const rdoc = JSON.parse(rep.out) as ReplayJson;
+    expect(rdoc.divergences).toEqual([]);
+    expect(rdoc.violations.filter((v) => v.property === 'NoDeadlock').map((v) => v.seq)).toEqual([deadlock!.seq]);
+
+    const plain = await run('replay', out, '--scheme', TAKES_LOCK);
+    expect(plain.code).toBe(1);
+    expect(plain.out).toContain(`violation NoDeadlock at ${deadlock!.seq}`);
+  });
+
+  it('rejects an unknown scenario name with exit 2 and one stderr line naming --scenario', async () => {
+    const r = await run('check', '--scenario', 'no-such-scenario');
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toContain('--scenario');
+    expect(r.err).toContain('no-such-scenario');
+    expect(r.err).not.toContain('    at ');
+    expect(r.out).toBe('');
+  });
+
+  it('rejects a --max-states that is not a number with exit 2', async () => {
+    const r = await run('check', '--scenario', 'map-vs-munmap', '--max-states', 'abc');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--max-states');
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('says NOT exhausted when --max-states cuts the search', async () => {
+    const r = await run('check', '--scenario', 'map-vs-munmap', '--max-states', '5', '--json');
+    const doc = JSON.parse(r.out) as CheckJson;
+    expect(doc.exhausted).toBe(false);
+    expect(doc.properties['NoDeadlock']).toBe('not violated so far');
+  });
+});
+
+describe('iommu-model scenarios', () => {
+  it('lists map-vs-munmap', async () => {
+    const r = await run('scenarios');
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n').some((l) => l.startsWith('map-vs-munmap '))).toBe(true);
+  });
+});
