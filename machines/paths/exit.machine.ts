@@ -12,7 +12,8 @@
  *   mm       exiting; next: mmput; if last, mmap_write_lock and mmu_notifier_release (SVA)
  *   release  inside exit_mmap; next: one type1 notifier's release (a scheme's callback)
  *   unmap    released; next: unmap every vma, mmap_write_unlock, mmdrop
- *   files    the address space is gone; next: close the lowest fd still open
+ *   files    the address space is gone; next: close every fd (exit_files); the releases of
+ *            the files whose last reference went run afterwards as task_work, one step each
  *   done     the process is a zombie
  */
 import { setup } from 'xstate';
@@ -29,7 +30,7 @@ export const exitPath = setup({
     mm: { on: { RELEASE: 'release', UNMAP: 'unmap', FILES: 'files' } },
     release: { on: { NEXT: 'release', UNMAP: 'unmap' } },
     unmap: { on: { FILES: 'files' } },
-    files: { on: { NEXT: 'files', RETURN: 'done' } },
+    files: { on: { RETURN: 'done' } },
     done: { type: 'final' },
   },
 });

@@ -5,8 +5,9 @@
  */
 import type { Derived, Stimulus, StimulusOp } from '../log/records.js';
 import type { Scheme } from '../schemes/scheme.js';
-import { available, holders } from './locks.js';
-import { atomicPath, type Rule } from './paths/atomic.js';
+import { available, holders, holding } from './locks.js';
+import type { Rule } from './paths/atomic.js';
+import { lockedAtomicPath, zapPath } from './paths/single.js';
 import { PATHS_BY_NAME, pathNameFor } from './paths/index.js';
 import type { PathDef, Requirement } from './paths/types.js';
 import * as device from './rules/device.js';
@@ -48,10 +49,11 @@ const RULES: { [O in StimulusOp]: Rule<O> | null } = {
   step: null, // handled by the replay: it names a task to step
 };
 
-const ATOMIC = atomicPath(RULES);
+const ATOMIC = lockedAtomicPath(RULES);
+const ZAP = zapPath(RULES);
 
 function pathDef(name: string): PathDef {
-  return name === 'atomic' ? ATOMIC : PATHS_BY_NAME[name]!;
+  return name === 'atomic' ? ATOMIC : name === 'zap' ? ZAP : PATHS_BY_NAME[name]!;
 }
 
 export interface Applied {
@@ -73,6 +75,9 @@ function current(scheme: Scheme, task: Task): RunningPath | null {
 export function requirements(w: World, scheme: Scheme, task: Task): Requirement[] {
   const rp = current(scheme, task);
   if (rp === null) return [];
+  // task_work after the path returned: the next deferred file release and the locks it takes
+  const pendingRelease = task.deferred[0];
+  if (pendingRelease !== undefined && isFinal(pathDef(rp.path).machine as MachineName, rp.state)) return files.releaseLocks(w, pendingRelease);
   return pathDef(rp.path).steps[rp.state]?.requires?.(w, task, rp, scheme) ?? [];
 }
 
@@ -111,13 +116,21 @@ function runOneStep(tx: Tx, scheme: Scheme, task: Task): { stimulus: Stimulus; o
   }
   const def = pathDef(rp.path);
   const machine = def.machine as MachineName;
-  const st = def.steps[rp.state];
-  if (st === undefined) throw new ModelError(`path ${rp.path} has no step for state '${rp.state}'`);
-  const event = st.run(tx, task, rp);
-  const r = step(machine, rp.state, { type: event });
-  if (!r.accepted) throw new ModelError(`path ${rp.path}: event ${event} is not legal in state '${rp.state}'`);
-  rp.state = r.value;
-  if (!isFinal(machine, rp.state)) return null;
+  tx.task = task;
+  if (isFinal(machine, rp.state)) {
+    // task_work: one deferred file release (fs/file_table.c ____fput) under the locks it takes
+    const id = task.deferred.shift()!;
+    holding(tx, task, files.releaseLocks(tx.world, id), 'task_work (____fput)', () => files.releaseFile(tx, id));
+  } else {
+    const st = def.steps[rp.state];
+    if (st === undefined) throw new ModelError(`path ${rp.path} has no step for state '${rp.state}'`);
+    const event = st.run(tx, task, rp);
+    const r = step(machine, rp.state, { type: event });
+    if (!r.accepted) throw new ModelError(`path ${rp.path}: event ${event} is not legal in state '${rp.state}'`);
+    rp.state = r.value;
+    if (!isFinal(machine, rp.state)) return null;
+  }
+  if (task.deferred.length > 0) return null;
   task.current = null;
   if (task.held.length > 0) throw new ModelError(`${task.name} returned from ${rp.path} holding ${task.held.map((h) => h.id).join(', ')}`);
   const outcome = rp.ctx['outcome'] as Outcome | undefined;
@@ -142,7 +155,7 @@ export function addToTask(world: World, s: Stimulus): void {
   const name = s.task!;
   let task = world.tasks.get(name);
   if (task === undefined) {
-    task = { name, queue: [], current: null, held: [], nonBlock: 0 };
+    task = { name, queue: [], current: null, held: [], nonBlock: 0, deferred: [] };
     world.tasks.set(name, task);
   }
   task.queue.push(s);
@@ -156,7 +169,7 @@ export function applyStimulus(world: World, scheme: Scheme, s: Stimulus): Applie
   if (s.op === 'step') throw new BadReference('op', 'step records are handled by the replay');
   if (s.task !== undefined) throw new BadReference('task', 'a stimulus with a task runs when its task is stepped');
   const name = `@${s.seq}`;
-  const task: Task = { name, queue: [s], current: null, held: [], nonBlock: 0 };
+  const task: Task = { name, queue: [s], current: null, held: [], nonBlock: 0, deferred: [] };
   world.tasks.set(name, task);
   const tx = new Tx(world, scheme, s.seq);
   try {

@@ -132,3 +132,13 @@ export function locked<T>(tx: Tx, task: Task, id: string, mode: Mode, where: str
 export function allocate(tx: Tx, task: Task, where: string): void {
   locked(tx, task, 'fs_reclaim', 'write', where, () => undefined);
 }
+
+/** Takes `locks` in the order given, runs `fn`, releases them in reverse. */
+export function holding<T>(tx: Tx, task: Task, locks: ReadonlyArray<{ lock: string; mode: Mode }>, where: string, fn: () => T): T {
+  for (const l of locks) acquire(tx, task, l.lock, l.mode, where);
+  try {
+    return fn();
+  } finally {
+    for (const l of [...locks].reverse()) release(tx, task, l.lock);
+  }
+}

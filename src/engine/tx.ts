@@ -112,6 +112,8 @@ export class Tx {
     nonBlockSleeps: [],
   };
   private via: number | undefined = undefined;
+  /** The task running this step (fput defers releases to it). */
+  task: import('./world.js').Task | null = null;
 
   constructor(
     readonly world: World,

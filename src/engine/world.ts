@@ -270,6 +270,11 @@ export interface Task {
   held: HeldLock[];
   /** Depth of non-blockable invalidation contexts (non_block_start). */
   nonBlock: number;
+  /**
+   * Files whose last reference this task dropped: fput() defers ____fput to task_work, which
+   * runs each release before the syscall returns (or in exit_task_work), one step each.
+   */
+  deferred: number[];
 }
 
 export interface World {

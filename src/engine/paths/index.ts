@@ -5,7 +5,7 @@
 import type { Stimulus } from '../../log/records.js';
 import type { Scheme } from '../../schemes/scheme.js';
 import { munmapPath, oomReapPath, reclaimPath } from './invalidate-range.js';
-import { closePath, exitPath, unbindPath } from './lifecycle.js';
+import { exitPath, unbindPath } from './lifecycle.js';
 import { mapDma } from './map-dma.js';
 import type { PathDef } from './types.js';
 
@@ -15,7 +15,6 @@ export const PATHS_BY_NAME: Readonly<Record<string, PathDef>> = {
   reclaim: reclaimPath,
   oom_reap: oomReapPath,
   exit: exitPath,
-  close: closePath,
   unbind: unbindPath,
 };
 
@@ -25,7 +24,7 @@ export function pathNameFor(s: Stimulus, _scheme: Scheme): string {
   if (s.op === 'mm.reclaim') return 'reclaim';
   if (s.op === 'mm.oom_reap') return 'oom_reap';
   if (s.op === 'exit') return 'exit';
-  if (s.op === 'close') return 'close';
   if (s.op === 'device.unbind') return 'unbind';
+  if (s.op === 'pci.command' || (s.op === 'ioctl' && s.cmd === 'VFIO_DEVICE_RESET')) return 'zap';
   return 'atomic';
 }

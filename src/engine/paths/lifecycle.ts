@@ -5,28 +5,16 @@
  */
 import type { StimulusOf } from '../../log/records.js';
 import { U64_MAX } from '../../log/u64.js';
-import { acquire, release } from '../locks.js';
+import { acquire, holding, release } from '../locks.js';
 import { deviceOf, mmOf } from '../lookup.js';
 import * as device from '../rules/device.js';
-import * as files from '../rules/files.js';
 import * as mmRules from '../rules/mm.js';
-import { BadReference, type Outcome, type Tx } from '../tx.js';
-import type { Process, RunningPath, Task, World } from '../world.js';
-import { runRule } from './atomic.js';
+import { BadReference, type Outcome } from '../tx.js';
+import type { Process, RunningPath, World } from '../world.js';
 import { callbackRequires, runCallback, type Subscriber } from './invalidate.js';
 import type { PathDef, Requirement } from './types.js';
 
 const mmapLock = (mm: number): string => `mmap_lock#${mm}`;
-
-/** Takes `locks` in order, runs `fn`, releases them in reverse. */
-function holding<T>(tx: Tx, task: Task, locks: ReadonlyArray<{ lock: string; mode: 'read' | 'write' }>, where: string, fn: () => T): T {
-  for (const l of locks) acquire(tx, task, l.lock, l.mode, where);
-  try {
-    return fn();
-  } finally {
-    for (const l of [...locks].reverse()) release(tx, task, l.lock);
-  }
-}
 
 /** The tasks with a path in flight (or queued) whose stimulus is a call by process `pid`. */
 function tasksOfPid(w: World, pid: number, except: string): string[] {
@@ -53,12 +41,6 @@ function exitingProcess(w: World, rp: RunningPath): Process {
   const p = w.processes.get(pid);
   if (p === undefined) throw new BadReference('pid', `no process ${pid} (declare it with process.spawn)`);
   return p;
-}
-
-/** The files step's locks: those the release of the lowest fd's file takes. */
-function nextFileLocks(w: World, p: Process): Array<{ lock: string; mode: 'read' | 'write' }> {
-  const fd = mmRules.nextFd(p);
-  return fd === undefined ? [] : files.releaseLocks(w, p.fds.get(fd)!);
 }
 
 export const exitPath: PathDef = {
@@ -113,38 +95,14 @@ export const exitPath: PathDef = {
       },
     },
     files: {
-      requires: (w, _t, rp): Requirement[] => nextFileLocks(w, exitingProcess(w, rp)),
-      run(tx, task, rp) {
+      run(tx, _task, rp) {
+        // exit_files -> close_files: every fd, lowest first; each last fput's release is deferred
+        // to task_work (exit_task_work), which runs the releases one step each.
         const ctx = exitCtx(rp);
         const p = exitingProcess(tx.world, rp);
-        const fd = mmRules.nextFd(p);
-        if (fd !== undefined) {
-          holding(tx, task, nextFileLocks(tx.world, p), 'exit.files (exit_files)', () => mmRules.exitCloseFd(tx, p, fd));
-          if (mmRules.nextFd(p) !== undefined) return 'NEXT';
-        }
+        for (let fd = mmRules.nextFd(p); fd !== undefined; fd = mmRules.nextFd(p)) mmRules.exitCloseFd(tx, p, fd);
         ctx.outcome = mmRules.finishExit(tx, p);
         return 'RETURN';
-      },
-    },
-  },
-};
-
-/** SPEC 1.3 `close`: the file's last fput runs its release under the locks it takes. */
-export const closePath: PathDef = {
-  machine: 'atomic',
-  steps: {
-    run: {
-      requires: (w, _t, rp): Requirement[] => {
-        const s = rp.stimulus as StimulusOf<'close'>;
-        const id = w.processes.get(s.pid)?.fds.get(s.fd);
-        return id === undefined ? [] : files.releaseLocks(w, id);
-      },
-      run(tx, task, rp) {
-        const s = rp.stimulus as StimulusOf<'close'>;
-        const id = tx.world.processes.get(s.pid)?.fds.get(s.fd);
-        const locks = id === undefined ? [] : files.releaseLocks(tx.world, id);
-        rp.ctx['outcome'] = holding(tx, task, locks, 'close', () => runRule(tx, files.close as never, s));
-        return 'DONE';
       },
     },
   },

@@ -77,13 +77,30 @@ export function close(tx: Tx, s: StimulusOf<'close'>): Outcome {
   return { ret: 0n, decidedBy: 'fs/file.c:close_fd' };
 }
 
-/** fs/file_table.c:fput(): drop one reference; the last one releases the file. */
+/**
+ * fs/file_table.c:fput(): drop one reference. The last one's release (____fput) is deferred to
+ * task_work, which runs before the syscall returns to user space (or in exit_task_work): never
+ * under the locks of the path that dropped it. Without a task (set-up), it runs at once.
+ */
 export function fput(tx: Tx, fileId: number): void {
   const f = fileOf(tx.world, fileId);
   f.refs -= 1;
   if (f.refs > 0) return;
+  if (f.kind === 'tty') {
+    tx.world.files.delete(f.id);
+    return;
+  }
+  if (tx.task !== null) {
+    tx.task.deferred.push(f.id);
+    return;
+  }
+  releaseFile(tx, f.id);
+}
+
+/** ____fput: the file's ->release. */
+export function releaseFile(tx: Tx, fileId: number): void {
+  const f = fileOf(tx.world, fileId);
   tx.world.files.delete(f.id);
-  if (f.kind === 'tty') return;
   tx.cascade('file.released', { file: fileLabel(f) }, () => {
     if (f.kind === 'container') releaseContainerFile(tx, f.container!);
     else if (f.kind === 'group') releaseGroupFile(tx, f.group!);
@@ -92,37 +109,34 @@ export function fput(tx: Tx, fileId: number): void {
 }
 
 /**
- * The locks releasing this file's last reference takes, in the kernel's order: a device file's
- * last close runs under dev_set->lock (vfio_df_close) and puts the group file; the group file's
- * release takes group->group_lock, then detaching the container takes container->group_lock
- * (write) and type1's iommu->lock, whose unmap uncharges live mms under mmap_lock
- * (vfio_lock_acct). Empty when the file has other references.
+ * The locks a deferred file release takes, in the kernel's order. A device file:
+ * vfio_device_group_close takes group->group_lock then dev_set->lock (its fput of the group file
+ * is deferred again). A group file: vfio_group_fops_release takes group->group_lock, and
+ * detaching the container takes container->group_lock (write) and type1's iommu->lock, whose
+ * unmap uncharges live mms under mmap_lock (vfio_lock_acct).
  */
 export function releaseLocks(w: World, fileId: number): Array<{ lock: string; mode: 'read' | 'write' }> {
   const f = w.files.get(fileId);
-  if (f === undefined || f.refs > 1) return [];
-  const out: Array<{ lock: string; mode: 'read' | 'write' }> = [];
-  let groupKey: string | undefined;
+  if (f === undefined) return [];
   if (f.kind === 'device') {
     const d = w.devices.get(f.device!);
     if (d === undefined) return [];
-    out.push({ lock: `dev_set.lock#${d.name}`, mode: 'write' });
-    const g = w.groups.get(d.group);
-    const gf = g?.file == null ? undefined : w.files.get(g.file);
-    if (d.openCount === 1 && gf !== undefined && gf.refs === 1) groupKey = d.group;
-  } else if (f.kind === 'group') groupKey = f.group;
-  if (groupKey !== undefined) {
-    const g = w.groups.get(groupKey)!;
-    out.push({ lock: `group.group_lock#${g.key}`, mode: 'write' });
-    const c = g.container === null ? undefined : w.containers.get(g.container);
-    if (c !== undefined) {
-      out.push({ lock: `container.group_lock#${c.id}`, mode: 'write' });
-      if (c.type1 !== null) {
-        out.push({ lock: `iommu.lock#${c.id}`, mode: 'write' });
-        const mms = new Set<number>();
-        for (const d of c.type1.dmas.valuesArray()) if (d.lockedVm > 0 && w.mms.get(d.mm)?.state === 'live') mms.add(d.mm);
-        for (const mm of [...mms].sort((a, b) => a - b)) out.push({ lock: `mmap_lock#${mm}`, mode: 'write' });
-      }
+    return [
+      { lock: `group.group_lock#${d.group}`, mode: 'write' },
+      { lock: `dev_set.lock#${d.name}`, mode: 'write' },
+    ];
+  }
+  if (f.kind !== 'group') return [];
+  const g = w.groups.get(f.group!)!;
+  const out: Array<{ lock: string; mode: 'read' | 'write' }> = [{ lock: `group.group_lock#${g.key}`, mode: 'write' }];
+  const c = g.container === null ? undefined : w.containers.get(g.container);
+  if (c !== undefined) {
+    out.push({ lock: `container.group_lock#${c.id}`, mode: 'write' });
+    if (c.type1 !== null) {
+      out.push({ lock: `iommu.lock#${c.id}`, mode: 'write' });
+      const mms = new Set<number>();
+      if (c.groups.length === 1) for (const d of c.type1.dmas.valuesArray()) if (d.lockedVm > 0 && w.mms.get(d.mm)?.state === 'live') mms.add(d.mm);
+      for (const mm of [...mms].sort((a, b) => a - b)) out.push({ lock: `mmap_lock#${mm}`, mode: 'write' });
     }
   }
   return out;
