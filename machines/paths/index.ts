@@ -4,6 +4,7 @@ import { invalidateRangePath } from './invalidate-range.machine.js';
 import { exitPath } from './exit.machine.js';
 import { mapDmaPath } from './map-dma.machine.js';
 import { unbindPath } from './unbind.machine.js';
+import { unmapDmaPath } from './unmap-dma.machine.js';
 
 export const PATH_MACHINES = {
   atomic: atomicPath,
@@ -11,6 +12,7 @@ export const PATH_MACHINES = {
   invalidate_range: invalidateRangePath,
   exit: exitPath,
   unbind: unbindPath,
+  unmap_dma: unmapDmaPath,
 } as const;
 
 export type PathMachineName = keyof typeof PATH_MACHINES;

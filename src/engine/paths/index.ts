@@ -7,10 +7,12 @@ import type { Scheme } from '../../schemes/scheme.js';
 import { munmapPath, oomReapPath, reclaimPath } from './invalidate-range.js';
 import { exitPath, unbindPath } from './lifecycle.js';
 import { mapDma } from './map-dma.js';
+import { unmapDma } from './unmap-dma.js';
 import type { PathDef } from './types.js';
 
 export const PATHS_BY_NAME: Readonly<Record<string, PathDef>> = {
   map_dma: mapDma,
+  unmap_dma: unmapDma,
   munmap: munmapPath,
   reclaim: reclaimPath,
   oom_reap: oomReapPath,
@@ -20,6 +22,7 @@ export const PATHS_BY_NAME: Readonly<Record<string, PathDef>> = {
 
 export function pathNameFor(s: Stimulus, _scheme: Scheme): string {
   if (s.op === 'ioctl' && s.cmd === 'VFIO_IOMMU_MAP_DMA') return 'map_dma';
+  if (s.op === 'ioctl' && s.cmd === 'VFIO_IOMMU_UNMAP_DMA') return 'unmap_dma';
   if (s.op === 'munmap') return 'munmap';
   if (s.op === 'mm.reclaim') return 'reclaim';
   if (s.op === 'mm.oom_reap') return 'oom_reap';

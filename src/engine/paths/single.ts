@@ -85,9 +85,7 @@ function ioctlLocks(w: World, s: StimulusOf<'ioctl'>): Locks {
     const c = w.containers.get(f.container!);
     if (c === undefined) return [];
     if (s.cmd === 'VFIO_SET_IOMMU') return [{ lock: `container.group_lock#${c.id}`, mode: 'write' }];
-    if (c.type1 !== null && (s.cmd === 'VFIO_IOMMU_UNMAP_DMA' || s.cmd === 'VFIO_IOMMU_GET_INFO')) {
-      return [{ lock: `iommu.lock#${c.id}`, mode: 'write' }, ...(s.cmd === 'VFIO_IOMMU_UNMAP_DMA' ? unchargeLocks(w, c) : [])];
-    }
+    if (c.type1 !== null && s.cmd === 'VFIO_IOMMU_GET_INFO') return [{ lock: `iommu.lock#${c.id}`, mode: 'write' }];
     return [];
   }
   if (f.kind === 'group') {

@@ -101,7 +101,7 @@ export function ioctl(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
     case 'VFIO_IOMMU_MAP_DMA':
       throw new ModelError('MAP_DMA runs as the map_dma path (src/engine/paths/map-dma.ts)');
     case 'VFIO_IOMMU_UNMAP_DMA':
-      return unmapDma(tx, c, s);
+      throw new ModelError('UNMAP_DMA runs as the unmap_dma path (src/engine/paths/unmap-dma.ts)');
     case 'VFIO_IOMMU_GET_INFO':
       return getInfo(tx, c, s);
   }
@@ -398,95 +398,115 @@ function changeDmaOwner(tx: Tx, c: Container, p: Process, dma: VfioDma): void {
   mmDrop(tx, oldMm);
 }
 
-/** vfio_iommu_type1_unmap_dma -> vfio_dma_do_unmap (T1-2025). */
-function unmapDma(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
-  const t = c.type1!;
+/** UNMAP_DMA's arguments after the ioctl layer's checks. */
+export interface UnmapArg {
+  readonly all: boolean;
+  readonly vaddr: boolean;
+  readonly iova: bigint;
+  readonly size: bigint;
+}
+
+/** vfio_iommu_type1_unmap_dma: the ioctl layer's checks, before iommu->lock. */
+export function unmapValidate(tx: Tx, s: StimulusOf<'ioctl'>): UnmapArg {
   const a = dmaArg(s, UNMAP_FLAGS, ['iova', 'size']);
-  const ioctlAt = 'vfio_iommu_type1.c:vfio_iommu_type1_unmap_dma';
-  const at = 'vfio_iommu_type1.c:vfio_dma_do_unmap';
+  const at = 'vfio_iommu_type1.c:vfio_iommu_type1_unmap_dma';
   const all = a.flags.has('ALL');
   const vaddr = a.flags.has('VADDR');
   const dirty = a.flags.has('GET_DIRTY_BITMAP');
   const argsz = s.argsz ?? (dirty ? UNMAP_MINSZ + BITMAP_SZ : UNMAP_MINSZ);
-  // ioctl layer
-  if (argsz < UNMAP_MINSZ) tx.fail('EINVAL', `${ioctlAt}: argsz < minsz`);
-  if (dirty && (all || vaddr)) tx.fail('EINVAL', `${ioctlAt}: GET_DIRTY_BITMAP with ALL or VADDR`);
+  if (argsz < UNMAP_MINSZ) tx.fail('EINVAL', `${at}: argsz < minsz`);
+  if (dirty && (all || vaddr)) tx.fail('EINVAL', `${at}: GET_DIRTY_BITMAP with ALL or VADDR`);
   if (dirty) {
-    if (argsz < UNMAP_MINSZ + BITMAP_SZ) tx.fail('EINVAL', `${ioctlAt}: argsz < minsz + sizeof(struct vfio_bitmap)`);
+    if (argsz < UNMAP_MINSZ + BITMAP_SZ) tx.fail('EINVAL', `${at}: argsz < minsz + sizeof(struct vfio_bitmap)`);
     // The model's logs carry no bitmap: verify_bitmap_size(npages, bitmap.size == 0) fails.
-    tx.fail('EINVAL', `${ioctlAt}: verify_bitmap_size: no bitmap (the model does not track dirty pages)`);
+    tx.fail('EINVAL', `${at}: verify_bitmap_size: no bitmap (the model does not track dirty pages)`);
   }
-  // vfio_dma_do_unmap, under iommu->lock; ret = -EINVAL by default
-  if (vaddr && t.emulatedGroups.length > 0) tx.fail('EBUSY', `${at}: VADDR with an emulated (mdev) group`);
+  return { all, vaddr, iova: a.iova, size: a.size };
+}
+
+/** What vfio_dma_do_unmap carries across `goto again` (and across its dropped iommu->lock). */
+export interface UnmapWalk {
+  unmapped: bigint;
+  /** The dma the last dma_unmap notification was for, and how often in a row. */
+  lastIova: bigint | null;
+  retries: number;
+}
+
+/**
+ * vfio_dma_do_unmap under iommu->lock: the checks (steps 1-4), then from `again:` the v2
+ * bisection rule and the walk, until it is done or meets a dma with mdev pins, whose iova it
+ * returns: the caller drops iommu->lock, notifies the mdev drivers, retakes it, and walks again.
+ */
+export function unmapWalk(tx: Tx, c: Container, a: UnmapArg, w: UnmapWalk): { done: Outcome } | { notify: bigint } {
+  const t = c.type1!;
+  const at = 'vfio_iommu_type1.c:vfio_dma_do_unmap';
+  // ret = -EINVAL by default
+  if (a.vaddr && t.emulatedGroups.length > 0) tx.fail('EBUSY', `${at}: VADDR with an emulated (mdev) group`);
   const pgsize = lowestBit(pgsizeBitmap(tx, t));
   if (!isAligned(a.iova, pgsize)) tx.fail('EINVAL', `${at}: iova & (pgsize-1)`);
   let size = a.size;
-  if (all) {
+  if (a.all) {
     if (a.iova !== 0n || a.size !== 0n) tx.fail('EINVAL', `${at}: ALL with iova or size`);
     size = U64_MAX;
   } else if (size === 0n || !isAligned(size, pgsize) || wraps(a.iova, size)) {
     tx.fail('EINVAL', `${at}: !size, size & (pgsize-1), or iova + size - 1 < iova`);
   }
-  const end = all ? U64_MAX + 1n : a.iova + size;
-  let unmapped = 0n;
-  let lastDma: VfioDma | null = null;
-  let retries = 0;
+  const end = a.all ? U64_MAX + 1n : a.iova + size;
   const invalidated: VfioDma[] = [];
-  again: for (;;) {
-    // 5. v2 bisection rule
-    if (t.v2 && !all) {
-      const first = findDma(t, a.iova, 1n);
-      if (first !== undefined && first.iova !== a.iova) tx.fail('EINVAL', `${at}: v2: request starts inside a mapping`);
-      const last = findDma(t, a.iova + size - 1n, 0n);
-      if (last !== undefined && last.iova + last.size !== a.iova + size) tx.fail('EINVAL', `${at}: v2: request ends inside a mapping`);
-    }
-    // 6. walk in iova order
-    let dma = firstNode(t, a.iova);
-    while (dma !== undefined && dma.iova < end) {
-      const next = above(t.dmas, dma.iova);
-      if (!t.v2 && a.iova > dma.iova) break; // v1: starts inside this mapping: success, nothing more
-      if (vaddr) {
-        if (dma.vaddrInvalid) {
-          for (const d of invalidated) {
-            d.vaddrInvalid = false;
-            t.vaddrInvalidCount -= 1;
-            tx.fire('vfio_dma', dmaKey(c, d), d, 'UPDATE_VADDR');
-          }
-          tx.fail('EINVAL', `${at}: VADDR: dma->vaddr_invalid already set (rolled back)`);
-        }
-        dma.vaddrInvalid = true;
-        t.vaddrInvalidCount += 1;
-        invalidated.push(dma);
-        tx.fire('vfio_dma', dmaKey(c, dma), dma, 'INVALIDATE_VADDR');
-        unmapped += dma.size;
-        dma = next;
-        continue;
-      }
-      if (dma.pfnList.size > 0) {
-        if (dma === lastDma) {
-          retries += 1;
-          if (retries > 10) throw new KernelOops(`${at}: BUG_ON(++retries > 10): the mdev driver did not unpin in dma_unmap`);
-        } else {
-          lastDma = dma;
-          retries = 0;
-        }
-        notifyDmaUnmap(tx, c, dma);
-        continue again;
-      }
-      unmapped += dma.size;
-      removeDma(tx, c, dma, 'REMOVE');
-      dma = next;
-    }
-    break;
+  // 5. v2 bisection rule
+  if (t.v2 && !a.all) {
+    const first = findDma(t, a.iova, 1n);
+    if (first !== undefined && first.iova !== a.iova) tx.fail('EINVAL', `${at}: v2: request starts inside a mapping`);
+    const last = findDma(t, a.iova + size - 1n, 0n);
+    if (last !== undefined && last.iova + last.size !== a.iova + size) tx.fail('EINVAL', `${at}: v2: request ends inside a mapping`);
   }
-  return { ret: 0n, out: { size: hex(unmapped) }, decidedBy: `${at}: unmapped ${hex(unmapped)}` };
+  // 6. walk in iova order
+  let dma = firstNode(t, a.iova);
+  while (dma !== undefined && dma.iova < end) {
+    const next = above(t.dmas, dma.iova);
+    if (!t.v2 && a.iova > dma.iova) break; // v1: starts inside this mapping: success, nothing more
+    if (a.vaddr) {
+      if (dma.vaddrInvalid) {
+        for (const d of invalidated) {
+          d.vaddrInvalid = false;
+          t.vaddrInvalidCount -= 1;
+          tx.fire('vfio_dma', dmaKey(c, d), d, 'UPDATE_VADDR');
+        }
+        tx.fail('EINVAL', `${at}: VADDR: dma->vaddr_invalid already set (rolled back)`);
+      }
+      dma.vaddrInvalid = true;
+      t.vaddrInvalidCount += 1;
+      invalidated.push(dma);
+      tx.fire('vfio_dma', dmaKey(c, dma), dma, 'INVALIDATE_VADDR');
+      w.unmapped += dma.size;
+      dma = next;
+      continue;
+    }
+    if (dma.pfnList.size > 0) {
+      if (dma.iova === w.lastIova) {
+        w.retries += 1;
+        if (w.retries > 10) throw new KernelOops(`${at}: BUG_ON(++retries > 10): the mdev driver did not unpin in dma_unmap`);
+      } else {
+        w.lastIova = dma.iova;
+        w.retries = 0;
+      }
+      if (t.deviceList.length > 0) return { notify: dma.iova };
+      continue; // vfio_notify_dma_unmap returns at once with no device: goto again
+    }
+    w.unmapped += dma.size;
+    removeDma(tx, c, dma, 'REMOVE');
+    dma = next;
+  }
+  return { done: { ret: 0n, out: { size: hex(w.unmapped) }, decidedBy: `${at}: unmapped ${hex(w.unmapped)}` } };
 }
 
 /**
- * vfio_notify_dma_unmap: with iommu->lock dropped and device_list_lock held, call
+ * vfio_notify_dma_unmap's callbacks, called with device_list_lock held and iommu->lock dropped:
  * dma_unmap(iova, size) on every registered device (drivers/vfio/vfio_iommu_type1.c).
  */
-function notifyDmaUnmap(tx: Tx, c: Container, dma: VfioDma): void {
+export function notifyDmaUnmap(tx: Tx, c: Container, iova: bigint): void {
+  const dma = c.type1!.dmas.get(iova);
+  if (dma === undefined) return;
   tx.cascade('mdev.dma_unmap', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => {
     for (const name of c.type1!.deviceList) vendorDmaUnmap(tx, c, deviceOf(tx.world, name), dma.iova, dma.size);
   });
