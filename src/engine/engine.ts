@@ -36,7 +36,7 @@ const RULES: { [O in StimulusOp]: Rule<O> | null } = {
   fork: mm.fork,
   exit: null, // the exit path (src/engine/paths/exit.ts)
   'device.dma': device.deviceDma,
-  'device.page_request': sva.pageRequest,
+  'device.page_request': null, // the page_request path (src/engine/paths/sva.ts)
   'device.stop_pasid': sva.stopPasid,
   'device.unbind': null, // the unbind path
   'mm.reclaim': null, // the reclaim path (src/engine/paths/invalidate-range.ts)
@@ -45,7 +45,7 @@ const RULES: { [O in StimulusOp]: Rule<O> | null } = {
   'mdev.unpin_pages': mdev.unpinPages,
   'mdev.dma_rw': mdev.dmaRw,
   'sva.bind': sva.bind,
-  'sva.unbind': sva.unbind,
+  'sva.unbind': null, // the sva_unbind path
   step: null, // handled by the replay: it names a task to step
 };
 

@@ -8,11 +8,14 @@ import { munmapPath, oomReapPath, reclaimPath } from './invalidate-range.js';
 import { exitPath, unbindPath } from './lifecycle.js';
 import { mapDma } from './map-dma.js';
 import { unmapDma } from './unmap-dma.js';
+import { pageRequestPath, svaUnbindPath } from './sva.js';
 import type { PathDef } from './types.js';
 
 export const PATHS_BY_NAME: Readonly<Record<string, PathDef>> = {
   map_dma: mapDma,
   unmap_dma: unmapDma,
+  page_request: pageRequestPath,
+  sva_unbind: svaUnbindPath,
   munmap: munmapPath,
   reclaim: reclaimPath,
   oom_reap: oomReapPath,
@@ -28,6 +31,8 @@ export function pathNameFor(s: Stimulus, _scheme: Scheme): string {
   if (s.op === 'mm.oom_reap') return 'oom_reap';
   if (s.op === 'exit') return 'exit';
   if (s.op === 'device.unbind') return 'unbind';
+  if (s.op === 'device.page_request') return 'page_request';
+  if (s.op === 'sva.unbind') return 'sva_unbind';
   if (s.op === 'pci.command' || (s.op === 'ioctl' && s.cmd === 'VFIO_DEVICE_RESET')) return 'zap';
   return 'atomic';
 }

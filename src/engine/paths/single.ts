@@ -66,13 +66,6 @@ export function singleStepLocks(w: World, s: Stimulus): Locks {
     case 'sva.bind':
       // iommu_sva_bind_device under iommu_sva_lock; the SVA domain registers an MMU notifier
       return [{ lock: 'iommu_sva_lock', mode: 'write' }, ...(p === undefined || w.mms.get(p.mm)?.state !== 'live' ? [] : [mmapLock(p.mm, 'write')])];
-    case 'sva.unbind':
-      return [{ lock: 'iommu_sva_lock', mode: 'write' }];
-    case 'device.page_request': {
-      // iommu_sva_handle_iopf -> handle_mm_fault under mmap_read_lock of the bound mm
-      const b = w.bonds.find((x) => x.device === s.device && x.pasid === s.pasid && x.state !== 'unbound');
-      return b === undefined || w.mms.get(b.mm)?.state !== 'live' ? [] : [mmapLock(b.mm, 'read')];
-    }
     default:
       return [];
   }

@@ -74,18 +74,30 @@ export function bind(tx: Tx, s: StimulusOf<'sva.bind'>): Outcome {
   return { ret: 0n, out: { pasid }, decidedBy: at };
 }
 
-/** SPEC 1.3 `sva.unbind`: iommu_sva_unbind_device(handle). */
-export function unbind(tx: Tx, s: StimulusOf<'sva.unbind'>): Outcome {
+/** The SVA bond an unbind names (the handle iommu_sva_unbind_device gets). */
+export function bondToUnbind(tx: Tx, s: StimulusOf<'sva.unbind'>): SvaBond {
   const d = deviceOf(tx.world, s.device);
   const p = tx.world.processes.get(s.pid);
   if (p === undefined) throw new BadReference('pid', `no process ${s.pid}`);
   const bond = tx.world.bonds.find((b) => b.device === d.name && b.mm === p.mm && b.state !== 'unbound');
   if (bond === undefined) throw new BadReference('device', `no SVA bond of ${d.name} to process ${s.pid} to unbind`);
+  return bond;
+}
+
+/** iommu_sva_unbind_device, first part: drop a handle reference; true if it was the last. */
+export function unbindPut(bond: SvaBond): boolean {
   bond.users -= 1;
-  if (bond.users > 0) return { ret: 0n, decidedBy: 'iommu-sva.c:iommu_sva_unbind_device: handle still used' };
-  tx.cascade('sva.unbound', { device: d.name, pid: p.pid, pasid: bond.pasid }, () => {
-    // iommu_detach_device_pasid, then the fault queue answers every pending request of the
-    // attachment INVALID (iopf_queue_remove_device / auto-response, v6.8+).
+  return bond.users === 0;
+}
+
+/**
+ * iommu_sva_unbind_device, after the fault queue is flushed: iommu_detach_device_pasid, every
+ * pending request of the attachment answered INVALID (iopf_queue_remove_device / auto-response,
+ * v6.8+), the domain freed (mmdrop).
+ */
+export function unbindDetach(tx: Tx, bond: SvaBond): Outcome {
+  const d = deviceOf(tx.world, bond.device);
+  tx.cascade('sva.unbound', { device: d.name, pid: bond.pid, pasid: bond.pasid }, () => {
     answerPending(tx, d, bond.pasid);
     tx.fire('sva_bond', `${d.name}/${bond.pasid}`, bond, 'UNBIND');
     const mm = mmOf(tx.world, bond.mm);
@@ -122,15 +134,24 @@ export function mmRelease(tx: Tx, mm: Mm): void {
   }
 }
 
-/** SPEC 1.3 `device.page_request`: iommu_report_device_fault, then the SVA iopf handler. */
-export function pageRequest(tx: Tx, s: StimulusOf<'device.page_request'>): Outcome {
+/** SPEC 1.3 `device.page_request`, first part: iommu_report_device_fault queues the request. */
+export function reportFault(tx: Tx, s: StimulusOf<'device.page_request'>): PageRequest {
   const d = deviceOf(tx.world, s.device);
   if (!d.pri) throw new BadReference('device', `${d.name} has no PRI (declare it with "pri": true)`);
   const r: PageRequest = { id: newId(tx.world), device: d.name, pasid: s.pasid, addr: s.addr, write: s.write === true, state: initialState('page_request'), response: null };
   tx.world.pageRequests.push(r);
   tx.emit('page_request', { device: d.name, pasid: s.pasid, addr: hex(s.addr), write: r.write });
-  // The model runs the iopf workqueue at once: iommu_sva_handle_iopf.
-  const code = handleIopf(tx, d, s.pasid, s.addr, r.write);
+  return r;
+}
+
+/**
+ * The iopf workqueue's handler for a queued request (iommu_sva_handle_iopf), then its response.
+ * A request answered meanwhile (the attachment went: auto-response INVALID) is left alone.
+ */
+export function handleFault(tx: Tx, id: number): Outcome {
+  const r = tx.world.pageRequests.find((x) => x.id === id);
+  if (r === undefined || r.state !== 'pending') return { ret: 0n, out: { response: 'INVALID' }, decidedBy: 'io-pgfault.c: the request was answered INVALID when its attachment went' };
+  const code = handleIopf(tx, deviceOf(tx.world, r.device), r.pasid, r.addr, r.write);
   respond(tx, r, code.code);
   tx.world.pageRequests = tx.world.pageRequests.filter((x) => x.state === 'pending');
   return { ret: 0n, out: { response: code.code }, decidedBy: code.why };
