@@ -230,26 +230,29 @@ describe('race 5: P2P DMA through a BAR mapping after the BAR was zapped (upstre
   //   20 mmap_read_lock(mm); follow_fault_pfn ->
   //      vfio_pci_mmap_huge_fault under
   //      down_read(memory_lock): B's BAR pfn
-  //                                                    21 down_write(memory_lock); vfio_pci_zap_bars
+  //                                                    21 down_write(memory_lock);
+  //                                                       invalidate_range_start (no subscriber)
+  //                                                    22 invalidate_range_end; vfio_pci_zap_bars
   //                                                       zaps the CPU PTEs only; decode off: returns 0
-  //   22 vfio_lock_acct (a PFNMAP: nothing charged)
-  //   23 iommu_map(B's BAR pfn), unlock: returns 0
-  //   24 dma: device A writes to the P2P iova
+  //   23 vfio_lock_acct (a PFNMAP: nothing charged)
+  //   24 iommu_map(B's BAR pfn), unlock: returns 0
+  //   25 dma: device A writes to the P2P iova
   //      -> lands on B's BAR, decode off
   //      => NoDmaToDisabledMmio (kernel-reference 10.4)
-  //   (25 cpu: touch of the BAR -> SIGBUS)
+  //   (26 cpu: touch of the BAR -> SIGBUS)
   const LOG = 'p2p-dma-after-zap';
 
   it('lets device A reach device B BAR with decode off, because the zap leaves the IOMMU mapping', () => {
     const r = run(LOG);
     expect(r.report.divergences).toEqual([]);
-    expect(violations(r)).toEqual([['NoDmaToDisabledMmio', 24]]);
+    expect(violations(r)).toEqual([['NoDmaToDisabledMmio', 25]]);
     expect(r.report.violations[0]!.message).toContain('0000:02:00.0 BAR0');
-    expect(returnedAt(r, 'zap')).toMatchObject({ seq: 21, outcome: { ret: 0n } });
-    expect(returnedAt(r, 'p2p')).toMatchObject({ seq: 23, outcome: { ret: 0n } });
-    expect(returnedAt(r, 'dma')).toMatchObject({ seq: 24, outcome: { dma: 'ok' } });
-    expect(returnedAt(r, 'cpu')).toMatchObject({ seq: 25, outcome: { signal: 'SIGBUS' } });
-    expect(derivedOps(r, 21)).toContain('bar.zapped');
-    expect(derivedOps(r, 21)).not.toContain('iommu.unmapped');
+    expect(returnedAt(r, 'zap')).toMatchObject({ seq: 22, outcome: { ret: 0n } });
+    expect(returnedAt(r, 'p2p')).toMatchObject({ seq: 24, outcome: { ret: 0n } });
+    expect(returnedAt(r, 'dma')).toMatchObject({ seq: 25, outcome: { dma: 'ok' } });
+    expect(returnedAt(r, 'cpu')).toMatchObject({ seq: 26, outcome: { signal: 'SIGBUS' } });
+    // the zap's second step (invalidate_range_end, then the zap itself) removes only CPU PTEs
+    expect(derivedOps(r, 22)).toContain('bar.zapped');
+    expect(derivedOps(r, 22)).not.toContain('iommu.unmapped');
   });
 });

@@ -65,12 +65,10 @@ async function runReplay(io: Io, file: string, o: ReplayOptions): Promise<number
       stop = true;
     }
   };
-  let header: Header | undefined;
   const schemeOverride = o.scheme === undefined ? undefined : await loadScheme(o.scheme);
   await streamLog(
     file,
     (h) => {
-      header = h;
       replay = new Replay(h, file, onStep, schemeOverride);
       if (o.record !== undefined) recording.push(JSON.stringify(h));
     },
@@ -92,14 +90,14 @@ async function runReplay(io: Io, file: string, o: ReplayOptions): Promise<number
     return EXIT_CLEAN;
   }
   if (o.record !== undefined) writeAtomic(o.record, `${recording.join('\n')}\n`);
-  io.stdout(o.json === true ? `${JSON.stringify(reportJson(file, header!, report))}\n` : renderReport(file, report));
+  io.stdout(o.json === true ? `${JSON.stringify(reportJson(file, report))}\n` : renderReport(file, report));
   return report.divergences.length > 0 || report.violations.length > 0 ? EXIT_FOUND : EXIT_CLEAN;
 }
 
-function reportJson(file: string, h: Header, r: ReplayReport): { [k: string]: JsonValue } {
+function reportJson(file: string, r: ReplayReport): { [k: string]: JsonValue } {
   return {
     log: file,
-    scheme: h.scheme,
+    scheme: r.scheme,
     records: r.records,
     derived: r.derived,
     fingerprint: r.fingerprint,

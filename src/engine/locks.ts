@@ -130,6 +130,8 @@ export function locked<T>(tx: Tx, task: Task, id: string, mode: Mode, where: str
 
 /** A GFP_KERNEL allocation: may enter direct reclaim, so lockdep sees fs_reclaim taken here. */
 export function allocate(tx: Tx, task: Task, where: string): void {
+  // GFP_KERNEL may sleep in reclaim: inside a non-blockable invalidation that WARNs too
+  if (task.nonBlock > 0) tx.touched.nonBlockSleeps.push(`${task.name} at ${where}: a GFP_KERNEL allocation may sleep inside a non-blockable invalidation`);
   locked(tx, task, 'fs_reclaim', 'write', where, () => undefined);
 }
 

@@ -192,6 +192,14 @@ export interface Mm {
   svaNotifiers: string[];
   /** Containers whose type1 registered an MMU notifier on this mm (schemes with type1Notifier). */
   type1Notifiers: number[];
+  /**
+   * The interval tree of mm->notifier_subscriptions (mm/mmu_notifier.c): invalidate_seq (even:
+   * idle, odd: an invalidation overlapping some interval is in flight; starts at 2), the number
+   * of active invalidations, and the interval notifiers (schemes with pfnmap 'interval').
+   */
+  itreeSeq: number;
+  itreeActive: number;
+  intervals: IntervalSub[];
   /** Where the next mmap without an address goes (a bump pointer, so runs are deterministic). */
   nextMmap: bigint;
   /** The OOM reaper tore this address space down (MMF_OOM_SKIP). */
@@ -200,6 +208,16 @@ export interface Mm {
 
 /** The first address mmap hands out when the log gives none. */
 export const MMAP_BASE = 0x7f0000000000n;
+
+/** An mmu_interval_notifier that type1 (pfnmap 'interval') inserted for a dma's user range. */
+export interface IntervalSub {
+  readonly container: number;
+  readonly dmaIova: bigint;
+  readonly start: bigint;
+  readonly end: bigint;
+  /** sub->invalidate_seq: always odd. */
+  seq: number;
+}
 
 export interface Process {
   readonly pid: number;

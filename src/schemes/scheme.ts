@@ -26,6 +26,15 @@ export interface Scheme {
    * where type1 registers no notifier.
    */
   readonly type1Notifier: null | { readonly takesIommuLock: boolean; readonly allocates: boolean };
+  /**
+   * How type1 maps a range that is all PFNMAP (a BAR): `follow` the pfns (vaddr_get_pfns ->
+   * follow_fault_pfn; nothing tracks the mapping afterwards: upstream), or `interval`: the
+   * pinless page-faulting scheme of Documentation/mm/hmm.rst, an interval notifier on the range,
+   * mmu_interval_read_begin / read_retry under the driver's update lock, and a callback that
+   * takes only that lock (trylock when non-blockable), allocates nothing and unmaps the IOMMU
+   * entries of the invalidated range.
+   */
+  readonly pfnmap: 'follow' | 'interval';
 }
 
 /** Today's kernel: type1 2025, vfio-pci zap, PASID freed at __mmdrop, reserved regions for MSI. */
@@ -36,6 +45,7 @@ export const upstream: Scheme = {
   mdevDmaUnmap: 'unpin',
   noiommuEnabled: false,
   type1Notifier: null,
+  pfnmap: 'follow',
 };
 
 const BUILTIN: ReadonlyMap<string, Scheme> = new Map([[upstream.name, upstream]]);
@@ -55,6 +65,7 @@ export function checkScheme(v: unknown): { field: string; detail: string } | nul
   for (const k of ['name', 'summary', 'source'] as const) if (typeof s[k] !== 'string' || s[k] === '') return { field: k, detail: 'must be a non-empty string' };
   if (s['mdevDmaUnmap'] !== 'unpin' && s['mdevDmaUnmap'] !== 'ignore') return { field: 'mdevDmaUnmap', detail: "must be 'unpin' or 'ignore'" };
   if (typeof s['noiommuEnabled'] !== 'boolean') return { field: 'noiommuEnabled', detail: 'must be true or false' };
+  if (s['pfnmap'] !== 'follow' && s['pfnmap'] !== 'interval') return { field: 'pfnmap', detail: "must be 'follow' or 'interval'" };
   const n = s['type1Notifier'];
   if (n !== null) {
     if (typeof n !== 'object' || n === undefined) return { field: 'type1Notifier', detail: 'must be null or { takesIommuLock, allocates }' };

@@ -27,7 +27,7 @@ const mmapLock = (mm: number): string => `mmap_lock#${mm}`;
 
 /** Starts the invalidation over ctx.start..ctx.end; the event for the machine. */
 function startCallbacks(tx: Tx, task: Task, ctx: RangeCtx, blockable: boolean, where: string): string {
-  ctx.subs = subscribersOf(tx.world, ctx.mm);
+  ctx.subs = subscribersOf(tx.world, ctx.mm, ctx.start, ctx.end);
   ctx.i = 0;
   invalidateStart(tx, task, ctx.mm, ctx.start, ctx.end, blockable, where);
   return ctx.subs.length > 0 ? 'CALLBACK' : 'END';
@@ -36,7 +36,7 @@ function startCallbacks(tx: Tx, task: Task, ctx: RangeCtx, blockable: boolean, w
 /** The shared callback step: one subscriber per step. */
 function callbackStep(where: string): PathStep {
   return {
-    requires: (w, _t, rp, scheme): Requirement[] => callbackRequires(w, scheme, ctxOf(rp).subs[ctxOf(rp).i]),
+    requires: (w, task, rp, scheme): Requirement[] => callbackRequires(w, scheme, ctxOf(rp).subs[ctxOf(rp).i], task),
     run(tx, task, rp) {
       const ctx = ctxOf(rp);
       runCallback(tx, task, ctx.subs[ctx.i]!, ctx.mm, ctx.start, ctx.end, where);

@@ -9,44 +9,78 @@
  * under schemes with `type1Notifier`, type1's notifier, whose callback unmaps and unpins the
  * dmas whose user range is invalidated.
  */
-import { hex } from '../../log/u64.js';
+import { hex, U64_MAX } from '../../log/u64.js';
 import type { Scheme } from '../../schemes/scheme.js';
-import { acquire, allocate, release } from '../locks.js';
+import { acquire, allocate, available, release } from '../locks.js';
 import { mmOf } from '../lookup.js';
 import * as type1 from '../rules/type1.js';
 import type { Tx } from '../tx.js';
 import type { Task, World } from '../world.js';
 import type { Requirement } from './types.js';
 
-export type Subscriber = { readonly kind: 'sva'; readonly device: string } | { readonly kind: 'type1'; readonly container: number };
+export type Subscriber =
+  | { readonly kind: 'sva'; readonly device: string }
+  | { readonly kind: 'type1'; readonly container: number }
+  | { readonly kind: 'interval'; readonly container: number; readonly dmaIova: bigint };
 
-/** The mm's notifier subscribers, in registration order within each kind. */
-export function subscribersOf(w: World, mm: number): Subscriber[] {
+/**
+ * The mm's notifier subscribers an invalidation of [start, end) calls: SVA and type1 hlist
+ * subscribers always, interval notifiers whose range overlaps (mn_itree_invalidate).
+ */
+export function subscribersOf(w: World, mm: number, start = 0n, end = U64_MAX): Subscriber[] {
   const m = mmOf(w, mm);
-  return [...m.svaNotifiers.map((device): Subscriber => ({ kind: 'sva', device })), ...m.type1Notifiers.map((container): Subscriber => ({ kind: 'type1', container }))];
+  return [
+    ...m.intervals.filter((i) => i.start < end && start < i.end).map((i): Subscriber => ({ kind: 'interval', container: i.container, dmaIova: i.dmaIova })),
+    ...m.svaNotifiers.map((device): Subscriber => ({ kind: 'sva', device })),
+    ...m.type1Notifiers.map((container): Subscriber => ({ kind: 'type1', container })),
+  ];
 }
 
-/** What a subscriber's callback needs: type1's naive callback takes iommu->lock. */
-export function callbackRequires(w: World, scheme: Scheme, sub: Subscriber | undefined): Requirement[] {
+/**
+ * What a subscriber's callback needs: type1's naive callback takes iommu->lock; an interval
+ * callback takes the driver's update lock, with a trylock when the range is not blockable
+ * (so it never waits there).
+ */
+export function callbackRequires(w: World, scheme: Scheme, sub: Subscriber | undefined, task?: Task): Requirement[] {
+  if (sub?.kind === 'interval') return task !== undefined && task.nonBlock > 0 ? [] : [{ lock: `update_lock#${sub.container}`, mode: 'write' }];
   if (sub?.kind !== 'type1' || scheme.type1Notifier?.takesIommuLock !== true || !w.containers.has(sub.container)) return [];
   return [{ lock: `iommu.lock#${sub.container}`, mode: 'write' }];
 }
 
-/** invalidate_range_start: enter the lockdep map (held until invalidateEnd). */
+/**
+ * invalidate_range_start: enter the lockdep map (held until invalidateEnd); with interval
+ * notifiers, mn_itree_inv_start_range: active_invalidate_ranges++ and, if an interval overlaps,
+ * invalidate_seq |= 1 (odd: readers must wait or retry).
+ */
 export function invalidateStart(tx: Tx, task: Task, mm: number, start: bigint, end: bigint, blockable: boolean, where: string): void {
   acquire(tx, task, 'mmu_notifier_invalidate_range_start', 'write', where);
   if (!blockable) task.nonBlock += 1; // non_block_start()
+  const m = mmOf(tx.world, mm);
+  if (m.intervals.length > 0) {
+    m.itreeActive += 1;
+    if (m.intervals.some((i) => i.start < end && start < i.end)) m.itreeSeq |= 1;
+  }
   tx.emit('mmu_notifier.invalidate_start', { mm, start: hex(start), end: hex(end), blockable });
 }
 
+/** invalidate_range_end; mn_itree_inv_end: the last active invalidation makes the seq even again. */
 export function invalidateEnd(tx: Tx, task: Task, mm: number, blockable: boolean): void {
   if (!blockable) task.nonBlock -= 1; // non_block_end()
+  const m = mmOf(tx.world, mm);
+  if (m.itreeActive > 0) {
+    m.itreeActive -= 1;
+    if (m.itreeActive === 0 && (m.itreeSeq & 1) === 1) m.itreeSeq += 1;
+  }
   release(tx, task, 'mmu_notifier_invalidate_range_start');
   tx.emit('mmu_notifier.invalidate_end', { mm });
 }
 
 /** One subscriber's invalidate callback over [start, end) of `mm`. */
 export function runCallback(tx: Tx, task: Task, sub: Subscriber, mm: number, start: bigint, end: bigint, where: string): void {
+  if (sub.kind === 'interval') {
+    intervalInvalidate(tx, task, sub, mm, where);
+    return;
+  }
   if (sub.kind === 'sva') {
     tx.emit('mmu_notifier.invalidate', { mm, device: sub.device, start: hex(start), end: hex(end) });
     return;
@@ -59,4 +93,31 @@ export function runCallback(tx: Tx, task: Task, sub: Subscriber, mm: number, sta
   if (policy.allocates) allocate(tx, task, `${where} (GFP_KERNEL in the callback)`);
   type1.invalidateUserRange(tx, c, mm, start, end);
   if (policy.takesIommuLock) release(tx, task, lock);
+}
+
+/**
+ * The interval notifier's ops->invalidate (Documentation/mm/hmm.rst): take the driver's update
+ * lock (trylock if not blockable: on failure return false, the core gives -EAGAIN and nothing
+ * changes), mmu_interval_set_seq(sub, cur_seq), tear down the IOMMU entries of the range before
+ * returning, unlock. It allocates nothing.
+ */
+function intervalInvalidate(tx: Tx, task: Task, sub: Extract<Subscriber, { kind: 'interval' }>, mm: number, where: string): void {
+  const lock = `update_lock#${sub.container}`;
+  if (task.nonBlock > 0 && !available(tx.world, lock, 'write', task.name)) {
+    tx.emit('mmu_notifier.eagain', { mm, container: sub.container, iova: hex(sub.dmaIova) });
+    return;
+  }
+  const trylock = task.nonBlock > 0;
+  if (trylock) task.nonBlock -= 1; // a trylock never sleeps
+  acquire(tx, task, lock, 'write', where);
+  if (trylock) task.nonBlock += 1;
+  const m = mmOf(tx.world, mm);
+  const i = m.intervals.find((x) => x.container === sub.container && x.dmaIova === sub.dmaIova);
+  if (i !== undefined) i.seq = m.itreeSeq;
+  const c = tx.world.containers.get(sub.container);
+  const dma = c?.type1?.dmas.get(sub.dmaIova);
+  if (c !== undefined && dma !== undefined && dma.iommuMapped) {
+    tx.cascade('dma.invalidated', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => type1.unmapUnpin(tx, c, dma, true));
+  }
+  release(tx, task, lock);
 }

@@ -16,12 +16,17 @@ import type { PathDef, Requirement } from './types.js';
 
 const mmapLock = (mm: number): string => `mmap_lock#${mm}`;
 
-/** The tasks with a path in flight (or queued) whose stimulus is a call by process `pid`. */
-function tasksOfPid(w: World, pid: number, except: string): string[] {
+/**
+ * The tasks with a syscall of process `pid` in flight: one whose path has begun, or one queued
+ * before the exit in the log (SPEC 1.5: a task record starts its task where it appears).
+ */
+function tasksOfPid(w: World, pid: number, except: string, exitSeq: number): string[] {
   const out: string[] = [];
   for (const t of w.tasks.values()) {
-    if (t.name === except || t.current === null) continue;
-    if ((t.current.stimulus as { pid?: number }).pid === pid) out.push(t.name);
+    if (t.name === except) continue;
+    const s = t.current?.stimulus ?? t.queue[0];
+    if (s === undefined || (s as { pid?: number }).pid !== pid) continue;
+    if (t.current !== null || s.seq < exitSeq) out.push(t.name);
   }
   return out;
 }
@@ -48,7 +53,7 @@ export const exitPath: PathDef = {
   steps: {
     wait: {
       requires: (w, task, rp): Requirement[] => {
-        const others = tasksOfPid(w, (rp.stimulus as StimulusOf<'exit'>).pid, task.name);
+        const others = tasksOfPid(w, (rp.stimulus as StimulusOf<'exit'>).pid, task.name, rp.stimulus.seq);
         return [{ wait: `the syscalls in flight of process ${(rp.stimulus as StimulusOf<'exit'>).pid} (${others.join(', ')})`, ready: others.length === 0, on: others }];
       },
       run(tx, _task, rp) {
@@ -75,7 +80,7 @@ export const exitPath: PathDef = {
       },
     },
     release: {
-      requires: (w, _t, rp, scheme): Requirement[] => callbackRequires(w, scheme, exitCtx(rp).subs[exitCtx(rp).i]),
+      requires: (w, _t, rp, scheme): Requirement[] => callbackRequires(w, scheme, exitCtx(rp).subs[exitCtx(rp).i], _t),
       run(tx, task, rp) {
         // mn_hlist_release: ops->release for the whole address space.
         const ctx = exitCtx(rp);

@@ -6,13 +6,12 @@
  * the BAR (unmap_mapping_range -> invalidate_range_start).
  */
 import type { Stimulus, StimulusOf } from '../../log/records.js';
-import type { Scheme } from '../../schemes/scheme.js';
-import { holding, type Mode } from '../locks.js';
+import { acquire, holding, release, type Mode } from '../locks.js';
 import { vmaAt } from '../lookup.js';
 import type { Tx } from '../tx.js';
-import type { Container, Task, World } from '../world.js';
+import type { Container, RunningPath, World } from '../world.js';
 import { runRule, type Rule } from './atomic.js';
-import { callbackRequires, invalidateEnd, invalidateStart, runCallback, subscribersOf } from './invalidate.js';
+import { callbackRequires, invalidateEnd, invalidateStart, runCallback, subscribersOf, type Subscriber } from './invalidate.js';
 import type { PathDef, Requirement } from './types.js';
 
 type Locks = Array<{ lock: string; mode: Mode }>;
@@ -139,51 +138,80 @@ function barMappings(w: World, device: string): Array<{ mm: number; start: bigin
   return out;
 }
 
-function zapLocks(w: World, scheme: Scheme, s: Stimulus): Requirement[] {
-  const dev = zapDevice(w, s);
-  if (dev === undefined) return [];
-  const out: Requirement[] = [{ lock: `memory_lock#${dev}`, mode: 'write' }];
-  if (s.op === 'pci.command' && s.memory) return out;
-  for (const m of barMappings(w, dev)) for (const sub of subscribersOf(w, m.mm)) out.push(...callbackRequires(w, scheme, sub));
-  return out;
+interface ZapCtx {
+  device: string;
+  maps: Array<{ mm: number; start: bigint; end: bigint }>;
+  subs: Array<{ map: number; sub: Subscriber }>;
+  i: number;
 }
+
+const zapCtx = (rp: RunningPath): ZapCtx => rp.ctx as unknown as ZapCtx;
 
 /**
  * PCI_COMMAND writes and VFIO_DEVICE_RESET (vfio_pci_config.c vfio_basic_config_write,
- * vfio_pci_core.c vfio_pci_ioctl_reset): down_write(memory_lock); clearing MEMORY or resetting
- * zaps the BARs through unmap_mapping_range, which runs the MMU notifiers of every mm mapping
- * them; then the rule changes the device.
+ * vfio_pci_core.c vfio_pci_ioctl_reset) as a path of machines/paths/invalidate-range.machine.ts:
+ * enter: down_write(memory_lock); clearing MEMORY or resetting zaps the BARs through
+ * unmap_mapping_range, which invalidates every mm mapping them (invalidate_range_start); each
+ * notifier callback is a step; leave: invalidate_range_end, the rule changes the device,
+ * up_write(memory_lock). Writes that zap nothing run in the enter step.
  */
 export function zapPath(rules: { [O in Stimulus['op']]: Rule<O> | null }): PathDef {
+  const runTheRule = (tx: Tx, rp: RunningPath): void => {
+    rp.ctx['outcome'] = runRule(tx, rules[rp.stimulus.op] as Rule<Stimulus['op']>, rp.stimulus);
+  };
   return {
-    machine: 'atomic',
+    machine: 'invalidate_range',
     steps: {
-      run: {
-        requires: (w, _t, rp, scheme): Requirement[] => zapLocks(w, scheme, rp.stimulus),
+      enter: {
+        requires: (w, _t, rp): Requirement[] => {
+          const dev = zapDevice(w, rp.stimulus);
+          return dev === undefined ? [] : [{ lock: `memory_lock#${dev}`, mode: 'write' }];
+        },
         run(tx, task, rp) {
           const s = rp.stimulus;
           const dev = zapDevice(tx.world, s);
-          const run = (): void => {
-            rp.ctx['outcome'] = runRule(tx, rules[s.op] as Rule<Stimulus['op']>, s);
-          };
-          if (dev === undefined) run();
-          else {
-            holding(tx, task, [{ lock: `memory_lock#${dev}`, mode: 'write' }], 'zap (memory_lock)', () => {
-              if (!(s.op === 'pci.command' && s.memory)) invalidateBars(tx, task, dev);
-              run();
-            });
+          if (dev === undefined) {
+            runTheRule(tx, rp);
+            return 'RETURN';
           }
-          return 'DONE';
+          acquire(tx, task, `memory_lock#${dev}`, 'write', 'zap.enter (memory_lock)');
+          if (s.op === 'pci.command' && s.memory) {
+            runTheRule(tx, rp);
+            release(tx, task, `memory_lock#${dev}`);
+            return 'RETURN';
+          }
+          const ctx = zapCtx(rp);
+          ctx.device = dev;
+          ctx.maps = barMappings(tx.world, dev);
+          ctx.subs = [];
+          ctx.maps.forEach((m, k) => {
+            invalidateStart(tx, task, m.mm, m.start, m.end, true, 'zap.enter (unmap_mapping_range)');
+            for (const sub of subscribersOf(tx.world, m.mm, m.start, m.end)) ctx.subs.push({ map: k, sub });
+          });
+          ctx.i = 0;
+          return ctx.subs.length > 0 ? 'CALLBACK' : 'END';
+        },
+      },
+      callback: {
+        requires: (w, task, rp, scheme): Requirement[] => callbackRequires(w, scheme, zapCtx(rp).subs[zapCtx(rp).i]?.sub, task),
+        run(tx, task, rp) {
+          const ctx = zapCtx(rp);
+          const { map, sub } = ctx.subs[ctx.i]!;
+          const m = ctx.maps[map]!;
+          runCallback(tx, task, sub, m.mm, m.start, m.end, 'zap.callback');
+          ctx.i += 1;
+          return ctx.i < ctx.subs.length ? 'NEXT' : 'END';
+        },
+      },
+      leave: {
+        run(tx, task, rp) {
+          const ctx = zapCtx(rp);
+          for (const m of [...ctx.maps].reverse()) invalidateEnd(tx, task, m.mm, true);
+          runTheRule(tx, rp);
+          release(tx, task, `memory_lock#${ctx.device}`);
+          return 'RETURN';
         },
       },
     },
   };
-}
-
-function invalidateBars(tx: Tx, task: Task, dev: string): void {
-  for (const m of barMappings(tx.world, dev)) {
-    invalidateStart(tx, task, m.mm, m.start, m.end, true, 'zap (unmap_mapping_range)');
-    for (const sub of subscribersOf(tx.world, m.mm)) runCallback(tx, task, sub, m.mm, m.start, m.end, 'zap (notifier callback)');
-    invalidateEnd(tx, task, m.mm, true);
-  }
 }

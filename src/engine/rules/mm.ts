@@ -41,7 +41,7 @@ function stdioFile(tx: Tx): number {
 }
 
 function newMm(tx: Tx): Mm {
-  const mm: Mm = { id: newId(tx.world), state: initialState('mm'), users: 1, count: 1, lockedVm: 0, vmas: [], pasid: null, svaNotifiers: [], type1Notifiers: [], nextMmap: MMAP_BASE, reaped: false };
+  const mm: Mm = { id: newId(tx.world), state: initialState('mm'), users: 1, count: 1, lockedVm: 0, vmas: [], pasid: null, svaNotifiers: [], type1Notifiers: [], itreeSeq: 2, itreeActive: 0, intervals: [], nextMmap: MMAP_BASE, reaped: false };
   tx.world.mms.set(mm.id, mm);
   return mm;
 }
