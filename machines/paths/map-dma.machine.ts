@@ -17,6 +17,14 @@
  *   account   pinned; next: vfio_lock_acct under mmap_write_lock
  *   map       charged; next: iommu_map into the domain, mutex_unlock, return 0
  *   unwind    pinning failed; next: vfio_remove_dma, mutex_unlock, return the error
+ *
+ * Under a scheme with pfnmap 'interval', a range that is all PFNMAP (a BAR) is mapped without
+ * pins by the protocol of Documentation/mm/hmm.rst (mm/mmu_notifier.c):
+ *   insert    the dma is linked; next: mmu_interval_notifier_insert on its user range
+ *   begin     next: seq = mmu_interval_read_begin (waits while an overlapping invalidation runs)
+ *   fault     next: mmap_read_lock, fault the BAR in (memory_lock read), mmap_read_unlock
+ *   program   next: take the driver's update lock; if mmu_interval_read_retry, drop it and
+ *             begin again; else map the pfns into the IOMMU, unlock both, return 0
  *   done      returned
  */
 import { setup } from 'xstate';
@@ -29,6 +37,11 @@ export type MapDmaEvent =
   | { type: 'PINNED' }
   | { type: 'FAILED' }
   | { type: 'ACCOUNTED' }
+  | { type: 'INSERT' }
+  | { type: 'BEGIN' }
+  | { type: 'FAULT' }
+  | { type: 'PROGRAM' }
+  | { type: 'RETRY' }
   | { type: 'RETURN' };
 
 export const mapDmaPath = setup({
@@ -38,7 +51,11 @@ export const mapDmaPath = setup({
   initial: 'validate',
   states: {
     validate: { on: { VALID: 'lock', RETURN: 'done' } },
-    lock: { on: { LINKED: 'pin', REGISTER: 'register', RETURN: 'done' } },
+    lock: { on: { LINKED: 'pin', REGISTER: 'register', INSERT: 'insert', RETURN: 'done' } },
+    insert: { on: { BEGIN: 'begin' } },
+    begin: { on: { FAULT: 'fault' } },
+    fault: { on: { PROGRAM: 'program', FAILED: 'unwind' } },
+    program: { on: { RETRY: 'begin', RETURN: 'done' } },
     register: { on: { REGISTERED: 'pin' } },
     pin: { on: { PINNED: 'account', FAILED: 'unwind' } },
     account: { on: { ACCOUNTED: 'map' } },

@@ -55,11 +55,12 @@ export function callbackRequires(w: World, scheme: Scheme, sub: Subscriber | und
 export function invalidateStart(tx: Tx, task: Task, mm: number, start: bigint, end: bigint, blockable: boolean, where: string): void {
   acquire(tx, task, 'mmu_notifier_invalidate_range_start', 'write', where);
   if (!blockable) task.nonBlock += 1; // non_block_start()
+  // Counted even before the mm has an interval: the first mmu_interval_notifier_insert
+  // registers the itree with mm_take_all_locks, which waits for an unmap_mapping_range in
+  // flight (i_mmap_rwsem), so an insert never misses an invalidation that started before it.
   const m = mmOf(tx.world, mm);
-  if (m.intervals.length > 0) {
-    m.itreeActive += 1;
-    if (m.intervals.some((i) => i.start < end && start < i.end)) m.itreeSeq |= 1;
-  }
+  m.itreeActive += 1;
+  if (m.intervals.some((i) => i.start < end && start < i.end)) m.itreeSeq |= 1;
   tx.emit('mmu_notifier.invalidate_start', { mm, start: hex(start), end: hex(end), blockable });
 }
 

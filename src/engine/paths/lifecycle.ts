@@ -11,7 +11,7 @@ import * as device from '../rules/device.js';
 import * as mmRules from '../rules/mm.js';
 import { BadReference, type Outcome } from '../tx.js';
 import type { Process, RunningPath, World } from '../world.js';
-import { callbackRequires, runCallback, type Subscriber } from './invalidate.js';
+import { callbackRequires, runCallback, subscribersOf, type Subscriber } from './invalidate.js';
 import type { PathDef, Requirement } from './types.js';
 
 const mmapLock = (mm: number): string => `mmap_lock#${mm}`;
@@ -74,7 +74,8 @@ export const exitPath: PathDef = {
         if (!mmRules.mmputUser(mm)) return 'FILES';
         acquire(tx, task, mmapLock(ctx.mm), 'write', 'exit.mm (exit_mmap)');
         mmRules.exitMmapRelease(tx, mm);
-        ctx.subs = mm.type1Notifiers.map((container): Subscriber => ({ kind: 'type1', container }));
+        // mn_itree_release invalidates every interval; mn_hlist_release calls type1's release
+        ctx.subs = subscribersOf(tx.world, mm.id).filter((x) => x.kind !== 'sva');
         ctx.i = 0;
         return ctx.subs.length > 0 ? 'RELEASE' : 'UNMAP';
       },

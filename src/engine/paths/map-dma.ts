@@ -9,7 +9,7 @@ import { containerOf, mmOf, processOf } from '../lookup.js';
 import * as files from '../rules/files.js';
 import * as type1 from '../rules/type1.js';
 import { KernelReturn, type Outcome } from '../tx.js';
-import type { RunningPath, World } from '../world.js';
+import type { IntervalSub, RunningPath, World } from '../world.js';
 import { runRule } from './atomic.js';
 import type { PathDef, Requirement } from './types.js';
 
@@ -38,6 +38,32 @@ function attempt(rp: RunningPath, onError: string, fn: () => string): string {
     }
     throw e;
   }
+}
+
+/** Whether [vaddr, vaddr+size) is covered by BAR (PFNMAP) vmas only. */
+function allBar(w: World, mm: number, vaddr: bigint, size: bigint): boolean {
+  let at = vaddr;
+  for (const v of mmOf(w, mm).vmas) {
+    if (v.end <= at || v.start > at) continue;
+    if (v.kind !== 'bar') return false;
+    at = v.end;
+    if (at >= vaddr + size) return true;
+  }
+  return false;
+}
+
+function intervalOf(w: World, ctx: MapCtx): IntervalSub | undefined {
+  return mmOf(w, ctx.mm).intervals.find((i) => i.container === ctx.container && i.dmaIova === ctx.dmaIova);
+}
+
+/** The tasks inside an invalidation of `mm` (those an mmu_interval_read_begin waits for). */
+function invalidating(w: World, mm: number): string[] {
+  const out: string[] = [];
+  for (const t of w.tasks.values()) {
+    const c = t.current?.ctx as { mm?: number; maps?: Array<{ mm: number }> } | undefined;
+    if (t.held.some((h) => h.id === 'mmu_notifier_invalidate_range_start') && (c?.mm === mm || c?.maps?.some((m) => m.mm === mm) === true)) out.push(t.name);
+  }
+  return out;
 }
 
 /** The devices whose BAR vmas the range would fault in (their memory_lock is taken for read). */
@@ -85,6 +111,7 @@ export const mapDma: PathDef = {
           }
           ctx.dmaIova = r.dma.iova;
           const mm = mmOf(tx.world, ctx.mm);
+          if (tx.scheme.pfnmap === 'interval' && allBar(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size)) return 'INSERT';
           return tx.scheme.type1Notifier !== null && !mm.type1Notifiers.includes(c.id) ? 'REGISTER' : 'LINKED';
         });
         if (ev === 'RETURN') release(tx, task, iommuLock(ctx.container));
@@ -158,6 +185,81 @@ export const mapDma: PathDef = {
         type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
         release(tx, task, iommuLock(ctx.container));
         ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped' };
+        return 'RETURN';
+      },
+    },
+    insert: {
+      requires: (_w, _t, rp): Requirement[] => [{ lock: mmapLock(ctxOf(rp).mm), mode: 'write' }],
+      run(tx, task, rp) {
+        // mmu_interval_notifier_insert (registering the itree subscription under mmap_lock)
+        const ctx = ctxOf(rp);
+        locked(tx, task, mmapLock(ctx.mm), 'write', 'map_dma.insert (mmu_interval_notifier_insert)', () => {
+          const mm = mmOf(tx.world, ctx.mm);
+          let seq: number;
+          if (mm.itreeActive > 0) {
+            mm.itreeSeq |= 1;
+            seq = mm.itreeSeq;
+          } else seq = mm.itreeSeq - 1;
+          mm.intervals.push({ container: ctx.container, dmaIova: ctx.dmaIova, start: ctx.arg.vaddr, end: ctx.arg.vaddr + ctx.arg.size, seq });
+        });
+        tx.emit('mmu_interval_notifier.inserted', { mm: ctx.mm, container: ctx.container, iova: hex(ctx.dmaIova) });
+        return 'BEGIN';
+      },
+    },
+    begin: {
+      requires: (w, _t, rp): Requirement[] => {
+        const ctx = ctxOf(rp);
+        const sub = intervalOf(w, ctx);
+        const ready = sub === undefined || sub.seq !== mmOf(w, ctx.mm).itreeSeq;
+        return [{ wait: `an invalidation of mm ${ctx.mm} overlapping the interval (mmu_interval_read_begin)`, ready, on: ready ? [] : invalidating(w, ctx.mm) }];
+      },
+      run(tx, _task, rp) {
+        const ctx = ctxOf(rp) as MapCtx & { seq: number };
+        ctx.seq = intervalOf(tx.world, ctx)!.seq;
+        return 'FAULT';
+      },
+    },
+    fault: {
+      requires: (w, _t, rp): Requirement[] => {
+        const ctx = ctxOf(rp);
+        return [{ lock: mmapLock(ctx.mm), mode: 'read' }, ...barsToFault(w, ctx.mm, ctx.arg.vaddr, ctx.arg.size).map((d): Requirement => ({ lock: `memory_lock#${d}`, mode: 'read' }))];
+      },
+      run(tx, task, rp) {
+        // hmm_range_fault under mmap_read_lock: the BAR's pfns, faulted in; nothing pinned.
+        const ctx = ctxOf(rp);
+        const c = containerOf(tx.world, ctx.container);
+        const dma = type1.dmaAt(c.type1!, ctx.dmaIova)!;
+        return locked(tx, task, mmapLock(ctx.mm), 'read', 'map_dma.fault (hmm_range_fault)', () => {
+          const bars = barsToFault(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size);
+          for (const d of bars) acquire(tx, task, `memory_lock#${d}`, 'read', 'map_dma.fault (vfio_pci_mmap_huge_fault)');
+          try {
+            return attempt(rp, 'FAILED', () => {
+              ctx.pinned = type1.pinRuns(tx, processOf(tx.world, ctx.pid), dma, mmOf(tx.world, ctx.mm), ctx.arg.size);
+              return 'PROGRAM';
+            });
+          } finally {
+            for (const d of bars.reverse()) release(tx, task, `memory_lock#${d}`);
+          }
+        });
+      },
+    },
+    program: {
+      requires: (_w, _t, rp): Requirement[] => [{ lock: `update_lock#${ctxOf(rp).container}`, mode: 'write' }],
+      run(tx, task, rp) {
+        const ctx = ctxOf(rp) as MapCtx & { seq: number };
+        const lock = `update_lock#${ctx.container}`;
+        acquire(tx, task, lock, 'write', 'map_dma.program (driver->update)');
+        // mmu_interval_read_retry, under the update lock
+        if (intervalOf(tx.world, ctx)!.seq !== ctx.seq) {
+          release(tx, task, lock);
+          tx.emit('mmu_interval_notifier.retry', { container: ctx.container, iova: hex(ctx.dmaIova) });
+          return 'RETRY';
+        }
+        const c = containerOf(tx.world, ctx.container);
+        type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
+        release(tx, task, lock);
+        release(tx, task, iommuLock(ctx.container));
+        ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped through an interval notifier (Documentation/mm/hmm.rst)' };
         return 'RETURN';
       },
     },

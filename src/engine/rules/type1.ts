@@ -523,8 +523,11 @@ export function removeDma(tx: Tx, c: Container, dma: VfioDma, event: 'REMOVE' | 
     if (dma.pfnList.size > 0) tx.kernelBug('vfio_iommu_type1.c:vfio_remove_dma: WARN_ON(!RB_EMPTY_ROOT(&dma->pfn_list))');
     runActions(tx, 'vfio_dma', dmaKey(c, dma), tx.fire('vfio_dma', dmaKey(c, dma), dma, event));
     t.dmas.delete(dma.iova);
+    // mmu_interval_notifier_remove of the pinless scheme's interval notifier, if any
+    const mm = mmOf(tx.world, dma.mm);
+    mm.intervals = mm.intervals.filter((i) => !(i.container === c.id && i.dmaIova === dma.iova));
     if (dma.vaddrInvalid) t.vaddrInvalidCount -= 1;
-    mmDrop(tx, mmOf(tx.world, dma.mm));
+    mmDrop(tx, mm);
     t.dmaAvail += 1;
     markPins(tx, c, dma);
   });
