@@ -11,6 +11,11 @@ import { LogReader } from '../dist/src/log/reader.js';
 import { Replay } from '../dist/src/replay.js';
 import { step, initialState } from '../dist/src/engine/stepper.js';
 import { MACHINES } from '../dist/machines/index.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { explore, scenarioOf } from '../dist/src/explore/explore.js';
+import { parseLog } from '../dist/src/log/reader.js';
+import { builtinScheme } from '../dist/src/schemes/scheme.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 200_000);
 const hex = (n) => `0x${n.toString(16)}`;
@@ -135,3 +140,23 @@ console.log(`replay (full):         ${rate(report.records, replayMs).toLocaleStr
 console.log(`replay peak RSS:       ${(peak / 2 ** 20).toFixed(0)} MiB (${((peak - base) / 2 ** 20).toFixed(0)} MiB above the process before replay)`);
 console.log(`full container:        65535 maps + ENOSPC + UNMAP ALL in ${(fullMs / 1000).toFixed(2)} s (${rate(fullReport.records, fullMs).toLocaleString('en')} records/s)`);
 console.log(`stepper vs transition: ${rate(STEPS, stepMs).toLocaleString('en')} vs ${rate(STEPS, xstateMs).toLocaleString('en')} steps/s (${(xstateMs / stepMs).toFixed(1)}x faster)`);
+
+// 6. the explorer on every built-in scenario, under upstream and the hand-written schemes
+const root = new URL('..', import.meta.url).pathname;
+const schemes = [builtinScheme('upstream')];
+for (const f of ['notifier-takes-iommu-lock', 'notifier-allocates', 'interval-notifier']) {
+  schemes.push((await import(pathToFileURL(join(root, 'test', 'fixtures', 'schemes', `${f}.mjs`)).href)).default);
+}
+console.log('\ncheck: scenario / scheme: states generated, distinct, depth, time, states/s, violated');
+for (const f of readdirSync(join(root, 'src', 'scenarios')).filter((x) => x.endsWith('.jsonl')).sort()) {
+  const file = join(root, 'src', 'scenarios', f);
+  const { header, items } = parseLog(readFileSync(file, 'utf8'), file);
+  const sc = scenarioOf(header, items, file);
+  for (const scheme of schemes) {
+    const t = process.hrtime.bigint();
+    const r = explore(sc, scheme, { maxStates: 1_000_000 });
+    const ms2 = Number(process.hrtime.bigint() - t) / 1e6;
+    const v = r.findings.map((x) => x.property).sort().join(',') || '-';
+    console.log(`${f.replace('.jsonl', '').padEnd(22)} ${scheme.name.padEnd(26)} ${String(r.statesGenerated).padStart(6)} ${String(r.distinctStates).padStart(6)} ${String(r.depth).padStart(3)} ${ms2.toFixed(0).padStart(6)} ms ${String(Math.round(r.statesGenerated / (ms2 / 1000))).padStart(7)}/s ${r.exhausted ? '' : '(cut) '}${v}`);
+  }
+}

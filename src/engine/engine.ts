@@ -112,7 +112,8 @@ function runOneStep(tx: Tx, scheme: Scheme, task: Task): { stimulus: Stimulus; o
     rp = current(scheme, task)!;
     task.queue.shift();
     task.current = rp;
-    tx.emit('task.started', { task: task.name, seq: rp.stimulus.seq, stimulus: rp.stimulus.op, path: rp.path });
+    // a task of its own for a stimulus without one ('@seq') is an implementation detail
+    if (rp.stimulus.task !== undefined) tx.emit('task.started', { task: task.name, seq: rp.stimulus.seq, stimulus: rp.stimulus.op, path: rp.path });
   }
   const def = pathDef(rp.path);
   const machine = def.machine as MachineName;

@@ -42,9 +42,15 @@ export const LOCK_CLASSES = {
 export type LockClass = keyof typeof LOCK_CLASSES;
 export type Mode = 'read' | 'write';
 
+const classOf = new Map<string, LockClass>();
+
 export function lockClass(id: string): LockClass {
-  const c = id.split('#')[0] as LockClass;
-  if (!(c in LOCK_CLASSES)) throw new ModelError(`unknown lock class in '${id}'`);
+  let c = classOf.get(id);
+  if (c === undefined) {
+    c = id.split('#')[0] as LockClass;
+    if (!(c in LOCK_CLASSES)) throw new ModelError(`unknown lock class in '${id}'`);
+    classOf.set(id, c);
+  }
   return c;
 }
 

@@ -72,8 +72,24 @@ export function initialState(name: MachineName): string {
   return cacheFor(ALL_MACHINES[name] as AnyStateMachine).initial;
 }
 
+/**
+ * Results by machine, state value and event type. Our machines have no context and no guards,
+ * so a transition depends on nothing else; xstate computes each one once.
+ */
+const memo = new Map<string, StepResult>();
+
 /** One event on one machine in state `value`. Pure: same inputs, same result. */
 export function step(name: MachineName, value: string, event: { type: string }): StepResult {
+  const key = `${name}\u0000${value}\u0000${event.type}`;
+  let r = memo.get(key);
+  if (r === undefined) {
+    r = computeStep(name, value, event);
+    memo.set(key, r);
+  }
+  return r;
+}
+
+function computeStep(name: MachineName, value: string, event: { type: string }): StepResult {
   const machine = ALL_MACHINES[name] as AnyStateMachine;
   const cache = cacheFor(machine);
   const before = snapshotOf(machine, cache, value);
@@ -82,7 +98,7 @@ export function step(name: MachineName, value: string, event: { type: string }):
   if (machine.getTransitionData(before, event).length === 0) return { value, actions: [], accepted: false };
   cache.collected = [];
   const after = machine.transition(before, event, cache.scope) as AnyMachineSnapshot;
-  const actions = cache.collected;
+  const actions = Object.freeze(cache.collected);
   cache.collected = [];
   const next = String(after.value);
   if (!cache.snapshots.has(next)) cache.snapshots.set(next, after);

@@ -2,6 +2,7 @@
  * The steps of the UNMAP_DMA path (machines/paths/unmap-dma.machine.ts).
  */
 import type { StimulusOf } from '../../log/records.js';
+import { U64_MAX } from '../../log/u64.js';
 import { acquire, release } from '../locks.js';
 import { containerOf } from '../lookup.js';
 import * as files from '../rules/files.js';
@@ -23,11 +24,20 @@ const ctxOf = (rp: RunningPath): UnmapCtx => rp.ctx as unknown as UnmapCtx;
 const iommuLock = (c: number): string => `iommu.lock#${c}`;
 const deviceListLock = (c: number): string => `device_list_lock#${c}`;
 
-/** vfio_lock_acct uncharges each live mm with charged dmas under its mmap_lock (write). */
-function unchargeLocks(w: World, c: Container | undefined): Requirement[] {
+/**
+ * vfio_lock_acct uncharges each live mm with charged dmas in the range under its mmap_lock
+ * (write).
+ */
+function unchargeLocks(w: World, c: Container | undefined, a: type1.UnmapArg): Requirement[] {
   const mms = new Set<number>();
-  for (const d of c?.type1?.dmas.valuesArray() ?? []) if (d.lockedVm > 0 && w.mms.get(d.mm)?.state === 'live') mms.add(d.mm);
-  return [...mms].sort((a, b) => a - b).map((mm): Requirement => ({ lock: `mmap_lock#${mm}`, mode: 'write' }));
+  const t = c?.type1;
+  if (t == null) return [];
+  const end = a.all ? U64_MAX + 1n : a.iova + a.size;
+  const from = a.all ? 0n : a.iova;
+  t.dmas.forRange(from, end, false, (_k, d) => {
+    if (d.lockedVm > 0 && w.mms.get(d.mm)?.state === 'live') mms.add(d.mm);
+  });
+  return [...mms].sort((x, y) => x - y).map((mm): Requirement => ({ lock: `mmap_lock#${mm}`, mode: 'write' }));
 }
 
 export const unmapDma: PathDef = {
@@ -55,11 +65,11 @@ export const unmapDma: PathDef = {
       },
     },
     lock: {
-      requires: (w, _t, rp): Requirement[] => [{ lock: iommuLock(ctxOf(rp).container), mode: 'write' }, ...unchargeLocks(w, w.containers.get(ctxOf(rp).container))],
+      requires: (w, _t, rp): Requirement[] => [{ lock: iommuLock(ctxOf(rp).container), mode: 'write' }, ...unchargeLocks(w, w.containers.get(ctxOf(rp).container), ctxOf(rp).arg)],
       run(tx, task, rp) {
         const ctx = ctxOf(rp);
         const c = containerOf(tx.world, ctx.container);
-        const locks = [{ lock: iommuLock(c.id), mode: 'write' as const }, ...unchargeLocks(tx.world, c)] as Array<{ lock: string; mode: 'read' | 'write' }>;
+        const locks = [{ lock: iommuLock(c.id), mode: 'write' as const }, ...unchargeLocks(tx.world, c, ctx.arg)] as Array<{ lock: string; mode: 'read' | 'write' }>;
         for (const l of locks) acquire(tx, task, l.lock, l.mode, 'unmap_dma.lock');
         let event = 'RETURN';
         try {

@@ -1,0 +1,481 @@
+/**
+ * Model-based tests of every kernel-path machine (machines/paths/), from xstate's graph utilities.
+ *
+ * As in graph.test.ts, each machine is explored once into plain data (the states its shortest
+ * paths reach, its simple paths, every accepted transition replayed with `transition()`). On top
+ * of that, each declared state is resolved on its own and searched for a way to `done`, so a
+ * path that could get stuck is found by construction. The per-machine tests state, from each
+ * file's header comment, the order the kernel path takes its steps in. An ignored event is not
+ * a transition: edges are kept only when `getTransitionData` is non-empty.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, it, expect } from 'vitest';
+import { StateMachine, initialTransition, transition } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
+import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
+import type { StatePath } from 'xstate/graph';
+import { PATH_MACHINES } from '../../machines/paths/index.js';
+import type { PathMachineName } from '../../machines/paths/index.js';
+import type { AtomicEvent } from '../../machines/paths/atomic.machine.js';
+import type { ExitEvent } from '../../machines/paths/exit.machine.js';
+import type { InvalidateRangeEvent } from '../../machines/paths/invalidate-range.machine.js';
+import type { MapDmaEvent } from '../../machines/paths/map-dma.machine.js';
+import type { PageRequestPathEvent } from '../../machines/paths/page-request.machine.js';
+import type { SvaUnbindEvent } from '../../machines/paths/sva-unbind.machine.js';
+import type { UnbindEvent } from '../../machines/paths/unbind.machine.js';
+import type { UnmapDmaEvent } from '../../machines/paths/unmap-dma.machine.js';
+
+/** One accepted transition, with the named actions it runs in order. */
+interface Edge {
+  from: string;
+  event: string;
+  to: string;
+  actions: string[];
+}
+
+/** A path from the initial state: its target and the transitions taken to get there. */
+interface Path {
+  to: string;
+  edges: Edge[];
+}
+
+interface Exploration {
+  initial: string;
+  declaredStates: string[];
+  declaredEvents: string[];
+  exploredEvents: string[];
+  shortest: Path[];
+  simple: Path[];
+  edges: Edge[];
+  /** For every declared state, resolved on its own: the states its shortest paths reach. */
+  reachableFrom: Record<string, string[]>;
+}
+
+/** Path machines are flat: every snapshot value is a top-level state name. */
+function stateName(snapshot: { value: unknown }): string {
+  if (typeof snapshot.value !== 'string') {
+    throw new Error(`expected a flat state value, got ${JSON.stringify(snapshot.value)}`);
+  }
+  return snapshot.value;
+}
+
+/** Runs `event` from `snapshot`, or returns undefined when the state does not accept it. */
+function step(
+  machine: AnyStateMachine,
+  snapshot: AnyMachineSnapshot,
+  event: EventObject,
+): Edge | undefined {
+  if (machine.getTransitionData(snapshot, event).length === 0) return undefined;
+  const [next, actions] = transition(machine, snapshot, event);
+  return {
+    from: stateName(snapshot),
+    event: event.type,
+    to: stateName(next),
+    actions: actions.map((a) => a.type),
+  };
+}
+
+/** Replays a graph path with `transition()` and checks it lands where the graph said it would. */
+function replay(machine: AnyStateMachine, path: StatePath<AnyMachineSnapshot, EventObject>): Path {
+  const edges: Edge[] = [];
+  // steps[0] is the step that yields the path's first snapshot.
+  for (let i = 1; i < path.steps.length; i++) {
+    const prev = path.steps[i - 1];
+    const cur = path.steps[i];
+    if (prev === undefined || cur === undefined) throw new Error('unreachable: index in range');
+    const edge = step(machine, prev.state, cur.event);
+    if (edge === undefined) throw new Error(`path takes ${cur.event.type}, which is ignored`);
+    if (edge.to !== stateName(cur.state)) throw new Error(`replay diverged at ${edge.event}`);
+    edges.push(edge);
+  }
+  return { to: stateName(path.state), edges };
+}
+
+/** Typed at the call site, so each event list is checked against the machine's event union. */
+function explore<M extends AnyStateMachine>(
+  machine: M,
+  events: readonly EventFromLogic<M>[],
+): Exploration {
+  return exploreAny(machine, events);
+}
+
+function exploreAny(machine: AnyStateMachine, events: readonly EventObject[]): Exploration {
+  const options = { events };
+  const adjacency = getAdjacencyMap(machine, options);
+  const edges: Edge[] = [];
+  for (const { state } of Object.values(adjacency)) {
+    for (const event of events) {
+      const edge = step(machine, state, event);
+      if (edge !== undefined) edges.push(edge);
+    }
+  }
+  const declaredStates = Object.keys(machine.root.states).sort();
+  const [initial] = initialTransition(machine);
+  const reachableFrom: Record<string, string[]> = {};
+  for (const name of declaredStates) {
+    const fromState = machine.resolveState({ value: name, context: initial.context });
+    const paths = getShortestPaths(machine, { events, fromState });
+    reachableFrom[name] = [...new Set(paths.map((p) => stateName(p.state)))].sort();
+  }
+  return {
+    initial: stateName(initial),
+    declaredStates,
+    declaredEvents: [...machine.events].map(String).sort(),
+    exploredEvents: events.map((ev) => ev.type).sort(),
+    shortest: getShortestPaths(machine, options).map((p) => replay(machine, p)),
+    simple: getSimplePaths(machine, options).map((p) => replay(machine, p)),
+    edges,
+    reachableFrom,
+  };
+}
+
+function e<T extends string>(...types: T[]): { type: T }[] {
+  return types.map((type) => ({ type }));
+}
+
+/** Every event of each machine's event union; a test below checks none is left out. */
+const EXPLORED: Record<PathMachineName, Exploration> = {
+  atomic: explore(PATH_MACHINES.atomic, e<AtomicEvent['type']>('DONE')),
+  map_dma: explore(
+    PATH_MACHINES.map_dma,
+    e<MapDmaEvent['type']>(
+      'VALID',
+      'LINKED',
+      'REGISTER',
+      'REGISTERED',
+      'PINNED',
+      'FAILED',
+      'ACCOUNTED',
+      'INSERT',
+      'BEGIN',
+      'FAULT',
+      'PROGRAM',
+      'RETRY',
+      'RETURN',
+    ),
+  ),
+  invalidate_range: explore(
+    PATH_MACHINES.invalidate_range,
+    e<InvalidateRangeEvent['type']>('CALLBACK', 'NEXT', 'END', 'RETURN'),
+  ),
+  exit: explore(
+    PATH_MACHINES.exit,
+    e<ExitEvent['type']>('START', 'RELEASE', 'NEXT', 'UNMAP', 'FILES', 'RETURN'),
+  ),
+  unbind: explore(PATH_MACHINES.unbind, e<UnbindEvent['type']>('WAIT', 'RETURN')),
+  unmap_dma: explore(
+    PATH_MACHINES.unmap_dma,
+    e<UnmapDmaEvent['type']>('VALID', 'NOTIFY', 'CALLBACKS', 'RELOCK', 'RETURN'),
+  ),
+  page_request_path: explore(
+    PATH_MACHINES.page_request_path,
+    e<PageRequestPathEvent['type']>('QUEUED', 'RETURN'),
+  ),
+  sva_unbind: explore(PATH_MACHINES.sva_unbind, e<SvaUnbindEvent['type']>('DRAIN', 'RETURN')),
+};
+
+const names = Object.keys(EXPLORED).sort() as PathMachineName[];
+
+function into(x: Exploration, state: string): Edge[] {
+  return x.edges.filter((edge) => edge.to === state && edge.from !== state);
+}
+
+function outOf(x: Exploration, state: string): Edge[] {
+  return x.edges.filter((edge) => edge.from === state);
+}
+
+/** Compact "from -EVENT-> to" form, so a failure shows the offending transition. */
+function show(edges: readonly Edge[]): string[] {
+  return edges.map((d) => `${d.from} -${d.event}-> ${d.to}`).sort();
+}
+
+/** The states a path visits, its start included. */
+function visits(x: Exploration, path: Path): string[] {
+  return [x.initial, ...path.edges.map((d) => d.to)];
+}
+
+/**
+ * The states reachable from `from` over the accepted transitions without entering `avoid`.
+ * A target missing from the result cannot be reached, on any path with or without loops,
+ * without passing through `avoid`.
+ */
+function reachableAvoiding(x: Exploration, from: string, avoid: string): Set<string> {
+  const seen = new Set<string>([from]);
+  const queue = [from];
+  for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
+    for (const d of outOf(x, s)) {
+      if (d.to === avoid || seen.has(d.to)) continue;
+      seen.add(d.to);
+      queue.push(d.to);
+    }
+  }
+  return seen;
+}
+
+/** The simple paths to `target`; throws when there is none, so an order check cannot pass vacuously. */
+function simplePathsTo(x: Exploration, target: string): Path[] {
+  const paths = x.simple.filter((p) => p.to === target);
+  if (paths.length === 0) throw new Error(`no simple path reaches ${target}`);
+  return paths;
+}
+
+/** True when `seq` visits the states of `order` in that order (others may come between). */
+function visitsInOrder(seq: readonly string[], order: readonly string[]): boolean {
+  let at = -1;
+  for (const s of order) {
+    const i = seq.indexOf(s, at + 1);
+    if (i < 0) return false;
+    at = i;
+  }
+  return true;
+}
+
+describe('every path machine', () => {
+  it.each(names)('%s: explores every event its event union declares', (name) => {
+    const x = EXPLORED[name];
+    expect(x.exploredEvents).toEqual(x.declaredEvents);
+  });
+
+  it.each(names)('%s: shortest paths reach every state it declares', (name) => {
+    const x = EXPLORED[name];
+    expect(x.declaredStates.length).toBeGreaterThan(1);
+    expect([...new Set(x.shortest.map((p) => p.to))].sort()).toEqual(x.declaredStates);
+  });
+
+  it.each(names)('%s: every accepted transition targets a declared state', (name) => {
+    const x = EXPLORED[name];
+    for (const edge of x.edges) expect(x.declaredStates).toContain(edge.to);
+  });
+
+  it.each(names)('%s: can reach done from every state it declares, so no path gets stuck', (name) => {
+    const x = EXPLORED[name];
+    expect(x.declaredStates).toContain('done');
+    const stuck = x.declaredStates.filter((s) => !(x.reachableFrom[s] ?? []).includes('done'));
+    expect(stuck).toEqual([]);
+  });
+
+  it.each(names)('%s: has done as its only final state, which accepts nothing', (name) => {
+    const x = EXPLORED[name];
+    const machine: AnyStateMachine = PATH_MACHINES[name];
+    const finals = x.declaredStates.filter((s) => machine.root.states[s]?.type === 'final');
+    expect(finals).toEqual(['done']);
+    expect(outOf(x, 'done')).toEqual([]);
+    for (const s of x.declaredStates.filter((s) => s !== 'done')) {
+      expect(outOf(x, s).length, `${s} accepts no event`).toBeGreaterThan(0);
+    }
+  });
+
+  it('every machine this file explores is in PATH_MACHINES, and the reverse', () => {
+    expect(names).toEqual(Object.keys(PATH_MACHINES).sort());
+  });
+});
+
+describe('PATH_MACHINES', () => {
+  it('holds the machine exported by every machines/paths/*.machine.ts file', async () => {
+    const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'machines', 'paths');
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.machine.ts'))
+      .sort();
+    expect(files.length).toBeGreaterThan(0);
+    const registered = new Set<unknown>(Object.values(PATH_MACHINES));
+    const missing: string[] = [];
+    let exported = 0;
+    for (const file of files) {
+      const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
+      const machines = Object.entries(mod).filter(([, v]) => v instanceof StateMachine);
+      expect(machines.length, `${file} exports no machine`).toBeGreaterThan(0);
+      for (const [key, value] of machines) {
+        exported++;
+        if (!registered.has(value)) missing.push(`${file}:${key}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(exported).toBe(files.length);
+  });
+});
+
+describe('atomic (one-step entry points)', () => {
+  const x = EXPLORED.atomic;
+
+  it('runs the entry point in one step from run to done', () => {
+    expect(show(x.edges)).toEqual(['run -DONE-> done']);
+  });
+});
+
+describe('map_dma (drivers/vfio/vfio_iommu_type1.c vfio_dma_do_map)', () => {
+  const x = EXPLORED.map_dma;
+
+  it('never reaches map without passing pin and then account, on any path', () => {
+    expect(reachableAvoiding(x, x.initial, 'pin').has('map')).toBe(false);
+    expect(reachableAvoiding(x, x.initial, 'account').has('map')).toBe(false);
+    for (const p of simplePathsTo(x, 'map')) {
+      expect(visitsInOrder(visits(x, p), ['validate', 'lock', 'pin', 'account', 'map'])).toBe(true);
+    }
+  });
+
+  it('charges the pins (account) only after pinning, and maps only after charging', () => {
+    expect(show(into(x, 'account'))).toEqual(['pin -PINNED-> account']);
+    expect(show(into(x, 'map'))).toEqual(['account -ACCOUNTED-> map']);
+  });
+
+  it('pins only once iommu->lock is held and the dma linked, registering the notifier first when the scheme has one', () => {
+    expect(show(into(x, 'pin'))).toEqual(['lock -LINKED-> pin', 'register -REGISTERED-> pin']);
+    expect(show(into(x, 'register'))).toEqual(['lock -REGISTER-> register']);
+    expect(show(outOf(x, 'register'))).toEqual(['register -REGISTERED-> pin']);
+    expect(show(into(x, 'lock'))).toEqual(['validate -VALID-> lock']);
+  });
+
+  it('in the pinless branch, reaches program only after insert, begin and fault, in that order', () => {
+    for (const gate of ['insert', 'begin', 'fault']) {
+      expect(reachableAvoiding(x, x.initial, gate).has('program'), gate).toBe(false);
+    }
+    expect(show(into(x, 'program'))).toEqual(['fault -PROGRAM-> program']);
+    expect(show(into(x, 'fault'))).toEqual(['begin -FAULT-> fault']);
+    expect(show(into(x, 'insert'))).toEqual(['lock -INSERT-> insert']);
+    for (const p of simplePathsTo(x, 'program')) {
+      expect(visitsInOrder(visits(x, p), ['lock', 'insert', 'begin', 'fault', 'program'])).toBe(true);
+    }
+  });
+
+  it('goes back from program to begin when mmu_interval_read_retry says an invalidation ran (RETRY)', () => {
+    expect(show(outOf(x, 'program'))).toEqual(['program -RETRY-> begin', 'program -RETURN-> done']);
+    expect(show(into(x, 'begin'))).toEqual(['insert -BEGIN-> begin', 'program -RETRY-> begin']);
+  });
+
+  it('keeps the pinned and the pinless branches apart: neither reaches the other', () => {
+    const fromInsert = reachableAvoiding(x, 'insert', 'done');
+    const fromPin = reachableAvoiding(x, 'pin', 'done');
+    for (const s of ['register', 'pin', 'account', 'map']) expect(fromInsert.has(s), s).toBe(false);
+    for (const s of ['insert', 'begin', 'fault', 'program']) expect(fromPin.has(s), s).toBe(false);
+  });
+
+  it('reaches unwind only from pin or fault, by FAILED, and unwinds straight to done', () => {
+    expect(show(into(x, 'unwind'))).toEqual(['fault -FAILED-> unwind', 'pin -FAILED-> unwind']);
+    expect(show(outOf(x, 'unwind'))).toEqual(['unwind -RETURN-> done']);
+  });
+
+  it('returns early only before the dma is linked, or after map, program or unwind', () => {
+    expect(into(x, 'done').map((d) => d.from).sort()).toEqual([
+      'lock',
+      'map',
+      'program',
+      'unwind',
+      'validate',
+    ]);
+  });
+});
+
+describe('unmap_dma (drivers/vfio/vfio_iommu_type1.c vfio_dma_do_unmap)', () => {
+  const x = EXPLORED.unmap_dma;
+
+  it('reaches callback only from notify (device_list_lock taken, iommu->lock dropped)', () => {
+    expect(show(into(x, 'callback'))).toEqual(['notify -CALLBACKS-> callback']);
+    expect(show(into(x, 'notify'))).toEqual(['lock -NOTIFY-> notify']);
+    expect(reachableAvoiding(x, x.initial, 'notify').has('callback')).toBe(false);
+  });
+
+  it('goes back from callback to lock and walks again (goto again), never straight to done', () => {
+    expect(show(outOf(x, 'callback'))).toEqual(['callback -RELOCK-> lock']);
+    expect(reachableAvoiding(x, 'callback', 'lock').has('done')).toBe(false);
+  });
+
+  it('takes iommu->lock only after validation, and returns only from validate or lock', () => {
+    expect(into(x, 'lock').map((d) => d.from).sort()).toEqual(['callback', 'validate']);
+    expect(into(x, 'done').map((d) => d.from).sort()).toEqual(['lock', 'validate']);
+  });
+});
+
+describe('invalidate_range (mm/mmu_notifier.c: munmap, reclaim, OOM reaper)', () => {
+  const x = EXPLORED.invalidate_range;
+
+  it('runs the subscribers one at a time: callback loops on NEXT', () => {
+    expect(show(outOf(x, 'callback'))).toEqual(['callback -END-> leave', 'callback -NEXT-> callback']);
+  });
+
+  it('ends in leave before done whenever any callback ran', () => {
+    expect(reachableAvoiding(x, 'callback', 'leave').has('done')).toBe(false);
+    for (const p of simplePathsTo(x, 'done')) {
+      const seq = visits(x, p);
+      if (seq.includes('callback')) expect(seq.slice(-2)).toEqual(['leave', 'done']);
+    }
+    expect(
+      simplePathsTo(x, 'done').some((p) => visits(x, p).includes('callback')),
+    ).toBe(true);
+  });
+
+  it('enters callback only from enter, and leaves only into leave', () => {
+    expect(show(into(x, 'callback'))).toEqual(['enter -CALLBACK-> callback']);
+    expect(into(x, 'leave').map((d) => d.from).sort()).toEqual(['callback', 'enter']);
+    expect(show(outOf(x, 'leave'))).toEqual(['leave -RETURN-> done']);
+  });
+});
+
+describe('exit (kernel/exit.c do_exit)', () => {
+  const x = EXPLORED.exit;
+
+  it('reaches mm only after wait: the exit waits for the syscalls in flight', () => {
+    expect(show(into(x, 'mm'))).toEqual(['wait -START-> mm']);
+    expect(show(outOf(x, 'wait'))).toEqual(['wait -START-> mm']);
+  });
+
+  it('reaches files only after mm, directly or through release and unmap', () => {
+    expect(reachableAvoiding(x, x.initial, 'mm').has('files')).toBe(false);
+    expect(show(into(x, 'files'))).toEqual(['mm -FILES-> files', 'unmap -FILES-> files']);
+    expect(show(into(x, 'unmap'))).toEqual(['mm -UNMAP-> unmap', 'release -UNMAP-> unmap']);
+    expect(show(into(x, 'release'))).toEqual(['mm -RELEASE-> release']);
+    for (const p of simplePathsTo(x, 'files')) {
+      expect(visitsInOrder(visits(x, p), ['wait', 'mm', 'files'])).toBe(true);
+    }
+  });
+
+  it('runs the notifiers release one at a time inside exit_mmap, then unmaps: release loops on NEXT', () => {
+    expect(show(outOf(x, 'release'))).toEqual(['release -NEXT-> release', 'release -UNMAP-> unmap']);
+  });
+
+  it('becomes a zombie (done) only after its files are closed', () => {
+    expect(show(into(x, 'done'))).toEqual(['files -RETURN-> done']);
+    expect(reachableAvoiding(x, x.initial, 'files').has('done')).toBe(false);
+  });
+});
+
+describe('unbind (drivers/vfio/vfio_main.c vfio_unregister_group_dev)', () => {
+  const x = EXPLORED.unbind;
+
+  it('reaches remove only after put: the registration reference goes first', () => {
+    expect(show(into(x, 'remove'))).toEqual(['put -WAIT-> remove']);
+  });
+
+  it('returns only after remove', () => {
+    expect(show(into(x, 'done'))).toEqual(['remove -RETURN-> done']);
+    expect(reachableAvoiding(x, x.initial, 'remove').has('done')).toBe(false);
+  });
+});
+
+describe('sva_unbind (drivers/iommu/iommu-sva.c iommu_sva_unbind_device)', () => {
+  const x = EXPLORED.sva_unbind;
+
+  it('reaches drain only after lock (iommu_sva_lock held)', () => {
+    expect(x.initial).toBe('lock');
+    expect(show(into(x, 'drain'))).toEqual(['lock -DRAIN-> drain']);
+  });
+
+  it('returns after drain, or straight from lock when it was not the last reference', () => {
+    expect(show(into(x, 'done'))).toEqual(['drain -RETURN-> done', 'lock -RETURN-> done']);
+    expect(show(outOf(x, 'drain'))).toEqual(['drain -RETURN-> done']);
+  });
+});
+
+describe('page_request_path (drivers/iommu/io-pgfault.c)', () => {
+  const x = EXPLORED.page_request_path;
+
+  it('reaches handle only after report: a request is queued before its handler runs', () => {
+    expect(x.initial).toBe('report');
+    expect(show(into(x, 'handle'))).toEqual(['report -QUEUED-> handle']);
+  });
+
+  it('is answered (done) only by the handler', () => {
+    expect(show(into(x, 'done'))).toEqual(['handle -RETURN-> done']);
+  });
+});
