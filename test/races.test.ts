@@ -256,3 +256,57 @@ describe('race 5: P2P DMA through a BAR mapping after the BAR was zapped (upstre
     expect(derivedOps(r, 22)).not.toContain('iommu.unmapped');
   });
 });
+
+describe('race 6: two UNMAP_DMA of mdev-pinned dmas on one container (upstream)', () => {
+  //   a (UNMAP_DMA of dma 0x0)                       b (UNMAP_DMA of dma 0x1000)
+  //   16 validate
+  //   17 mutex_lock(iommu->lock); walk: dma 0x0 has
+  //      pfn_list entries -> vfio_notify_dma_unmap
+  //   18 mutex_lock(device_list_lock);
+  //      mutex_unlock(iommu->lock)
+  //                                                  19 validate
+  //                                                  20 mutex_lock(iommu->lock); walk: dma 0x1000
+  //                                                     has pfn_list entries -> wants device_list_lock
+  //   (next) dma_unmap -> vfio_unpin_pages:
+  //      mutex_lock(iommu->lock) [waits for b]       [waits for a]
+  //   => wait-for cycle at 20: NoDeadlock (and, over all schedules, LockOrder
+  //      iommu.lock -> device_list_lock -> iommu.lock)
+  const LOG = 'mdev-unmap-vs-unmap';
+
+  it('deadlocks: a holds device_list_lock and waits for iommu->lock, which b holds while it waits for device_list_lock', () => {
+    const r = run(LOG);
+    expect(r.report.divergences).toEqual([]);
+    // a's callback never runs in this history, so its device_list_lock -> iommu.lock edge is not
+    // recorded here (the full-scenario check finds the LockOrder too).
+    expect(violations(r)).toEqual([['NoDeadlock', 20]]);
+    expect(r.report.violations[0]!.message).toContain('a waits for iommu.lock');
+    expect(r.report.violations[0]!.message).toContain('b waits for device_list_lock');
+  });
+});
+
+describe('race 7: a zap between mmu_interval_read_begin and read_retry (pinless interval-notifier scheme)', () => {
+  //   p2p (MAP_DMA of B's BAR vma)                     zap (PCI_COMMAND memory=0 on B)
+  //   17-19 validate, iommu->lock + link, insert the interval notifier
+  //   20 seq = mmu_interval_read_begin()
+  //   21 mmap_read_lock; hmm_range_fault: B's BAR pfn
+  //                                                    22 down_write(memory_lock);
+  //                                                       invalidate_range_start: seq odd
+  //                                                    23 interval callback: update_lock,
+  //                                                       set seq, unmap (nothing mapped yet)
+  //                                                    24 invalidate_range_end; zap PTEs; returns 0
+  //   25 update_lock; mmu_interval_read_retry: true -> unlock, begin again
+  //   26 read_begin; 27 fault: decode off -> SIGBUS
+  //   28 -> MAP_DMA returns EFAULT, nothing mapped
+  //   29 dma: device A's DMA to the P2P iova faults
+  //   => every property holds: the IOMMU never maps the BAR once its decode is off
+  const LOG = 'interval-retry';
+
+  it('retries after the invalidation, then fails with EFAULT, and the device never reaches the disabled BAR', async () => {
+    const r = run(LOG, await loadSchemeModule('interval-notifier'));
+    expect(r.report.violations).toEqual([]);
+    expect(derivedOps(r, 25)).toContain('mmu_interval_notifier.retry');
+    expect(returnedAt(r, 'zap')).toMatchObject({ seq: 24, outcome: { ret: 0n } });
+    expect(returnedAt(r, 'p2p')).toMatchObject({ seq: 28, outcome: { errno: 'EFAULT' } });
+    expect(returnedAt(r, 'dma')).toMatchObject({ seq: 29, outcome: { dma: 'fault' } });
+  });
+});
