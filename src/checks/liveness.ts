@@ -53,11 +53,6 @@ export function stuck(w: World, scheme: Scheme): string | null {
   return `no task can run: ${p.map((t) => `${t.name} waits for ${t.blocked}`).join('; ')}`;
 }
 
-/** Whether any task could take a step. */
-export function anyEnabled(w: World, scheme: Scheme): boolean {
-  return pending(w, scheme).some((t) => t.blocked === null);
-}
-
 /**
  * TeardownCompletes, judged in a state where no task has work and every process has exited:
  * every object reached its final state. Returns what is left, or null.

@@ -30,12 +30,6 @@ export const PROPERTY_NAMES = [
 
 export type PropertyName = (typeof PROPERTY_NAMES)[number];
 
-/** Properties that need the explorer's view of every schedule; replay cannot judge them. */
-const EXPLORER_ONLY: ReadonlySet<PropertyName> = new Set(['NoDeadlock', 'TeardownCompletes', 'LockOrder', 'NoBlockInNonBlockable']);
-
-/** The properties a single history (replay) can judge. */
-export const HISTORY_PROPERTIES: readonly PropertyName[] = PROPERTY_NAMES.filter((p) => !EXPLORER_ONLY.has(p));
-
 export const GLOSS: Record<PropertyName, string> = {
   NoOverlap: 'the live vfio_dma ranges of one container never overlap (vfio_dma_do_map: EEXIST)',
   NoDmaUseAfterFree: 'every translated device DMA lands on RAM still pinned for that mapping (unpin after IOTLB sync)',

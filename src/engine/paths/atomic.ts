@@ -1,10 +1,9 @@
 /**
- * The atomic path: the entry point's rule (src/engine/rules/) runs in one step. Kernel errors
- * (KernelReturn) and BUG_ONs (KernelOops) become the outcome.
+ * Running an entry point's rule (src/engine/rules/) inside a step: kernel errors (KernelReturn)
+ * and BUG_ONs (KernelOops) become the outcome.
  */
 import type { Stimulus, StimulusOf, StimulusOp } from '../../log/records.js';
 import { KernelOops, KernelReturn, type Outcome, type Tx } from '../tx.js';
-import type { PathDef } from './types.js';
 
 export type Rule<O extends StimulusOp> = (tx: Tx, s: StimulusOf<O>) => Outcome;
 
@@ -20,18 +19,4 @@ export function runRule(tx: Tx, rule: Rule<StimulusOp>, s: Stimulus): Outcome {
     }
     throw e;
   }
-}
-
-export function atomicPath(rules: { [O in StimulusOp]: Rule<O> | null }): PathDef {
-  return {
-    machine: 'atomic',
-    steps: {
-      run: {
-        run(tx, _task, rp) {
-          rp.ctx['outcome'] = runRule(tx, rules[rp.stimulus.op] as Rule<StimulusOp>, rp.stimulus);
-          return 'DONE';
-        },
-      },
-    },
-  };
 }
