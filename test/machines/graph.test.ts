@@ -11,10 +11,10 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, it, expect } from 'vitest';
+import { replay, step, type Edge, type Path } from './graph-helpers.js';
 import { StateMachine, initialTransition, transition } from 'xstate';
-import type { AnyMachineSnapshot, AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
+import type { AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
-import type { StatePath } from 'xstate/graph';
 import { MACHINES } from '../../machines/index.js';
 import type { BarMappingEvent } from '../../machines/bar-mapping.machine.js';
 import type { ContainerEvent } from '../../machines/container.machine.js';
@@ -28,19 +28,6 @@ import type { SvaBondEvent } from '../../machines/sva-bond.machine.js';
 import type { VfioDmaEvent } from '../../machines/vfio-dma.machine.js';
 
 /** One accepted transition, with the named actions it runs in order. */
-interface Edge {
-  from: string;
-  event: string;
-  to: string;
-  actions: string[];
-}
-
-/** A path from the initial state: its target and the transitions taken to get there. */
-interface Path {
-  to: string;
-  edges: Edge[];
-}
-
 interface Exploration {
   declaredStates: string[];
   declaredEvents: string[];
@@ -48,46 +35,6 @@ interface Exploration {
   shortest: Path[];
   simple: Path[];
   edges: Edge[];
-}
-
-/** Our machines are flat: every snapshot value is a top-level state name. */
-function stateName(snapshot: { value: unknown }): string {
-  if (typeof snapshot.value !== 'string') {
-    throw new Error(`expected a flat state value, got ${JSON.stringify(snapshot.value)}`);
-  }
-  return snapshot.value;
-}
-
-/** Runs `event` from `snapshot`, or returns undefined when the state does not accept it. */
-function step(
-  machine: AnyStateMachine,
-  snapshot: AnyMachineSnapshot,
-  event: EventObject,
-): Edge | undefined {
-  if (machine.getTransitionData(snapshot, event).length === 0) return undefined;
-  const [next, actions] = transition(machine, snapshot, event);
-  return {
-    from: stateName(snapshot),
-    event: event.type,
-    to: stateName(next),
-    actions: actions.map((a) => a.type),
-  };
-}
-
-/** Replays a graph path with `transition()` and checks it lands where the graph said it would. */
-function replay(machine: AnyStateMachine, path: StatePath<AnyMachineSnapshot, EventObject>): Path {
-  const edges: Edge[] = [];
-  // steps[0] is the xstate.init step that yields the initial snapshot.
-  for (let i = 1; i < path.steps.length; i++) {
-    const prev = path.steps[i - 1];
-    const cur = path.steps[i];
-    if (prev === undefined || cur === undefined) throw new Error('unreachable: index in range');
-    const edge = step(machine, prev.state, cur.event);
-    if (edge === undefined) throw new Error(`path takes ${cur.event.type}, which is ignored`);
-    if (edge.to !== stateName(cur.state)) throw new Error(`replay diverged at ${edge.event}`);
-    edges.push(edge);
-  }
-  return { to: stateName(path.state), edges };
 }
 
 /** Typed at the call site, so each event list is checked against the machine's event union. */

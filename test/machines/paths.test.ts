@@ -12,10 +12,10 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, it, expect } from 'vitest';
-import { StateMachine, initialTransition, transition } from 'xstate';
-import type { AnyMachineSnapshot, AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
+import { replay, step, stateName, type Edge, type Path } from './graph-helpers.js';
+import { StateMachine, initialTransition } from 'xstate';
+import type { AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
-import type { StatePath } from 'xstate/graph';
 import { PATH_MACHINES } from '../../machines/paths/index.js';
 import type { PathMachineName } from '../../machines/paths/index.js';
 import type { AtomicEvent } from '../../machines/paths/atomic.machine.js';
@@ -28,19 +28,6 @@ import type { UnbindEvent } from '../../machines/paths/unbind.machine.js';
 import type { UnmapDmaEvent } from '../../machines/paths/unmap-dma.machine.js';
 
 /** One accepted transition, with the named actions it runs in order. */
-interface Edge {
-  from: string;
-  event: string;
-  to: string;
-  actions: string[];
-}
-
-/** A path from the initial state: its target and the transitions taken to get there. */
-interface Path {
-  to: string;
-  edges: Edge[];
-}
-
 interface Exploration {
   initial: string;
   declaredStates: string[];
@@ -51,46 +38,6 @@ interface Exploration {
   edges: Edge[];
   /** For every declared state, resolved on its own: the states its shortest paths reach. */
   reachableFrom: Record<string, string[]>;
-}
-
-/** Path machines are flat: every snapshot value is a top-level state name. */
-function stateName(snapshot: { value: unknown }): string {
-  if (typeof snapshot.value !== 'string') {
-    throw new Error(`expected a flat state value, got ${JSON.stringify(snapshot.value)}`);
-  }
-  return snapshot.value;
-}
-
-/** Runs `event` from `snapshot`, or returns undefined when the state does not accept it. */
-function step(
-  machine: AnyStateMachine,
-  snapshot: AnyMachineSnapshot,
-  event: EventObject,
-): Edge | undefined {
-  if (machine.getTransitionData(snapshot, event).length === 0) return undefined;
-  const [next, actions] = transition(machine, snapshot, event);
-  return {
-    from: stateName(snapshot),
-    event: event.type,
-    to: stateName(next),
-    actions: actions.map((a) => a.type),
-  };
-}
-
-/** Replays a graph path with `transition()` and checks it lands where the graph said it would. */
-function replay(machine: AnyStateMachine, path: StatePath<AnyMachineSnapshot, EventObject>): Path {
-  const edges: Edge[] = [];
-  // steps[0] is the step that yields the path's first snapshot.
-  for (let i = 1; i < path.steps.length; i++) {
-    const prev = path.steps[i - 1];
-    const cur = path.steps[i];
-    if (prev === undefined || cur === undefined) throw new Error('unreachable: index in range');
-    const edge = step(machine, prev.state, cur.event);
-    if (edge === undefined) throw new Error(`path takes ${cur.event.type}, which is ignored`);
-    if (edge.to !== stateName(cur.state)) throw new Error(`replay diverged at ${edge.event}`);
-    edges.push(edge);
-  }
-  return { to: stateName(path.state), edges };
 }
 
 /** Typed at the call site, so each event list is checked against the machine's event union. */

@@ -8,8 +8,8 @@ import { acquire, allocate, locked, release } from '../locks.js';
 import { containerOf, mmOf, processOf } from '../lookup.js';
 import * as files from '../rules/files.js';
 import * as type1 from '../rules/type1.js';
-import { KernelReturn, type Outcome } from '../tx.js';
-import type { IntervalSub, RunningPath, World } from '../world.js';
+import { KernelReturn, type Outcome, type Tx } from '../tx.js';
+import type { IntervalSub, RunningPath, Task, World } from '../world.js';
 import { runRule } from './atomic.js';
 import type { PathDef, Requirement } from './types.js';
 
@@ -73,6 +73,28 @@ function barsToFault(w: World, mm: number, vaddr: bigint, size: bigint): string[
     if (v.kind === 'bar' && v.state === 'empty' && v.start < vaddr + size && vaddr < v.end) out.add(v.device!);
   }
   return [...out];
+}
+
+/**
+ * vaddr_get_pfns (or hmm_range_fault) under mmap_read_lock: pin the RAM and follow the BAR
+ * pfns, faulting BAR vmas in under their device's memory_lock (read). The pinned runs go to the
+ * path's context; a failure is the outcome and FAILED.
+ */
+function pinUnderMmapLock(tx: Tx, task: Task, rp: RunningPath, where: string, okEvent: string): string {
+  const ctx = ctxOf(rp);
+  const dma = type1.dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
+  return locked(tx, task, mmapLock(ctx.mm), 'read', where, () => {
+    const bars = barsToFault(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size);
+    for (const d of bars) acquire(tx, task, `memory_lock#${d}`, 'read', `${where} (vfio_pci_mmap_huge_fault)`);
+    try {
+      return attempt(rp, 'FAILED', () => {
+        ctx.pinned = type1.pinRuns(tx, processOf(tx.world, ctx.pid), dma, mmOf(tx.world, ctx.mm), ctx.arg.size);
+        return okEvent;
+      });
+    } finally {
+      for (const d of bars.reverse()) release(tx, task, `memory_lock#${d}`);
+    }
+  });
 }
 
 export const mapDma: PathDef = {
@@ -142,24 +164,7 @@ export const mapDma: PathDef = {
           ...barsToFault(w, ctx.mm, ctx.arg.vaddr, ctx.arg.size).map((d): Requirement => ({ lock: `memory_lock#${d}`, mode: 'read' })),
         ];
       },
-      run(tx, task, rp) {
-        const ctx = ctxOf(rp);
-        const c = containerOf(tx.world, ctx.container);
-        const dma = type1.dmaAt(c.type1!, ctx.dmaIova)!;
-        return locked(tx, task, mmapLock(ctx.mm), 'read', 'map_dma.pin', () => {
-          // vaddr_get_pfns under mmap_read_lock; a BAR fault takes memory_lock for read.
-          const bars = barsToFault(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size);
-          for (const d of bars) acquire(tx, task, `memory_lock#${d}`, 'read', 'map_dma.pin (vfio_pci_mmap_huge_fault)');
-          try {
-            return attempt(rp, 'FAILED', () => {
-              ctx.pinned = type1.pinRuns(tx, processOf(tx.world, ctx.pid), dma, mmOf(tx.world, ctx.mm), ctx.arg.size);
-              return 'PINNED';
-            });
-          } finally {
-            for (const d of bars.reverse()) release(tx, task, `memory_lock#${d}`);
-          }
-        });
-      },
+      run: (tx, task, rp) => pinUnderMmapLock(tx, task, rp, 'map_dma.pin', 'PINNED'),
     },
     account: {
       requires: (w, _t, rp): Requirement[] => {
@@ -224,24 +229,8 @@ export const mapDma: PathDef = {
         const ctx = ctxOf(rp);
         return [{ lock: mmapLock(ctx.mm), mode: 'read' }, ...barsToFault(w, ctx.mm, ctx.arg.vaddr, ctx.arg.size).map((d): Requirement => ({ lock: `memory_lock#${d}`, mode: 'read' }))];
       },
-      run(tx, task, rp) {
-        // hmm_range_fault under mmap_read_lock: the BAR's pfns, faulted in; nothing pinned.
-        const ctx = ctxOf(rp);
-        const c = containerOf(tx.world, ctx.container);
-        const dma = type1.dmaAt(c.type1!, ctx.dmaIova)!;
-        return locked(tx, task, mmapLock(ctx.mm), 'read', 'map_dma.fault (hmm_range_fault)', () => {
-          const bars = barsToFault(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size);
-          for (const d of bars) acquire(tx, task, `memory_lock#${d}`, 'read', 'map_dma.fault (vfio_pci_mmap_huge_fault)');
-          try {
-            return attempt(rp, 'FAILED', () => {
-              ctx.pinned = type1.pinRuns(tx, processOf(tx.world, ctx.pid), dma, mmOf(tx.world, ctx.mm), ctx.arg.size);
-              return 'PROGRAM';
-            });
-          } finally {
-            for (const d of bars.reverse()) release(tx, task, `memory_lock#${d}`);
-          }
-        });
-      },
+      // hmm_range_fault under mmap_read_lock: the BAR's pfns, faulted in; nothing pinned.
+      run: (tx, task, rp) => pinUnderMmapLock(tx, task, rp, 'map_dma.fault (hmm_range_fault)', 'PROGRAM'),
     },
     program: {
       requires: (_w, _t, rp): Requirement[] => [{ lock: `update_lock#${ctxOf(rp).container}`, mode: 'write' }],
