@@ -13,7 +13,7 @@ import { blockedOn, describeBlock } from '../src/engine/engine.js';
 import type { Outcome } from '../src/engine/tx.js';
 import { parseLog } from '../src/log/reader.js';
 import { Replay, replayItems, type ReplayReport, type StepRecord } from '../src/replay.js';
-import type { Scheme } from '../src/schemes/scheme.js';
+import { defineScheme, type Scheme } from '../src/schemes/scheme.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const RACES = join(ROOT, 'test', 'fixtures', 'races');
@@ -22,7 +22,7 @@ const SCHEMES = join(ROOT, 'test', 'fixtures', 'schemes');
 async function loadSchemeModule(name: string): Promise<Scheme> {
   // A computed URL: the module is loaded at run time as the CLI loads a scheme file.
   const mod = (await import(pathToFileURL(join(SCHEMES, `${name}.mjs`)).href)) as { default: Scheme };
-  return mod.default;
+  return defineScheme(mod.default);
 }
 
 function load(name: string): ReturnType<typeof parseLog> {

@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError } from '../log/errors.js';
-import { builtinScheme, checkScheme, type Scheme } from '../schemes/scheme.js';
+import { builtinScheme, checkScheme, defineScheme, type Scheme } from '../schemes/scheme.js';
 import { packageRoot } from './io.js';
 
 export function scenarioDir(): string {
@@ -41,5 +41,5 @@ export async function loadScheme(nameOrFile: string): Promise<Scheme> {
   }
   const problem = checkScheme(mod.default ?? mod.scheme);
   if (problem !== null) throw new InputError(nameOrFile, null, problem.field, problem.detail);
-  return (mod.default ?? mod.scheme) as Scheme;
+  return defineScheme((mod.default ?? mod.scheme) as Scheme);
 }

@@ -1,8 +1,10 @@
 /**
  * The scheme API: an invalidation design is a set of choices at named policy points. The engine
- * asks the scheme at each point and otherwise mirrors the kernel. This file holds the policy
- * points the foundation needs; the design-validation issue adds the rest and the catalogue.
+ * asks the scheme at each point and otherwise mirrors the kernel. A scheme module (built in, or
+ * a user's file) gives a name, a one-line summary, its source, the choices that differ from
+ * upstream, and the verdicts it expects on the built-in scenarios (docs/schemes.md).
  */
+import type { PropertyName } from '../checks/properties.js';
 
 export interface Scheme {
   /** Stable name (the log header's `scheme`). */
@@ -17,7 +19,10 @@ export interface Scheme {
    * range, as "Drivers MUST unpin pages in response to an invalidation" requires, or `ignore` it.
    */
   readonly mdevDmaUnmap: 'unpin' | 'ignore';
-  /** Whether noiommu groups may be opened (CONFIG_VFIO_NOIOMMU + enable_unsafe_noiommu_mode). */
+  /**
+   * noiommu mode (CONFIG_VFIO_NOIOMMU + enable_unsafe_noiommu_mode) on a platform without an
+   * IOMMU: every declared device gets a noiommu group (/dev/vfio/noiommu-<n>).
+   */
   readonly noiommuEnabled: boolean;
   /**
    * Whether type1 registers an MMU notifier on the mm of each mapping (the alternative argued in
@@ -27,35 +32,65 @@ export interface Scheme {
    */
   readonly type1Notifier: null | { readonly takesIommuLock: boolean; readonly allocates: boolean };
   /**
-   * How type1 maps a range that is all PFNMAP (a BAR): `follow` the pfns (vaddr_get_pfns ->
-   * follow_fault_pfn; nothing tracks the mapping afterwards: upstream), or `interval`: the
-   * pinless page-faulting scheme of Documentation/mm/hmm.rst, an interval notifier on the range,
-   * mmu_interval_read_begin / read_retry under the driver's update lock, and a callback that
-   * takes only that lock (trylock when non-blockable), allocates nothing and unmaps the IOMMU
-   * entries of the invalidated range.
+   * How type1 maps a range that is all PFNMAP (a BAR), and what a BAR zap or revoke does to it:
+   * - `follow`: follow the pfns (vaddr_get_pfns -> follow_fault_pfn); nothing tracks the IOMMU
+   *   mapping afterwards (upstream);
+   * - `interval`: the pinless page-faulting scheme of Documentation/mm/hmm.rst: an interval
+   *   notifier on the range, mmu_interval_read_begin / read_retry under the driver's update
+   *   lock, a callback that takes only that lock (trylock when non-blockable), allocates nothing
+   *   and unmaps the IOMMU entries of the invalidated range;
+   * - `vma-link`: type1 accepts only vfio BARs and links the IOMMU mapping to the BAR's owner
+   *   (vma private data, seed 002); vfio-pci unmaps it (taking iommu->lock) when it zaps the BAR
+   *   under memory_lock, and when the device is closed;
+   * - `dmabuf`: the BAR reaches the IOMMU as a dma-buf (2025): the mapping is made only while
+   *   the buffer is not revoked (ENODEV otherwise) and vfio-pci revokes it in move_notify under
+   *   memory_lock and the reservation lock; type1's own PFNMAP path is refused.
    */
-  readonly pfnmap: 'follow' | 'interval';
+  readonly pfnmap: 'follow' | 'interval' | 'vma-link' | 'dmabuf';
+  /**
+   * When a PASID returns to the allocator: `mmdrop` (at __mmdrop, v5.19+: upstream), `unbind`
+   * (at the last unbind, without draining page requests: before v5.18), `mmput` (when the mm's
+   * users drop, while the IOMMU still holds the mm: v5.18-rc), `bind-task-flags` (the 2017 RFC:
+   * VFIO_DEVICE_BIND_TASK / UNBIND_TASK; a PASID released without FLUSHED or CLEAN is never
+   * reused).
+   */
+  readonly pasidFree: 'mmdrop' | 'unbind' | 'mmput' | 'bind-task-flags';
+  /**
+   * How the MSI window is kept out of user mappings: `reserved-regions` (v4.11/v5.4: the IOMMU
+   * reports it, type1 excludes it from the valid IOVA ranges: MAP over it is EINVAL), or
+   * `user-reserved-iova` (the 2016 RFC: the user registers a window with the MAP_DMA flag
+   * MSI_RESERVED_IOVA; nothing else stops a mapping over the doorbell).
+   */
+  readonly msiWindow: 'reserved-regions' | 'user-reserved-iova';
+  /**
+   * The verdicts this design is documented to give: for each built-in scenario, the properties
+   * it violates (every other property the scenario exercises holds). `demo` compares.
+   */
+  readonly expect: Readonly<Record<string, readonly PropertyName[]>>;
 }
 
-/** Today's kernel: type1 2025, vfio-pci zap, PASID freed at __mmdrop, reserved regions for MSI. */
-export const upstream: Scheme = {
-  name: 'upstream',
-  summary: "today's kernel: type1 (2025), vfio-pci zap, PASID freed at mmdrop, reserved MSI regions",
-  source: 'torvalds/linux v6.16+ (drivers/vfio, drivers/iommu)',
+/** The choices of today's kernel, which a scheme file overrides. */
+const UPSTREAM_CHOICES = {
   mdevDmaUnmap: 'unpin',
   noiommuEnabled: false,
   type1Notifier: null,
   pfnmap: 'follow',
+  pasidFree: 'mmdrop',
+  msiWindow: 'reserved-regions',
+} as const;
+
+/** The policy points and their allowed values, for checking a user's scheme. */
+const CHOICES: Readonly<Record<string, readonly unknown[]>> = {
+  mdevDmaUnmap: ['unpin', 'ignore'],
+  noiommuEnabled: [true, false],
+  pfnmap: ['follow', 'interval', 'vma-link', 'dmabuf'],
+  pasidFree: ['mmdrop', 'unbind', 'mmput', 'bind-task-flags'],
+  msiWindow: ['reserved-regions', 'user-reserved-iova'],
 };
 
-const BUILTIN: ReadonlyMap<string, Scheme> = new Map([[upstream.name, upstream]]);
-
-export function builtinScheme(name: string): Scheme | undefined {
-  return BUILTIN.get(name);
-}
-
-export function builtinSchemes(): readonly Scheme[] {
-  return [...BUILTIN.values()];
+/** A scheme from its name, summary, source and the choices that differ from upstream. */
+export function defineScheme(s: Pick<Scheme, 'name' | 'summary' | 'source'> & Partial<Omit<Scheme, 'name' | 'summary' | 'source'>>): Scheme {
+  return { ...UPSTREAM_CHOICES, expect: {}, ...s };
 }
 
 /** Checks a scheme a user's file exports; returns the first problem, or null. */
@@ -63,14 +98,40 @@ export function checkScheme(v: unknown): { field: string; detail: string } | nul
   if (typeof v !== 'object' || v === null) return { field: 'default', detail: 'the module must export a scheme object as default (or as `scheme`)' };
   const s = v as Record<string, unknown>;
   for (const k of ['name', 'summary', 'source'] as const) if (typeof s[k] !== 'string' || s[k] === '') return { field: k, detail: 'must be a non-empty string' };
-  if (s['mdevDmaUnmap'] !== 'unpin' && s['mdevDmaUnmap'] !== 'ignore') return { field: 'mdevDmaUnmap', detail: "must be 'unpin' or 'ignore'" };
-  if (typeof s['noiommuEnabled'] !== 'boolean') return { field: 'noiommuEnabled', detail: 'must be true or false' };
-  if (s['pfnmap'] !== 'follow' && s['pfnmap'] !== 'interval') return { field: 'pfnmap', detail: "must be 'follow' or 'interval'" };
+  const known = new Set(['name', 'summary', 'source', 'expect', 'type1Notifier', ...Object.keys(CHOICES)]);
+  for (const k of Object.keys(s)) if (!known.has(k)) return { field: k, detail: `not a policy point (${[...known].join(', ')})` };
+  for (const [k, allowed] of Object.entries(CHOICES)) {
+    if (k in s && !allowed.includes(s[k])) return { field: k, detail: `must be one of ${allowed.map((x) => JSON.stringify(x)).join(', ')}` };
+  }
   const n = s['type1Notifier'];
-  if (n !== null) {
-    if (typeof n !== 'object' || n === undefined) return { field: 'type1Notifier', detail: 'must be null or { takesIommuLock, allocates }' };
+  if (n !== undefined && n !== null) {
+    if (typeof n !== 'object') return { field: 'type1Notifier', detail: 'must be null or { takesIommuLock, allocates }' };
     const o = n as Record<string, unknown>;
     if (typeof o['takesIommuLock'] !== 'boolean' || typeof o['allocates'] !== 'boolean') return { field: 'type1Notifier', detail: 'takesIommuLock and allocates must be true or false' };
   }
+  const e = s['expect'];
+  if (e !== undefined && (typeof e !== 'object' || e === null || Object.values(e).some((x) => !Array.isArray(x)))) return { field: 'expect', detail: 'must map scenario names to arrays of property names' };
   return null;
+}
+
+/** Today's kernel: type1 2025, vfio-pci zap, PASID freed at __mmdrop, reserved regions for MSI. */
+export const upstream: Scheme = defineScheme({
+  name: 'upstream',
+  summary: "today's kernel: type1 (2025), vfio-pci zap, PASID freed at mmdrop, reserved MSI regions",
+  source: 'torvalds/linux v6.16+ (drivers/vfio, drivers/iommu)',
+});
+
+const BUILTIN = new Map<string, Scheme>([[upstream.name, upstream]]);
+
+/** Adds the catalogue (src/schemes/catalogue.ts registers itself here). */
+export function registerBuiltin(s: Scheme): void {
+  BUILTIN.set(s.name, s);
+}
+
+export function builtinScheme(name: string): Scheme | undefined {
+  return BUILTIN.get(name);
+}
+
+export function builtinSchemes(): readonly Scheme[] {
+  return [...BUILTIN.values()];
 }

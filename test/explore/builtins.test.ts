@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { explore, scenarioOf } from '../../src/explore/explore.js';
 import { parseLog } from '../../src/log/reader.js';
-import { builtinScheme, type Scheme } from '../../src/schemes/scheme.js';
+import { builtinScheme, defineScheme, type Scheme } from '../../src/schemes/scheme.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCENARIOS = join(ROOT, 'src', 'scenarios');
@@ -29,7 +29,7 @@ function documented(file: string): string[] {
 }
 
 async function fixtureScheme(name: string): Promise<Scheme> {
-  return ((await import(pathToFileURL(join(FIXTURES, 'schemes', `${name}.mjs`)).href)) as { default: Scheme }).default;
+  return defineScheme(((await import(pathToFileURL(join(FIXTURES, 'schemes', `${name}.mjs`)).href)) as { default: Scheme }).default);
 }
 
 describe('built-in scenarios under upstream', () => {

@@ -7,7 +7,7 @@ import { explore, scenarioOf, type ExploreReport, type Finding, type Scenario } 
 import { InputError } from '../../src/log/errors.js';
 import { parseLog } from '../../src/log/reader.js';
 import { replayItems } from '../../src/replay.js';
-import { builtinScheme, type Scheme } from '../../src/schemes/scheme.js';
+import { builtinScheme, defineScheme, type Scheme } from '../../src/schemes/scheme.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCENARIO_FILE = join(ROOT, 'src', 'scenarios', 'map-vs-munmap.jsonl');
@@ -23,7 +23,7 @@ async function loadSchemeModule(name: string): Promise<Scheme> {
   // A computed URL: the module is loaded at run time like the CLI does, not type-checked.
   const url = pathToFileURL(join(SCHEMES, `${name}.mjs`)).href;
   const mod = (await import(url)) as { default: Scheme };
-  return mod.default;
+  return defineScheme(mod.default);
 }
 
 function upstream(): Scheme {
