@@ -3,8 +3,6 @@
  * top-level catch that maps typed errors to exit codes (SPEC 3). The only place that prints,
  * reads files or exits.
  */
-import { readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { GLOSS, PROPERTY_NAMES } from '../checks/properties.js';
 import { counterexampleLines } from '../explore/counterexample.js';
@@ -17,7 +15,8 @@ import { InputError } from '../log/errors.js';
 import type { Derived, Header, JsonValue } from '../log/records.js';
 import { Replay, outcomeJson, recordLines, type ReplayReport, type StepRecord } from '../replay.js';
 import { builtinSchemes } from '../schemes/scheme.js';
-import { packageRoot, streamLog, writeAtomic } from './io.js';
+import { runDemo, type DemoOptions } from './demo.js';
+import { streamLog, writeAtomic } from './io.js';
 
 export interface Io {
   stdout(s: string): void;
@@ -178,32 +177,6 @@ function renderWorld(seq: number, w: { [k: string]: JsonValue }): string {
   return `${out.join('\n')}\n`;
 }
 
-/** `demo`: until the scenario catalogue exists, replay every golden log and compare with its header. */
-async function runDemo(io: Io): Promise<number> {
-  const dir = join(packageRoot(), 'test', 'fixtures');
-  const logs = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
-  let ok = true;
-  io.stdout(`iommu-model demo: replaying ${logs.length} golden logs (${relative(process.cwd(), dir) || '.'})\n`);
-  for (const name of logs) {
-    const file = join(dir, name);
-    let header: Header | undefined;
-    let replay: Replay | undefined;
-    await streamLog(file, (h) => {
-      header = h;
-      replay = new Replay(h, file);
-    }, (it) => replay!.push(it));
-    const r = replay!.finish();
-    const got = [...new Set(r.violations.map((v) => v.property))].sort();
-    const want = [...(header!.violations ?? [])].sort();
-    const match = r.divergences.length === 0 && JSON.stringify(got) === JSON.stringify(want);
-    ok &&= match;
-    io.stdout(`${match ? 'ok  ' : 'FAIL'} ${name.padEnd(34)} ${String(r.records).padStart(4)} records  ${r.divergences.length} divergences  violations: ${got.join(', ') || 'none'}${match ? '' : ` (expected: ${want.join(', ') || 'none'})`}\n`);
-    if (header!.description !== undefined) io.stdout(`     ${header!.description}\n`);
-  }
-  io.stdout(ok ? 'every golden log replays as documented\n' : 'some golden logs did not replay as documented\n');
-  return ok ? EXIT_CLEAN : EXIT_FOUND;
-}
-
 interface CheckOptions {
   scenario: string;
   scheme: string;
@@ -310,9 +283,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     });
   program
     .command('demo')
-    .description('the main job on built-in defaults')
-    .action(async () => {
-      code = await runDemo(io);
+    .description('every built-in scenario under every built-in scheme: the verdict table, counterexamples in ./iommu-model-out/')
+    .option('--json', 'one JSON document on stdout: every verdict and the counterexamples written')
+    .option('--markdown', 'print the verdict tables as Markdown (for docs/schemes.md)')
+    .action(async (o: DemoOptions) => {
+      code = await runDemo(io, o);
     });
   program
     .command('schemes')

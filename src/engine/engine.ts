@@ -77,7 +77,7 @@ export function requirements(w: World, scheme: Scheme, task: Task): Requirement[
   if (rp === null) return [];
   // task_work after the path returned: the next deferred file release and the locks it takes
   const pendingRelease = task.deferred[0];
-  if (pendingRelease !== undefined && isFinal(pathDef(rp.path).machine as MachineName, rp.state)) return files.releaseLocks(w, pendingRelease);
+  if (pendingRelease !== undefined && isFinal(pathDef(rp.path).machine as MachineName, rp.state)) return files.releaseLocks(w, pendingRelease, scheme);
   return pathDef(rp.path).steps[rp.state]?.requires?.(w, task, rp, scheme) ?? [];
 }
 
@@ -121,7 +121,7 @@ function runOneStep(tx: Tx, scheme: Scheme, task: Task): { stimulus: Stimulus; o
   if (isFinal(machine, rp.state)) {
     // task_work: one deferred file release (fs/file_table.c ____fput) under the locks it takes
     const id = task.deferred.shift()!;
-    holding(tx, task, files.releaseLocks(tx.world, id), 'task_work (____fput)', () => files.releaseFile(tx, id));
+    holding(tx, task, files.releaseLocks(tx.world, id, scheme), 'task_work (____fput)', () => files.releaseFile(tx, id));
   } else {
     const st = def.steps[rp.state];
     if (st === undefined) throw new ModelError(`path ${rp.path} has no step for state '${rp.state}'`);

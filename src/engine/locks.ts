@@ -33,6 +33,12 @@ export const LOCK_CLASSES = {
   device_lock: 'mutex',
   /** the interval-notifier driver's update lock (Documentation/mm/hmm.rst: driver->update) */
   update_lock: 'mutex',
+  /** a dma-buf's reservation lock (dma_resv_lock), taken by vfio_pci_dma_buf_move */
+  dma_resv: 'mutex',
+  /** drivers/pci/hotplug: struct controller.reset_lock (pciehp_ist reads, pciehp_reset_slot writes) */
+  reset_lock: 'rwsem',
+  /** drivers/pci/remove.c: pci_lock_rescan_remove() */
+  pci_rescan_remove_lock: 'mutex',
   /** lockdep map: any allocation that may enter direct reclaim (GFP_KERNEL) */
   fs_reclaim: 'pseudo',
   /** lockdep map held across every invalidate_range_start/end (mm/mmu_notifier.c) */

@@ -46,6 +46,13 @@ export interface Device {
   pasidsInUse: number[];
   /** The mdev vendor driver's pins: iova page -> count the driver holds (mdev only). */
   vendorPins: Map<bigint, number>;
+  /** The device sits in a PCIe hotplug slot (pciehp): a function reset resets the slot. */
+  readonly hotplug: boolean;
+  /**
+   * IOMMU mappings of this device's BARs that schemes with pfnmap 'vma-link' or 'dmabuf' track,
+   * to unmap them when the BAR is zapped or revoked.
+   */
+  linked: Array<{ container: number; iova: bigint }>;
 }
 
 export interface Group {

@@ -5,6 +5,7 @@
  * or a seq that does not increase is an InputError naming file, line and field. The reader holds
  * no more than one line; callers stream (see readLogFile in src/cli/io.ts).
  */
+import { PROPERTY_NAMES, type PropertyName } from '../checks/properties.js';
 import { fail, type Where } from './errors.js';
 import { ERRNOS } from './errno.js';
 import {
@@ -99,7 +100,7 @@ function parseHeader(rec: Record<string, unknown>, where: Where): Header {
   if (!('format' in rec)) fail(where, 'format', 'the first record must be the header {"format":"iommu-model/1"}');
   if (rec['format'] !== 'iommu-model/1') fail(where, 'format', `unsupported format ${JSON.stringify(rec['format'])}; this tool reads "iommu-model/1"`);
   for (const k of Object.keys(rec)) {
-    if (k !== 'format' && k !== 'scheme' && k !== 'description' && k !== 'violations') fail(where, k, 'unknown header field');
+    if (k !== 'format' && k !== 'scheme' && k !== 'description' && k !== 'violations' && k !== 'exercises') fail(where, k, 'unknown header field');
   }
   const scheme = rec['scheme'] ?? 'upstream';
   if (typeof scheme !== 'string') fail(where, 'scheme', 'must be a string');
@@ -107,11 +108,21 @@ function parseHeader(rec: Record<string, unknown>, where: Where): Header {
   if (description !== undefined && typeof description !== 'string') fail(where, 'description', 'must be a string');
   const violations = rec['violations'];
   if (violations !== undefined && (!Array.isArray(violations) || violations.some((v) => typeof v !== 'string'))) fail(where, 'violations', 'must be an array of property names');
+  const exercises = rec['exercises'];
+  if (exercises !== undefined) {
+    if (!Array.isArray(exercises)) fail(where, 'exercises', 'must be an array of property names');
+    exercises.forEach((p: unknown, i) => {
+      if (typeof p !== 'string' || !(PROPERTY_NAMES as readonly string[]).includes(p)) {
+        fail(where, `exercises[${i}]`, `${JSON.stringify(p)} is not a property (${PROPERTY_NAMES.join(', ')})`);
+      }
+    });
+  }
   return {
     format: 'iommu-model/1',
     scheme,
     ...(description === undefined ? {} : { description }),
     ...(violations === undefined ? {} : { violations: violations as string[] }),
+    ...(exercises === undefined ? {} : { exercises: exercises as PropertyName[] }),
   };
 }
 

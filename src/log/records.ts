@@ -7,6 +7,8 @@
  * from it, so the two cannot drift apart.
  */
 
+import type { PropertyName } from '../checks/properties.js';
+
 /** Field kinds of the schema. */
 export type FieldKind =
   | 'u64'
@@ -40,6 +42,7 @@ export const STIMULUS_SCHEMA = {
     pasid_bits: opt('int'),
     pri: opt('bool'),
     noiommu: opt('bool'),
+    hotplug: opt('bool'),
   },
   'host.mdev': { device: req('string'), group: req('int'), parent: opt('string') },
   'process.spawn': {
@@ -75,7 +78,7 @@ export const STIMULUS_SCHEMA = {
   },
   'device.page_request': { device: req('string'), pasid: req('int'), addr: req('u64'), write: opt('bool') },
   'device.stop_pasid': { device: req('string'), pasid: req('int') },
-  'device.unbind': { device: req('string') },
+  'device.unbind': { device: req('string'), hot_remove: opt('bool') },
   'mm.reclaim': { pid: req('int'), addr: req('u64'), length: req('u64') },
   'mm.oom_reap': { pid: req('int') },
   'mdev.pin_pages': { device: req('string'), iova: req('u64'), npage: req('int'), prot: opt('prot') },
@@ -165,6 +168,11 @@ export interface Header {
   readonly description?: string;
   /** Our extension: the properties this log is known to violate (golden logs; `demo`). */
   readonly violations?: readonly string[];
+  /**
+   * Our extension: the properties this scenario is meant to exercise (`demo` reports every other
+   * property as not applicable). Absent: every property applies.
+   */
+  readonly exercises?: readonly PropertyName[];
 }
 
 /**

@@ -21,7 +21,9 @@ import type { Requirement } from './types.js';
 export type Subscriber =
   | { readonly kind: 'sva'; readonly device: string }
   | { readonly kind: 'type1'; readonly container: number }
-  | { readonly kind: 'interval'; readonly container: number; readonly dmaIova: bigint };
+  | { readonly kind: 'interval'; readonly container: number; readonly dmaIova: bigint }
+  /** A BAR mapping a scheme linked to the BAR's device (pfnmap 'vma-link' or 'dmabuf'). */
+  | { readonly kind: 'link'; readonly container: number; readonly dmaIova: bigint };
 
 /**
  * The mm's notifier subscribers an invalidation of [start, end) calls: SVA and type1 hlist
@@ -42,6 +44,7 @@ export function subscribersOf(w: World, mm: number, start = 0n, end = U64_MAX): 
  * (so it never waits there).
  */
 export function callbackRequires(w: World, scheme: Scheme, sub: Subscriber | undefined, task?: Task): Requirement[] {
+  if (sub?.kind === 'link') return [linkLock(scheme, sub)];
   if (sub?.kind === 'interval') return task !== undefined && task.nonBlock > 0 ? [] : [{ lock: `update_lock#${sub.container}`, mode: 'write' }];
   if (sub?.kind !== 'type1' || scheme.type1Notifier?.takesIommuLock !== true || !w.containers.has(sub.container)) return [];
   return [{ lock: `iommu.lock#${sub.container}`, mode: 'write' }];
@@ -78,6 +81,10 @@ export function invalidateEnd(tx: Tx, task: Task, mm: number, blockable: boolean
 
 /** One subscriber's invalidate callback over [start, end) of `mm`. */
 export function runCallback(tx: Tx, task: Task, sub: Subscriber, mm: number, start: bigint, end: bigint, where: string): void {
+  if (sub.kind === 'link') {
+    revokeLink(tx, task, sub, where);
+    return;
+  }
   if (sub.kind === 'interval') {
     intervalInvalidate(tx, task, sub, mm, where);
     return;
@@ -121,4 +128,30 @@ function intervalInvalidate(tx: Tx, task: Task, sub: Extract<Subscriber, { kind:
     tx.cascade('dma.invalidated', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => type1.unmapUnpin(tx, c, dma, true));
   }
   release(tx, task, lock);
+}
+
+/**
+ * The lock under which a linked BAR mapping is torn down: type1's iommu->lock (vma-link: the
+ * owner calls into type1), or the dma-buf's reservation lock (vfio_pci_dma_buf_move ->
+ * dma_buf_move_notify; the importer unmaps under its own locks).
+ */
+function linkLock(scheme: Scheme, sub: Extract<Subscriber, { kind: 'link' }>): { lock: string; mode: 'write' } {
+  return scheme.pfnmap === 'dmabuf' ? { lock: `dma_resv#${sub.container}@${hex(sub.dmaIova)}`, mode: 'write' } : { lock: `iommu.lock#${sub.container}`, mode: 'write' };
+}
+
+/** Tears down a linked BAR mapping's IOMMU entries (the BAR is zapped, revoked or closed). */
+export function revokeLink(tx: Tx, task: Task, sub: Extract<Subscriber, { kind: 'link' }>, where: string): void {
+  const l = linkLock(tx.scheme, sub);
+  acquire(tx, task, l.lock, l.mode, where);
+  const c = tx.world.containers.get(sub.container);
+  const dma = c?.type1?.dmas.get(sub.dmaIova);
+  if (c !== undefined && dma !== undefined && dma.iommuMapped) {
+    tx.cascade('dma.revoked', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => type1.unmapUnpin(tx, c, dma, true));
+  }
+  release(tx, task, l.lock);
+}
+
+/** The linked BAR mappings of a device, as subscribers. */
+export function linksOf(w: World, device: string): Subscriber[] {
+  return (w.devices.get(device)?.linked ?? []).map((l): Subscriber => ({ kind: 'link', container: l.container, dmaIova: l.iova }));
 }

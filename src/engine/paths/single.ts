@@ -11,7 +11,7 @@ import { vmaAt } from '../lookup.js';
 import type { Tx } from '../tx.js';
 import type { Container, RunningPath, World } from '../world.js';
 import { runRule, type Rule } from './atomic.js';
-import { callbackRequires, invalidateEnd, invalidateStart, runCallback, subscribersOf, type Subscriber } from './invalidate.js';
+import { callbackRequires, invalidateEnd, invalidateStart, linksOf, runCallback, subscribersOf, type Subscriber } from './invalidate.js';
 import type { PathDef, Requirement } from './types.js';
 
 type Locks = Array<{ lock: string; mode: Mode }>;
@@ -188,6 +188,8 @@ export function zapPath(rules: { [O in Stimulus['op']]: Rule<O> | null }): PathD
             invalidateStart(tx, task, m.mm, m.start, m.end, true, 'zap.enter (unmap_mapping_range)');
             for (const sub of subscribersOf(tx.world, m.mm, m.start, m.end)) ctx.subs.push({ map: k, sub });
           });
+          // vma-link / dma-buf schemes: the BAR's own links are torn down too (map -1: not an mm)
+          for (const sub of linksOf(tx.world, dev)) ctx.subs.push({ map: -1, sub });
           ctx.i = 0;
           return ctx.subs.length > 0 ? 'CALLBACK' : 'END';
         },
@@ -197,8 +199,8 @@ export function zapPath(rules: { [O in Stimulus['op']]: Rule<O> | null }): PathD
         run(tx, task, rp) {
           const ctx = zapCtx(rp);
           const { map, sub } = ctx.subs[ctx.i]!;
-          const m = ctx.maps[map]!;
-          runCallback(tx, task, sub, m.mm, m.start, m.end, 'zap.callback');
+          const m = ctx.maps[map];
+          runCallback(tx, task, sub, m?.mm ?? 0, m?.start ?? 0n, m?.end ?? 0n, 'zap.callback');
           ctx.i += 1;
           return ctx.i < ctx.subs.length ? 'NEXT' : 'END';
         },

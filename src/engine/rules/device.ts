@@ -12,7 +12,7 @@ import { initialState } from '../stepper.js';
 import { BadReference, type DmaLanding, type Outcome, type Tx } from '../tx.js';
 import type { Device, OpenFile, Process, Vma } from '../world.js';
 import { fput } from './files.js';
-import { findDma } from './type1.js';
+import { findDma, unmapUnpin } from './type1.js';
 import { atOrBelow } from '../iova-tree.js';
 import { svaDma } from './sva.js';
 
@@ -112,6 +112,12 @@ export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
   const g = groupOf(tx.world, d.group);
   if (d.openCount === 1) {
     d.openCount = 0;
+    // vma-link / dma-buf schemes: the owner's close unmaps (or revokes) the BAR's IOMMU mappings
+    for (const l of d.linked) {
+      const c = tx.world.containers.get(l.container);
+      const dma = c?.type1?.dmas.get(l.iova);
+      if (c !== undefined && dma !== undefined && dma.iommuMapped) tx.cascade('dma.revoked', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => unmapUnpin(tx, c, dma, true));
+    }
     if (g.container !== null) {
       const t = containerOf(tx.world, g.container).type1;
       if (t !== null) t.deviceList = t.deviceList.filter((n) => n !== d.name);

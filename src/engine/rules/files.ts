@@ -4,6 +4,8 @@
  * drivers/vfio/vfio_main.c). Checks run in the kernel's order with the kernel's errno.
  */
 import type { StimulusOf } from '../../log/records.js';
+import type { Scheme } from '../../schemes/scheme.js';
+import { hex } from '../../log/u64.js';
 import { containerOf, deviceOf, fdFile, fileOf, groupOf, processOf } from '../lookup.js';
 import { initialState } from '../stepper.js';
 import { BadReference, type Outcome, type Tx } from '../tx.js';
@@ -115,15 +117,21 @@ export function releaseFile(tx: Tx, fileId: number): void {
  * detaching the container takes container->group_lock (write) and type1's iommu->lock, whose
  * unmap uncharges live mms under mmap_lock (vfio_lock_acct).
  */
-export function releaseLocks(w: World, fileId: number): Array<{ lock: string; mode: 'read' | 'write' }> {
+export function releaseLocks(w: World, fileId: number, scheme: Scheme): Array<{ lock: string; mode: 'read' | 'write' }> {
   const f = w.files.get(fileId);
   if (f === undefined) return [];
   if (f.kind === 'device') {
     const d = w.devices.get(f.device!);
     if (d === undefined) return [];
+    const last = d.openCount === 1;
     return [
       { lock: `group.group_lock#${d.group}`, mode: 'write' },
       { lock: `dev_set.lock#${d.name}`, mode: 'write' },
+      // vfio_pci_core_disable resets the function; in a hotplug slot the reset goes through
+      // pciehp_reset_slot, which takes the slot's reset_lock for write
+      ...(last && d.hotplug ? [{ lock: `reset_lock#${d.name}`, mode: 'write' as const }] : []),
+      // vma-link / dma-buf schemes: the close tears down the BAR's linked IOMMU mappings
+      ...(last ? d.linked.map((l) => ({ lock: linkLockId(scheme, l), mode: 'write' as const })) : []),
     ];
   }
   if (f.kind !== 'group') return [];
@@ -140,6 +148,11 @@ export function releaseLocks(w: World, fileId: number): Array<{ lock: string; mo
     }
   }
   return out;
+}
+
+/** The lock a linked BAR mapping is torn down under (see src/engine/paths/invalidate.ts). */
+function linkLockId(scheme: Scheme, l: { container: number; iova: bigint }): string {
+  return scheme.pfnmap === 'dmabuf' ? `dma_resv#${l.container}@${hex(l.iova)}` : `iommu.lock#${l.container}`;
 }
 
 /** container.c:vfio_fops_release -> vfio_container_put. Nothing is unmapped while groups remain. */

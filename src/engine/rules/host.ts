@@ -37,7 +37,8 @@ function declareDevice(tx: Tx, name: string, groupNo: number, noiommu: boolean, 
 }
 
 export function hostDevice(tx: Tx, s: StimulusOf<'host.device'>): Outcome {
-  const g = declareDevice(tx, s.device, s.group, s.noiommu === true, false);
+  // A scheme with noiommu mode models a platform without an IOMMU: every device is noiommu.
+  const g = declareDevice(tx, s.device, s.group, s.noiommu === true || tx.scheme.noiommuEnabled, false);
   const bars = s.bars ?? [];
   const d: Device = {
     name: s.device,
@@ -52,6 +53,8 @@ export function hostDevice(tx: Tx, s: StimulusOf<'host.device'>): Outcome {
     memoryEnabled: false,
     pasidsInUse: [],
     vendorPins: new Map(),
+    hotplug: s.hotplug === true,
+    linked: [],
   };
   tx.world.devices.set(d.name, d);
   tx.emit('device.registered', { device: d.name, group: g.key });
@@ -73,6 +76,8 @@ export function hostMdev(tx: Tx, s: StimulusOf<'host.mdev'>): Outcome {
     memoryEnabled: true,
     pasidsInUse: [],
     vendorPins: new Map(),
+    hotplug: false,
+    linked: [],
   };
   tx.world.devices.set(d.name, d);
   tx.emit('device.registered', { device: d.name, group: g.key, mdev: true });

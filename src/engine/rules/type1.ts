@@ -159,6 +159,8 @@ const BITMAP_SZ = 24;
 export interface MapArg {
   readonly prot: Prot;
   readonly vaddrFlag: boolean;
+  /** The 2016 RFC's MSI_RESERVED_IOVA: register the window, map nothing. */
+  readonly msiReserved?: boolean;
   readonly vaddr: bigint;
   readonly iova: bigint;
   readonly size: bigint;
@@ -170,7 +172,11 @@ export function mapValidate(tx: Tx, s: StimulusOf<'ioctl'>): MapArg {
   const at = 'vfio_iommu_type1.c:vfio_dma_do_map';
   // 2. argsz < minsz, or a flag outside READ|WRITE|VADDR (upstream has no MSI_RESERVED_IOVA bit)
   if ((s.argsz ?? MAP_MINSZ) < MAP_MINSZ) tx.fail('EINVAL', 'vfio_iommu_type1.c:vfio_iommu_type1_map_dma: argsz < minsz');
-  if (a.flags.has('MSI_RESERVED_IOVA')) tx.fail('EINVAL', 'vfio_iommu_type1.c:vfio_iommu_type1_map_dma: flags & ~(READ|WRITE|VADDR)');
+  if (a.flags.has('MSI_RESERVED_IOVA')) {
+    if (tx.scheme.msiWindow !== 'user-reserved-iova') tx.fail('EINVAL', 'vfio_iommu_type1.c:vfio_iommu_type1_map_dma: flags & ~(READ|WRITE|VADDR)');
+    // the 2016 RFC (seed 004): vfio_register_msi_range: vaddr is ignored, no READ/WRITE needed
+    return { prot: { read: false, write: false }, vaddrFlag: false, msiReserved: true, vaddr: 0n, iova: a.iova, size: a.size };
+  }
   // 3. u64 fields fit size_t/unsigned long/dma_addr_t on a 64-bit kernel: nothing to check.
   // 4. prot from READ/WRITE; VADDR must come alone
   const prot: Prot = { read: a.flags.has('READ'), write: a.flags.has('WRITE') };
@@ -235,6 +241,14 @@ export function mapLink(tx: Tx, p: Process, c: Container, a: MapArg): { done: Ou
   linkDma(t, dma);
   tx.touched.containers.add(c.id);
   tx.touched.dmas.push({ container: c.id, iova: dma.iova, dma: dma.id });
+  // The RFC's reserved MSI window (vfio_register_msi_range): recorded, nothing pinned or mapped;
+  // the IOMMU driver allocates doorbell IOVAs in it when MSIs are set up.
+  if (a.msiReserved === true) {
+    dma.size = a.size;
+    tx.fire('vfio_dma', dmaKey(c, dma), dma, 'PINNED');
+    tx.emit('dma.msi_window', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) });
+    return { done: { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_register_msi_range (2016 RFC)' } };
+  }
   // 13. no domain (mdev-only container): record the range, pin nothing
   if (t.domain === null) {
     dma.size = a.size;
@@ -280,6 +294,13 @@ export function pinRuns(tx: Tx, p: Process, dma: VfioDma, mm: Mm, size: bigint):
       runs.push({ iova: dma.iova + off, size: len, phys: vma.phys! + (vaddr - vma.start), kind: 'ram' });
       // vfio_pin_pages_remote: non-reserved pages are charged, less those already in pfn_list.
       charge += Number(len >> PAGE_SHIFT) - vpfnPages(dma, dma.iova + off, len);
+    } else if (tx.scheme.pfnmap === 'dmabuf') {
+      // The BAR is imported as a dma-buf (drivers/vfio/pci/vfio_pci_dmabuf.c): mapping a revoked
+      // buffer gives -ENODEV (vfio_pci_dma_buf_iommufd_map); nothing is faulted in.
+      const d = deviceOf(tx.world, vma.device!);
+      if (!d.memoryEnabled) tx.fail('ENODEV', 'vfio_pci_dmabuf.c:vfio_pci_dma_buf_iommufd_map: the dma-buf is revoked');
+      const bar = d.bars.find((b) => b.index === vma.bar)!;
+      runs.push({ iova: dma.iova + off, size: len, phys: bar.phys + vma.pgoff! + (vaddr - vma.start), kind: 'mmio', device: d.name, bar: bar.index });
     } else {
       // VM_PFNMAP: follow_fault_pfn -> fixup_user_fault on a missing PTE: the vfio-pci fault
       // handler gives VM_FAULT_SIGBUS when memory decode is off (CVE-2020-12888) -> -EFAULT.
@@ -314,6 +335,11 @@ export function mapRuns(tx: Tx, c: Container, dma: VfioDma, pinned: PinnedRuns, 
     if (r.kind === 'ram') tx.emit('pages.pinned', { container: c.id, iova: hex(r.iova), npages: Number(r.size >> PAGE_SHIFT), phys: hex(r.phys) });
     insertPte(domain, { iova: r.iova, size: r.size, phys: r.phys, dma: dma.id });
     tx.touched.ptes.push({ container: c.id, iova: r.iova, size: r.size });
+    // Schemes that track BAR mappings link this one to the BAR's device.
+    if (r.kind === 'mmio' && (tx.scheme.pfnmap === 'vma-link' || tx.scheme.pfnmap === 'dmabuf')) {
+      const d = deviceOf(tx.world, r.device!);
+      if (!d.linked.some((l) => l.container === c.id && l.iova === dma.iova)) d.linked.push({ container: c.id, iova: dma.iova });
+    }
     tx.emit('iommu.mapped', { container: c.id, iova: hex(r.iova), size: hex(r.size), phys: hex(r.phys), target: r.kind === 'ram' ? 'ram' : `${r.device}/bar${r.bar}` });
   }
   dma.size = size;
@@ -523,8 +549,12 @@ export function removeDma(tx: Tx, c: Container, dma: VfioDma, event: 'REMOVE' | 
     if (dma.pfnList.size > 0) tx.kernelBug('vfio_iommu_type1.c:vfio_remove_dma: WARN_ON(!RB_EMPTY_ROOT(&dma->pfn_list))');
     runActions(tx, 'vfio_dma', dmaKey(c, dma), tx.fire('vfio_dma', dmaKey(c, dma), dma, event));
     t.dmas.delete(dma.iova);
-    // mmu_interval_notifier_remove of the pinless scheme's interval notifier, if any
+    // mmu_interval_notifier_remove of the pinless scheme's interval notifier, if any, and the
+    // BAR links of vma-link / dma-buf schemes
     const mm = mmOf(tx.world, dma.mm);
+    for (const d of tx.world.devices.values()) {
+      if (d.linked.length > 0) d.linked = d.linked.filter((l) => !(l.container === c.id && l.iova === dma.iova));
+    }
     mm.intervals = mm.intervals.filter((i) => !(i.container === c.id && i.dmaIova === dma.iova));
     if (dma.vaddrInvalid) t.vaddrInvalidCount -= 1;
     mmDrop(tx, mm);
@@ -583,8 +613,9 @@ export function attachGroup(tx: Tx, c: Container, g: Group): void {
   // vfio_iommu_aper_conflict: existing dmas outside the new aperture
   const dmas = t.dmas.valuesArray();
   if (dmas.some((d) => d.iova < aStart || d.iova + d.size - 1n > aEnd)) tx.fail('EINVAL', `${at}: vfio_iommu_aper_conflict`);
-  // vfio_iommu_resv_conflict: an existing dma overlaps a reserved region
-  const resv = host.resv;
+  // vfio_iommu_resv_conflict: an existing dma overlaps a reserved region. Under the 2016 RFC's
+  // user-registered MSI window, type1 neither reports nor excludes reserved regions (pre-v5.4).
+  const resv = tx.scheme.msiWindow === 'reserved-regions' ? host.resv : [];
   if (dmas.some((d) => resv.some((r) => d.iova <= r.end && r.start <= d.iova + d.size - 1n))) tx.fail('EINVAL', `${at}: vfio_iommu_resv_conflict`);
   // vfio_iommu_aper_resize + vfio_iommu_resv_exclude
   const iovaList = excludeResv([[aStart, aEnd]], resv.map((r) => [r.start, r.end] as const));
