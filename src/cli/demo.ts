@@ -193,7 +193,8 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
   const golden = await goldenLogs();
   const goldenOk = golden.results.every((g) => g.match);
   say(`iommu-model demo`);
-  say(`golden logs: replaying ${golden.results.length} logs (${relative(process.cwd(), golden.dir) || '.'})`);
+  const rel = relative(process.cwd(), golden.dir);
+  say(`golden logs: replaying ${golden.results.length} logs (${rel === '' ? '.' : rel.startsWith('..') ? golden.dir : rel})`);
   for (const g of golden.results) {
     say(`${g.match ? 'ok  ' : 'FAIL'} ${g.log.padEnd(34)} ${String(g.records).padStart(4)} records  ${g.divergences} divergences  violations: ${g.violations.join(', ') || 'none'}${g.match ? '' : ` (expected: ${g.expected.join(', ') || 'none'})`}`);
   }

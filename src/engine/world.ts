@@ -246,6 +246,8 @@ export interface SvaBond {
   readonly pasid: number;
   /** References on the handle: a repeated (device, mm) bind shares it (v6.10+). */
   users: number;
+  /** Made by the 2017 RFC's VFIO_DEVICE_BIND_TASK (unbound on the device file's release). */
+  viaVfio?: boolean;
   /** machines/sva-bond.machine.ts: bound | cleared | unbound */
   state: string;
 }

@@ -140,12 +140,27 @@ function removalLocks(w: World, name: string): Array<{ lock: string; mode: 'read
   return [{ lock: `container.group_lock#${c.id}`, mode: 'write' }, ...(c.type1 === null ? [] : [{ lock: `iommu.lock#${c.id}`, mode: 'write' as const }])];
 }
 
+/** The locks pciehp holds while it removes a device from a hotplug slot (`hot_remove`). */
+function hotRemoveLocks(s: StimulusOf<'device.unbind'>): Array<{ lock: string; mode: 'read' | 'write' }> {
+  if (s.hot_remove !== true) return [];
+  return [
+    { lock: `reset_lock#${s.device}`, mode: 'read' },
+    { lock: 'pci_rescan_remove_lock', mode: 'write' },
+  ];
+}
+
 export const unbindPath: PathDef = {
   machine: 'unbind',
   steps: {
     put: {
-      run(tx, _task, rp) {
-        device.unbindPut(tx, rp.stimulus as StimulusOf<'device.unbind'>);
+      requires: (_w, _t, rp): Requirement[] => hotRemoveLocks(rp.stimulus as StimulusOf<'device.unbind'>),
+      run(tx, task, rp) {
+        const s = rp.stimulus as StimulusOf<'device.unbind'>;
+        // pciehp's removal (drivers/pci/hotplug/pciehp_hpc.c pciehp_ist: down_read(reset_lock)
+        // around the presence/link change; pciehp_unconfigure_device: pci_lock_rescan_remove)
+        // holds both across the driver's remove, which is where vfio waits.
+        for (const l of hotRemoveLocks(s)) acquire(tx, task, l.lock, l.mode, 'unbind.put (pciehp removal)');
+        device.unbindPut(tx, s);
         return 'WAIT';
       },
     },
@@ -159,8 +174,10 @@ export const unbindPath: PathDef = {
         ];
       },
       run(tx, task, rp) {
-        const d = deviceOf(tx.world, (rp.stimulus as StimulusOf<'device.unbind'>).device);
+        const s = rp.stimulus as StimulusOf<'device.unbind'>;
+        const d = deviceOf(tx.world, s.device);
         rp.ctx['outcome'] = holding(tx, task, removalLocks(tx.world, d.name), 'unbind.remove (vfio_device_remove_group)', () => device.unbindRemove(tx, d));
+        for (const l of hotRemoveLocks(s).reverse()) release(tx, task, l.lock);
         return 'RETURN';
       },
     },

@@ -74,8 +74,10 @@ export const svaUnbindPath: PathDef = {
       },
     },
     drain: {
-      requires: (w, _t, rp): Requirement[] => {
+      requires: (w, _t, rp, scheme): Requirement[] => {
         const ctx = ctxOf(rp);
+        // before v5.18 the fault queue was not flushed at unbind
+        if (scheme.pasidFree === 'unbind') return [];
         const busy = handlersInFlight(w, ctx.device, ctx.pasid);
         return [{ wait: `the fault queue of ${ctx.device} PASID ${ctx.pasid} (iopf_queue_flush_dev: ${busy.join(', ')})`, ready: busy.length === 0, on: busy }];
       },

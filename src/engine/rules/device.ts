@@ -14,6 +14,7 @@ import type { Device, OpenFile, Process, Vma } from '../world.js';
 import { fput } from './files.js';
 import { findDma, unmapUnpin } from './type1.js';
 import { atOrBelow } from '../iova-tree.js';
+import * as sva from './sva.js';
 import { svaDma } from './sva.js';
 
 /** VFIO_PCI_OFFSET_SHIFT: a region's offset in the device file is its index << 40. */
@@ -97,9 +98,34 @@ export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl
   }
   if (s.cmd === 'VFIO_DEVICE_BIND_TASK' || s.cmd === 'VFIO_DEVICE_UNBIND_TASK') {
     // Only the 2017 RFC scheme has these; upstream's vfio_pci_core_ioctl returns -ENOTTY.
-    return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: unknown ioctl');
+    if (tx.scheme.pasidFree !== 'bind-task-flags') return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: unknown ioctl');
+    return bindTaskIoctl(tx, _p, d, s);
   }
   return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: not a device ioctl');
+}
+
+/**
+ * The 2017 RFC's vfio_svm_ioctl (seed 001): VFIO_DEVICE_BIND_TASK binds the caller's mm and
+ * writes the PASID back; VFIO_DEVICE_UNBIND_TASK takes `{flags, pasid}`, flags among
+ * FLUSHED and CLEAN (anything else: -EINVAL); released without either, the PASID is never
+ * reused.
+ */
+function bindTaskIoctl(tx: Tx, p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {
+  const a = (typeof s.arg === 'object' && s.arg !== null ? s.arg : {}) as { flags?: unknown; pasid?: unknown };
+  const flags = Array.isArray(a.flags) ? (a.flags as unknown[]) : [];
+  if (s.cmd === 'VFIO_DEVICE_BIND_TASK') {
+    const r = sva.bind(tx, { op: 'sva.bind', device: d.name, pid: p.pid, seq: s.seq, line: s.line });
+    const bond = tx.world.bonds.find((b) => b.device === d.name && b.mm === p.mm && b.state !== 'unbound');
+    if (bond !== undefined) bond.viaVfio = true;
+    return { ...r, decidedBy: 'vfio.c:vfio_svm_ioctl: VFIO_DEVICE_BIND_TASK (2017 RFC)' };
+  }
+  if (flags.some((f) => f !== 'FLUSHED' && f !== 'CLEAN')) tx.fail('EINVAL', 'vfio.c:vfio_svm_ioctl: svm.flags & ~(VFIO_SVM_PASID_RELEASE_FLUSHED | VFIO_SVM_PASID_RELEASE_CLEAN)');
+  const bond = tx.world.bonds.find((b) => b.device === d.name && b.pasid === a.pasid && b.state !== 'unbound');
+  if (bond === undefined) return { ret: 0n, decidedBy: 'vfio.c:vfio_svm_ioctl: no task bound with that PASID' };
+  bond.users = 1;
+  sva.unbindPut(bond);
+  sva.unbindDetach(tx, bond, flags.includes('FLUSHED') ? 'FLUSHED' : flags.includes('CLEAN') ? 'CLEAN' : 'none');
+  return { ret: 0n, decidedBy: 'vfio.c:vfio_svm_ioctl: VFIO_DEVICE_UNBIND_TASK (2017 RFC)' };
 }
 
 /**
@@ -112,6 +138,12 @@ export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
   const g = groupOf(tx.world, d.group);
   if (d.openCount === 1) {
     d.openCount = 0;
+    // the 2017 RFC: "we do a pass of unbinds on release", without release flags
+    for (const b of tx.world.bonds.filter((x) => x.device === d.name && x.viaVfio === true)) {
+      b.users = 1;
+      sva.unbindPut(b);
+      sva.unbindDetach(tx, b, 'none');
+    }
     // vma-link / dma-buf schemes: the owner's close unmaps (or revokes) the BAR's IOMMU mappings
     for (const l of d.linked) {
       const c = tx.world.containers.get(l.container);

@@ -224,6 +224,8 @@ export function mmputUser(mm: Mm): boolean {
 export function exitMmapRelease(tx: Tx, mm: Mm): void {
   tx.emit('mm.exit_mmap', { mm: mm.id });
   mmRelease(tx, mm);
+  // v5.18-rc freed the PASID in __mmput, while the IOMMU still held the mm (mmgrab)
+  if (tx.scheme.pasidFree === 'mmput') releasePasid(tx, mm, 'FREE', 'kernel/fork.c:__mmput -> mm_pasid_drop (v5.18-rc)');
 }
 
 /** mm/mmap.c:exit_mmap, the rest: every vma goes (pinned pages survive), then mmdrop. */
@@ -256,11 +258,17 @@ export function finishExit(tx: Tx, p: Process): Outcome {
 
 /** kernel/fork.c:__mmdrop -> mm_pasid_drop (the mm machine's pasidDrop action). */
 export function pasidDrop(tx: Tx, mm: Mm): void {
+  // Under the 2017 RFC a PASID nobody released with FLUSHED or CLEAN is never reused.
+  releasePasid(tx, mm, tx.scheme.pasidFree === 'bind-task-flags' ? 'LEAK' : 'FREE', 'kernel/fork.c:__mmdrop -> mm_pasid_drop');
+}
+
+/** The mm's PASID goes back to the allocator (FREE) or is never reused (LEAK). */
+export function releasePasid(tx: Tx, mm: Mm, how: 'FREE' | 'LEAK', why: string): void {
   if (mm.pasid === null) return;
   const entry = tx.world.pasids.get(mm.pasid)!;
-  tx.fire('pasid', String(mm.pasid), entry, 'FREE');
-  entry.mm = null;
-  tx.emit('pasid.freed', { pasid: mm.pasid, mm: mm.id });
+  tx.fire('pasid', String(mm.pasid), entry, how);
+  if (how === 'FREE') entry.mm = null;
+  tx.emit(how === 'FREE' ? 'pasid.freed' : 'pasid.leaked', { pasid: mm.pasid, mm: mm.id, why });
   mm.pasid = null;
 }
 

@@ -13,7 +13,7 @@ import { deviceOf, mmOf, vmaAt } from '../lookup.js';
 import { initialState } from '../stepper.js';
 import { BadReference, type Outcome, type Tx } from '../tx.js';
 import { newId, type Device, type Mm, type PageRequest, type SvaBond } from '../world.js';
-import { mmDrop, mmGrab } from './mm.js';
+import { mmDrop, mmGrab, releasePasid } from './mm.js';
 import { backAnon } from './type1.js';
 
 /** IOMMU_FIRST_GLOBAL_PASID: PASID 0 is the RID's. */
@@ -95,14 +95,21 @@ export function unbindPut(bond: SvaBond): boolean {
  * pending request of the attachment answered INVALID (iopf_queue_remove_device / auto-response,
  * v6.8+), the domain freed (mmdrop).
  */
-export function unbindDetach(tx: Tx, bond: SvaBond): Outcome {
+export function unbindDetach(tx: Tx, bond: SvaBond, flags: 'none' | 'FLUSHED' | 'CLEAN' = 'none'): Outcome {
   const d = deviceOf(tx.world, bond.device);
+  const policy = tx.scheme.pasidFree;
   tx.cascade('sva.unbound', { device: d.name, pid: bond.pid, pasid: bond.pasid }, () => {
-    answerPending(tx, d, bond.pasid);
+    // Before v5.18 (and v6.8's iopf_queue_remove_device) nothing answered the pending requests.
+    if (policy !== 'unbind') answerPending(tx, d, bond.pasid);
     tx.fire('sva_bond', `${d.name}/${bond.pasid}`, bond, 'UNBIND');
     const mm = mmOf(tx.world, bond.mm);
     mm.svaNotifiers = mm.svaNotifiers.filter((n) => n !== d.name);
     tx.world.bonds = tx.world.bonds.filter((b) => b !== bond);
+    const lastBond = !tx.world.bonds.some((b) => b.mm === mm.id);
+    if (lastBond && policy === 'unbind') releasePasid(tx, mm, 'FREE', 'the last unbind freed the PASID (ioasid, v5.10-v5.17)');
+    if (lastBond && policy === 'bind-task-flags') {
+      releasePasid(tx, mm, flags === 'none' ? 'LEAK' : 'FREE', flags === 'none' ? 'VFIO_DEVICE_UNBIND_TASK without FLUSHED or CLEAN: never reused (2017 RFC)' : `VFIO_SVM_PASID_RELEASE_${flags}`);
+    }
     mmDrop(tx, mm); // iommu_domain_free -> mmdrop
   });
   return { ret: 0n, decidedBy: 'iommu-sva.c:iommu_sva_unbind_device' };
