@@ -13,7 +13,8 @@ import { InputError } from './log/errors.js';
 import type { LogItem } from './log/reader.js';
 import type { Derived, Expect, Header, JsonValue, Stimulus } from './log/records.js';
 import { hex } from './log/u64.js';
-import { builtinScheme, type Scheme } from './schemes/scheme.js';
+import { type Scheme } from './schemes/scheme.js';
+import { builtinScheme } from './schemes/catalogue.js';
 
 export interface Divergence {
   readonly seq: number;

@@ -15,7 +15,8 @@
  *             under mmap_write_lock
  *   pin       the dma is linked; next: mmap_read_lock, pin / fault in, mmap_read_unlock
  *   account   pinned; next: vfio_lock_acct under mmap_write_lock
- *   map       charged; next: iommu_map into the domain, mutex_unlock, return 0
+ *   map       charged; next: iommu_map into the domain, mutex_unlock, return 0 (dma-buf
+ *             scheme: under the reservation lock, fail if the buffer was revoked meanwhile)
  *   unwind    pinning failed; next: vfio_remove_dma, mutex_unlock, return the error
  *
  * Under a scheme with pfnmap 'interval', a range that is all PFNMAP (a BAR) is mapped without
@@ -59,7 +60,7 @@ export const mapDmaPath = setup({
     register: { on: { REGISTERED: 'pin' } },
     pin: { on: { PINNED: 'account', FAILED: 'unwind' } },
     account: { on: { ACCOUNTED: 'map' } },
-    map: { on: { RETURN: 'done' } },
+    map: { on: { RETURN: 'done', FAILED: 'unwind' } },
     unwind: { on: { RETURN: 'done' } },
     done: { type: 'final' },
   },

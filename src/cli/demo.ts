@@ -12,7 +12,8 @@ import { explore, scenarioOf, type ExploreReport, type Finding, type Scenario } 
 import type { LogItem } from '../log/reader.js';
 import type { Header, JsonValue } from '../log/records.js';
 import { Replay } from '../replay.js';
-import { builtinSchemes, type Scheme } from '../schemes/scheme.js';
+import { type Scheme } from '../schemes/scheme.js';
+import { builtinSchemes } from '../schemes/catalogue.js';
 import { packageRoot, streamLog, writeAtomic } from './io.js';
 import type { Io } from './main.js';
 import { builtinScenarios, scenarioFile } from './resolve.js';

@@ -14,7 +14,7 @@ import { ModelError } from '../engine/tx.js';
 import { InputError } from '../log/errors.js';
 import type { Derived, Header, JsonValue } from '../log/records.js';
 import { Replay, outcomeJson, recordLines, type ReplayReport, type StepRecord } from '../replay.js';
-import { builtinSchemes } from '../schemes/scheme.js';
+import { builtinSchemes } from '../schemes/catalogue.js';
 import { runDemo, type DemoOptions } from './demo.js';
 import { streamLog, writeAtomic } from './io.js';
 

@@ -6,7 +6,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError } from '../log/errors.js';
-import { builtinScheme, checkScheme, defineScheme, type Scheme } from '../schemes/scheme.js';
+import { checkScheme, defineScheme, type Scheme } from '../schemes/scheme.js';
+import { builtinScheme } from '../schemes/catalogue.js';
 import { packageRoot } from './io.js';
 
 export function scenarioDir(): string {

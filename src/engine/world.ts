@@ -53,6 +53,8 @@ export interface Device {
    * to unmap them when the BAR is zapped or revoked.
    */
   linked: Array<{ container: number; iova: bigint }>;
+  /** dma-buf schemes: the BAR's dma-bufs are revoked (vfio_pci_dma_buf_move). */
+  revoked: boolean;
 }
 
 export interface Group {

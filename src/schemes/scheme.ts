@@ -120,18 +120,3 @@ export const upstream: Scheme = defineScheme({
   summary: "today's kernel: type1 (2025), vfio-pci zap, PASID freed at mmdrop, reserved MSI regions",
   source: 'torvalds/linux v6.16+ (drivers/vfio, drivers/iommu)',
 });
-
-const BUILTIN = new Map<string, Scheme>([[upstream.name, upstream]]);
-
-/** Adds the catalogue (src/schemes/catalogue.ts registers itself here). */
-export function registerBuiltin(s: Scheme): void {
-  BUILTIN.set(s.name, s);
-}
-
-export function builtinScheme(name: string): Scheme | undefined {
-  return BUILTIN.get(name);
-}
-
-export function builtinSchemes(): readonly Scheme[] {
-  return [...BUILTIN.values()];
-}

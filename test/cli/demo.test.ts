@@ -8,7 +8,8 @@ import { main } from '../../src/cli/main.js';
 import { builtinScenarios } from '../../src/cli/resolve.js';
 import type { ExploreReport } from '../../src/explore/explore.js';
 import type { Header } from '../../src/log/records.js';
-import { builtinSchemes, defineScheme, upstream } from '../../src/schemes/scheme.js';
+import { defineScheme, upstream } from '../../src/schemes/scheme.js';
+import { builtinSchemes } from '../../src/schemes/catalogue.js';
 
 interface DemoJson {
   ok: boolean;

@@ -10,7 +10,8 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { explore, scenarioOf } from '../../src/explore/explore.js';
 import { parseLog } from '../../src/log/reader.js';
-import { builtinScheme, defineScheme, type Scheme } from '../../src/schemes/scheme.js';
+import { defineScheme, type Scheme } from '../../src/schemes/scheme.js';
+import { builtinScheme } from '../../src/schemes/catalogue.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCENARIOS = join(ROOT, 'src', 'scenarios');

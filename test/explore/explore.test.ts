@@ -7,7 +7,8 @@ import { explore, scenarioOf, type ExploreReport, type Finding, type Scenario } 
 import { InputError } from '../../src/log/errors.js';
 import { parseLog } from '../../src/log/reader.js';
 import { replayItems } from '../../src/replay.js';
-import { builtinScheme, defineScheme, type Scheme } from '../../src/schemes/scheme.js';
+import { defineScheme, type Scheme } from '../../src/schemes/scheme.js';
+import { builtinScheme } from '../../src/schemes/catalogue.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCENARIO_FILE = join(ROOT, 'src', 'scenarios', 'map-vs-munmap.jsonl');

@@ -66,6 +66,15 @@ function invalidating(w: World, mm: number): string[] {
   return out;
 }
 
+function hasMmio(ctx: MapCtx): boolean {
+  return ctx.pinned.runs.some((r) => r.kind === 'mmio');
+}
+
+/** The reservation lock of the dma-buf behind a mapping (as the revoke takes it). */
+function resvLock(ctx: MapCtx): string {
+  return `dma_resv#${ctx.container}@${hex(ctx.dmaIova)}`;
+}
+
 /** The devices whose BAR vmas the range would fault in (their memory_lock is taken for read). */
 function barsToFault(w: World, mm: number, vaddr: bigint, size: bigint): string[] {
   const out = new Set<string>();
@@ -182,12 +191,28 @@ export const mapDma: PathDef = {
       },
     },
     map: {
+      requires: (_w, _t, rp, scheme): Requirement[] => (scheme.pfnmap === 'dmabuf' && hasMmio(ctxOf(rp)) ? [{ lock: resvLock(ctxOf(rp)), mode: 'write' }] : []),
       run(tx, task, rp) {
         // vfio_iommu_map: iommu_map(..., GFP_KERNEL_ACCOUNT) under iommu->lock.
         const ctx = ctxOf(rp);
+        if (tx.scheme.pfnmap === 'dmabuf' && hasMmio(ctx)) {
+          // The importer maps under the buffer's reservation lock and checks `revoked` there
+          // (vfio_pci_dma_buf_iommufd_map), so a revoke cannot slip between check and map.
+          const revoked = ctx.pinned.runs.some((r) => {
+            const d = tx.world.devices.get(r.device!);
+            return r.kind === 'mmio' && (d?.memoryEnabled !== true || d.revoked);
+          });
+          if (revoked) {
+            locked(tx, task, resvLock(ctx), 'write', 'map_dma.map (dma_resv_lock)', () => undefined);
+            ctx.outcome = { errno: 'ENODEV', decidedBy: 'vfio_pci_dmabuf.c:vfio_pci_dma_buf_iommufd_map: the dma-buf is revoked' };
+            return 'FAILED';
+          }
+          acquire(tx, task, resvLock(ctx), 'write', 'map_dma.map (dma_resv_lock)');
+        }
         allocate(tx, task, 'map_dma.map (iommu_map GFP_KERNEL_ACCOUNT)');
         const c = containerOf(tx.world, ctx.container);
         type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
+        if (tx.scheme.pfnmap === 'dmabuf' && hasMmio(ctx)) release(tx, task, resvLock(ctx));
         release(tx, task, iommuLock(ctx.container));
         ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped' };
         return 'RETURN';

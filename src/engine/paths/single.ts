@@ -175,10 +175,21 @@ export function zapPath(rules: { [O in Stimulus['op']]: Rule<O> | null }): PathD
             return 'RETURN';
           }
           acquire(tx, task, `memory_lock#${dev}`, 'write', 'zap.enter (memory_lock)');
+          const d = tx.world.devices.get(dev)!;
           if (s.op === 'pci.command' && s.memory) {
             runTheRule(tx, rp);
+            // vfio_pci_dma_buf_move(vdev, false): memory decode is back, the dma-bufs too
+            if (tx.scheme.pfnmap === 'dmabuf' && d.revoked) {
+              d.revoked = false;
+              tx.emit('dmabuf.restored', { device: dev });
+            }
             release(tx, task, `memory_lock#${dev}`);
             return 'RETURN';
+          }
+          // vfio_pci_dma_buf_move(vdev, true) under memory_lock: from here on no importer maps it
+          if (tx.scheme.pfnmap === 'dmabuf' && !d.revoked) {
+            d.revoked = true;
+            tx.emit('dmabuf.revoked', { device: dev });
           }
           const ctx = zapCtx(rp);
           ctx.device = dev;
@@ -210,6 +221,12 @@ export function zapPath(rules: { [O in Stimulus['op']]: Rule<O> | null }): PathD
           const ctx = zapCtx(rp);
           for (const m of [...ctx.maps].reverse()) invalidateEnd(tx, task, m.mm, true);
           runTheRule(tx, rp);
+          // after a reset, vfio_pci_ioctl_reset un-revokes the dma-bufs if memory is enabled
+          const d = tx.world.devices.get(ctx.device)!;
+          if (tx.scheme.pfnmap === 'dmabuf' && rp.stimulus.op === 'ioctl' && d.memoryEnabled && d.revoked) {
+            d.revoked = false;
+            tx.emit('dmabuf.restored', { device: ctx.device });
+          }
           release(tx, task, `memory_lock#${ctx.device}`);
           return 'RETURN';
         },

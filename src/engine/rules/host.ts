@@ -55,6 +55,7 @@ export function hostDevice(tx: Tx, s: StimulusOf<'host.device'>): Outcome {
     vendorPins: new Map(),
     hotplug: s.hotplug === true,
     linked: [],
+    revoked: false,
   };
   tx.world.devices.set(d.name, d);
   tx.emit('device.registered', { device: d.name, group: g.key });
@@ -78,6 +79,7 @@ export function hostMdev(tx: Tx, s: StimulusOf<'host.mdev'>): Outcome {
     vendorPins: new Map(),
     hotplug: false,
     linked: [],
+    revoked: false,
   };
   tx.world.devices.set(d.name, d);
   tx.emit('device.registered', { device: d.name, group: g.key, mdev: true });

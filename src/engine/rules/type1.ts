@@ -298,7 +298,7 @@ export function pinRuns(tx: Tx, p: Process, dma: VfioDma, mm: Mm, size: bigint):
       // The BAR is imported as a dma-buf (drivers/vfio/pci/vfio_pci_dmabuf.c): mapping a revoked
       // buffer gives -ENODEV (vfio_pci_dma_buf_iommufd_map); nothing is faulted in.
       const d = deviceOf(tx.world, vma.device!);
-      if (!d.memoryEnabled) tx.fail('ENODEV', 'vfio_pci_dmabuf.c:vfio_pci_dma_buf_iommufd_map: the dma-buf is revoked');
+      if (!d.memoryEnabled || d.revoked) tx.fail('ENODEV', 'vfio_pci_dmabuf.c:vfio_pci_dma_buf_iommufd_map: the dma-buf is revoked');
       const bar = d.bars.find((b) => b.index === vma.bar)!;
       runs.push({ iova: dma.iova + off, size: len, phys: bar.phys + vma.pgoff! + (vaddr - vma.start), kind: 'mmio', device: d.name, bar: bar.index });
     } else {
