@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import { InputError } from '../log/errors.js';
 import { checkScheme, defineScheme, type Scheme } from '../schemes/scheme.js';
 import { builtinScheme } from '../schemes/catalogue.js';
@@ -33,10 +34,12 @@ export async function loadScheme(nameOrFile: string): Promise<Scheme> {
   const builtin = builtinScheme(nameOrFile);
   if (builtin !== undefined) return builtin;
   if (!existsSync(nameOrFile)) throw new InputError('<command line>', null, '--scheme', `'${nameOrFile}' is neither a built-in scheme (iommu-model schemes lists them) nor a file`);
-  if (!/\.(m?js)$/.test(nameOrFile)) throw new InputError(nameOrFile, null, null, 'a scheme file is a JavaScript module (.js or .mjs) exporting the scheme as default');
+  if (!/\.(m?[jt]s)$/.test(nameOrFile)) throw new InputError(nameOrFile, null, null, 'a scheme file is a module (.ts, .mts, .js or .mjs) exporting the scheme as default');
   let mod: { default?: unknown; scheme?: unknown };
   try {
-    mod = (await import(pathToFileURL(resolve(nameOrFile)).href)) as { default?: unknown; scheme?: unknown };
+    const url = pathToFileURL(resolve(nameOrFile)).href;
+    // TypeScript schemes are compiled on load by tsx (esbuild), JavaScript ones imported as is.
+    mod = (/\.m?ts$/.test(nameOrFile) ? await tsImport(url, import.meta.url) : await import(url)) as { default?: unknown; scheme?: unknown };
   } catch (e) {
     throw new InputError(nameOrFile, null, null, `cannot load: ${(e as Error).message}`);
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -105,5 +105,31 @@ describe('iommu-model scenarios', () => {
     const r = await run('scenarios');
     expect(r.code).toBe(0);
     expect(r.out.split('\n').some((l) => l.startsWith('map-vs-munmap '))).toBe(true);
+  });
+});
+
+describe('user scheme files', () => {
+  it('loads a scheme written in TypeScript outside the package and runs it', async () => {
+    let out = '';
+    const code = await main(['check', '--scenario', 'zap-vs-p2p-map', '--scheme', 'test/fixtures/schemes/bar-interval-notifier-copy.ts', '--json'], {
+      stdout: (s) => (out += s),
+      stderr: () => undefined,
+      isTTY: false,
+    });
+    const doc = JSON.parse(out) as { scheme: string; exhausted: boolean; properties: Record<string, string> };
+    expect(code).toBe(0);
+    expect(doc.scheme).toBe('my-interval-notifier');
+    expect(doc.exhausted).toBe(true);
+    expect(doc.properties['NoDmaToDisabledMmio']).toBe('holds');
+  });
+
+  it('rejects a scheme file with an unknown policy value, naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iommu-model-scheme-'));
+    const file = join(dir, 'bad.mjs');
+    writeFileSync(file, "export default { name: 'bad', summary: 's', source: 's', pfnmap: 'teleport' };\n");
+    let err = '';
+    const code = await main(['check', '--scenario', 'map-vs-munmap', '--scheme', file], { stdout: () => undefined, stderr: (s) => (err += s), isTTY: false });
+    expect(code).toBe(2);
+    expect(err).toContain("field 'pfnmap': must be one of");
   });
 });
