@@ -4,7 +4,8 @@
  * (handle_mm_fault under mmap_read_lock of the bound mm) and answers it (iopf_group_response).
  *
  * States:
- *   report  nothing done; next: record the request (pending)
+ *   report  nothing done; next: record the request (pending); a device that stopped the
+ *           PASID sends none
  *   handle  queued; next: the workqueue handler answers it
  *   done    answered (or answered INVALID meanwhile by the detach of its PASID)
  */
@@ -18,7 +19,7 @@ export const pageRequestPath = setup({
   id: 'page_request_path',
   initial: 'report',
   states: {
-    report: { on: { QUEUED: 'handle' } },
+    report: { on: { QUEUED: 'handle', RETURN: 'done' } },
     handle: { on: { RETURN: 'done' } },
     done: { type: 'final' },
   },

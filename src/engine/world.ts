@@ -44,6 +44,8 @@ export interface Device {
   memoryEnabled: boolean;
   /** PASIDs the device may still issue requests on: set at bind, cleared by device.stop_pasid. */
   pasidsInUse: number[];
+  /** PASIDs the device stopped (and was not bound to again): it sends no page request on them. */
+  pasidsStopped: number[];
   /** The mdev vendor driver's pins: iova page -> count the driver holds (mdev only). */
   vendorPins: Map<bigint, number>;
   /** The device sits in a PCIe hotplug slot (pciehp): a function reset resets the slot. */

@@ -131,6 +131,8 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   };
   // Violations of the prologue are in every schedule: the log itself shows them.
   for (const v of early) note(v.property, v.message, [], v.seq);
+  // every distinct lock-order cycle found; the finding reports them all
+  const cycles = new Set<string>(early.filter((v) => v.property === 'LockOrder').map((v) => v.message));
   const visited = new Set<number>([fingerprintOf(start)]);
   let frontier: Node[] = [{ world: start, index: 0, depth: 0 }];
   let generated = 1;
@@ -174,7 +176,10 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         }
         generated += 1;
         if (opts.onProgress !== undefined && generated % every === 0) opts.onProgress({ generated, distinct: visited.size, depth: node.depth + 1 });
-        for (const v of checker.check(w, st.touched, seq)) note(v.property, v.message, schedule(node.index, name));
+        for (const v of checker.check(w, st.touched, seq)) {
+          if (v.property === 'LockOrder') cycles.add(v.message);
+          note(v.property, v.message, schedule(node.index, name));
+        }
         const cycle = waitForCycle(w, scheme);
         if (cycle !== null) note('NoDeadlock', cycle, schedule(node.index, name));
         const fp = fingerprintOf(w);
@@ -190,10 +195,14 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   }
   // A LockOrder cycle is found across schedules; its counterexample must show the whole cycle in
   // one history, so that replaying it reproduces the violation.
-  const lo = findings.get('LockOrder');
+  let lo = findings.get('LockOrder');
   if (lo !== undefined && lo.schedule.length > 0) {
     const whole = historyWithCycle(sc, scheme, opts.maxStates);
-    if (whole !== null) findings.set('LockOrder', whole);
+    if (whole !== null) lo = whole;
+  }
+  if (lo !== undefined) {
+    const others = [...cycles].filter((m) => m !== lo!.message);
+    findings.set('LockOrder', others.length === 0 ? lo : { ...lo, message: `${lo.message} | also: ${others.join(' | ')}` });
   }
   const tasks = [...new Set(sc.taskRecords.map((s) => s.task!))];
   return {

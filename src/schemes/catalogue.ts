@@ -8,8 +8,15 @@ import { defineScheme, upstream, type Scheme } from './scheme.js';
 
 type Expect = Record<string, readonly PropertyName[]>;
 
-/** Verdicts every scheme shares with upstream unless it says otherwise (see docs/schemes.md). */
-const UPSTREAM_EXPECT: Expect = {};
+/** The verdicts of upstream: the kernel's own hazards (docs/concurrency.md, docs/schemes.md). */
+const UPSTREAM_EXPECT: Expect = {
+  'bar-p2p-revoke': ['NoDmaToDisabledMmio'],
+  'hot-remove-vs-exit': ['NoDeadlock'],
+  'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
+  'mdev-unmap-while-pinned': ['LockOrder'],
+  'vm-lifecycle': ['NoDmaToDisabledMmio'],
+  'zap-vs-p2p-map': ['NoDmaToDisabledMmio'],
+};
 
 const CATALOGUE: readonly Scheme[] = [
   { ...upstream, expect: UPSTREAM_EXPECT },
@@ -18,60 +25,143 @@ const CATALOGUE: readonly Scheme[] = [
     summary: 'type1 registers an MMU notifier whose callback takes iommu->lock and unmaps/unpins the range, allocating with GFP_KERNEL',
     source: 'seed 002 (A. Williamson, May 2020: "I don\'t really see why we wouldn\'t use mmu notifiers")',
     type1Notifier: { takesIommuLock: true, allocates: true },
+    expect: {
+      'bar-p2p-revoke': ['LockOrder'],
+      'exit-vs-map': ['LockOrder'],
+      'hot-remove-vs-exit': ['NoDeadlock', 'LockOrder'],
+      'map-vs-munmap': ['NoDeadlock', 'LockOrder'],
+      'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
+      'mdev-unmap-while-pinned': ['LockOrder'],
+      'oom-reap': ['LockOrder', 'NoBlockInNonBlockable'],
+      'reclaim-vs-map': ['LockOrder'],
+      'unbind-vs-exit': ['LockOrder'],
+      'vm-lifecycle': ['NoDmaToDisabledMmio', 'LockOrder'],
+      'zap-vs-p2p-map': ['NoDmaToDisabledMmio', 'NoDeadlock', 'LockOrder'],
+    },
   }),
   defineScheme({
     name: 'bar-interval-notifier',
     summary: "the pinless scheme: interval notifier, sequence retry, the driver's update lock never held across a fault, no allocation in the callback",
     source: 'seed 002 (J. Gunthorpe: "a whole pinless page faulting scheme with the locking like hmm_range_fault uses"); Documentation/mm/hmm.rst',
     pfnmap: 'interval',
+    expect: {
+      'hot-remove-vs-exit': ['NoDeadlock'],
+      'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
+      'mdev-unmap-while-pinned': ['LockOrder'],
+      'vm-lifecycle': ['NoDmaToDisabledMmio'],
+    },
   }),
   defineScheme({
     name: 'bar-vma-link',
     summary: 'type1 accepts only vfio BARs and links the IOMMU mapping to the BAR owner, which unmaps it on zap and close',
     source: 'seed 002 (J. Gunthorpe: "link itself into the vma->private data so that when the vfio that owns the bar goes away, so does the iommu mapping")',
     pfnmap: 'vma-link',
+    expect: {
+      'bar-p2p-revoke': ['LockOrder'],
+      'hot-remove-vs-exit': ['NoDeadlock'],
+      'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
+      'mdev-unmap-while-pinned': ['LockOrder'],
+      'vm-lifecycle': ['NoDmaToDisabledMmio'],
+      'zap-vs-p2p-map': ['NoDmaToDisabledMmio', 'LockOrder'],
+    },
   }),
   defineScheme({
     name: 'bar-dmabuf-revoke',
     summary: 'the BAR is exported as a dma-buf; the importer unmaps in move_notify under the reservation lock; type1 refuses PFNMAP',
     source: 'drivers/vfio/pci/vfio_pci_dmabuf.c (2025, L. Romanovsky / J. Gunthorpe); kernel-reference 4.5',
     pfnmap: 'dmabuf',
+    expect: {
+      'hot-remove-vs-exit': ['NoDeadlock'],
+      'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
+      'mdev-unmap-while-pinned': ['LockOrder'],
+      'vm-lifecycle': ['NoDmaToDisabledMmio'],
+    },
   }),
   defineScheme({
     name: 'pasid-free-at-unbind',
     summary: 'the PASID is freed at the last unbind, without draining page requests',
     source: 'v5.10-v5.17 ioasid (kernel-reference 6.2)',
     pasidFree: 'unbind',
+    expect: {
+      'bar-p2p-revoke': ['NoDmaToDisabledMmio'],
+      'exit-with-page-requests': ['PasidNotReusedWhileLive'],
+      'hot-remove-vs-exit': ['NoDeadlock'],
+      'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
+      'mdev-unmap-while-pinned': ['LockOrder'],
+      'vm-lifecycle': ['NoDmaToDisabledMmio'],
+      'zap-vs-p2p-map': ['NoDmaToDisabledMmio'],
+    },
   }),
   defineScheme({
     name: 'pasid-free-at-mmput',
     summary: "the PASID is freed when the mm's users drop, while the IOMMU still holds the mm",
     source: 'v5.18-rc mm_pasid_drop in __mmput, moved to __mmdrop (kernel-reference 6.2, 10.9)',
     pasidFree: 'mmput',
+    expect: {
+      'bar-p2p-revoke': ['NoDmaToDisabledMmio'],
+      'exit-with-page-requests': ['PasidNotReusedWhileLive'],
+      'hot-remove-vs-exit': ['NoDeadlock'],
+      'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
+      'mdev-unmap-while-pinned': ['LockOrder'],
+      'vm-lifecycle': ['NoDmaToDisabledMmio'],
+      'zap-vs-p2p-map': ['NoDmaToDisabledMmio'],
+    },
   }),
   defineScheme({
     name: 'svm-bind-task-rfc',
     summary: 'VFIO_DEVICE_BIND_TASK / UNBIND_TASK with FLUSHED / CLEAN release flags; a PASID released without a flag is never reused',
     source: 'seed 001 ([RFC PATCH 29/30] vfio: Add support for Shared Virtual Memory, J-P. Brucker, Feb 2017)',
     pasidFree: 'bind-task-flags',
+    expect: {
+      'bar-p2p-revoke': ['NoDmaToDisabledMmio'],
+      'exit-with-page-requests': ['TeardownCompletes'],
+      'hot-remove-vs-exit': ['NoDeadlock'],
+      'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
+      'mdev-unmap-while-pinned': ['LockOrder'],
+      'vm-lifecycle': ['NoDmaToDisabledMmio'],
+      'zap-vs-p2p-map': ['NoDmaToDisabledMmio'],
+    },
   }),
   defineScheme({
     name: 'mdev-vendor-ignores-unmap',
     summary: 'a mediated-device vendor driver that does not unpin in its dma_unmap callback',
     source: 'seed 003 (the vGPU/mdev model: "Drivers MUST unpin pages in response to an invalidation")',
     mdevDmaUnmap: 'ignore',
+    expect: {
+      'bar-p2p-revoke': ['NoDmaToDisabledMmio'],
+      'hot-remove-vs-exit': ['NoDeadlock'],
+      'mdev-unmap-vs-unmap': ['KernelBug'],
+      'mdev-unmap-while-pinned': ['KernelBug'],
+      'vm-lifecycle': ['NoDmaToDisabledMmio'],
+      'zap-vs-p2p-map': ['NoDmaToDisabledMmio'],
+    },
   }),
   defineScheme({
     name: 'noiommu',
     summary: 'vfio noiommu mode on a platform without an IOMMU: the device DMAs to raw physical addresses',
     source: 'seed 003 (A. Williamson: "I don\'t think we want no-iommu anywhere near QEMU"); drivers/vfio/container.c vfio-noiommu',
     noiommuEnabled: true,
+    expect: {
+      'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
+      'mdev-unmap-while-pinned': ['LockOrder'],
+      'vm-lifecycle': ['IsolationBreach'],
+      'zap-vs-p2p-map': ['IsolationBreach'],
+    },
   }),
   defineScheme({
     name: 'msi-reserved-iova-rfc',
     summary: 'the user registers the MSI window with MAP_DMA flag MSI_RESERVED_IOVA; no reserved regions are reported or excluded',
     source: 'seed 004 ([PATCH v9 4/7] vfio: allow reserved msi iova registration, E. Auger, 2016)',
     msiWindow: 'user-reserved-iova',
+    expect: {
+      'bar-p2p-revoke': ['NoDmaToDisabledMmio'],
+      'hot-remove-vs-exit': ['NoDeadlock'],
+      'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
+      'mdev-unmap-while-pinned': ['LockOrder'],
+      'msi-window': ['MsiWindowIntact'],
+      'vm-lifecycle': ['NoDmaToDisabledMmio'],
+      'zap-vs-p2p-map': ['NoDmaToDisabledMmio'],
+    },
   }),
 ];
 

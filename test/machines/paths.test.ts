@@ -298,8 +298,8 @@ describe('map_dma (drivers/vfio/vfio_iommu_type1.c vfio_dma_do_map)', () => {
     for (const s of ['insert', 'begin', 'fault', 'program']) expect(fromPin.has(s), s).toBe(false);
   });
 
-  it('reaches unwind only from pin or fault, by FAILED, and unwinds straight to done', () => {
-    expect(show(into(x, 'unwind'))).toEqual(['fault -FAILED-> unwind', 'pin -FAILED-> unwind']);
+  it('reaches unwind only from pin, fault or (a revoked dma-buf) map, by FAILED, and unwinds straight to done', () => {
+    expect(show(into(x, 'unwind'))).toEqual(['fault -FAILED-> unwind', 'map -FAILED-> unwind', 'pin -FAILED-> unwind']);
     expect(show(outOf(x, 'unwind'))).toEqual(['unwind -RETURN-> done']);
   });
 
@@ -422,7 +422,7 @@ describe('page_request_path (drivers/iommu/io-pgfault.c)', () => {
     expect(show(into(x, 'handle'))).toEqual(['report -QUEUED-> handle']);
   });
 
-  it('is answered (done) only by the handler', () => {
-    expect(show(into(x, 'done'))).toEqual(['handle -RETURN-> done']);
+  it('is answered (done) only by the handler, unless the device had stopped the PASID and sent nothing', () => {
+    expect(show(into(x, 'done'))).toEqual(['handle -RETURN-> done', 'report -RETURN-> done']);
   });
 });

@@ -21,8 +21,10 @@ export const pageRequestPath: PathDef = {
   steps: {
     report: {
       run(tx, _task, rp) {
-        rp.ctx['request'] = sva.reportFault(tx, rp.stimulus as StimulusOf<'device.page_request'>).id;
-        return 'QUEUED';
+        const r = sva.reportFault(tx, rp.stimulus as StimulusOf<'device.page_request'>);
+        rp.ctx['request'] = r?.id ?? -1;
+        if (r === null) rp.ctx['outcome'] = { ret: 0n, out: { response: 'none' }, decidedBy: 'the device stopped the PASID: it sends no page request on it' };
+        return r === null ? 'RETURN' : 'QUEUED';
       },
     },
     handle: {

@@ -70,6 +70,7 @@ export function bind(tx: Tx, s: StimulusOf<'sva.bind'>): Outcome {
   const bond: SvaBond = { device: d.name, mm: mm.id, pid: p.pid, pasid, users: 1, state: initialState('sva_bond') };
   tx.world.bonds.push(bond);
   if (!d.pasidsInUse.includes(pasid)) d.pasidsInUse.push(pasid);
+  d.pasidsStopped = d.pasidsStopped.filter((x) => x !== pasid);
   tx.emit('sva.bound', { device: d.name, pid: p.pid, pasid });
   return { ret: 0n, out: { pasid }, decidedBy: at };
 }
@@ -142,9 +143,12 @@ export function mmRelease(tx: Tx, mm: Mm): void {
 }
 
 /** SPEC 1.3 `device.page_request`, first part: iommu_report_device_fault queues the request. */
-export function reportFault(tx: Tx, s: StimulusOf<'device.page_request'>): PageRequest {
+export function reportFault(tx: Tx, s: StimulusOf<'device.page_request'>): PageRequest | null {
   const d = deviceOf(tx.world, s.device);
   if (!d.pri) throw new BadReference('device', `${d.name} has no PRI (declare it with "pri": true)`);
+  // A device that stopped a PASID (PCIe PASID stop, device.stop_pasid) sends no more page
+  // requests on it: in a schedule where the request would come after the stop, it never exists.
+  if (d.pasidsStopped.includes(s.pasid)) return null;
   const r: PageRequest = { id: newId(tx.world), device: d.name, pasid: s.pasid, addr: s.addr, write: s.write === true, state: initialState('page_request'), response: null };
   tx.world.pageRequests.push(r);
   tx.emit('page_request', { device: d.name, pasid: s.pasid, addr: hex(s.addr), write: r.write });
@@ -181,6 +185,7 @@ function handleIopf(tx: Tx, d: Device, pasid: number, addr: bigint, write: boole
 export function stopPasid(tx: Tx, s: StimulusOf<'device.stop_pasid'>): Outcome {
   const d = deviceOf(tx.world, s.device);
   d.pasidsInUse = d.pasidsInUse.filter((p) => p !== s.pasid);
+  if (!d.pasidsStopped.includes(s.pasid)) d.pasidsStopped.push(s.pasid);
   tx.emit('device.pasid_stopped', { device: d.name, pasid: s.pasid });
   return { ret: 0n, decidedBy: 'PCIe PASID stop: the device drained its outstanding requests' };
 }
