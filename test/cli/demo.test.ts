@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -79,6 +79,11 @@ describe('iommu-model demo (in a temporary working directory)', () => {
     expect(r.out).toContain(`### ${builtinScenarios()[0]}`);
     expect(r.out).toContain('| scheme |');
     expect(r.out).not.toContain('golden logs');
+    // docs/schemes.md carries these tables as generated: a change to a verdict updates the doc
+    const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'schemes.md'), 'utf8');
+    const start = doc.indexOf('-->\n') + 4;
+    const section = doc.slice(start, doc.indexOf('<!-- end of generated tables -->'));
+    expect(section.trim()).toBe(r.out.trim());
   });
 
   it('exits 1 with a FAIL line when a scheme documents a wrong expectation', async () => {
