@@ -9,7 +9,9 @@ import { builtinScenarios } from '../../src/cli/resolve.js';
 import type { ExploreReport } from '../../src/explore/explore.js';
 import type { Header } from '../../src/log/records.js';
 import { defineScheme, upstream } from '../../src/schemes/scheme.js';
-import { builtinSchemes } from '../../src/schemes/catalogue.js';
+import { builtinScheme, builtinSchemes } from '../../src/schemes/catalogue.js';
+import { parseLog } from '../../src/log/reader.js';
+import { replayItems } from '../../src/replay.js';
 
 interface DemoJson {
   ok: boolean;
@@ -146,5 +148,28 @@ describe('demo verdicts', () => {
     expect((await run('replay', file)).err).toContain("field 'exercises': must be an array of property names");
     writeFileSync(file, `${JSON.stringify({ format: 'iommu-model/1', exercises: ['NoDeadlock'] })}\n`);
     expect((await run('replay', file)).code).toBe(0);
+  });
+});
+
+describe('every counterexample demo writes', () => {
+  it('replays to the same violation at the same record', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iommu-model-cx-'));
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const c = capture();
+      expect(await runDemo(c.io, { json: true })).toBe(0);
+    } finally {
+      process.chdir(cwd);
+    }
+    const files = readdirSync(join(dir, 'iommu-model-out'));
+    expect(files.length).toBeGreaterThan(20);
+    for (const f of files) {
+      const { header, items } = parseLog(readFileSync(join(dir, 'iommu-model-out', f), 'utf8'), f);
+      const m = /counterexample: (\w+) at record (\d+)/.exec(header.description ?? '');
+      expect(m, f).not.toBeNull();
+      const { report } = replayItems(header, items, f, undefined, builtinScheme(header.scheme));
+      expect(report.violations.some((v) => v.property === m![1] && v.seq === Number(m![2])), f).toBe(true);
+    }
   });
 });
