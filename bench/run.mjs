@@ -14,7 +14,7 @@ import { MACHINES } from '../dist/machines/index.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { explore, scenarioOf } from '../dist/src/explore/explore.js';
 import { parseLog } from '../dist/src/log/reader.js';
-import { builtinScheme } from '../dist/src/schemes/catalogue.js';
+import { builtinSchemes } from '../dist/src/schemes/catalogue.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 200_000);
 const hex = (n) => `0x${n.toString(16)}`;
