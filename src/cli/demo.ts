@@ -11,7 +11,7 @@ import { counterexampleLines } from '../explore/counterexample.js';
 import { explore, scenarioOf, type ExploreReport, type Finding, type Scenario } from '../explore/explore.js';
 import type { LogItem } from '../log/reader.js';
 import type { Header, JsonValue } from '../log/records.js';
-import { Replay } from '../replay.js';
+import { Replay, replayItems, type Divergence } from '../replay.js';
 import { type Scheme } from '../schemes/scheme.js';
 import { builtinSchemes } from '../schemes/catalogue.js';
 import { packageRoot, streamLog, writeAtomic } from './io.js';
@@ -24,10 +24,11 @@ export const DEMO_MAX_STATES = 200000;
 
 /**
  * What exploring showed about one property: `unknown` when --max-states cut the search before
- * it found a violation (so `holds` cannot be claimed).
+ * it found a violation (so `holds` cannot be claimed); `not run` when the scenario's set-up fails
+ * under the scheme (see setupFailure), so that nothing was exercised and nothing is claimed.
  */
-export type Outcome = 'holds' | 'violated' | 'n/a' | 'unknown';
-export type Expected = 'holds' | 'violated' | 'n/a';
+export type Outcome = 'holds' | 'violated' | 'n/a' | 'unknown' | 'not run';
+export type Expected = 'holds' | 'violated' | 'n/a' | 'not run';
 
 export interface Verdict {
   readonly scenario: string;
@@ -70,17 +71,32 @@ export function expectedViolations(scheme: Scheme, scenario: string, header: Hea
   return [];
 }
 
+/**
+ * The first record of the scenario's set-up (a record outside every task) that the scenario
+ * expects to succeed and that fails under the scheme, replayed on the default schedule; null
+ * when the set-up runs. A scheme that refuses the set-up (noiommu has no /dev/vfio/<group>)
+ * exercises nothing the scenario is about.
+ */
+export function setupFailure(header: Header, items: readonly LogItem[], file: string, scheme: Scheme): Divergence | null {
+  const setup = new Set(items.flatMap((it) => (it.kind === 'stimulus' && it.stimulus.task === undefined ? [it.stimulus.seq] : [])));
+  const { report } = replayItems(header, items, file, undefined, scheme);
+  const isObj = (v: JsonValue): v is { [k: string]: JsonValue } => typeof v === 'object' && v !== null && !Array.isArray(v);
+  return report.divergences.find((d) => setup.has(d.seq) && isObj(d.expected) && 'ret' in d.expected && isObj(d.actual) && 'errno' in d.actual) ?? null;
+}
+
 /** One verdict per property (in PROPERTY_NAMES order) of one exploration. */
-export function verdictsOf(scenario: string, header: Header, scheme: Scheme, report: ExploreReport): Verdict[] {
+export function verdictsOf(scenario: string, header: Header, scheme: Scheme, report: ExploreReport, notRun = false): Verdict[] {
   const applicable = new Set(applicableProperties(header));
   const expectedSet = new Set(expectedViolations(scheme, scenario, header));
+  const documentedNotRun = scheme.expectNotRun.includes(scenario);
   const found = new Map(report.findings.map((f) => [f.property, f]));
   return PROPERTY_NAMES.map((property): Verdict => {
-    const expected: Expected = expectedSet.has(property) ? 'violated' : applicable.has(property) ? 'holds' : 'n/a';
+    const expected: Expected = expectedSet.has(property) ? 'violated' : !applicable.has(property) ? 'n/a' : documentedNotRun ? 'not run' : 'holds';
     const base = { scenario, scheme: scheme.name, property, expected };
     if (!applicable.has(property)) return { ...base, got: 'n/a' };
     const f = found.get(property);
     if (f !== undefined) return { ...base, got: 'violated', steps: f.schedule.length, seq: f.seq };
+    if (notRun) return { ...base, got: 'not run' };
     return { ...base, got: report.exhausted ? 'holds' : 'unknown' };
   });
 }
@@ -100,6 +116,11 @@ export function shortName(p: PropertyName): string {
 function cellText(v: Verdict): string {
   const t = v.got === 'violated' ? `violated (${v.steps})` : v.got;
   return v.got === v.expected ? t : `${t} !`;
+}
+
+/** A failed set-up record, in one line: `record 5 (open, line 5): expected {"ret":4}, got {"errno":"ENOENT"} (…)`. */
+function setupText(d: Divergence): string {
+  return `record ${d.seq} (${d.op}, line ${d.line}) expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)} (${d.decidedBy})`;
 }
 
 export function counterexampleName(scenario: string, scheme: string, property: string): string {
@@ -151,6 +172,8 @@ interface ScenarioRun {
     readonly scheme: string;
     readonly verdicts: readonly Verdict[];
     readonly report: ExploreReport | null;
+    /** The set-up record that fails under this scheme (its verdicts are `not run`), or null. */
+    readonly setup?: Divergence | null;
     readonly error?: string;
   }>;
   readonly error?: string;
@@ -171,14 +194,14 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function loadScenario(name: string): Promise<{ header: Header; sc: Scenario }> {
+async function loadScenario(name: string): Promise<{ header: Header; sc: Scenario; items: LogItem[]; file: string }> {
   const file = scenarioFile(name);
   let header: Header | undefined;
   const items: LogItem[] = [];
   await streamLog(file, (h) => {
     header = h;
   }, (it) => items.push(it));
-  return { header: header!, sc: scenarioOf(header!, items, file) };
+  return { header: header!, sc: scenarioOf(header!, items, file), items, file };
 }
 
 export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatalogue): Promise<number> {
@@ -212,7 +235,7 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
     if (io.isTTY) io.stderr(`\r\x1b[K${msg}`);
   };
   for (const name of scenarios) {
-    let loaded: { header: Header; sc: Scenario };
+    let loaded: Awaited<ReturnType<typeof loadScenario>>;
     try {
       loaded = await loadScenario(name);
     } catch (e) {
@@ -220,7 +243,7 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
       runs.push({ name, header: null, applicable: [], rows: [], error: errorText(e) });
       continue;
     }
-    const { header, sc } = loaded;
+    const { header, sc, items, file: scenarioPath } = loaded;
     const run: ScenarioRun = { name, header, applicable: applicableProperties(header), rows: [] };
     runs.push(run);
     for (const scheme of schemes) {
@@ -228,7 +251,9 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
       const label = `scenario ${k}/${total}: ${name} under ${scheme.name}...`;
       progress(label);
       let report: ExploreReport;
+      let setup: Divergence | null;
       try {
+        setup = setupFailure(header, items, scenarioPath, scheme);
         report = explore(sc, scheme, {
           maxStates: DEMO_MAX_STATES,
           ...(io.isTTY ? { onProgress: (p: { generated: number }) => progress(`${label} ${p.generated} states`) } : {}),
@@ -238,7 +263,7 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
         continue;
       }
       const findings = new Map<PropertyName, Finding>(report.findings.map((f) => [f.property, f]));
-      const verdicts = verdictsOf(name, header, scheme, report).map((v): Verdict => {
+      const verdicts = verdictsOf(name, header, scheme, report, setup !== null).map((v): Verdict => {
         if (v.got !== 'violated') return v;
         if (!madeDir) {
           mkdirSync(outDir, { recursive: true });
@@ -248,7 +273,7 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
         writeAtomic(join(outDir, file), `${counterexampleLines(sc, scheme, findings.get(v.property)!).join('\n')}\n`);
         return { ...v, counterexample: `${OUT_DIR}/${file}` };
       });
-      run.rows.push({ scheme: scheme.name, verdicts, report });
+      run.rows.push({ scheme: scheme.name, verdicts, report, setup });
     }
   }
   if (io.isTTY) io.stderr('\r\x1b[K');
@@ -261,14 +286,15 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const usedProps = PROPERTY_NAMES.filter((p) => runs.some((r) => r.applicable.includes(p)));
   const legend = usedProps.map((p) => `${shortName(p)} ${p}`).join(', ');
-  const counts = { holds: 0, violated: 0, 'n/a': 0, unknown: 0 };
+  const counts = { holds: 0, violated: 0, 'n/a': 0, unknown: 0, 'not run': 0 };
   for (const v of verdicts) counts[v.got] += 1;
-  const summary = `${scenarios.length} scenarios x ${schemes.length} schemes: ${verdicts.length} verdicts, ${counts.holds} hold, ${counts.violated} violated, ${counts['n/a']} n/a${counts.unknown > 0 ? `, ${counts.unknown} unknown (search cut at ${DEMO_MAX_STATES} states)` : ''}; ${mismatches.length} differ from the documented expectation${errors.length > 0 ? `, ${errors.length} errors` : ''} (${seconds.toFixed(1)} s)`;
+  const summary = `${scenarios.length} scenarios x ${schemes.length} schemes: ${verdicts.length} verdicts, ${counts.holds} hold, ${counts.violated} violated, ${counts['n/a']} n/a${counts['not run'] > 0 ? `, ${counts['not run']} not run` : ''}${counts.unknown > 0 ? `, ${counts.unknown} unknown (search cut at ${DEMO_MAX_STATES} states)` : ''}; ${mismatches.length} differ from the documented expectation${errors.length > 0 ? `, ${errors.length} errors` : ''} (${seconds.toFixed(1)} s)`;
   const failLine = (m: Mismatch): string => `FAIL scheme ${m.scheme}, scenario ${m.scenario}, property ${m.property}: expected ${m.expected}, got ${m.got}`;
   const notes = runs.flatMap((r) =>
     r.rows.flatMap((row) => {
       const applicable = new Set(r.applicable);
-      return (row.report?.findings ?? []).filter((f) => !applicable.has(f.property)).map((f) => `note: ${r.name} under ${row.scheme} also violates ${f.property} (${f.schedule.length} steps), which the scenario does not exercise (n/a)`);
+      const notRun = row.setup === null || row.setup === undefined ? [] : [`note: ${r.name} under ${row.scheme} is not run: ${setupText(row.setup)}`];
+      return [...notRun, ...(row.report?.findings ?? []).filter((f) => !applicable.has(f.property)).map((f) => `note: ${r.name} under ${row.scheme} also violates ${f.property} (${f.schedule.length} steps), which the scenario does not exercise (n/a)`)];
     }),
   );
 
@@ -284,6 +310,7 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
         explorations: r.rows.map((row) => ({
           scheme: row.scheme,
           ...(row.report === null ? {} : { statesGenerated: row.report.statesGenerated, distinctStates: row.report.distinctStates, exhausted: row.report.exhausted }),
+          ...(row.setup === null || row.setup === undefined ? {} : { notRun: { seq: row.setup.seq, line: row.setup.line, op: row.setup.op, expected: row.setup.expected, actual: row.setup.actual, decidedBy: row.setup.decidedBy } }),
           ...(row.error === undefined ? {} : { error: row.error }),
         })),
         ...(r.error === undefined ? {} : { error: r.error }),
@@ -309,7 +336,7 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
 
   if (o.markdown === true) {
     const md: string[] = [];
-    md.push(`Verdicts of \`iommu-model demo\`: ${scenarios.length} built-in scenarios under ${schemes.length} built-in schemes. Each cell: \`holds\`, \`violated (N)\` with N the steps of the shortest counterexample (0: the scenario's own records show it); properties a scenario does not exercise are left out.`, '');
+    md.push(`Verdicts of \`iommu-model demo\`: ${scenarios.length} built-in scenarios under ${schemes.length} built-in schemes. Each cell: \`holds\`, \`violated (N)\` with N the steps of the shortest counterexample (0: the scenario's own records show it), or \`not run\` when the scenario's set-up fails under the scheme (nothing exercised, nothing claimed); properties a scenario does not exercise are left out.`, '');
     for (const r of runs) {
       md.push(`### ${r.name}`, '');
       if (r.error !== undefined) {
@@ -323,6 +350,7 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
         md.push(`| ${row.scheme} | ${cells.join(' | ')} |`);
       }
       md.push('');
+      for (const row of r.rows) if (row.setup !== null && row.setup !== undefined) md.push(`Not run under ${row.scheme}: ${setupText(row.setup)}.`, '');
     }
     md.push(`Legend: ${usedProps.map((p) => `${shortName(p)} \`${p}\``).join(', ')}. **!**: differs from the scheme's documented expectation.`);
     io.stdout(`${md.join('\n')}\n`);
@@ -334,7 +362,7 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
 
   say(`scenarios: ${scenarios.length} built-in scenarios under ${schemes.length} built-in schemes (explored up to ${DEMO_MAX_STATES} states each)`);
   say(`legend: ${legend}`);
-  say(`cells: holds, violated (N) = the shortest counterexample has N steps (0: the scenario's own records), unknown = search cut before any violation, ! = differs from the scheme's documented expectation`);
+  say(`cells: holds, violated (N) = the shortest counterexample has N steps (0: the scenario's own records), unknown = search cut before any violation, not run = the scenario's set-up fails under the scheme (nothing claimed), ! = differs from the scheme's documented expectation`);
   for (const r of runs) {
     say();
     if (r.error !== undefined) {

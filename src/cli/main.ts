@@ -293,7 +293,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     .command('schemes')
     .description('list the built-in schemes')
     .action(() => {
-      for (const s of builtinSchemes()) io.stdout(`${s.name.padEnd(24)} ${s.summary}\n`);
+      const width = Math.max(...builtinSchemes().map((s) => s.name.length));
+      for (const s of builtinSchemes()) {
+        io.stdout(`${s.name.padEnd(width)}  ${s.summary}\n`);
+        if (s.expectNotRun.length > 0) io.stdout(`${''.padEnd(width)}  (cannot run the set-up of: ${s.expectNotRun.join(', ')})\n`);
+      }
     });
   program
     .command('properties')

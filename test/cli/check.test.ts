@@ -131,5 +131,10 @@ describe('user scheme files', () => {
     const code = await main(['check', '--scenario', 'map-vs-munmap', '--scheme', file], { stdout: () => undefined, stderr: (s) => (err += s), isTTY: false });
     expect(code).toBe(2);
     expect(err).toContain("field 'pfnmap': must be one of");
+    const file2 = join(dir, 'bad2.mjs'); // a new file: an imported module stays cached by its URL
+    writeFileSync(file2, "export default { name: 'bad', summary: 's', source: 's', expectNotRun: 'msi-window' };\n");
+    err = '';
+    expect(await main(['check', '--scenario', 'map-vs-munmap', '--scheme', file2], { stdout: () => undefined, stderr: (s) => (err += s), isTTY: false })).toBe(2);
+    expect(err).toContain("field 'expectNotRun': must be an array of scenario names");
   });
 });

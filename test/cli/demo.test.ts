@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PROPERTY_NAMES, type PropertyName } from '../../src/checks/properties.js';
-import { applicableProperties, compareVerdicts, expectedViolations, runDemo, verdictsOf, type Verdict } from '../../src/cli/demo.js';
+import { applicableProperties, compareVerdicts, expectedViolations, runDemo, setupFailure, verdictsOf, type Verdict } from '../../src/cli/demo.js';
 import { main } from '../../src/cli/main.js';
-import { builtinScenarios } from '../../src/cli/resolve.js';
+import { builtinScenarios, scenarioFile } from '../../src/cli/resolve.js';
 import type { ExploreReport } from '../../src/explore/explore.js';
 import type { Header } from '../../src/log/records.js';
 import { defineScheme, upstream } from '../../src/schemes/scheme.js';
@@ -171,5 +171,42 @@ describe('every counterexample demo writes', () => {
       const { report } = replayItems(header, items, f, undefined, builtinScheme(header.scheme));
       expect(report.violations.some((v) => v.property === m![1] && v.seq === Number(m![2])), f).toBe(true);
     }
+  });
+});
+
+describe('a scheme that refuses a scenario set-up', () => {
+  const cwd = process.cwd();
+  beforeEach(() => process.chdir(mkdtempSync(join(tmpdir(), 'iommu-model-notrun-'))));
+  afterEach(() => process.chdir(cwd));
+  const noiommuOnly = (expectNotRun: string[]) => defineScheme({ name: 'nio', summary: 'noiommu mode', source: 'test', noiommuEnabled: true, expectNotRun });
+
+  it('names the set-up record that fails, and none when the set-up runs', async () => {
+    const file = scenarioFile('msi-window');
+    const { header, items } = parseLog(readFileSync(file, 'utf8'), file);
+    // noiommu: the group node is /dev/vfio/noiommu-<n>, so the scenario's open of /dev/vfio/<n> fails
+    const d = setupFailure(header, items, file, noiommuOnly([]));
+    expect(d).toMatchObject({ op: 'open', expected: { ret: 4 }, actual: { errno: 'ENOENT' } });
+    expect(setupFailure(header, items, file, upstream)).toBeNull();
+  });
+
+  it('shows not run instead of holds, keeps the violations, and compares with what the scheme documents', async () => {
+    const vs = verdictsOf('s', { format: 'iommu-model/1', scheme: 'upstream' }, noiommuOnly(['s']), report([{ property: 'IsolationBreach', message: 'm', schedule: [], seq: 4 }]), true);
+    const by = new Map(vs.map((v) => [v.property, v]));
+    expect(by.get('IsolationBreach')).toMatchObject({ got: 'violated', steps: 0, seq: 4 });
+    expect(by.get('NoDeadlock')).toMatchObject({ got: 'not run', expected: 'not run' });
+
+    const documented = capture();
+    expect(await runDemo(documented.io, {}, { schemes: [noiommuOnly(['msi-window'])], scenarios: ['msi-window'] })).toBe(0);
+    expect(documented.out()).toMatch(/note: msi-window under nio is not run: record 5 \(open, line 5\) expected \{"ret":4\}, got \{"errno":"ENOENT"\}/);
+    expect(documented.out()).toContain('not run');
+
+    const undocumented = capture();
+    expect(await runDemo(undocumented.io, {}, { schemes: [noiommuOnly([])], scenarios: ['msi-window'] })).toBe(1);
+    expect(undocumented.out()).toContain('FAIL scheme nio, scenario msi-window, property NoOverlap: expected holds, got not run');
+
+    const runsAfterAll = capture();
+    const wrong = defineScheme({ name: 'up', summary: 'upstream', source: 'test', expectNotRun: ['msi-window'] });
+    expect(await runDemo(runsAfterAll.io, {}, { schemes: [wrong], scenarios: ['msi-window'] })).toBe(1);
+    expect(runsAfterAll.out()).toContain('FAIL scheme up, scenario msi-window, property NoOverlap: expected not run, got holds');
   });
 });
