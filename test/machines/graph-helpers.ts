@@ -2,7 +2,10 @@
  * Shared by the model-based machine tests (graph.test.ts, paths.test.ts): stepping a flat
  * machine with xstate's transition() and replaying xstate/graph paths with it.
  */
-import { transition } from 'xstate';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { StateMachine, transition } from 'xstate';
 import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
 import type { StatePath } from 'xstate/graph';
 
@@ -49,4 +52,29 @@ export function replay(machine: AnyStateMachine, path: StatePath<AnyMachineSnaps
     edges.push(edge);
   }
   return { to: stateName(path.state), edges };
+}
+
+/**
+ * Every machine exported by the *.machine.ts files of `dir` that is not in `registered`
+ * (`file:export`), with the files that export none: a registry that misses a machine would leave
+ * it out of the model-based tests.
+ */
+export async function unregisteredMachines(dir: string, registered: Record<string, unknown>): Promise<{ files: number; exported: number; missing: string[]; empty: string[] }> {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.machine.ts'))
+    .sort();
+  const known = new Set<unknown>(Object.values(registered));
+  const missing: string[] = [];
+  const empty: string[] = [];
+  let exported = 0;
+  for (const file of files) {
+    const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
+    const machines = Object.entries(mod).filter(([, v]) => v instanceof StateMachine);
+    if (machines.length === 0) empty.push(file);
+    for (const [key, value] of machines) {
+      exported++;
+      if (!known.has(value)) missing.push(`${file}:${key}`);
+    }
+  }
+  return { files: files.length, exported, missing, empty };
 }

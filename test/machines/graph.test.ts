@@ -7,12 +7,11 @@
  * path or transition must show. An ignored event is not a transition: `getAdjacencyMap` records
  * it as a self-loop, so edges are kept only when `getTransitionData` is non-empty.
  */
-import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
-import { replay, step, type Edge, type Path } from './graph-helpers.js';
-import { StateMachine, initialTransition, transition } from 'xstate';
+import { replay, step, unregisteredMachines, type Edge, type Path } from './graph-helpers.js';
+import { initialTransition, transition } from 'xstate';
 import type { AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
 import { MACHINES } from '../../machines/index.js';
@@ -148,24 +147,11 @@ describe('every machine', () => {
 
 describe('MACHINES', () => {
   it('holds the machine exported by every machines/*.machine.ts file', async () => {
-    const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'machines');
-    const files = readdirSync(dir)
-      .filter((f) => f.endsWith('.machine.ts'))
-      .sort();
-    const registered = new Set<unknown>(Object.values(MACHINES));
-    const missing: string[] = [];
-    let exported = 0;
-    for (const file of files) {
-      const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
-      const machines = Object.entries(mod).filter(([, v]) => v instanceof StateMachine);
-      expect(machines.length, `${file} exports no machine`).toBeGreaterThan(0);
-      for (const [key, value] of machines) {
-        exported++;
-        if (!registered.has(value)) missing.push(`${file}:${key}`);
-      }
-    }
-    expect(missing).toEqual([]);
-    expect(exported).toBe(files.length);
+    const r = await unregisteredMachines(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'machines'), MACHINES);
+    expect(r.files).toBeGreaterThan(0);
+    expect(r.empty, 'files that export no machine').toEqual([]);
+    expect(r.missing).toEqual([]);
+    expect(r.exported).toBe(r.files);
   });
 });
 

@@ -8,12 +8,11 @@
  * file's header comment, the order the kernel path takes its steps in. An ignored event is not
  * a transition: edges are kept only when `getTransitionData` is non-empty.
  */
-import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
-import { replay, step, stateName, type Edge, type Path } from './graph-helpers.js';
-import { StateMachine, initialTransition } from 'xstate';
+import { replay, step, stateName, unregisteredMachines, type Edge, type Path } from './graph-helpers.js';
+import { initialTransition } from 'xstate';
 import type { AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
 import { PATH_MACHINES } from '../../machines/paths/index.js';
@@ -221,25 +220,11 @@ describe('every path machine', () => {
 
 describe('PATH_MACHINES', () => {
   it('holds the machine exported by every machines/paths/*.machine.ts file', async () => {
-    const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'machines', 'paths');
-    const files = readdirSync(dir)
-      .filter((f) => f.endsWith('.machine.ts'))
-      .sort();
-    expect(files.length).toBeGreaterThan(0);
-    const registered = new Set<unknown>(Object.values(PATH_MACHINES));
-    const missing: string[] = [];
-    let exported = 0;
-    for (const file of files) {
-      const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
-      const machines = Object.entries(mod).filter(([, v]) => v instanceof StateMachine);
-      expect(machines.length, `${file} exports no machine`).toBeGreaterThan(0);
-      for (const [key, value] of machines) {
-        exported++;
-        if (!registered.has(value)) missing.push(`${file}:${key}`);
-      }
-    }
-    expect(missing).toEqual([]);
-    expect(exported).toBe(files.length);
+    const r = await unregisteredMachines(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'machines', 'paths'), PATH_MACHINES);
+    expect(r.files).toBeGreaterThan(0);
+    expect(r.empty, 'files that export no machine').toEqual([]);
+    expect(r.missing).toEqual([]);
+    expect(r.exported).toBe(r.files);
   });
 });
 
