@@ -11,7 +11,7 @@ import { counterexampleLines } from '../explore/counterexample.js';
 import { explore, scenarioOf, type ExploreReport, type Finding, type Scenario } from '../explore/explore.js';
 import type { LogItem } from '../log/reader.js';
 import type { Header, JsonValue } from '../log/records.js';
-import { Replay, replayItems, type Divergence } from '../replay.js';
+import { Replay, type Divergence } from '../replay.js';
 import { type Scheme } from '../schemes/scheme.js';
 import { builtinSchemes } from '../schemes/catalogue.js';
 import { packageRoot, streamLog, writeAtomic } from './io.js';
@@ -79,9 +79,20 @@ export function expectedViolations(scheme: Scheme, scenario: string, header: Hea
  */
 export function setupFailure(header: Header, items: readonly LogItem[], file: string, scheme: Scheme): Divergence | null {
   const setup = new Set(items.flatMap((it) => (it.kind === 'stimulus' && it.stimulus.task === undefined ? [it.stimulus.seq] : [])));
-  const { report } = replayItems(header, items, file, undefined, scheme);
   const isObj = (v: JsonValue): v is { [k: string]: JsonValue } => typeof v === 'object' && v !== null && !Array.isArray(v);
-  return report.divergences.find((d) => setup.has(d.seq) && isObj(d.expected) && 'ret' in d.expected && isObj(d.actual) && 'errno' in d.actual) ?? null;
+  const failed = (d: Divergence): boolean => setup.has(d.seq) && isObj(d.expected) && 'ret' in d.expected && isObj(d.actual) && 'errno' in d.actual;
+  const replay = new Replay(header, file, undefined, scheme);
+  try {
+    for (const it of items) replay.push(it);
+    replay.finish();
+  } catch (e) {
+    // A later record may name what the failed set-up never made (an unbind of a bond that was
+    // never bound): the failure explains it. Without one, the error is the scenario's own.
+    const d = replay.divergences.find(failed);
+    if (d !== undefined) return d;
+    throw e;
+  }
+  return replay.divergences.find(failed) ?? null;
 }
 
 /** One verdict per property (in PROPERTY_NAMES order) of one exploration. */
@@ -254,13 +265,22 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
       let setup: Divergence | null;
       try {
         setup = setupFailure(header, items, scenarioPath, scheme);
+      } catch (e) {
+        run.rows.push({ scheme: scheme.name, verdicts: [], report: null, error: errorText(e) });
+        continue;
+      }
+      try {
         report = explore(sc, scheme, {
           maxStates: DEMO_MAX_STATES,
           ...(io.isTTY ? { onProgress: (p: { generated: number }) => progress(`${label} ${p.generated} states`) } : {}),
         });
       } catch (e) {
-        run.rows.push({ scheme: scheme.name, verdicts: [], report: null, error: errorText(e) });
-        continue;
+        // After a failed set-up, a later record may name what was never made: nothing to claim.
+        if (setup === null) {
+          run.rows.push({ scheme: scheme.name, verdicts: [], report: null, error: errorText(e) });
+          continue;
+        }
+        report = { scheme: scheme.name, tasks: [], statesGenerated: 0, distinctStates: 0, depth: 0, terminalStates: 0, exhausted: false, lockEdges: 0, findings: [] };
       }
       const findings = new Map<PropertyName, Finding>(report.findings.map((f) => [f.property, f]));
       const verdicts = verdictsOf(name, header, scheme, report, setup !== null).map((v): Verdict => {

@@ -38,6 +38,8 @@ export function bind(tx: Tx, s: StimulusOf<'sva.bind'>): Outcome {
   const at = 'iommu-sva.c:iommu_sva_bind_device';
   // The caller holds an mm_users reference: a process that exited cannot be bound.
   if (mm.state !== 'live') tx.fail('EINVAL', `${at}: the mm has no users (mmget_not_zero failed)`);
+  // v6.11+: a device behind no IOMMU (noiommu mode) has no iommu_group.
+  if (tx.world.groups.get(d.group)?.noiommu === true) tx.fail('ENODEV', `${at}: !dev->iommu_group`);
   if (d.pasidBits === 0) tx.fail('EOPNOTSUPP', `${at}: the device supports no PASID (max_pasids == 0)`);
   // iommu_alloc_mm_data: one PASID per mm, shared by every device.
   let pasid = mm.pasid;
