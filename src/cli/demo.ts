@@ -4,7 +4,7 @@
  * shortest counterexample, or not applicable), each counterexample written to ./iommu-model-out/
  * with the `replay` command that shows it, and the comparison with what each scheme documents.
  */
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PROPERTY_NAMES, type PropertyName } from '../checks/properties.js';
 import { counterexampleLines } from '../explore/counterexample.js';
@@ -299,6 +299,11 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
   if (io.isTTY) io.stderr('\r\x1b[K');
 
   const verdicts = runs.flatMap((r) => r.rows.flatMap((row) => row.verdicts));
+  // A counterexample an earlier run wrote for a verdict that now holds would mislead: remove the
+  // files of this run's (scenario, scheme, property) triples that it did not write again.
+  const written = new Set(verdicts.flatMap((v) => (v.counterexample === undefined ? [] : [v.counterexample.slice(OUT_DIR.length + 1)])));
+  const stale = runs.flatMap((r) => r.rows.flatMap((row) => PROPERTY_NAMES.map((p) => counterexampleName(r.name, row.scheme, p)))).filter((f) => !written.has(f) && existsSync(join(outDir, f)));
+  for (const f of stale) rmSync(join(outDir, f));
   const mismatches = compareVerdicts(verdicts);
   const errors = runs.flatMap((r) => (r.error !== undefined ? [{ scenario: r.name, scheme: null as string | null, message: r.error }] : r.rows.filter((row) => row.error !== undefined).map((row) => ({ scenario: r.name, scheme: row.scheme as string | null, message: row.error! }))));
   const unknownExpect = schemes.flatMap((s) => Object.keys(s.expect).filter((n) => !scenarios.includes(n)).map((n) => ({ scheme: s.name, scenario: n })));

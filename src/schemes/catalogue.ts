@@ -35,7 +35,7 @@ const CATALOGUE: readonly Scheme[] = [
       'oom-reap': ['LockOrder', 'NoBlockInNonBlockable'],
       'reclaim-vs-map': ['LockOrder'],
       'unbind-vs-exit': ['LockOrder'],
-      'vm-lifecycle': ['NoDmaToDisabledMmio', 'LockOrder'],
+      'vm-lifecycle': ['LockOrder'],
       'zap-vs-p2p-map': ['NoDmaToDisabledMmio', 'NoDeadlock', 'LockOrder'],
     },
   }),
@@ -48,7 +48,6 @@ const CATALOGUE: readonly Scheme[] = [
       'hot-remove-vs-exit': ['NoDeadlock'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
-      'vm-lifecycle': ['NoDmaToDisabledMmio'],
     },
   }),
   defineScheme({
@@ -61,7 +60,6 @@ const CATALOGUE: readonly Scheme[] = [
       'hot-remove-vs-exit': ['NoDeadlock'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
-      'vm-lifecycle': ['NoDmaToDisabledMmio'],
       'zap-vs-p2p-map': ['NoDmaToDisabledMmio', 'LockOrder'],
     },
   }),
@@ -74,7 +72,6 @@ const CATALOGUE: readonly Scheme[] = [
       'hot-remove-vs-exit': ['NoDeadlock'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
-      'vm-lifecycle': ['NoDmaToDisabledMmio'],
     },
   }),
   defineScheme({

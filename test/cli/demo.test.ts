@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -208,5 +208,21 @@ describe('a scheme that refuses a scenario set-up', () => {
     const wrong = defineScheme({ name: 'up', summary: 'upstream', source: 'test', expectNotRun: ['msi-window'] });
     expect(await runDemo(runsAfterAll.io, {}, { schemes: [wrong], scenarios: ['msi-window'] })).toBe(1);
     expect(runsAfterAll.out()).toContain('FAIL scheme up, scenario msi-window, property NoOverlap: expected not run, got holds');
+  });
+});
+
+describe('demo output folder', () => {
+  const cwd = process.cwd();
+  beforeEach(() => process.chdir(mkdtempSync(join(tmpdir(), 'iommu-model-stale-'))));
+  afterEach(() => process.chdir(cwd));
+
+  it('removes a counterexample an earlier run wrote for a verdict that now holds, and nothing else', async () => {
+    mkdirSync('iommu-model-out');
+    writeFileSync(join('iommu-model-out', 'zap-vs-p2p-map--upstream--NoOverlap.jsonl'), '{}\n');
+    writeFileSync(join('iommu-model-out', 'notes.txt'), 'mine\n');
+    writeFileSync(join('iommu-model-out', 'map-vs-munmap--upstream--NoOverlap.jsonl'), '{}\n'); // a pair this run does not explore
+    const c = capture();
+    expect(await runDemo(c.io, { json: true }, { schemes: [upstream], scenarios: ['zap-vs-p2p-map'] })).toBe(0);
+    expect(readdirSync('iommu-model-out').sort()).toEqual(['map-vs-munmap--upstream--NoOverlap.jsonl', 'notes.txt', 'zap-vs-p2p-map--upstream--NoDmaToDisabledMmio.jsonl']);
   });
 });

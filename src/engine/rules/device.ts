@@ -7,7 +7,7 @@
 import type { Prot, StimulusOf } from '../../log/records.js';
 import { hex, PAGE_SIZE } from '../../log/u64.js';
 import { runActions } from '../actions.js';
-import { containerOf, deviceOf, fdFile, groupOf, mmOf, processOf } from '../lookup.js';
+import { containerOf, deviceOf, fdFile, groupOf, processOf } from '../lookup.js';
 import { initialState } from '../stepper.js';
 import { BadReference, type DmaLanding, type Outcome, type Tx } from '../tx.js';
 import type { Device, OpenFile, Process, Vma } from '../world.js';
@@ -243,15 +243,18 @@ export function deviceDma(tx: Tx, s: StimulusOf<'device.dma'>): Outcome {
       const target = deviceOf(tx.world, ext.device!);
       const owner = tx.world.processes.get(dma!.task);
       // The owner holds the BAR's device open through an fd or through a vma of it
-      // (vma->vm_file keeps the device file, and so the device, open).
-      const holds =
-        owner !== undefined &&
-        owner.state === 'running' &&
-        ([...owner.fds.values()].some((id) => {
+      // (vma->vm_file keeps the device file, and so the device, open), or through a file whose
+      // release is still pending: an exiting owner's fds are gone after exit_files, but the
+      // device is closed only when the deferred ____fput runs (kernel/exit.c:do_exit,
+      // fs/file_table.c:fput). A device open and used by nobody else is still the owner's.
+      const uses = (p: Process): boolean =>
+        [...p.fds.values()].some((id) => {
           const f = tx.world.files.get(id);
           return f?.kind === 'device' && f.device === target.name;
-        }) ||
-          mmOf(tx.world, owner.mm).vmas.some((v) => v.kind === 'bar' && v.device === target.name));
+        }) || (tx.world.mms.get(p.mm)?.vmas ?? []).some((v) => v.kind === 'bar' && v.device === target.name);
+      const holds =
+        owner !== undefined &&
+        (uses(owner) || (target.openCount > 0 && ![...tx.world.processes.values()].some((p) => p !== owner && p.state !== 'exited' && uses(p))));
       landings.push({ kind: 'mmio', phys, size, dma: pte.dma, device: target.name, bar: ext.bar!, decodeOn: target.memoryEnabled, present: target.state !== 'removed', ownerHoldsOpen: holds });
     } else {
       landings.push({ kind: 'ram', phys, size, dma: pte.dma, pinned: ext !== undefined && dma !== undefined && dma.state !== 'removed' });
