@@ -15,7 +15,7 @@ import { InputError } from '../log/errors.js';
 import type { Derived, Header, JsonValue } from '../log/records.js';
 import { Replay, outcomeJson, recordLines, type ReplayReport, type StepRecord } from '../replay.js';
 import { builtinSchemes } from '../schemes/catalogue.js';
-import { runDemo, type DemoOptions } from './demo.js';
+import { runDemo, setupFailure, type DemoOptions } from './demo.js';
 import { streamLog, writeAtomic } from './io.js';
 
 export interface Io {
@@ -195,6 +195,12 @@ async function runCheck(io: Io, o: CheckOptions): Promise<number> {
     header = h;
   }, (it) => items.push(it));
   const sc = scenarioOf(header!, items, file);
+  // A scheme that refuses the scenario's set-up (noiommu has no /dev/vfio/<group>) leaves nothing
+  // to explore: no property can be said to hold, so the pair is bad input, named by its record.
+  const setup = setupFailure(header!, items, file, scheme);
+  if (setup !== null) {
+    throw new InputError(file, setup.line, 'expect', `the scenario's set-up fails under scheme '${scheme.name}': record ${setup.seq} (${setup.op}) expected ${JSON.stringify(setup.expected)}, got ${JSON.stringify(setup.actual)} (${setup.decidedBy}); nothing to explore`);
+  }
   const t0 = process.hrtime.bigint();
   const progress = io.isTTY
     ? (p: { generated: number; distinct: number; depth: number }) => io.stderr(`\r${p.generated} states, ${p.distinct} distinct, depth ${p.depth}...`)

@@ -27,6 +27,14 @@ interface ReplayJson {
 }
 
 describe('iommu-model check', () => {
+  it('exits 2 naming the set-up record when the scheme refuses the scenario, rather than claim it holds', async () => {
+    const r = await run('check', '--scenario', 'exit-with-page-requests', '--scheme', 'noiommu', '--json');
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/exit-with-page-requests\.jsonl:6: field 'expect': the scenario's set-up fails under scheme 'noiommu': record 6 \(sva\.bind\) .*"errno":"ENODEV"/);
+    expect(r.err.split('\n').filter((l) => l !== '')).toHaveLength(1);
+  });
+
   it('exits 0 on map-vs-munmap under upstream and says the search was exhausted', async () => {
     const r = await run('check', '--scenario', 'map-vs-munmap');
     expect(r.code).toBe(0);
