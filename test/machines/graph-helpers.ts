@@ -1,13 +1,15 @@
 /**
  * Shared by the model-based machine tests (graph.test.ts, paths.test.ts): stepping a flat
- * machine with xstate's transition() and replaying xstate/graph paths with it.
+ * machine with xstate's transition(), replaying xstate/graph paths with it, exploring a machine
+ * over its whole event union, and the checks every explored machine must pass.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { StateMachine, transition } from 'xstate';
-import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
-import type { StatePath } from 'xstate/graph';
+import { expect, it } from 'vitest';
+import { StateMachine, initialTransition, transition } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
+import { getAdjacencyMap, getShortestPaths, getSimplePaths, type StatePath } from 'xstate/graph';
 
 export interface Edge {
   from: string;
@@ -77,4 +79,91 @@ export async function unregisteredMachines(dir: string, registered: Record<strin
     }
   }
   return { files: files.length, exported, missing, empty };
+}
+
+/** What exploring a machine over a list of events shows. */
+export interface Exploration {
+  initial: string;
+  declaredStates: string[];
+  declaredEvents: string[];
+  exploredEvents: string[];
+  shortest: Path[];
+  simple: Path[];
+  /** Every accepted transition, with the named actions it runs in order. */
+  edges: Edge[];
+  /** For every declared state, resolved on its own: the states its shortest paths reach. */
+  reachableFrom: Record<string, string[]>;
+}
+
+/** Typed at the call site, so each event list is checked against the machine's event union. */
+export function explore<M extends AnyStateMachine>(machine: M, events: readonly EventFromLogic<M>[]): Exploration {
+  return exploreAny(machine, events);
+}
+
+function exploreAny(machine: AnyStateMachine, events: readonly EventObject[]): Exploration {
+  const options = { events };
+  const adjacency = getAdjacencyMap(machine, options);
+  const edges: Edge[] = [];
+  for (const { state } of Object.values(adjacency)) {
+    for (const event of events) {
+      const edge = step(machine, state, event);
+      if (edge !== undefined) edges.push(edge);
+    }
+  }
+  const declaredStates = Object.keys(machine.root.states).sort();
+  const [initial] = initialTransition(machine);
+  const reachableFrom: Record<string, string[]> = {};
+  for (const name of declaredStates) {
+    const fromState = machine.resolveState({ value: name, context: initial.context });
+    const paths = getShortestPaths(machine, { events, fromState });
+    reachableFrom[name] = [...new Set(paths.map((p) => stateName(p.state)))].sort();
+  }
+  return {
+    initial: stateName(initial),
+    declaredStates,
+    declaredEvents: [...machine.events].map(String).sort(),
+    exploredEvents: events.map((ev) => ev.type).sort(),
+    shortest: getShortestPaths(machine, options).map((p) => replay(machine, p)),
+    simple: getSimplePaths(machine, options).map((p) => replay(machine, p)),
+    edges,
+    reachableFrom,
+  };
+}
+
+/** Events from their types: `e<ProcessEvent['type']>('EXIT', 'EXITED')`. */
+export function e<T extends string>(...types: T[]): { type: T }[] {
+  return types.map((type) => ({ type }));
+}
+
+/** The transitions that enter `state` from another state. */
+export function into(x: Exploration, state: string): Edge[] {
+  return x.edges.filter((edge) => edge.to === state && edge.from !== state);
+}
+
+/** The transitions out of `state` (self-loops included). */
+export function outOf(x: Exploration, state: string): Edge[] {
+  return x.edges.filter((edge) => edge.from === state);
+}
+
+/**
+ * The checks every explored machine must pass, registered in the calling describe: its event
+ * list is its whole event union, its shortest paths reach every declared state, and no accepted
+ * transition leaves the declared states.
+ */
+export function itExploresEveryMachine<N extends string>(names: readonly N[], explored: Record<N, Exploration>): void {
+  it.each(names)('%s: explores every event its event union declares', (name) => {
+    const x = explored[name];
+    expect(x.exploredEvents).toEqual(x.declaredEvents);
+  });
+
+  it.each(names)('%s: shortest paths reach every state it declares', (name) => {
+    const x = explored[name];
+    expect(x.declaredStates.length).toBeGreaterThan(1);
+    expect([...new Set(x.shortest.map((p) => p.to))].sort()).toEqual(x.declaredStates);
+  });
+
+  it.each(names)('%s: every accepted transition targets a declared state', (name) => {
+    const x = explored[name];
+    for (const edge of x.edges) expect(x.declaredStates).toContain(edge.to);
+  });
 }

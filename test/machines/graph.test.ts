@@ -1,7 +1,7 @@
 /**
  * Model-based tests of every object machine, from xstate's graph utilities.
  *
- * Each machine is explored once (`explore`) into plain data: the states its shortest paths reach,
+ * Each machine is explored once into plain data: the states its shortest paths reach,
  * its simple paths, and every transition it accepts, each replayed with `transition()` so that the
  * actions it runs are known. The per-machine tests then state, as sentences, the kernel rule each
  * path or transition must show. An ignored event is not a transition: `getAdjacencyMap` records
@@ -10,10 +10,8 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
-import { replay, step, unregisteredMachines, type Edge, type Path } from './graph-helpers.js';
+import { e, explore, into, itExploresEveryMachine, outOf, unregisteredMachines, type Edge, type Exploration, type Path } from './graph-helpers.js';
 import { initialTransition, transition } from 'xstate';
-import type { AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
-import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
 import { MACHINES } from '../../machines/index.js';
 import type { BarMappingEvent } from '../../machines/bar-mapping.machine.js';
 import type { ContainerEvent } from '../../machines/container.machine.js';
@@ -25,48 +23,6 @@ import type { PasidEvent } from '../../machines/pasid.machine.js';
 import type { ProcessEvent } from '../../machines/process.machine.js';
 import type { SvaBondEvent } from '../../machines/sva-bond.machine.js';
 import type { VfioDmaEvent } from '../../machines/vfio-dma.machine.js';
-
-/** One accepted transition, with the named actions it runs in order. */
-interface Exploration {
-  declaredStates: string[];
-  declaredEvents: string[];
-  exploredEvents: string[];
-  shortest: Path[];
-  simple: Path[];
-  edges: Edge[];
-}
-
-/** Typed at the call site, so each event list is checked against the machine's event union. */
-function explore<M extends AnyStateMachine>(
-  machine: M,
-  events: readonly EventFromLogic<M>[],
-): Exploration {
-  return exploreAny(machine, events);
-}
-
-function exploreAny(machine: AnyStateMachine, events: readonly EventObject[]): Exploration {
-  const options = { events };
-  const adjacency = getAdjacencyMap(machine, options);
-  const edges: Edge[] = [];
-  for (const { state } of Object.values(adjacency)) {
-    for (const event of events) {
-      const edge = step(machine, state, event);
-      if (edge !== undefined) edges.push(edge);
-    }
-  }
-  return {
-    declaredStates: Object.keys(machine.root.states).sort(),
-    declaredEvents: [...machine.events].map(String).sort(),
-    exploredEvents: events.map((e) => e.type).sort(),
-    shortest: getShortestPaths(machine, options).map((p) => replay(machine, p)),
-    simple: getSimplePaths(machine, options).map((p) => replay(machine, p)),
-    edges,
-  };
-}
-
-function e<T extends string>(...types: T[]): { type: T }[] {
-  return types.map((type) => ({ type }));
-}
 
 /** The object machines; path machines (machines/paths/) are out of scope here. */
 type ObjectName = keyof typeof MACHINES;
@@ -104,14 +60,6 @@ const EXPLORED: Record<ObjectName, Exploration> = {
 
 const names = Object.keys(EXPLORED).sort() as ObjectName[];
 
-function into(x: Exploration, state: string): Edge[] {
-  return x.edges.filter((edge) => edge.to === state && edge.from !== state);
-}
-
-function outOf(x: Exploration, state: string): Edge[] {
-  return x.edges.filter((edge) => edge.from === state);
-}
-
 /** Compact "from -EVENT-> to [actions]" form, so a failure shows the offending transition. */
 function show(edges: readonly Edge[]): string[] {
   return edges.map((d) => `${d.from} -${d.event}-> ${d.to} [${d.actions.join(',')}]`).sort();
@@ -124,21 +72,7 @@ function lastEdge(path: Path): Edge {
 }
 
 describe('every machine', () => {
-  it.each(names)('%s: explores every event its event union declares', (name) => {
-    const x = EXPLORED[name];
-    expect(x.exploredEvents).toEqual(x.declaredEvents);
-  });
-
-  it.each(names)('%s: shortest paths reach every state it declares', (name) => {
-    const x = EXPLORED[name];
-    expect(x.declaredStates.length).toBeGreaterThan(1);
-    expect([...new Set(x.shortest.map((p) => p.to))].sort()).toEqual(x.declaredStates);
-  });
-
-  it.each(names)('%s: every accepted transition targets a declared state', (name) => {
-    const x = EXPLORED[name];
-    for (const edge of x.edges) expect(x.declaredStates).toContain(edge.to);
-  });
+  itExploresEveryMachine(names, EXPLORED);
 
   it('every machine this file explores is in MACHINES, and the reverse', () => {
     expect(names).toEqual(Object.keys(MACHINES).sort());

@@ -11,10 +11,8 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
-import { replay, step, stateName, unregisteredMachines, type Edge, type Path } from './graph-helpers.js';
-import { initialTransition } from 'xstate';
-import type { AnyStateMachine, EventFromLogic, EventObject } from 'xstate';
-import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
+import { e, explore, into, itExploresEveryMachine, outOf, unregisteredMachines, type Edge, type Exploration, type Path } from './graph-helpers.js';
+import type { AnyStateMachine } from 'xstate';
 import { PATH_MACHINES } from '../../machines/paths/index.js';
 import type { PathMachineName } from '../../machines/paths/index.js';
 import type { AtomicEvent } from '../../machines/paths/atomic.machine.js';
@@ -25,61 +23,6 @@ import type { PageRequestPathEvent } from '../../machines/paths/page-request.mac
 import type { SvaUnbindEvent } from '../../machines/paths/sva-unbind.machine.js';
 import type { UnbindEvent } from '../../machines/paths/unbind.machine.js';
 import type { UnmapDmaEvent } from '../../machines/paths/unmap-dma.machine.js';
-
-/** One accepted transition, with the named actions it runs in order. */
-interface Exploration {
-  initial: string;
-  declaredStates: string[];
-  declaredEvents: string[];
-  exploredEvents: string[];
-  shortest: Path[];
-  simple: Path[];
-  edges: Edge[];
-  /** For every declared state, resolved on its own: the states its shortest paths reach. */
-  reachableFrom: Record<string, string[]>;
-}
-
-/** Typed at the call site, so each event list is checked against the machine's event union. */
-function explore<M extends AnyStateMachine>(
-  machine: M,
-  events: readonly EventFromLogic<M>[],
-): Exploration {
-  return exploreAny(machine, events);
-}
-
-function exploreAny(machine: AnyStateMachine, events: readonly EventObject[]): Exploration {
-  const options = { events };
-  const adjacency = getAdjacencyMap(machine, options);
-  const edges: Edge[] = [];
-  for (const { state } of Object.values(adjacency)) {
-    for (const event of events) {
-      const edge = step(machine, state, event);
-      if (edge !== undefined) edges.push(edge);
-    }
-  }
-  const declaredStates = Object.keys(machine.root.states).sort();
-  const [initial] = initialTransition(machine);
-  const reachableFrom: Record<string, string[]> = {};
-  for (const name of declaredStates) {
-    const fromState = machine.resolveState({ value: name, context: initial.context });
-    const paths = getShortestPaths(machine, { events, fromState });
-    reachableFrom[name] = [...new Set(paths.map((p) => stateName(p.state)))].sort();
-  }
-  return {
-    initial: stateName(initial),
-    declaredStates,
-    declaredEvents: [...machine.events].map(String).sort(),
-    exploredEvents: events.map((ev) => ev.type).sort(),
-    shortest: getShortestPaths(machine, options).map((p) => replay(machine, p)),
-    simple: getSimplePaths(machine, options).map((p) => replay(machine, p)),
-    edges,
-    reachableFrom,
-  };
-}
-
-function e<T extends string>(...types: T[]): { type: T }[] {
-  return types.map((type) => ({ type }));
-}
 
 /** Every event of each machine's event union; a test below checks none is left out. */
 const EXPLORED: Record<PathMachineName, Exploration> = {
@@ -123,14 +66,6 @@ const EXPLORED: Record<PathMachineName, Exploration> = {
 };
 
 const names = Object.keys(EXPLORED).sort() as PathMachineName[];
-
-function into(x: Exploration, state: string): Edge[] {
-  return x.edges.filter((edge) => edge.to === state && edge.from !== state);
-}
-
-function outOf(x: Exploration, state: string): Edge[] {
-  return x.edges.filter((edge) => edge.from === state);
-}
 
 /** Compact "from -EVENT-> to" form, so a failure shows the offending transition. */
 function show(edges: readonly Edge[]): string[] {
@@ -179,21 +114,7 @@ function visitsInOrder(seq: readonly string[], order: readonly string[]): boolea
 }
 
 describe('every path machine', () => {
-  it.each(names)('%s: explores every event its event union declares', (name) => {
-    const x = EXPLORED[name];
-    expect(x.exploredEvents).toEqual(x.declaredEvents);
-  });
-
-  it.each(names)('%s: shortest paths reach every state it declares', (name) => {
-    const x = EXPLORED[name];
-    expect(x.declaredStates.length).toBeGreaterThan(1);
-    expect([...new Set(x.shortest.map((p) => p.to))].sort()).toEqual(x.declaredStates);
-  });
-
-  it.each(names)('%s: every accepted transition targets a declared state', (name) => {
-    const x = EXPLORED[name];
-    for (const edge of x.edges) expect(x.declaredStates).toContain(edge.to);
-  });
+  itExploresEveryMachine(names, EXPLORED);
 
   it.each(names)('%s: can reach done from every state it declares, so no path gets stuck', (name) => {
     const x = EXPLORED[name];
