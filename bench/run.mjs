@@ -15,6 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { explore, scenarioOf } from '../dist/src/explore/explore.js';
 import { parseLog } from '../dist/src/log/reader.js';
 import { builtinSchemes } from '../dist/src/schemes/catalogue.js';
+import { setupFailure } from '../dist/src/cli/demo.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 200_000);
 const hex = (n) => `0x${n.toString(16)}`;
@@ -149,7 +150,7 @@ for (const f of readdirSync(join(root, 'src', 'scenarios')).filter((x) => x.ends
   const { header, items } = parseLog(readFileSync(file, 'utf8'), file);
   const sc = scenarioOf(header, items, file);
   for (const scheme of schemes) {
-    if (scheme.expectNotRun.includes(f.replace('.jsonl', ''))) {
+    if (setupFailure(header, items, file, scheme) !== null) {
       console.log(`${f.replace('.jsonl', '').padEnd(22)} ${scheme.name.padEnd(26)} not run: the scheme refuses the set-up`);
       continue;
     }
