@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
 import { parseLog } from '../src/log/reader.js';
-import { recordLines, replayItems } from '../src/replay.js';
+import { recordLines, replayItems } from '../src/run/replay.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const files = readdirSync(dir)

@@ -9,10 +9,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { blockedOn, describeBlock } from '../src/engine/engine.js';
-import type { Outcome } from '../src/engine/tx.js';
+import { blockedOn, describeBlock } from '../src/run/engine.js';
+import type { Outcome } from '../src/core/tx.js';
 import { parseLog } from '../src/log/reader.js';
-import { Replay, replayItems, type ReplayReport, type StepRecord } from '../src/replay.js';
+import { Replay, replayItems, type ReplayReport, type StepRecord } from '../src/run/replay.js';
 import { defineScheme, type Scheme } from '../src/schemes/scheme.js';
 
 const ROOT = join(import.meta.dirname, '..');

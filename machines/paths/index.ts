@@ -1,4 +1,4 @@
-/** Every kernel-path machine, by the name the engine's path table uses (src/engine/paths/). */
+/** Every kernel-path machine, by the name the engine's path table uses (src/paths/). */
 import { atomicPath } from './atomic.machine.js';
 import { invalidateRangePath } from './invalidate-range.machine.js';
 import { exitPath } from './exit.machine.js';

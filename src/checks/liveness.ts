@@ -2,9 +2,9 @@
  * NoDeadlock and TeardownCompletes: properties of a state of the task system rather than of a
  * step (docs/concurrency.md gives their exact meaning).
  */
-import { blockedOn, describeBlock, hasWork } from '../engine/engine.js';
-import { holders } from '../engine/locks.js';
-import type { World } from '../engine/world.js';
+import { blockedOn, describeBlock, hasWork } from '../run/engine.js';
+import { holders } from '../core/locks.js';
+import type { World } from '../core/world.js';
 import type { Scheme } from '../schemes/scheme.js';
 
 /** Tasks that still have work, and whether each can take its next step. */

@@ -3,7 +3,7 @@
  * step the model saw: an edge A -> B means some task acquired B while holding A. A new edge that
  * closes a cycle is reported with both chains: the new acquisition and the path back.
  */
-import type { LockEdge } from '../engine/tx.js';
+import type { LockEdge } from '../core/tx.js';
 
 export class LockGraph {
   private readonly out = new Map<string, Map<string, LockEdge>>();

@@ -7,9 +7,9 @@
  * extents, pins, device decode state), so a rule that forgets a step shows up here.
  */
 import { hex, PAGE_SHIFT } from '../log/u64.js';
-import type { Touched } from '../engine/tx.js';
-import type { VfioDma, World } from '../engine/world.js';
-import { above, below } from '../engine/iova-tree.js';
+import type { Touched } from '../core/tx.js';
+import type { VfioDma, World } from '../core/world.js';
+import { above, below } from '../core/iova-tree.js';
 import { describeCycle, LockGraph } from './lockdep.js';
 
 export const PROPERTY_NAMES = [

@@ -7,11 +7,11 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PROPERTY_NAMES, type PropertyName } from '../checks/properties.js';
-import { counterexampleLines } from '../explore/counterexample.js';
-import { explore, scenarioOf, type ExploreReport, type Finding, type Scenario } from '../explore/explore.js';
+import { counterexampleLines } from '../run/counterexample.js';
+import { explore, scenarioOf, type ExploreReport, type Finding, type Scenario } from '../run/explore.js';
 import type { LogItem } from '../log/reader.js';
-import type { Header, JsonValue } from '../log/records.js';
-import { Replay, type Divergence } from '../replay.js';
+import type { Header, JsonValue } from '../vocab/records.js';
+import { Replay, type Divergence } from '../run/replay.js';
 import { type Scheme } from '../schemes/scheme.js';
 import { builtinSchemes } from '../schemes/catalogue.js';
 import { packageRoot, streamLog, writeAtomic } from './io.js';

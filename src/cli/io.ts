@@ -6,9 +6,9 @@ import { createReadStream, existsSync, readFileSync, renameSync, rmSync, writeFi
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { InputError } from '../log/errors.js';
+import { InputError } from '../vocab/errors.js';
 import { LogReader, type LogItem } from '../log/reader.js';
-import type { Header } from '../log/records.js';
+import type { Header } from '../vocab/records.js';
 
 /** Streams a log: the header first, then each item, one line in memory at a time. */
 export async function streamLog(file: string, onHeader: (h: Header) => void, onItem: (it: LogItem) => void): Promise<void> {

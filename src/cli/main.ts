@@ -5,15 +5,15 @@
  */
 import { Command, CommanderError } from 'commander';
 import { GLOSS, PROPERTY_NAMES } from '../checks/properties.js';
-import { counterexampleLines } from '../explore/counterexample.js';
-import { explore, scenarioOf } from '../explore/explore.js';
+import { counterexampleLines } from '../run/counterexample.js';
+import { explore, scenarioOf } from '../run/explore.js';
 import type { LogItem } from '../log/reader.js';
 import { builtinScenarios, loadScheme, scenarioFile } from './resolve.js';
-import { describeWorld } from '../engine/view.js';
-import { ModelError } from '../engine/tx.js';
-import { InputError } from '../log/errors.js';
-import type { Derived, Header, JsonValue } from '../log/records.js';
-import { Replay, outcomeJson, recordLines, type ReplayReport, type StepRecord } from '../replay.js';
+import { describeWorld } from '../core/view.js';
+import { ModelError } from '../core/tx.js';
+import { InputError } from '../vocab/errors.js';
+import type { Derived, Header, JsonValue } from '../vocab/records.js';
+import { Replay, outcomeJson, recordLines, type ReplayReport, type StepRecord } from '../run/replay.js';
 import { builtinSchemes } from '../schemes/catalogue.js';
 import { runDemo, setupFailure, type DemoOptions } from './demo.js';
 import { streamLog, writeAtomic } from './io.js';

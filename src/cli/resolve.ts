@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import { InputError } from '../log/errors.js';
+import { InputError } from '../vocab/errors.js';
 import { checkScheme, defineScheme, type Scheme } from '../schemes/scheme.js';
 import { builtinScheme } from '../schemes/catalogue.js';
 import { packageRoot } from './io.js';

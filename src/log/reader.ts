@@ -6,8 +6,8 @@
  * no more than one line; callers stream (see readLogFile in src/cli/io.ts).
  */
 import { PROPERTY_NAMES, type PropertyName } from '../checks/properties.js';
-import { fail, type Where } from './errors.js';
-import { ERRNOS } from './errno.js';
+import { fail, type Where } from '../vocab/errors.js';
+import { ERRNOS } from '../vocab/errno.js';
 import {
   COMMON_FIELDS,
   STIMULUS_SCHEMA,
@@ -21,7 +21,7 @@ import {
   type ResvSpec,
   type Stimulus,
   type StimulusOp,
-} from './records.js';
+} from '../vocab/records.js';
 import { parseU64 } from './u64.js';
 
 export type LogItem =

@@ -2,7 +2,7 @@
  * u64 values of the log (SPEC 1.1): hex strings "0x1000", decimal strings, or safe-integer JSON
  * numbers. All arithmetic is exact bigint; anything outside [0, 2^64-1] is an input error.
  */
-import { fail, type Where } from './errors.js';
+import { fail, type Where } from '../vocab/errors.js';
 
 export const U64_MAX = (1n << 64n) - 1n;
 export const PAGE_SIZE = 0x1000n;

@@ -6,12 +6,12 @@ import { PROPERTY_NAMES, type PropertyName } from '../../src/checks/properties.j
 import { applicableProperties, compareVerdicts, expectedViolations, runDemo, setupFailure, verdictsOf, type Verdict } from '../../src/cli/demo.js';
 import { main } from '../../src/cli/main.js';
 import { builtinScenarios, scenarioFile } from '../../src/cli/resolve.js';
-import type { ExploreReport } from '../../src/explore/explore.js';
-import type { Header } from '../../src/log/records.js';
+import type { ExploreReport } from '../../src/run/explore.js';
+import type { Header } from '../../src/vocab/records.js';
 import { defineScheme, upstream } from '../../src/schemes/scheme.js';
 import { builtinScheme, builtinSchemes } from '../../src/schemes/catalogue.js';
 import { parseLog } from '../../src/log/reader.js';
-import { replayItems } from '../../src/replay.js';
+import { replayItems } from '../../src/run/replay.js';
 
 interface DemoJson {
   ok: boolean;

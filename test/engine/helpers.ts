@@ -3,9 +3,9 @@
  * and replays them, and returns the report, the final world and every step's outcome.
  */
 import { parseLog } from '../../src/log/reader.js';
-import { replayItems, type ReplayReport, type StepRecord } from '../../src/replay.js';
-import type { Outcome } from '../../src/engine/tx.js';
-import type { World } from '../../src/engine/world.js';
+import { replayItems, type ReplayReport, type StepRecord } from '../../src/run/replay.js';
+import type { Outcome } from '../../src/core/tx.js';
+import type { World } from '../../src/core/world.js';
 
 export type Rec = Record<string, unknown>;
 

@@ -20,9 +20,9 @@
 import * as fc from 'fast-check';
 import { cloneMethod } from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import type { Outcome } from '../../src/engine/tx.js';
+import type { Outcome } from '../../src/core/tx.js';
 import { LogReader } from '../../src/log/reader.js';
-import { Replay, type StepRecord } from '../../src/replay.js';
+import { Replay, type StepRecord } from '../../src/run/replay.js';
 
 type Rec = Record<string, unknown>;
 type G = 1 | 2;

@@ -9,11 +9,11 @@
  */
 import { fc, test as fcTest } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
-import { InputError } from '../../src/log/errors.js';
+import { InputError } from '../../src/vocab/errors.js';
 import { LogReader } from '../../src/log/reader.js';
-import { Replay, recordLines, replayItems } from '../../src/replay.js';
+import { Replay, recordLines, replayItems } from '../../src/run/replay.js';
 import { parseLog } from '../../src/log/reader.js';
-import type { World } from '../../src/engine/world.js';
+import type { World } from '../../src/core/world.js';
 
 const DEVICES = ['0000:01:00.0', '0000:02:00.0'];
 const PREFIX = [

@@ -2,7 +2,7 @@ import { test as fcTest, fc } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { transition, initialTransition, type AnyStateMachine } from 'xstate';
 import { ALL_MACHINES as MACHINES, type MachineName } from '../../machines/index.js';
-import { initialState, step } from '../../src/engine/stepper.js';
+import { initialState, step } from '../../src/core/stepper.js';
 
 const names = Object.keys(MACHINES) as MachineName[];
 

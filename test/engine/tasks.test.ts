@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasWork } from '../../src/engine/engine.js';
-import { InputError } from '../../src/log/errors.js';
+import { hasWork } from '../../src/run/engine.js';
+import { InputError } from '../../src/vocab/errors.js';
 import { parseLog } from '../../src/log/reader.js';
-import { replayItems, type StepRecord } from '../../src/replay.js';
+import { replayItems, type StepRecord } from '../../src/run/replay.js';
 
 const SCENARIO_FILE = join(import.meta.dirname, '..', '..', 'src', 'scenarios', 'map-vs-munmap.jsonl');
 const SCENARIO = readFileSync(SCENARIO_FILE, 'utf8').trimEnd();

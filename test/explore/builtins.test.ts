@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { explore, scenarioOf } from '../../src/explore/explore.js';
+import { explore, scenarioOf } from '../../src/run/explore.js';
 import { parseLog } from '../../src/log/reader.js';
 import { defineScheme, type Scheme } from '../../src/schemes/scheme.js';
 import { builtinScheme } from '../../src/schemes/catalogue.js';

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { counterexampleLines } from '../../src/explore/counterexample.js';
-import { explore, scenarioOf, type ExploreReport, type Finding, type Scenario } from '../../src/explore/explore.js';
-import { InputError } from '../../src/log/errors.js';
+import { counterexampleLines } from '../../src/run/counterexample.js';
+import { explore, scenarioOf, type ExploreReport, type Finding, type Scenario } from '../../src/run/explore.js';
+import { InputError } from '../../src/vocab/errors.js';
 import { parseLog } from '../../src/log/reader.js';
-import { replayItems } from '../../src/replay.js';
+import { replayItems } from '../../src/run/replay.js';
 import { defineScheme, type Scheme } from '../../src/schemes/scheme.js';
 import { builtinScheme } from '../../src/schemes/catalogue.js';
 

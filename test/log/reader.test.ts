@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../src/log/errors.js';
+import { InputError } from '../../src/vocab/errors.js';
 import { parseLog } from '../../src/log/reader.js';
 
 const H = '{"format":"iommu-model/1"}';

@@ -1,0 +1,186 @@
+/**
+ * The kernel engine: runs stimuli as kernel paths (src/paths/), one atomic step at a
+ * time. A stimulus without a task runs its path to completion at once; a stimulus with a task
+ * joins that task's queue and advances only when the task is stepped (SPEC 1.5).
+ */
+import type { Derived, Stimulus, StimulusOp } from '../vocab/records.js';
+import type { Scheme } from '../schemes/scheme.js';
+import { available, holders, holding } from '../core/locks.js';
+import type { Rule } from '../paths/atomic.js';
+import { lockedAtomicPath, zapPath } from '../paths/zap.js';
+import { PATHS_BY_NAME, pathNameFor } from '../paths/index.js';
+import type { PathDef, Requirement } from '../paths/types.js';
+import * as device from '../kernel/vfio/pci.js';
+import * as files from '../kernel/vfio/files.js';
+import * as host from '../kernel/host.js';
+import * as mdev from '../kernel/vfio/mdev.js';
+import * as mm from '../kernel/mm/mm.js';
+import * as sva from '../kernel/iommu/sva.js';
+import { initialState, isFinal, step } from '../core/stepper.js';
+import { BadReference, ModelError, Tx, type Outcome, type Touched } from '../core/tx.js';
+import type { RunningPath, Task, World } from '../core/world.js';
+import type { MachineName } from '../../machines/index.js';
+
+const RULES: { [O in StimulusOp]: Rule<O> | null } = {
+  'host.iommu': host.hostIommu,
+  'host.device': host.hostDevice,
+  'host.mdev': host.hostMdev,
+  'process.spawn': mm.spawn,
+  open: files.open,
+  close: files.close,
+  ioctl: files.ioctl,
+  mmap: mm.mmap,
+  munmap: null, // the munmap path (src/paths/munmap.ts)
+  touch: mm.touch,
+  'pci.command': device.pciCommand,
+  fork: mm.fork,
+  exit: null, // the exit path (src/paths/exit.ts)
+  'device.dma': device.deviceDma,
+  'device.page_request': null, // the page_request path (src/paths/sva.ts)
+  'device.stop_pasid': sva.stopPasid,
+  'device.unbind': null, // the unbind path
+  'mm.reclaim': null, // the reclaim path (src/paths/invalidate-range.ts)
+  'mm.oom_reap': null, // the oom_reap path
+  'mdev.pin_pages': mdev.pinPages,
+  'mdev.unpin_pages': mdev.unpinPages,
+  'mdev.dma_rw': mdev.dmaRw,
+  'sva.bind': sva.bind,
+  'sva.unbind': null, // the sva_unbind path
+  step: null, // handled by the replay: it names a task to step
+};
+
+const ATOMIC = lockedAtomicPath(RULES);
+const ZAP = zapPath(RULES);
+
+function pathDef(name: string): PathDef {
+  return name === 'atomic' ? ATOMIC : name === 'zap' ? ZAP : PATHS_BY_NAME[name]!;
+}
+
+export interface Applied {
+  readonly outcome: Outcome;
+  readonly derived: readonly Derived[];
+  readonly touched: Touched;
+}
+
+/** Starts the next stimulus of a task if it has no path in flight. */
+function current(scheme: Scheme, task: Task): RunningPath | null {
+  if (task.current !== null) return task.current;
+  const s = task.queue[0];
+  if (s === undefined) return null;
+  const path = pathNameFor(s, scheme);
+  return { stimulus: s, path, state: initialState(pathDef(path).machine as MachineName), ctx: {} };
+}
+
+/** What the task's next step needs (its next stimulus's first step if none is in flight). */
+export function requirements(w: World, scheme: Scheme, task: Task): Requirement[] {
+  const rp = current(scheme, task);
+  if (rp === null) return [];
+  // task_work after the path returned: the next deferred file release and the locks it takes
+  const pendingRelease = task.deferred[0];
+  if (pendingRelease !== undefined && isFinal(pathDef(rp.path).machine as MachineName, rp.state)) return files.releaseLocks(w, pendingRelease, scheme);
+  return pathDef(rp.path).steps[rp.state]?.requires?.(w, task, rp, scheme) ?? [];
+}
+
+/** The first requirement the task's next step lacks, or null when it can run. */
+export function blockedOn(w: World, scheme: Scheme, task: Task): Requirement | null {
+  for (const r of requirements(w, scheme, task)) {
+    if ('lock' in r ? !available(w, r.lock, r.mode, task.name) : !r.ready) return r;
+  }
+  return null;
+}
+
+export function hasWork(task: Task): boolean {
+  return task.current !== null || task.queue.length > 0;
+}
+
+export function describeBlock(w: World, r: Requirement): string {
+  if ('lock' in r) return `${r.lock} (${r.mode}), held by ${holders(w, r.lock).join(', ') || 'nobody'}`;
+  return r.wait;
+}
+
+export interface Stepped {
+  readonly derived: readonly Derived[];
+  readonly touched: Touched;
+  /** The stimulus whose path returned with this step, and its outcome. */
+  readonly finished: { readonly stimulus: Stimulus; readonly outcome: Outcome } | null;
+}
+
+/** Runs one atomic step of a task; the caller has checked that it is not blocked. */
+function runOneStep(tx: Tx, scheme: Scheme, task: Task): { stimulus: Stimulus; outcome: Outcome } | null {
+  let rp = task.current;
+  if (rp === null) {
+    rp = current(scheme, task)!;
+    task.queue.shift();
+    task.current = rp;
+    // a task of its own for a stimulus without one ('@seq') is an implementation detail
+    if (rp.stimulus.task !== undefined) tx.emit('task.started', { task: task.name, seq: rp.stimulus.seq, stimulus: rp.stimulus.op, path: rp.path });
+  }
+  const def = pathDef(rp.path);
+  const machine = def.machine as MachineName;
+  tx.task = task;
+  if (isFinal(machine, rp.state)) {
+    // task_work: one deferred file release (fs/file_table.c ____fput) under the locks it takes
+    const id = task.deferred.shift()!;
+    holding(tx, task, files.releaseLocks(tx.world, id, scheme), 'task_work (____fput)', () => files.releaseFile(tx, id));
+  } else {
+    const st = def.steps[rp.state];
+    if (st === undefined) throw new ModelError(`path ${rp.path} has no step for state '${rp.state}'`);
+    const event = st.run(tx, task, rp);
+    const r = step(machine, rp.state, { type: event });
+    if (!r.accepted) throw new ModelError(`path ${rp.path}: event ${event} is not legal in state '${rp.state}'`);
+    rp.state = r.value;
+    if (!isFinal(machine, rp.state)) return null;
+  }
+  if (task.deferred.length > 0) return null;
+  task.current = null;
+  if (task.held.length > 0) throw new ModelError(`${task.name} returned from ${rp.path} holding ${task.held.map((h) => h.id).join(', ')}`);
+  const outcome = rp.ctx['outcome'] as Outcome | undefined;
+  if (outcome === undefined) throw new ModelError(`path ${rp.path} returned without an outcome`);
+  return { stimulus: rp.stimulus, outcome };
+}
+
+/** One atomic step of task `name`, with `cause` the seq of the record that asked for it. */
+export function stepTask(world: World, scheme: Scheme, name: string, cause: number): Stepped {
+  const task = world.tasks.get(name);
+  if (task === undefined || !hasWork(task)) throw new BadReference('task', `task '${name}' has nothing to run`);
+  const b = blockedOn(world, scheme, task);
+  if (b !== null) throw new BadReference('task', `task '${name}' is blocked on ${describeBlock(world, b)}`);
+  const tx = new Tx(world, scheme, cause);
+  const finished = runOneStep(tx, scheme, task);
+  if (finished !== null) tx.emit('task.returned', { task: name, seq: finished.stimulus.seq });
+  return { derived: tx.derived, touched: tx.touched, finished };
+}
+
+/** Queues a stimulus on its task (creating the task). */
+export function addToTask(world: World, s: Stimulus): void {
+  const name = s.task!;
+  let task = world.tasks.get(name);
+  if (task === undefined) {
+    task = { name, queue: [], current: null, held: [], nonBlock: 0, deferred: [] };
+    world.tasks.set(name, task);
+  }
+  task.queue.push(s);
+}
+
+/**
+ * Applies a stimulus without a task: its path runs to completion now. If a step would block (a
+ * lock held by a task in flight), the log is bad input: such a stimulus needs a task.
+ */
+export function applyStimulus(world: World, scheme: Scheme, s: Stimulus): Applied {
+  if (s.op === 'step') throw new BadReference('op', 'step records are handled by the replay');
+  if (s.task !== undefined) throw new BadReference('task', 'a stimulus with a task runs when its task is stepped');
+  const name = `@${s.seq}`;
+  const task: Task = { name, queue: [s], current: null, held: [], nonBlock: 0, deferred: [] };
+  world.tasks.set(name, task);
+  const tx = new Tx(world, scheme, s.seq);
+  try {
+    for (;;) {
+      const b = blockedOn(world, scheme, task);
+      if (b !== null) throw new BadReference('op', `this stimulus would block on ${describeBlock(world, b)}; give it a "task" so that it can wait`);
+      const finished = runOneStep(tx, scheme, task);
+      if (finished !== null) return { outcome: finished.outcome, derived: tx.derived, touched: tx.touched };
+    }
+  } finally {
+    world.tasks.delete(name);
+  }
+}
