@@ -10,8 +10,8 @@ import { explore, scenarioOf } from '../run/explore.js';
 import type { LogItem } from '../log/reader.js';
 import { builtinScenarios, loadScheme, scenarioFile } from './resolve.js';
 import { describeWorld } from '../core/view.js';
-import { ModelError } from '../core/tx.js';
-import { InputError } from '../vocab/errors.js';
+
+import { InputError, ModelError } from '../vocab/errors.js';
 import type { Derived, Header, JsonValue } from '../vocab/records.js';
 import { Replay, outcomeJson, recordLines, type ReplayReport, type StepRecord } from '../run/replay.js';
 import { builtinSchemes } from '../schemes/catalogue.js';

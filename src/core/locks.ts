@@ -1,52 +1,17 @@
 /**
- * Locks as data (docs/concurrency.md). A lock instance id is `<class>#<object>`, e.g.
- * `iommu.lock#5` (container 5's vfio_iommu->lock) or `mmap_lock#1`; the class is what lockdep
- * orders. Sleeping locks have holders in the world and block the task that cannot take them;
+ * Locks as data (docs/concurrency.md); their classes and ids are src/vocab/locks.ts. Sleeping locks have holders in the world and block the task that cannot take them;
  * lockdep's pseudo-locks (`fs_reclaim`, `mmu_notifier_invalidate_range_start`) never block and
  * exist only for the dependency graph, as in the kernel.
  *
  * Steps take and release locks through these functions, which record every dependency edge
  * (each held class -> the class being acquired) in tx.touched.lockEdges.
  */
-import { ModelError, type Tx } from './tx.js';
+import { LOCK_CLASSES, type LockClass, type LockUse, type Mode } from '../vocab/locks.js';
+import { ModelError } from '../vocab/errors.js';
+import type { Tx } from './tx.js';
 import type { LockState, Task, World } from './world.js';
 
-/** The kernel's lock classes the model knows, with their kind. */
-export const LOCK_CLASSES = {
-  /** drivers/vfio/vfio_iommu_type1.c: struct vfio_iommu.lock */
-  'iommu.lock': 'mutex',
-  /** vfio_iommu.device_list_lock, held across the mdev dma_unmap callbacks */
-  'device_list_lock': 'mutex',
-  /** mm->mmap_lock */
-  mmap_lock: 'rwsem',
-  /** drivers/vfio/pci: vfio_pci_core_device.memory_lock */
-  memory_lock: 'rwsem',
-  /** drivers/vfio/container.c: vfio_container.group_lock */
-  'container.group_lock': 'rwsem',
-  /** drivers/vfio/group.c: vfio_group.group_lock */
-  'group.group_lock': 'mutex',
-  /** drivers/vfio/vfio_main.c: vfio_device_set.lock */
-  'dev_set.lock': 'mutex',
-  /** drivers/iommu/iommu-sva.c: iommu_sva_lock */
-  iommu_sva_lock: 'mutex',
-  /** struct device's mutex (device_lock), held by the driver core around probe/remove */
-  device_lock: 'mutex',
-  /** the interval-notifier driver's update lock (Documentation/mm/hmm.rst: driver->update) */
-  update_lock: 'mutex',
-  /** a dma-buf's reservation lock (dma_resv_lock), taken by vfio_pci_dma_buf_move */
-  dma_resv: 'mutex',
-  /** drivers/pci/hotplug: struct controller.reset_lock (pciehp_ist reads, pciehp_reset_slot writes) */
-  reset_lock: 'rwsem',
-  /** drivers/pci/remove.c: pci_lock_rescan_remove() */
-  pci_rescan_remove_lock: 'mutex',
-  /** lockdep map: any allocation that may enter direct reclaim (GFP_KERNEL) */
-  fs_reclaim: 'pseudo',
-  /** lockdep map held across every invalidate_range_start/end (mm/mmu_notifier.c) */
-  mmu_notifier_invalidate_range_start: 'pseudo',
-} as const;
-
-export type LockClass = keyof typeof LOCK_CLASSES;
-export type Mode = 'read' | 'write';
+export type { LockClass, LockUse, Mode };
 
 const classOf = new Map<string, LockClass>();
 
@@ -148,7 +113,7 @@ export function allocate(tx: Tx, task: Task, where: string): void {
 }
 
 /** Takes `locks` in the order given, runs `fn`, releases them in reverse. */
-export function holding<T>(tx: Tx, task: Task, locks: ReadonlyArray<{ lock: string; mode: Mode }>, where: string, fn: () => T): T {
+export function holding<T>(tx: Tx, task: Task, locks: readonly LockUse[], where: string, fn: () => T): T {
   for (const l of locks) acquire(tx, task, l.lock, l.mode, where);
   try {
     return fn();

@@ -2,8 +2,9 @@
  * Finding the objects a stimulus names. A name the log never declared is bad input
  * (BadReference, exit 2), not a kernel error: the kernel would never see such a call.
  */
-import { BadReference, type Tx } from './tx.js';
+import { type Tx } from './tx.js';
 import type { Container, Device, Group, Mm, OpenFile, Process, Vma, World } from './world.js';
+import { BadReference, ModelError } from '../vocab/errors.js';
 
 export function processOf(w: World, pid: number, field = 'pid'): Process {
   const p = w.processes.get(pid);
@@ -14,7 +15,7 @@ export function processOf(w: World, pid: number, field = 'pid'): Process {
 
 export function mmOf(w: World, id: number): Mm {
   const mm = w.mms.get(id);
-  if (mm === undefined) throw new Error(`model: no mm ${id}`);
+  if (mm === undefined) throw new ModelError(`no mm ${id}`);
   return mm;
 }
 
@@ -26,19 +27,19 @@ export function deviceOf(w: World, name: string, field = 'device'): Device {
 
 export function groupOf(w: World, key: string): Group {
   const g = w.groups.get(key);
-  if (g === undefined) throw new Error(`model: no group ${key}`);
+  if (g === undefined) throw new ModelError(`no group ${key}`);
   return g;
 }
 
 export function containerOf(w: World, id: number): Container {
   const c = w.containers.get(id);
-  if (c === undefined) throw new Error(`model: no container ${id}`);
+  if (c === undefined) throw new ModelError(`no container ${id}`);
   return c;
 }
 
 export function fileOf(w: World, id: number): OpenFile {
   const f = w.files.get(id);
-  if (f === undefined) throw new Error(`model: no file ${id}`);
+  if (f === undefined) throw new ModelError(`no file ${id}`);
   return f;
 }
 

@@ -10,6 +10,7 @@ import type { Errno } from '../vocab/errno.js';
 import type { Derived, JsonValue } from '../vocab/records.js';
 import type { MachineName } from '../../machines/index.js';
 import type { Scheme } from '../schemes/scheme.js';
+import { ModelError } from '../vocab/errors.js';
 import { step } from './stepper.js';
 import type { World } from './world.js';
 
@@ -37,11 +38,6 @@ export class KernelReturn {
 /** A kernel BUG_ON: the task oopses. Reported as the KernelBug property. */
 export class KernelOops {
   constructor(readonly check: string) {}
-}
-
-/** The model reached a state its own rules say is impossible: a bug in iommu-model, not input. */
-export class ModelError extends Error {
-  override name = 'ModelError';
 }
 
 /** Where a device DMA landed, for the checks to judge (src/checks/properties.ts). */
@@ -172,16 +168,5 @@ export class Tx {
   kernelBug(check: string): void {
     this.touched.kernelBugs.push(check);
     this.emit('kernel.bug', { check });
-  }
-}
-
-/** A stimulus that names something the log never declared (an unknown pid, device or fd kind). */
-export class BadReference extends Error {
-  constructor(
-    readonly field: string,
-    readonly detail: string,
-  ) {
-    super(`field '${field}': ${detail}`);
-    this.name = 'BadReference';
   }
 }

@@ -5,11 +5,12 @@
  */
 import type { MachineName } from '../../machines/index.js';
 import { containerOf, deviceOf, groupOf, mmOf } from '../core/lookup.js';
-import { ModelError, type Tx } from '../core/tx.js';
+import { type Tx } from '../core/tx.js';
 import { detachContainer, releaseIommu } from './vfio/files.js';
 import { pasidDrop } from './mm/mm.js';
 import { removeDevice } from './vfio/pci.js';
 import { dmaByKey, unmapUnpin } from './vfio/type1.js';
+import { ModelError } from '../vocab/errors.js';
 
 type Handler = (tx: Tx, object: string) => void;
 

@@ -3,9 +3,10 @@
  * as mediated devices. These declare the machine being modelled; they are not kernel calls.
  */
 import type { StimulusOf } from '../vocab/records.js';
-import { BadReference, type Outcome, type Tx } from '../core/tx.js';
+import { type Outcome, type Tx } from '../core/tx.js';
 import { initialState } from '../core/stepper.js';
 import type { Device, Group } from '../core/world.js';
+import { BadReference } from '../vocab/errors.js';
 
 export function hostIommu(tx: Tx, s: StimulusOf<'host.iommu'>): Outcome {
   if (tx.world.sealed) throw new BadReference('op', 'host.iommu must come before the first host.device or host.mdev');

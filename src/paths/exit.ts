@@ -9,10 +9,11 @@ import { acquire, holding, release } from '../core/locks.js';
 import { deviceOf, mmOf } from '../core/lookup.js';
 import * as device from '../kernel/vfio/pci.js';
 import * as mmRules from '../kernel/mm/mm.js';
-import { BadReference, type Outcome } from '../core/tx.js';
+import { type Outcome } from '../core/tx.js';
 import type { Process, RunningPath, World } from '../core/world.js';
 import { callbackRequires, runCallback, subscribersOf, type Subscriber } from '../kernel/mm/mmu_notifier.js';
 import type { PathDef, Requirement } from './types.js';
+import { BadReference } from '../vocab/errors.js';
 
 const mmapLock = (mm: number): string => `mmap_lock#${mm}`;
 

@@ -17,9 +17,10 @@ import * as mdev from '../kernel/vfio/mdev.js';
 import * as mm from '../kernel/mm/mm.js';
 import * as sva from '../kernel/iommu/sva.js';
 import { initialState, isFinal, step } from '../core/stepper.js';
-import { BadReference, ModelError, Tx, type Outcome, type Touched } from '../core/tx.js';
+import { Tx, type Outcome, type Touched } from '../core/tx.js';
 import type { RunningPath, Task, World } from '../core/world.js';
 import type { MachineName } from '../../machines/index.js';
+import { BadReference, ModelError } from '../vocab/errors.js';
 
 const RULES: { [O in StimulusOp]: Rule<O> | null } = {
   'host.iommu': host.hostIommu,

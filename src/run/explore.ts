@@ -10,9 +10,9 @@ import { Checker, type PropertyName, type Violation } from '../checks/properties
 import { leftovers, stuck, waitForCycle } from '../checks/liveness.js';
 import { addToTask, applyStimulus, blockedOn, hasWork, stepTask } from './engine.js';
 import { canonical, hash53 } from '../core/fingerprint.js';
-import { BadReference } from '../core/tx.js';
+
 import { emptyWorld, type World } from '../core/world.js';
-import { InputError } from '../vocab/errors.js';
+import { InputError, BadReference } from '../vocab/errors.js';
 import type { LogItem } from '../log/reader.js';
 import type { Header, Stimulus } from '../vocab/records.js';
 import type { Scheme } from '../schemes/scheme.js';

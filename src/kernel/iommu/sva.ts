@@ -11,10 +11,11 @@ import type { StimulusOf } from '../../vocab/records.js';
 import { hex } from '../../log/u64.js';
 import { deviceOf, mmOf, vmaAt } from '../../core/lookup.js';
 import { initialState } from '../../core/stepper.js';
-import { BadReference, type Outcome, type Tx } from '../../core/tx.js';
+import { type Outcome, type Tx } from '../../core/tx.js';
 import { newId, type Device, type Mm, type PageRequest, type SvaBond } from '../../core/world.js';
 import { mmDrop, mmGrab, releasePasid } from '../mm/mm.js';
 import { backAnon } from '../vfio/type1.js';
+import { BadReference } from '../../vocab/errors.js';
 
 /** IOMMU_FIRST_GLOBAL_PASID: PASID 0 is the RID's. */
 const FIRST_GLOBAL_PASID = 1;

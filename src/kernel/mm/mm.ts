@@ -8,12 +8,13 @@ import { hex, isAligned, PAGE_SIZE, wraps } from '../../log/u64.js';
 import { runActions } from '../actions.js';
 import { deviceOf, fdFile, fileOf, mmOf, processOf, vmaAt } from '../../core/lookup.js';
 import { initialState } from '../../core/stepper.js';
-import { BadReference, type Outcome, type Tx } from '../../core/tx.js';
+import { type Outcome, type Tx } from '../../core/tx.js';
 import { MMAP_BASE, newId, type Mm, type Process, type Vma } from '../../core/world.js';
 import { barMmap, faultBar } from '../vfio/pci.js';
 import { fput } from '../vfio/files.js';
 import { backAnon } from '../vfio/type1.js';
 import { mmRelease } from '../iommu/sva.js';
+import { BadReference } from '../../vocab/errors.js';
 
 /** SPEC 1.2 `process.spawn`: an empty address space; fds 0-2 taken. */
 export function spawn(tx: Tx, s: StimulusOf<'process.spawn'>): Outcome {
@@ -145,7 +146,6 @@ function slice(v: Vma, start: bigint, end: bigint): Vma {
   if (pgoff !== undefined) (out as { pgoff?: bigint }).pgoff = pgoff;
   return out;
 }
-
 
 /** SPEC 1.3 `munmap`: the checks of mm/mmap.c:do_vmi_munmap; returns the page-aligned range. */
 export function munmapRange(tx: Tx, s: StimulusOf<'munmap'>): { readonly start: bigint; readonly end: bigint } {

@@ -8,11 +8,12 @@ import type { Scheme } from '../../schemes/scheme.js';
 import { hex } from '../../log/u64.js';
 import { containerOf, deviceOf, fdFile, fileOf, groupOf, processOf } from '../../core/lookup.js';
 import { initialState } from '../../core/stepper.js';
-import { BadReference, type Outcome, type Tx } from '../../core/tx.js';
+import { type Outcome, type Tx } from '../../core/tx.js';
 import { newId, type Container, type Group, type OpenFile, type Process, type World } from '../../core/world.js';
 import { runActions } from '../actions.js';
 import * as type1 from './type1.js';
 import { deviceIoctl, releaseDeviceFile } from './pci.js';
+import { BadReference } from '../../vocab/errors.js';
 
 /** VFIO_API_VERSION in include/uapi/linux/vfio.h. */
 const VFIO_API_VERSION = 0n;

@@ -8,9 +8,10 @@
 import type { StimulusOf } from '../../vocab/records.js';
 import { hex, PAGE_SHIFT, PAGE_SIZE } from '../../log/u64.js';
 import { containerOf, deviceOf, groupOf, mmOf, vmaAt } from '../../core/lookup.js';
-import { BadReference, type Outcome, type Tx } from '../../core/tx.js';
+import { type Outcome, type Tx } from '../../core/tx.js';
 import type { Container, Device, Type1, VfioDma } from '../../core/world.js';
 import { accountLockedVm, backAnon, findDma, markPins } from './type1.js';
+import { BadReference } from '../../vocab/errors.js';
 
 /** VFIO_PIN_PAGES_MAX_ENTRIES = PAGE_SIZE / sizeof(unsigned long) on x86-64. */
 const PIN_PAGES_MAX_ENTRIES = 512;

@@ -9,13 +9,14 @@ import { hex, PAGE_SIZE } from '../../log/u64.js';
 import { runActions } from '../actions.js';
 import { containerOf, deviceOf, fdFile, groupOf, processOf } from '../../core/lookup.js';
 import { initialState } from '../../core/stepper.js';
-import { BadReference, type DmaLanding, type Outcome, type Tx } from '../../core/tx.js';
+import { type DmaLanding, type Outcome, type Tx } from '../../core/tx.js';
 import type { Device, OpenFile, Process, Vma } from '../../core/world.js';
 import { fput } from './files.js';
 import { findDma, unmapUnpin } from './type1.js';
 import { atOrBelow } from '../../core/iova-tree.js';
 import * as sva from '../iommu/sva.js';
 import { svaDma } from '../iommu/sva.js';
+import { BadReference } from '../../vocab/errors.js';
 
 /** VFIO_PCI_OFFSET_SHIFT: a region's offset in the device file is its index << 40. */
 const OFFSET_SHIFT = 40n;

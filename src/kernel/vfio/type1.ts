@@ -11,13 +11,14 @@ import type { JsonValue, Prot, StimulusOf } from '../../vocab/records.js';
 import { hex, isAligned, lowestBit, PAGE_SHIFT, PAGE_SIZE, U64_MAX, wraps } from '../../log/u64.js';
 import { deviceOf, mmOf, vmaAt } from '../../core/lookup.js';
 import { initialState } from '../../core/stepper.js';
-import { BadReference, KernelOops, ModelError, type Outcome, type Tx } from '../../core/tx.js';
+import { KernelOops, type Outcome, type Tx } from '../../core/tx.js';
 import { above, atOrBelow, iovaTree } from '../../core/iova-tree.js';
 import { newId, type Container, type Domain, type Group, type IommuPte, type Mm, type PinExtent, type Process, type Type1, type VfioDma } from '../../core/world.js';
 import { faultBar } from './pci.js';
 import { mmDrop, mmGrab } from '../mm/mm.js';
 import { vendorDmaUnmap } from './mdev.js';
 import { runActions } from '../actions.js';
+import { BadReference, ModelError } from '../../vocab/errors.js';
 
 export const TYPE1_IOCTLS: ReadonlySet<string> = new Set(['VFIO_IOMMU_GET_INFO', 'VFIO_IOMMU_MAP_DMA', 'VFIO_IOMMU_UNMAP_DMA']);
 
@@ -750,7 +751,7 @@ export function dmaByKey(tx: Tx, key: string): { c: Container; dma: VfioDma } {
   const [cid, iova] = key.split('@') as [string, string];
   const c = tx.world.containers.get(Number(cid));
   const dma = c?.type1 == null ? undefined : dmaAt(c.type1, BigInt(iova));
-  if (c === undefined || dma === undefined) throw new Error(`model: no vfio_dma ${key}`);
+  if (c === undefined || dma === undefined) throw new ModelError(`no vfio_dma ${key}`);
   return { c, dma };
 }
 
