@@ -3,6 +3,8 @@
  * exit_mmap: mmap_write_lock, mmu_notifier_release, unmap every vma) -> exit_files (every fd's
  * last fput). A process's exit waits for its syscalls in flight (they hold its mm).
  *
+ * Steps: src/paths/exit.ts (one step per non-final state, each naming the kernel function it mirrors).
+ *
  * Lock order: mmap_lock (write) across exit_mmap, with each notifier's release inside it; then,
  * per file, the locks its release takes (dev_set->lock, group->group_lock,
  * container->group_lock, iommu->lock).
@@ -17,12 +19,9 @@
  *   done     the process is a zombie
  */
 import { setup } from 'xstate';
+import type { PathEvent } from './path.js';
 
-export type ExitEvent = { type: 'START' } | { type: 'RELEASE' } | { type: 'NEXT' } | { type: 'UNMAP' } | { type: 'FILES' } | { type: 'RETURN' };
-
-export const exitPath = setup({
-  types: { events: {} as ExitEvent },
-}).createMachine({
+export const exitConfig = {
   id: 'exit',
   initial: 'wait',
   states: {
@@ -33,4 +32,8 @@ export const exitPath = setup({
     files: { on: { RETURN: 'done' } },
     done: { type: 'final' },
   },
-});
+} as const;
+
+export const exitPath = setup({ types: { events: {} as PathEvent<typeof exitConfig> } }).createMachine(exitConfig);
+
+export type ExitEvent = PathEvent<typeof exitConfig>;

@@ -5,6 +5,8 @@
  * (mm/vmscan.c try_to_unmap under fs_reclaim, blockable) and the OOM reaper
  * (mm/oom_kill.c __oom_reap_task_mm under mmap_read_trylock, non-blockable).
  *
+ * Steps: src/paths/invalidate-range.ts (one step per non-final state, each naming the kernel function it mirrors).
+ *
  * Lock order: the caller's lock (mmap_lock, or fs_reclaim), then the lockdep map
  * mmu_notifier_invalidate_range_start, then whatever a callback takes.
  *
@@ -15,12 +17,9 @@
  *   done      returned
  */
 import { setup } from 'xstate';
+import type { PathEvent } from './path.js';
 
-export type InvalidateRangeEvent = { type: 'CALLBACK' } | { type: 'NEXT' } | { type: 'END' } | { type: 'RETURN' };
-
-export const invalidateRangePath = setup({
-  types: { events: {} as InvalidateRangeEvent },
-}).createMachine({
+export const invalidateRangeConfig = {
   id: 'invalidate_range',
   initial: 'enter',
   states: {
@@ -29,4 +28,8 @@ export const invalidateRangePath = setup({
     leave: { on: { RETURN: 'done' } },
     done: { type: 'final' },
   },
-});
+} as const;
+
+export const invalidateRangePath = setup({ types: { events: {} as PathEvent<typeof invalidateRangeConfig> } }).createMachine(invalidateRangeConfig);
+
+export type InvalidateRangeEvent = PathEvent<typeof invalidateRangeConfig>;

@@ -3,6 +3,8 @@
  * vfio_iommu_type1_map_dma -> vfio_dma_do_map -> vfio_pin_map_dma -> vfio_pin_pages_remote
  * (vaddr_get_pfns, vfio_lock_acct) -> vfio_iommu_map.
  *
+ * Steps: src/paths/map-dma.ts (one step per non-final state, each naming the kernel function it mirrors).
+ *
  * Lock order: iommu->lock, then mmap_lock (read in vaddr_get_pfns; write in vfio_lock_acct),
  * with memory_lock (read) nested in mmap_lock when a PFNMAP BAR is faulted in
  * (follow_fault_pfn -> fixup_user_fault -> vfio_pci_mmap_huge_fault); iommu_map allocates with
@@ -29,25 +31,9 @@
  *   done      returned
  */
 import { setup } from 'xstate';
+import type { PathEvent } from './path.js';
 
-export type MapDmaEvent =
-  | { type: 'VALID' }
-  | { type: 'LINKED' }
-  | { type: 'REGISTER' }
-  | { type: 'REGISTERED' }
-  | { type: 'PINNED' }
-  | { type: 'FAILED' }
-  | { type: 'ACCOUNTED' }
-  | { type: 'INSERT' }
-  | { type: 'BEGIN' }
-  | { type: 'FAULT' }
-  | { type: 'PROGRAM' }
-  | { type: 'RETRY' }
-  | { type: 'RETURN' };
-
-export const mapDmaPath = setup({
-  types: { events: {} as MapDmaEvent },
-}).createMachine({
+export const mapDmaConfig = {
   id: 'map_dma',
   initial: 'validate',
   states: {
@@ -64,4 +50,8 @@ export const mapDmaPath = setup({
     unwind: { on: { RETURN: 'done' } },
     done: { type: 'final' },
   },
-});
+} as const;
+
+export const mapDmaPath = setup({ types: { events: {} as PathEvent<typeof mapDmaConfig> } }).createMachine(mapDmaConfig);
+
+export type MapDmaEvent = PathEvent<typeof mapDmaConfig>;

@@ -3,6 +3,8 @@
  * queues the fault group on the device's iopf workqueue; iommu_sva_handle_iopf later runs it
  * (handle_mm_fault under mmap_read_lock of the bound mm) and answers it (iopf_group_response).
  *
+ * Steps: src/paths/page-request.ts (one step per non-final state, each naming the kernel function it mirrors).
+ *
  * States:
  *   report  nothing done; next: record the request (pending); a device that stopped the
  *           PASID sends none
@@ -10,12 +12,9 @@
  *   done    answered (or answered INVALID meanwhile by the detach of its PASID)
  */
 import { setup } from 'xstate';
+import type { PathEvent } from './path.js';
 
-export type PageRequestPathEvent = { type: 'QUEUED' } | { type: 'RETURN' };
-
-export const pageRequestPath = setup({
-  types: { events: {} as PageRequestPathEvent },
-}).createMachine({
+export const pageRequestConfig = {
   id: 'page_request_path',
   initial: 'report',
   states: {
@@ -23,4 +22,8 @@ export const pageRequestPath = setup({
     handle: { on: { RETURN: 'done' } },
     done: { type: 'final' },
   },
-});
+} as const;
+
+export const pageRequestPath = setup({ types: { events: {} as PathEvent<typeof pageRequestConfig> } }).createMachine(pageRequestConfig);
+
+export type PageRequestPathEvent = PathEvent<typeof pageRequestConfig>;

@@ -4,6 +4,8 @@
  * queue (iopf_queue_flush_dev: "The IOMMU driver flushes all fault queues on unbind() before
  * freeing the PASID"), waiting for the handlers in flight.
  *
+ * Steps: src/paths/sva-unbind.ts (one step per non-final state, each naming the kernel function it mirrors).
+ *
  * Lock order: iommu_sva_lock, then (while waiting for the queue) whatever the handlers take:
  * mmap_lock (read).
  *
@@ -14,12 +16,9 @@
  *   done    returned
  */
 import { setup } from 'xstate';
+import type { PathEvent } from './path.js';
 
-export type SvaUnbindEvent = { type: 'DRAIN' } | { type: 'RETURN' };
-
-export const svaUnbindPath = setup({
-  types: { events: {} as SvaUnbindEvent },
-}).createMachine({
+export const svaUnbindConfig = {
   id: 'sva_unbind',
   initial: 'lock',
   states: {
@@ -27,4 +26,8 @@ export const svaUnbindPath = setup({
     drain: { on: { RETURN: 'done' } },
     done: { type: 'final' },
   },
-});
+} as const;
+
+export const svaUnbindPath = setup({ types: { events: {} as PathEvent<typeof svaUnbindConfig> } }).createMachine(svaUnbindConfig);
+
+export type SvaUnbindEvent = PathEvent<typeof svaUnbindConfig>;

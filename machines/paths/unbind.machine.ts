@@ -4,6 +4,8 @@
  * (every open device file holds one), then vfio_device_remove_group, which force-detaches the
  * container when the group's last device goes.
  *
+ * Steps: src/paths/unbind.ts (one step per non-final state, each naming the kernel function it mirrors).
+ *
  * Lock order (removal): container->group_lock (write), then iommu->lock.
  *
  * States:
@@ -12,12 +14,9 @@
  *   done    returned
  */
 import { setup } from 'xstate';
+import type { PathEvent } from './path.js';
 
-export type UnbindEvent = { type: 'WAIT' } | { type: 'RETURN' };
-
-export const unbindPath = setup({
-  types: { events: {} as UnbindEvent },
-}).createMachine({
+export const unbindConfig = {
   id: 'unbind',
   initial: 'put',
   states: {
@@ -25,4 +24,8 @@ export const unbindPath = setup({
     remove: { on: { RETURN: 'done' } },
     done: { type: 'final' },
   },
-});
+} as const;
+
+export const unbindPath = setup({ types: { events: {} as PathEvent<typeof unbindConfig> } }).createMachine(unbindConfig);
+
+export type UnbindEvent = PathEvent<typeof unbindConfig>;

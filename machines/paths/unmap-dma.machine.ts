@@ -5,6 +5,8 @@
  * (which unpins through vfio_unpin_pages, taking iommu->lock), drops device_list_lock, retakes
  * iommu->lock, and walks again (`goto again`; BUG_ON(++retries > 10)).
  *
+ * Steps: src/paths/unmap-dma.ts (one step per non-final state, each naming the kernel function it mirrors).
+ *
  * Lock order: iommu->lock, then mmap_lock (vfio_lock_acct when a dma goes); iommu->lock, then
  * device_list_lock; inside the callbacks device_list_lock, then iommu->lock.
  *
@@ -16,12 +18,9 @@
  *   done      returned
  */
 import { setup } from 'xstate';
+import type { PathEvent } from './path.js';
 
-export type UnmapDmaEvent = { type: 'VALID' } | { type: 'NOTIFY' } | { type: 'CALLBACKS' } | { type: 'RELOCK' } | { type: 'RETURN' };
-
-export const unmapDmaPath = setup({
-  types: { events: {} as UnmapDmaEvent },
-}).createMachine({
+export const unmapDmaConfig = {
   id: 'unmap_dma',
   initial: 'validate',
   states: {
@@ -31,4 +30,8 @@ export const unmapDmaPath = setup({
     callback: { on: { RELOCK: 'lock' } },
     done: { type: 'final' },
   },
-});
+} as const;
+
+export const unmapDmaPath = setup({ types: { events: {} as PathEvent<typeof unmapDmaConfig> } }).createMachine(unmapDmaConfig);
+
+export type UnmapDmaEvent = PathEvent<typeof unmapDmaConfig>;

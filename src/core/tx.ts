@@ -7,12 +7,14 @@
  * own shape), and unwind explicitly where the kernel does (a failed MAP_DMA removes its dma).
  */
 import type { Errno } from '../vocab/errno.js';
-import type { Derived, JsonValue } from '../vocab/records.js';
-import type { MachineName } from '../../machines/index.js';
+import type { Derived, JsonValue, StimulusOf, StimulusOp } from '../vocab/records.js';
+import type { MachineWithActions, ObjectAction, ObjectEvent, ObjectMachineName } from '../../machines/index.js';
 import type { Scheme } from '../schemes/scheme.js';
 import { ModelError } from '../vocab/errors.js';
 import { step } from './stepper.js';
-import type { World } from './world.js';
+import type { LockUse } from '../vocab/locks.js';
+import type { Container, Device, FileKind, Mm, OpenFile, Process, Task, Vma, World } from './world.js';
+import type { Prot } from '../vocab/records.js';
 
 /** The result of a stimulus, as SPEC 1.4 compares it. */
 export interface Outcome {
@@ -109,13 +111,20 @@ export class Tx {
   };
   private via: number | undefined = undefined;
   /** The task running this step (fput defers releases to it). */
-  task: import('./world.js').Task | null = null;
+  task: Task | null = null;
 
   constructor(
     readonly world: World,
     readonly scheme: Scheme,
     readonly cause: number,
+    /** The machine actions and the kernel's indirect calls (src/kernel/tables.ts). */
+    readonly kernel: KernelTables,
   ) {}
+
+  /** The kernel's indirect calls: f_op, vm_ops, mmu_notifier_ops, vfio_device_ops. */
+  get ops(): KernelOps {
+    return this.kernel.ops;
+  }
 
   /** Returns an errno from the current kernel call. */
   fail(errno: Errno, check: string): never {
@@ -150,9 +159,9 @@ export class Tx {
 
   /**
    * Fires a machine event on an object: checks the machine accepts it, records the state change,
-   * and returns the actions the transition asks for (the caller's engine interprets them).
+   * then runs the actions the transition names, from the action table (src/kernel/actions.ts).
    */
-  fire(machine: MachineName, object: string, holder: { state: string }, event: string): readonly string[] {
+  fire<M extends ObjectMachineName>(machine: M, object: string, holder: { state: string }, event: ObjectEvent<M>): void {
     const r = step(machine, holder.state, { type: event });
     if (!r.accepted) {
       throw new ModelError(`${machine} ${object}: event ${event} is not legal in state '${holder.state}'`);
@@ -161,7 +170,36 @@ export class Tx {
       this.emit('state', { object: `${machine}:${object}`, from: holder.state, to: r.value, event });
       holder.state = r.value;
     }
-    return r.actions;
+    if (r.actions.length === 0) return;
+    const handlers = (this.kernel.actions as Record<string, Record<string, ActionHandler> | undefined>)[machine];
+    for (const a of r.actions) {
+      const h = handlers?.[a];
+      if (h === undefined) throw new ModelError(`no handler for action ${machine}.${a}`);
+      h(this, object);
+    }
+  }
+
+  /** Runs an entry point: its outcome, or the outcome its errno or BUG_ON gives. */
+  outcomeOf(fn: () => Outcome): Outcome {
+    const r = this.attempt(fn);
+    return 'value' in r ? r.value : r.outcome;
+  }
+
+  /**
+   * Calls a kernel function the way its caller does `if (ret) return ret;`: its value, or the
+   * outcome its errno gives (a BUG_ON is recorded as KernelBug and its task's call ends there).
+   */
+  attempt<T>(fn: () => T): { readonly value: T } | { readonly outcome: Outcome } {
+    try {
+      return { value: fn() };
+    } catch (e) {
+      if (e instanceof KernelReturn) return { outcome: { errno: e.errno, decidedBy: e.check } };
+      if (e instanceof KernelOops) {
+        this.kernelBug(e.check);
+        return { outcome: { oops: e.check, decidedBy: e.check } };
+      }
+      throw e;
+    }
   }
 
   /** A kernel BUG_ON/WARN condition the model reached (property KernelBug). */
@@ -170,3 +208,44 @@ export class Tx {
     this.emit('kernel.bug', { check });
   }
 }
+
+/** A machine action's effect on the world; `object` is the key the event was fired with. */
+export type ActionHandler = (tx: Tx, object: string) => void;
+
+/** What each machine action does, for every machine whose transitions run actions. */
+export type ActionTable = { readonly [M in MachineWithActions]: { readonly [A in ObjectAction<M>]: ActionHandler } };
+
+/** A file's operations as fs/file_table.c:__fput calls them. */
+export interface FileOps {
+  /** The locks file->f_op->release takes, in the kernel's order (its task waits for them). */
+  releaseLocks(w: World, f: OpenFile, scheme: Scheme): LockUse[];
+  /** file->f_op->release, run from ____fput. */
+  release(tx: Tx, f: OpenFile): void;
+}
+
+/**
+ * The kernel's indirect calls, through which one subsystem calls another without depending on
+ * it (the kernel's own ops tables): the model's layers keep the same shape, so that mm/ never
+ * imports vfio/ and fs/ never imports a driver.
+ */
+export interface KernelOps {
+  /** file->f_op by file kind (a tty's release does nothing the model sees). */
+  readonly file: { readonly [K in Exclude<FileKind, 'tty'>]: FileOps };
+  /** f_op->mmap of a vfio device file: vfio_pci_core_mmap; returns the new vma. */
+  mmapDevice(tx: Tx, d: Device, file: number, addr: bigint, length: bigint, offset: bigint, prot: Prot): Vma;
+  /** vma->vm_ops->fault of a BAR vma: vfio_pci_mmap_huge_fault; whether the vma is populated. */
+  faultBar(tx: Tx, p: Process, v: Vma): boolean;
+  /** mmu_notifier_release's call to the SVA bonds of an exiting mm (ops->release). */
+  releaseSva(tx: Tx, mm: Mm): void;
+  /** vfio_device_ops->dma_unmap of a mediated device's vendor driver. */
+  dmaUnmap(tx: Tx, c: Container, d: Device, iova: bigint, size: bigint): void;
+}
+
+/** What the engine hands every Tx: the action table and the ops tables. */
+export interface KernelTables {
+  readonly actions: ActionTable;
+  readonly ops: KernelOps;
+}
+
+/** A kernel entry point: what the kernel does for one stimulus; errors are thrown by tx.fail. */
+export type Rule<O extends StimulusOp> = (tx: Tx, s: StimulusOf<O>) => Outcome;

@@ -3,7 +3,7 @@
  * as mediated devices. These declare the machine being modelled; they are not kernel calls.
  */
 import type { StimulusOf } from '../vocab/records.js';
-import { type Outcome, type Tx } from '../core/tx.js';
+import { type Outcome, Tx } from '../core/tx.js';
 import { initialState } from '../core/stepper.js';
 import type { Device, Group } from '../core/world.js';
 import { BadReference } from '../vocab/errors.js';

@@ -1,22 +1,41 @@
 /**
- * Running an entry point's rule (src/kernel/) inside a step: kernel errors (KernelReturn)
- * and BUG_ONs (KernelOops) become the outcome.
+ * The steps of the atomic path (machines/paths/atomic.machine.ts): a stimulus whose kernel entry
+ * point runs in one step (src/kernel/entry.ts names each and the kernel function it mirrors).
+ * The step waits until every lock the entry point takes is free, then takes them nested in the
+ * kernel's order, so lockdep sees their order (docs/concurrency.md: why one step is a sound
+ * reduction for these).
  */
-import type { Stimulus, StimulusOf, StimulusOp } from '../vocab/records.js';
-import { KernelOops, KernelReturn, type Outcome, type Tx } from '../core/tx.js';
+import { holding } from '../core/locks.js';
+import type { Outcome, Rule, Tx } from '../core/tx.js';
+import type { World } from '../core/world.js';
+import { ENTRY_POINTS, type EntryPoint, type SingleStepOp } from '../kernel/entry.js';
+import type { LockUse } from '../vocab/locks.js';
+import type { StimulusOf } from '../vocab/records.js';
+import { definePath, type PathLocals } from './types.js';
 
-export type Rule<O extends StimulusOp> = (tx: Tx, s: StimulusOf<O>) => Outcome;
-
-/** Runs a rule, turning its errno or oops into the outcome. */
-export function runRule(tx: Tx, rule: Rule<StimulusOp>, s: Stimulus): Outcome {
-  try {
-    return rule(tx, s as StimulusOf<StimulusOp>);
-  } catch (e) {
-    if (e instanceof KernelReturn) return { errno: e.errno, decidedBy: e.check };
-    if (e instanceof KernelOops) {
-      tx.kernelBug(e.check);
-      return { oops: e.check, decidedBy: e.check };
-    }
-    throw e;
-  }
+function entryOf(s: StimulusOf<SingleStepOp>): EntryPoint<SingleStepOp> {
+  return ENTRY_POINTS[s.op] as EntryPoint<SingleStepOp>;
 }
+
+/** The locks the stimulus's entry point takes, in the kernel's order. */
+export function entryLocks(w: World, s: StimulusOf<SingleStepOp>): LockUse[] {
+  return entryOf(s).locks?.(w, s) ?? [];
+}
+
+/** Runs the stimulus's entry point: its outcome, or the errno or BUG_ON it ends with. */
+export function runEntry(tx: Tx, s: StimulusOf<SingleStepOp>): Outcome {
+  const rule = entryOf(s).rule as Rule<SingleStepOp>;
+  return tx.outcomeOf(() => rule(tx, s));
+}
+
+export const atomic = definePath<PathLocals, SingleStepOp>()('atomic', {
+  run: {
+    mirrors: 'the entry point of src/kernel/entry.ts for the stimulus op',
+    requires: (w, _t, rp) => entryLocks(w, rp.stimulus),
+    run(tx, task, rp) {
+      const s = rp.stimulus;
+      rp.ctx.outcome = holding(tx, task, entryLocks(tx.world, s), s.op, () => runEntry(tx, s));
+      return 'DONE';
+    },
+  },
+});

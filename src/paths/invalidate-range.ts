@@ -1,171 +1,145 @@
 /**
- * munmap, memory reclaim and the OOM reaper as paths of machines/paths/invalidate-range.machine.ts:
- * the same invalidate_range_start -> callbacks -> invalidate_range_end, entered under a
- * different lock and ending with a different unmap.
+ * The steps of munmap, memory reclaim and the OOM reaper, the three paths of
+ * machines/paths/invalidate-range.machine.ts: the same invalidate_range_start -> one callback
+ * per step -> invalidate_range_end (mm/mmu_notifier.c), entered under a different lock and
+ * ending with a different unmap. Each is a `RangeSpec`; the steps are written once.
  */
-import type { StimulusOf } from '../vocab/records.js';
 import { acquire, release } from '../core/locks.js';
 import { mmOf, processOf } from '../core/lookup.js';
-import * as mmRules from '../kernel/mm/mm.js';
-import { KernelReturn, type Outcome, type Tx } from '../core/tx.js';
-import type { RunningPath, Task } from '../core/world.js';
-import { callbackRequires, invalidateEnd, invalidateStart, runCallback, subscribersOf, type Subscriber } from '../kernel/mm/mmu_notifier.js';
-import type { PathDef, PathStep, Requirement } from './types.js';
+import type { Outcome, Tx } from '../core/tx.js';
+import type { World } from '../core/world.js';
+import { invalidateEnd, invalidateStart, subscribersOf } from '../kernel/mm/mmu_notifier.js';
+import { hasVmasIn, munmapRange, removeVmas } from '../kernel/mm/mmap.js';
+import { anonSpan, reapVmas, reclaimVmas } from '../kernel/mm/reclaim.js';
+import { lockOf, readLock, writeLock, type LockUse } from '../vocab/locks.js';
+import type { StimulusOf } from '../vocab/records.js';
+import { callbackStep, startCalls, type CallbackLocals } from './callbacks.js';
+import { definePath, type PathDef } from './types.js';
 
-interface RangeCtx {
+type RangeOp = 'munmap' | 'mm.reclaim' | 'mm.oom_reap';
+
+interface RangeLocals extends CallbackLocals {
   pid: number;
   mm: number;
   start: bigint;
   end: bigint;
-  subs: Subscriber[];
-  i: number;
-  outcome: Outcome;
+  lock: string;
 }
 
-const ctxOf = (rp: RunningPath): RangeCtx => rp.ctx as unknown as RangeCtx;
-const mmapLock = (mm: number): string => `mmap_lock#${mm}`;
-
-/** Starts the invalidation over ctx.start..ctx.end; the event for the machine. */
-function startCallbacks(tx: Tx, task: Task, ctx: RangeCtx, blockable: boolean, where: string): string {
-  ctx.subs = subscribersOf(tx.world, ctx.mm, ctx.start, ctx.end);
-  ctx.i = 0;
-  invalidateStart(tx, task, ctx.mm, ctx.start, ctx.end, blockable, where);
-  return ctx.subs.length > 0 ? 'CALLBACK' : 'END';
+/** What makes one of the three paths itself. */
+interface RangeSpec<O extends RangeOp> {
+  readonly name: string;
+  readonly mirrors: string;
+  /** Where lockdep records the caller's lock being taken. */
+  readonly lockedAt: string;
+  /** mmu_notifier_invalidate_range_start (blockable) or its _nonblock variant. */
+  readonly blockable: boolean;
+  /** The caller's lock around the whole invalidation (a pseudo-lock never blocks). */
+  lock(w: World, s: StimulusOf<O>, mm: number): LockUse;
+  /** The checks made before the lock (an errno returns at once); the range to invalidate. */
+  range?(tx: Tx, s: StimulusOf<O>): { start: bigint; end: bigint };
+  /** Under the lock: the range, or the outcome when there is nothing to invalidate. */
+  within(tx: Tx, ctx: RangeLocals): { start: bigint; end: bigint } | Outcome;
+  /** After invalidate_range_end, still under the lock: what the path does to the range. */
+  finish(tx: Tx, ctx: RangeLocals): Outcome;
 }
 
-/** The shared callback step: one subscriber per step. */
-function callbackStep(where: string): PathStep {
-  return {
-    requires: (w, task, rp, scheme): Requirement[] => callbackRequires(w, scheme, ctxOf(rp).subs[ctxOf(rp).i], task),
-    run(tx, task, rp) {
-      const ctx = ctxOf(rp);
-      runCallback(tx, task, ctx.subs[ctx.i]!, ctx.mm, ctx.start, ctx.end, where);
-      ctx.i += 1;
-      return ctx.i < ctx.subs.length ? 'NEXT' : 'END';
-    },
-  };
-}
-
-/** SPEC 1.3 `munmap`: mm/mmap.c do_vmi_munmap under mmap_write_lock, blockable invalidation. */
-export const munmapPath: PathDef = {
-  machine: 'invalidate_range',
-  steps: {
+function rangePath<O extends RangeOp>(spec: RangeSpec<O>): PathDef {
+  return definePath<RangeLocals, O>()('invalidate_range', {
     enter: {
-      requires: (w, _t, rp): Requirement[] => {
-        const p = w.processes.get((rp.stimulus as StimulusOf<'munmap'>).pid);
-        return p === undefined || p.state !== 'running' ? [] : [{ lock: mmapLock(p.mm), mode: 'write' }];
+      mirrors: spec.mirrors,
+      requires: (w, _t, rp) => {
+        const p = w.processes.get((rp.stimulus as StimulusOf<RangeOp>).pid);
+        return p === undefined || p.state !== 'running' ? [] : [spec.lock(w, rp.stimulus, p.mm)];
       },
       run(tx, task, rp) {
-        const s = rp.stimulus as StimulusOf<'munmap'>;
-        const p = processOf(tx.world, s.pid);
-        const ctx = ctxOf(rp);
+        const p = processOf(tx.world, (rp.stimulus as StimulusOf<RangeOp>).pid);
+        const ctx = rp.ctx;
         ctx.pid = p.pid;
         ctx.mm = p.mm;
-        try {
-          const r = mmRules.munmapRange(tx, s);
-          ctx.start = r.start;
-          ctx.end = r.end;
-        } catch (e) {
-          if (!(e instanceof KernelReturn)) throw e;
-          ctx.outcome = { errno: e.errno, decidedBy: e.check };
+        if (spec.range !== undefined) {
+          const r = tx.attempt(() => spec.range!(tx, rp.stimulus));
+          if ('outcome' in r) {
+            ctx.outcome = r.outcome;
+            return 'RETURN';
+          }
+          ctx.start = r.value.start;
+          ctx.end = r.value.end;
+        }
+        const l = spec.lock(tx.world, rp.stimulus, p.mm);
+        ctx.lock = l.lock;
+        acquire(tx, task, l.lock, l.mode, spec.lockedAt);
+        const r = spec.within(tx, ctx);
+        if (!('start' in r)) {
+          ctx.outcome = r;
+          release(tx, task, l.lock);
           return 'RETURN';
         }
-        acquire(tx, task, mmapLock(ctx.mm), 'write', 'munmap.enter');
-        if (!mmRules.hasVmasIn(mmOf(tx.world, ctx.mm), ctx.start, ctx.end)) {
-          release(tx, task, mmapLock(ctx.mm));
-          ctx.outcome = { ret: 0n, decidedBy: 'mm/mmap.c:do_vmi_munmap: nothing mapped' };
-          return 'RETURN';
-        }
-        return startCallbacks(tx, task, ctx, true, 'munmap.enter (invalidate_range_start)');
+        ctx.start = r.start;
+        ctx.end = r.end;
+        invalidateStart(tx, task, ctx.mm, ctx.start, ctx.end, spec.blockable, `${spec.name}.enter (invalidate_range_start${spec.blockable ? '' : '_nonblock'})`);
+        const calls = subscribersOf(tx.world, ctx.mm, ctx.start, ctx.end).map((sub) => ({ sub, mm: ctx.mm, start: ctx.start, end: ctx.end }));
+        return startCalls(ctx, calls, 'CALLBACK', 'END');
       },
     },
-    callback: callbackStep('munmap.callback'),
+    callback: callbackStep('mm/mmu_notifier.c:mn_hlist_invalidate_range_start (one subscriber)', `${spec.name}.callback${spec.blockable ? '' : ' (non-blockable)'}`, 'NEXT', 'END'),
     leave: {
+      mirrors: 'mm/mmu_notifier.c:__mmu_notifier_invalidate_range_end, then the unmap',
       run(tx, task, rp) {
-        const ctx = ctxOf(rp);
-        invalidateEnd(tx, task, ctx.mm, true);
-        mmRules.removeVmas(tx, mmOf(tx.world, ctx.mm), ctx.start, ctx.end);
-        release(tx, task, mmapLock(ctx.mm));
-        ctx.outcome = { ret: 0n, decidedBy: 'mm/mmap.c:do_vmi_munmap' };
+        const ctx = rp.ctx;
+        invalidateEnd(tx, task, ctx.mm, spec.blockable);
+        ctx.outcome = spec.finish(tx, ctx);
+        release(tx, task, ctx.lock);
         return 'RETURN';
       },
     },
+  });
+}
+
+/** SPEC 1.3 `munmap`: mm/mmap.c do_vmi_munmap under mmap_write_lock, blockable invalidation. */
+export const munmapPath = rangePath<'munmap'>({
+  name: 'munmap',
+  mirrors: 'mm/mmap.c:do_vmi_munmap (checks, mmap_write_lock, invalidate_range_start)',
+  lockedAt: 'munmap.enter',
+  blockable: true,
+  lock: (_w, _s, mm) => writeLock(lockOf.mmap(mm)),
+  range: (tx, s) => munmapRange(tx, s),
+  within: (tx, ctx) => (hasVmasIn(mmOf(tx.world, ctx.mm), ctx.start, ctx.end) ? { start: ctx.start, end: ctx.end } : { ret: 0n, decidedBy: 'mm/mmap.c:do_vmi_munmap: nothing mapped' }),
+  finish(tx, ctx) {
+    removeVmas(tx, mmOf(tx.world, ctx.mm), ctx.start, ctx.end);
+    return { ret: 0n, decidedBy: 'mm/mmap.c:do_vmi_munmap' };
   },
-};
+});
 
 /**
  * SPEC 1.3 `mm.reclaim`: direct reclaim (lockdep's fs_reclaim is held throughout) unmaps the
  * range with a blockable invalidation (try_to_unmap -> mmu_notifier_invalidate_range_start).
  */
-export const reclaimPath: PathDef = {
-  machine: 'invalidate_range',
-  steps: {
-    enter: {
-      run(tx, task, rp) {
-        const s = rp.stimulus as StimulusOf<'mm.reclaim'>;
-        const p = processOf(tx.world, s.pid);
-        const ctx = ctxOf(rp);
-        ctx.pid = p.pid;
-        ctx.mm = p.mm;
-        ctx.start = s.addr;
-        ctx.end = s.addr + s.length;
-        acquire(tx, task, 'fs_reclaim', 'write', 'reclaim.enter (direct reclaim)');
-        return startCallbacks(tx, task, ctx, true, 'reclaim.enter (invalidate_range_start)');
-      },
-    },
-    callback: callbackStep('reclaim.callback'),
-    leave: {
-      run(tx, task, rp) {
-        const ctx = ctxOf(rp);
-        invalidateEnd(tx, task, ctx.mm, true);
-        ctx.outcome = mmRules.reclaimVmas(tx, ctx.pid, mmOf(tx.world, ctx.mm), ctx.start, ctx.end);
-        release(tx, task, 'fs_reclaim');
-        return 'RETURN';
-      },
-    },
-  },
-};
+export const reclaimPath = rangePath<'mm.reclaim'>({
+  name: 'reclaim',
+  mirrors: 'mm/vmscan.c:shrink_folio_list -> mm/rmap.c:try_to_unmap (under fs_reclaim)',
+  lockedAt: 'reclaim.enter (direct reclaim)',
+  blockable: true,
+  lock: () => writeLock(lockOf.fsReclaim),
+  range: (_tx, s) => ({ start: s.addr, end: s.addr + s.length }),
+  within: (_tx, ctx) => ({ start: ctx.start, end: ctx.end }),
+  finish: (tx, ctx) => reclaimVmas(tx, ctx.pid, mmOf(tx.world, ctx.mm), ctx.start, ctx.end),
+});
 
 /**
  * SPEC 1.3 `mm.oom_reap`: mm/oom_kill.c __oom_reap_task_mm under mmap_read_trylock (the reaper
  * retries rather than sleeps: the model waits for the lock), non-blockable invalidation
  * (mmu_notifier_invalidate_range_start_nonblock: a callback must not sleep).
  */
-export const oomReapPath: PathDef = {
-  machine: 'invalidate_range',
-  steps: {
-    enter: {
-      requires: (w, _t, rp): Requirement[] => {
-        const p = w.processes.get((rp.stimulus as StimulusOf<'mm.oom_reap'>).pid);
-        return p === undefined || p.state !== 'running' ? [] : [{ lock: mmapLock(p.mm), mode: 'read' }];
-      },
-      run(tx, task, rp) {
-        const s = rp.stimulus as StimulusOf<'mm.oom_reap'>;
-        const p = processOf(tx.world, s.pid);
-        const ctx = ctxOf(rp);
-        ctx.pid = p.pid;
-        ctx.mm = p.mm;
-        acquire(tx, task, mmapLock(ctx.mm), 'read', 'oom_reap.enter (mmap_read_trylock)');
-        const span = mmRules.anonSpan(mmOf(tx.world, ctx.mm));
-        ctx.start = span?.start ?? 0n;
-        ctx.end = span?.end ?? 0n;
-        if (span === null) {
-          ctx.outcome = mmRules.reapVmas(tx, ctx.pid, mmOf(tx.world, ctx.mm));
-          release(tx, task, mmapLock(ctx.mm));
-          return 'RETURN';
-        }
-        return startCallbacks(tx, task, ctx, false, 'oom_reap.enter (invalidate_range_start_nonblock)');
-      },
-    },
-    callback: callbackStep('oom_reap.callback (non-blockable)'),
-    leave: {
-      run(tx, task, rp) {
-        const ctx = ctxOf(rp);
-        invalidateEnd(tx, task, ctx.mm, false);
-        ctx.outcome = mmRules.reapVmas(tx, ctx.pid, mmOf(tx.world, ctx.mm));
-        release(tx, task, mmapLock(ctx.mm));
-        return 'RETURN';
-      },
-    },
+export const oomReapPath = rangePath<'mm.oom_reap'>({
+  name: 'oom_reap',
+  mirrors: 'mm/oom_kill.c:__oom_reap_task_mm (mmap_read_trylock, invalidate_range_start_nonblock)',
+  lockedAt: 'oom_reap.enter (mmap_read_trylock)',
+  blockable: false,
+  lock: (_w, _s, mm) => readLock(lockOf.mmap(mm)),
+  within(tx, ctx) {
+    const span = anonSpan(mmOf(tx.world, ctx.mm));
+    return span ?? reapVmas(tx, ctx.pid, mmOf(tx.world, ctx.mm));
   },
-};
+  finish: (tx, ctx) => reapVmas(tx, ctx.pid, mmOf(tx.world, ctx.mm)),
+});

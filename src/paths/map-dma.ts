@@ -1,43 +1,38 @@
 /**
  * The steps of the MAP_DMA path (machines/paths/map-dma.machine.ts): each takes the locks the
- * kernel holds around that part of vfio_dma_do_map and calls the type1 rule for it.
+ * kernel holds around that part of vfio_dma_do_map and calls the type1 rule for it
+ * (src/kernel/vfio/type1.ts), whose own comments cite the kernel's lines.
  */
-import type { StimulusOf } from '../vocab/records.js';
 import { hex } from '../log/u64.js';
 import { acquire, allocate, locked, release } from '../core/locks.js';
 import { containerOf, mmOf, processOf } from '../core/lookup.js';
-import * as files from '../kernel/vfio/files.js';
+import { type1Target } from '../kernel/vfio/fops.js';
 import * as type1 from '../kernel/vfio/type1.js';
-import { KernelReturn, type Outcome, type Tx } from '../core/tx.js';
-import type { IntervalSub, RunningPath, Task, World } from '../core/world.js';
-import { runRule } from './atomic.js';
-import type { PathDef, Requirement } from './types.js';
+import type { Tx } from '../core/tx.js';
+import type { IntervalSub, Task, World } from '../core/world.js';
+import { runEntry } from './atomic.js';
+import { definePath, type PathLocals, type Running } from './types.js';
+import { lockOf, readLock } from '../vocab/locks.js';
 
-interface MapCtx {
+interface MapCtx extends PathLocals {
   container: number;
   pid: number;
   mm: number;
   arg: type1.MapArg;
   dmaIova: bigint;
   pinned: type1.PinnedRuns;
-  outcome: Outcome;
+  /** mmu_interval_read_begin's sequence (pfnmap 'interval'). */
+  seq: number;
 }
 
-const ctxOf = (rp: RunningPath): MapCtx => rp.ctx as unknown as MapCtx;
-const iommuLock = (c: number): string => `iommu.lock#${c}`;
-const mmapLock = (mm: number): string => `mmap_lock#${mm}`;
+type Rp = Running<MapCtx, 'ioctl'>;
 
 /** Runs `fn`; a kernel error becomes the outcome and `onError` the event. */
-function attempt(rp: RunningPath, onError: string, fn: () => string): string {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof KernelReturn) {
-      ctxOf(rp).outcome = { errno: e.errno, decidedBy: e.check };
-      return onError;
-    }
-    throw e;
-  }
+function attempt<A extends string, B extends string>(tx: Tx, rp: Rp, onError: B, fn: () => A): A | B {
+  const r = tx.attempt(fn);
+  if ('value' in r) return r.value;
+  rp.ctx.outcome = r.outcome;
+  return onError;
 }
 
 /** Whether [vaddr, vaddr+size) is covered by BAR (PFNMAP) vmas only. */
@@ -72,7 +67,7 @@ function hasMmio(ctx: MapCtx): boolean {
 
 /** The reservation lock of the dma-buf behind a mapping (as the revoke takes it). */
 function resvLock(ctx: MapCtx): string {
-  return `dma_resv#${ctx.container}@${hex(ctx.dmaIova)}`;
+  return lockOf.dmaResv(ctx.container, ctx.dmaIova);
 }
 
 /** The devices whose BAR vmas the range would fault in (their memory_lock is taken for read). */
@@ -89,204 +84,212 @@ function barsToFault(w: World, mm: number, vaddr: bigint, size: bigint): string[
  * pfns, faulting BAR vmas in under their device's memory_lock (read). The pinned runs go to the
  * path's context; a failure is the outcome and FAILED.
  */
-function pinUnderMmapLock(tx: Tx, task: Task, rp: RunningPath, where: string, okEvent: string): string {
-  const ctx = ctxOf(rp);
+function pinUnderMmapLock<E extends string>(tx: Tx, task: Task, rp: Rp, where: string, okEvent: E): E | 'FAILED' {
+  const ctx = rp.ctx;
   const dma = type1.dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
-  return locked(tx, task, mmapLock(ctx.mm), 'read', where, () => {
+  return locked(tx, task, lockOf.mmap(ctx.mm), 'read', where, () => {
     const bars = barsToFault(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size);
-    for (const d of bars) acquire(tx, task, `memory_lock#${d}`, 'read', `${where} (vfio_pci_mmap_huge_fault)`);
+    for (const d of bars) acquire(tx, task, lockOf.memory(d), 'read', `${where} (vfio_pci_mmap_huge_fault)`);
     try {
-      return attempt(rp, 'FAILED', () => {
+      return attempt(tx, rp, 'FAILED', () => {
         ctx.pinned = type1.pinRuns(tx, processOf(tx.world, ctx.pid), dma, mmOf(tx.world, ctx.mm), ctx.arg.size);
         return okEvent;
       });
     } finally {
-      for (const d of bars.reverse()) release(tx, task, `memory_lock#${d}`);
+      for (const d of bars.reverse()) release(tx, task, lockOf.memory(d));
     }
   });
 }
 
-export const mapDma: PathDef = {
-  machine: 'map_dma',
-  steps: {
-    validate: {
-      run(tx, _task, rp) {
-        const s = rp.stimulus as StimulusOf<'ioctl'>;
-        const target = files.type1Target(tx, s);
-        if (target === null) {
-          // The ioctl never reaches type1: vfio_fops_unl_ioctl or the fd decides.
-          ctxOf(rp).outcome = runRule(tx, files.ioctl as never, s);
-          return 'RETURN';
-        }
-        return attempt(rp, 'RETURN', () => {
-          const ctx = ctxOf(rp);
-          ctx.arg = type1.mapValidate(tx, s);
-          ctx.container = target.c.id;
-          ctx.pid = target.p.pid;
-          ctx.mm = target.p.mm;
-          return 'VALID';
-        });
-      },
-    },
-    lock: {
-      requires: (_w, _t, rp): Requirement[] => [{ lock: iommuLock(ctxOf(rp).container), mode: 'write' }],
-      run(tx, task, rp) {
-        const ctx = ctxOf(rp);
-        acquire(tx, task, iommuLock(ctx.container), 'write', 'map_dma.lock');
-        const c = containerOf(tx.world, ctx.container);
-        const ev = attempt(rp, 'RETURN', () => {
-          const r = type1.mapLink(tx, processOf(tx.world, ctx.pid), c, ctx.arg);
-          if ('done' in r) {
-            ctx.outcome = r.done;
-            return 'RETURN';
-          }
-          ctx.dmaIova = r.dma.iova;
-          const mm = mmOf(tx.world, ctx.mm);
-          if (tx.scheme.pfnmap === 'interval' && allBar(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size)) return 'INSERT';
-          return tx.scheme.type1Notifier !== null && !mm.type1Notifiers.includes(c.id) ? 'REGISTER' : 'LINKED';
-        });
-        if (ev === 'RETURN') release(tx, task, iommuLock(ctx.container));
-        return ev;
-      },
-    },
-    register: {
-      requires: (_w, _t, rp): Requirement[] => [{ lock: mmapLock(ctxOf(rp).mm), mode: 'write' }],
-      run(tx, task, rp) {
-        // mm/mmu_notifier.c:mmu_notifier_register: mmap_write_lock, then __mmu_notifier_register
-        // primes lockdep: fs_reclaim -> mmu_notifier_invalidate_range_start.
-        const ctx = ctxOf(rp);
-        locked(tx, task, mmapLock(ctx.mm), 'write', 'map_dma.register', () => {
-          locked(tx, task, 'fs_reclaim', 'write', 'mmu_notifier_register (lockdep priming)', () =>
-            locked(tx, task, 'mmu_notifier_invalidate_range_start', 'write', 'mmu_notifier_register (lockdep priming)', () => undefined),
-          );
-          mmOf(tx.world, ctx.mm).type1Notifiers.push(ctx.container);
-        });
-        tx.emit('mmu_notifier.registered', { mm: ctx.mm, container: ctx.container });
-        return 'REGISTERED';
-      },
-    },
-    pin: {
-      requires: (w, _t, rp): Requirement[] => {
-        const ctx = ctxOf(rp);
-        return [
-          { lock: mmapLock(ctx.mm), mode: 'read' },
-          ...barsToFault(w, ctx.mm, ctx.arg.vaddr, ctx.arg.size).map((d): Requirement => ({ lock: `memory_lock#${d}`, mode: 'read' })),
-        ];
-      },
-      run: (tx, task, rp) => pinUnderMmapLock(tx, task, rp, 'map_dma.pin', 'PINNED'),
-    },
-    account: {
-      requires: (w, _t, rp): Requirement[] => {
-        const ctx = ctxOf(rp);
-        return ctx.pinned.charge > 0 && mmOf(w, ctx.mm).state === 'live' ? [{ lock: mmapLock(ctx.mm), mode: 'write' }] : [];
-      },
-      run(tx, task, rp) {
-        // vfio_lock_acct -> mm_lock_acct: mmap_write_lock_killable(mm) around the charge.
-        const ctx = ctxOf(rp);
-        const mm = mmOf(tx.world, ctx.mm);
-        const dma = type1.dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
-        if (ctx.pinned.charge > 0 && mm.state === 'live') locked(tx, task, mmapLock(ctx.mm), 'write', 'map_dma.account', () => type1.chargePins(tx, mm, dma, ctx.pinned));
-        else type1.chargePins(tx, mm, dma, ctx.pinned);
-        return 'ACCOUNTED';
-      },
-    },
-    map: {
-      requires: (_w, _t, rp, scheme): Requirement[] => (scheme.pfnmap === 'dmabuf' && hasMmio(ctxOf(rp)) ? [{ lock: resvLock(ctxOf(rp)), mode: 'write' }] : []),
-      run(tx, task, rp) {
-        // vfio_iommu_map: iommu_map(..., GFP_KERNEL_ACCOUNT) under iommu->lock.
-        const ctx = ctxOf(rp);
-        if (tx.scheme.pfnmap === 'dmabuf' && hasMmio(ctx)) {
-          // The importer maps under the buffer's reservation lock and checks `revoked` there
-          // (vfio_pci_dma_buf_iommufd_map), so a revoke cannot slip between check and map.
-          const revoked = ctx.pinned.runs.some((r) => {
-            const d = tx.world.devices.get(r.device!);
-            return r.kind === 'mmio' && (d?.memoryEnabled !== true || d.revoked);
-          });
-          if (revoked) {
-            locked(tx, task, resvLock(ctx), 'write', 'map_dma.map (dma_resv_lock)', () => undefined);
-            ctx.outcome = { errno: 'ENODEV', decidedBy: 'vfio_pci_dmabuf.c:vfio_pci_dma_buf_iommufd_map: the dma-buf is revoked' };
-            return 'FAILED';
-          }
-          acquire(tx, task, resvLock(ctx), 'write', 'map_dma.map (dma_resv_lock)');
-        }
-        allocate(tx, task, 'map_dma.map (iommu_map GFP_KERNEL_ACCOUNT)');
-        const c = containerOf(tx.world, ctx.container);
-        type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
-        if (tx.scheme.pfnmap === 'dmabuf' && hasMmio(ctx)) release(tx, task, resvLock(ctx));
-        release(tx, task, iommuLock(ctx.container));
-        ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped' };
+export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
+  validate: {
+    mirrors: "drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_map_dma (argsz, flags) and vfio_dma_do_map's checks before iommu->lock",
+    run(tx, _task, rp) {
+      const s = rp.stimulus;
+      const target = type1Target(tx, s);
+      if (target === null) {
+        // The ioctl never reaches type1: vfio_fops_unl_ioctl or the fd decides.
+        rp.ctx.outcome = runEntry(tx, s);
         return 'RETURN';
-      },
-    },
-    insert: {
-      requires: (_w, _t, rp): Requirement[] => [{ lock: mmapLock(ctxOf(rp).mm), mode: 'write' }],
-      run(tx, task, rp) {
-        // mmu_interval_notifier_insert (registering the itree subscription under mmap_lock)
-        const ctx = ctxOf(rp);
-        locked(tx, task, mmapLock(ctx.mm), 'write', 'map_dma.insert (mmu_interval_notifier_insert)', () => {
-          const mm = mmOf(tx.world, ctx.mm);
-          let seq: number;
-          if (mm.itreeActive > 0) {
-            mm.itreeSeq |= 1;
-            seq = mm.itreeSeq;
-          } else seq = mm.itreeSeq - 1;
-          mm.intervals.push({ container: ctx.container, dmaIova: ctx.dmaIova, start: ctx.arg.vaddr, end: ctx.arg.vaddr + ctx.arg.size, seq });
-        });
-        tx.emit('mmu_interval_notifier.inserted', { mm: ctx.mm, container: ctx.container, iova: hex(ctx.dmaIova) });
-        return 'BEGIN';
-      },
-    },
-    begin: {
-      requires: (w, _t, rp): Requirement[] => {
-        const ctx = ctxOf(rp);
-        const sub = intervalOf(w, ctx);
-        const ready = sub === undefined || sub.seq !== mmOf(w, ctx.mm).itreeSeq;
-        return [{ wait: `an invalidation of mm ${ctx.mm} overlapping the interval (mmu_interval_read_begin)`, ready, on: ready ? [] : invalidating(w, ctx.mm) }];
-      },
-      run(tx, _task, rp) {
-        const ctx = ctxOf(rp) as MapCtx & { seq: number };
-        ctx.seq = intervalOf(tx.world, ctx)!.seq;
-        return 'FAULT';
-      },
-    },
-    fault: {
-      requires: (w, _t, rp): Requirement[] => {
-        const ctx = ctxOf(rp);
-        return [{ lock: mmapLock(ctx.mm), mode: 'read' }, ...barsToFault(w, ctx.mm, ctx.arg.vaddr, ctx.arg.size).map((d): Requirement => ({ lock: `memory_lock#${d}`, mode: 'read' }))];
-      },
-      // hmm_range_fault under mmap_read_lock: the BAR's pfns, faulted in; nothing pinned.
-      run: (tx, task, rp) => pinUnderMmapLock(tx, task, rp, 'map_dma.fault (hmm_range_fault)', 'PROGRAM'),
-    },
-    program: {
-      requires: (_w, _t, rp): Requirement[] => [{ lock: `update_lock#${ctxOf(rp).container}`, mode: 'write' }],
-      run(tx, task, rp) {
-        const ctx = ctxOf(rp) as MapCtx & { seq: number };
-        const lock = `update_lock#${ctx.container}`;
-        acquire(tx, task, lock, 'write', 'map_dma.program (driver->update)');
-        // mmu_interval_read_retry, under the update lock
-        if (intervalOf(tx.world, ctx)!.seq !== ctx.seq) {
-          release(tx, task, lock);
-          tx.emit('mmu_interval_notifier.retry', { container: ctx.container, iova: hex(ctx.dmaIova) });
-          return 'RETRY';
-        }
-        const c = containerOf(tx.world, ctx.container);
-        type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
-        release(tx, task, lock);
-        release(tx, task, iommuLock(ctx.container));
-        ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped through an interval notifier (Documentation/mm/hmm.rst)' };
-        return 'RETURN';
-      },
-    },
-    unwind: {
-      run(tx, task, rp) {
-        // vfio_pin_map_dma: on error vfio_remove_dma: no partial mapping survives.
-        const ctx = ctxOf(rp);
-        const c = containerOf(tx.world, ctx.container);
-        type1.removeDma(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, 'PIN_FAILED');
-        release(tx, task, iommuLock(ctx.container));
-        tx.emit('map_dma.unwound', { container: ctx.container, iova: hex(ctx.dmaIova) });
-        return 'RETURN';
-      },
+      }
+      return attempt(tx, rp, 'RETURN', () => {
+        const ctx = rp.ctx;
+        ctx.arg = type1.mapValidate(tx, s);
+        ctx.container = target.c.id;
+        ctx.pid = target.p.pid;
+        ctx.mm = target.p.mm;
+        return 'VALID';
+      });
     },
   },
-};
+  lock: {
+    mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_dma_do_map (mutex_lock(iommu->lock), the checks, vfio_link_dma)',
+    requires: (_w, _t, rp) => [{ lock: lockOf.iommu(rp.ctx.container), mode: 'write' }],
+    run(tx, task, rp) {
+      const ctx = rp.ctx;
+      acquire(tx, task, lockOf.iommu(ctx.container), 'write', 'map_dma.lock');
+      const c = containerOf(tx.world, ctx.container);
+      const ev = attempt(tx, rp, 'RETURN', (): 'RETURN' | 'INSERT' | 'REGISTER' | 'LINKED' => {
+        const r = type1.mapLink(tx, processOf(tx.world, ctx.pid), c, ctx.arg);
+        if ('done' in r) {
+          ctx.outcome = r.done;
+          return 'RETURN';
+        }
+        ctx.dmaIova = r.dma.iova;
+        const mm = mmOf(tx.world, ctx.mm);
+        if (tx.scheme.pfnmap === 'interval' && allBar(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size)) return 'INSERT';
+        return tx.scheme.type1Notifier !== null && !mm.type1Notifiers.includes(c.id) ? 'REGISTER' : 'LINKED';
+      });
+      if (ev === 'RETURN') release(tx, task, lockOf.iommu(ctx.container));
+      return ev;
+    },
+  },
+  register: {
+    mirrors: "mm/mmu_notifier.c:mmu_notifier_register (a scheme's type1 notifier, under mmap_write_lock)",
+    requires: (_w, _t, rp) => [{ lock: lockOf.mmap(rp.ctx.mm), mode: 'write' }],
+    run(tx, task, rp) {
+      // mm/mmu_notifier.c:mmu_notifier_register: mmap_write_lock, then __mmu_notifier_register
+      // primes lockdep: fs_reclaim -> mmu_notifier_invalidate_range_start.
+      const ctx = rp.ctx;
+      locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.register', () => {
+        locked(tx, task, 'fs_reclaim', 'write', 'mmu_notifier_register (lockdep priming)', () =>
+          locked(tx, task, 'mmu_notifier_invalidate_range_start', 'write', 'mmu_notifier_register (lockdep priming)', () => undefined),
+        );
+        mmOf(tx.world, ctx.mm).type1Notifiers.push(ctx.container);
+      });
+      tx.emit('mmu_notifier.registered', { mm: ctx.mm, container: ctx.container });
+      return 'REGISTERED';
+    },
+  },
+  pin: {
+    mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_pin_pages_remote -> vaddr_get_pfns (mmap_read_lock; follow_fault_pfn for a BAR)',
+    requires: (w, _t, rp) => {
+      const ctx = rp.ctx;
+      return [
+        { lock: lockOf.mmap(ctx.mm), mode: 'read' },
+        ...barsToFault(w, ctx.mm, ctx.arg.vaddr, ctx.arg.size).map((d) => readLock(lockOf.memory(d))),
+      ];
+    },
+    run: (tx, task, rp) => pinUnderMmapLock(tx, task, rp, 'map_dma.pin', 'PINNED'),
+  },
+  account: {
+    mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_lock_acct -> mm_lock_acct (mmap_write_lock_killable)',
+    requires: (w, _t, rp) => {
+      const ctx = rp.ctx;
+      return ctx.pinned.charge > 0 && mmOf(w, ctx.mm).state === 'live' ? [{ lock: lockOf.mmap(ctx.mm), mode: 'write' }] : [];
+    },
+    run(tx, task, rp) {
+      // vfio_lock_acct -> mm_lock_acct: mmap_write_lock_killable(mm) around the charge.
+      const ctx = rp.ctx;
+      const mm = mmOf(tx.world, ctx.mm);
+      const dma = type1.dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
+      if (ctx.pinned.charge > 0 && mm.state === 'live') locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.account', () => type1.chargePins(tx, mm, dma, ctx.pinned));
+      else type1.chargePins(tx, mm, dma, ctx.pinned);
+      return 'ACCOUNTED';
+    },
+  },
+  map: {
+    mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_map -> iommu_map (GFP_KERNEL_ACCOUNT), mutex_unlock(iommu->lock)',
+    requires: (_w, _t, rp, scheme) => (scheme.pfnmap === 'dmabuf' && hasMmio(rp.ctx) ? [{ lock: resvLock(rp.ctx), mode: 'write' }] : []),
+    run(tx, task, rp) {
+      // vfio_iommu_map: iommu_map(..., GFP_KERNEL_ACCOUNT) under iommu->lock.
+      const ctx = rp.ctx;
+      if (tx.scheme.pfnmap === 'dmabuf' && hasMmio(ctx)) {
+        // The importer maps under the buffer's reservation lock and checks `revoked` there
+        // (vfio_pci_dma_buf_iommufd_map), so a revoke cannot slip between check and map.
+        const revoked = ctx.pinned.runs.some((r) => {
+          const d = tx.world.devices.get(r.device!);
+          return r.kind === 'mmio' && (d?.memoryEnabled !== true || d.revoked);
+        });
+        if (revoked) {
+          locked(tx, task, resvLock(ctx), 'write', 'map_dma.map (dma_resv_lock)', () => undefined);
+          ctx.outcome = { errno: 'ENODEV', decidedBy: 'vfio_pci_dmabuf.c:vfio_pci_dma_buf_iommufd_map: the dma-buf is revoked' };
+          return 'FAILED';
+        }
+        acquire(tx, task, resvLock(ctx), 'write', 'map_dma.map (dma_resv_lock)');
+      }
+      allocate(tx, task, 'map_dma.map (iommu_map GFP_KERNEL_ACCOUNT)');
+      const c = containerOf(tx.world, ctx.container);
+      type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
+      if (tx.scheme.pfnmap === 'dmabuf' && hasMmio(ctx)) release(tx, task, resvLock(ctx));
+      release(tx, task, lockOf.iommu(ctx.container));
+      ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped' };
+      return 'RETURN';
+    },
+  },
+  insert: {
+    mirrors: "mm/mmu_notifier.c:mmu_interval_notifier_insert (pfnmap 'interval')",
+    requires: (_w, _t, rp) => [{ lock: lockOf.mmap(rp.ctx.mm), mode: 'write' }],
+    run(tx, task, rp) {
+      // mmu_interval_notifier_insert (registering the itree subscription under mmap_lock)
+      const ctx = rp.ctx;
+      locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.insert (mmu_interval_notifier_insert)', () => {
+        const mm = mmOf(tx.world, ctx.mm);
+        let seq: number;
+        if (mm.itreeActive > 0) {
+          mm.itreeSeq |= 1;
+          seq = mm.itreeSeq;
+        } else seq = mm.itreeSeq - 1;
+        mm.intervals.push({ container: ctx.container, dmaIova: ctx.dmaIova, start: ctx.arg.vaddr, end: ctx.arg.vaddr + ctx.arg.size, seq });
+      });
+      tx.emit('mmu_interval_notifier.inserted', { mm: ctx.mm, container: ctx.container, iova: hex(ctx.dmaIova) });
+      return 'BEGIN';
+    },
+  },
+  begin: {
+    mirrors: 'mm/mmu_notifier.c:mmu_interval_read_begin (waits while an overlapping invalidation runs)',
+    requires: (w, _t, rp) => {
+      const ctx = rp.ctx;
+      const sub = intervalOf(w, ctx);
+      const ready = sub === undefined || sub.seq !== mmOf(w, ctx.mm).itreeSeq;
+      return [{ wait: `an invalidation of mm ${ctx.mm} overlapping the interval (mmu_interval_read_begin)`, ready, on: ready ? [] : invalidating(w, ctx.mm) }];
+    },
+    run(tx, _task, rp) {
+      const ctx = rp.ctx;
+      ctx.seq = intervalOf(tx.world, ctx)!.seq;
+      return 'FAULT';
+    },
+  },
+  fault: {
+    mirrors: 'mm/hmm.c:hmm_range_fault under mmap_read_lock (vfio_pci_mmap_huge_fault takes memory_lock)',
+    requires: (w, _t, rp) => {
+      const ctx = rp.ctx;
+      return [readLock(lockOf.mmap(ctx.mm)), ...barsToFault(w, ctx.mm, ctx.arg.vaddr, ctx.arg.size).map((d) => readLock(lockOf.memory(d)))];
+    },
+    // hmm_range_fault under mmap_read_lock: the BAR's pfns, faulted in; nothing pinned.
+    run: (tx, task, rp) => pinUnderMmapLock(tx, task, rp, 'map_dma.fault (hmm_range_fault)', 'PROGRAM'),
+  },
+  program: {
+    mirrors: 'Documentation/mm/hmm.rst: driver->update lock, mmu_interval_read_retry, then iommu_map',
+    requires: (_w, _t, rp) => [{ lock: lockOf.update(rp.ctx.container), mode: 'write' }],
+    run(tx, task, rp) {
+      const ctx = rp.ctx;
+      const lock = lockOf.update(ctx.container);
+      acquire(tx, task, lock, 'write', 'map_dma.program (driver->update)');
+      // mmu_interval_read_retry, under the update lock
+      if (intervalOf(tx.world, ctx)!.seq !== ctx.seq) {
+        release(tx, task, lock);
+        tx.emit('mmu_interval_notifier.retry', { container: ctx.container, iova: hex(ctx.dmaIova) });
+        return 'RETRY';
+      }
+      const c = containerOf(tx.world, ctx.container);
+      type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
+      release(tx, task, lock);
+      release(tx, task, lockOf.iommu(ctx.container));
+      ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped through an interval notifier (Documentation/mm/hmm.rst)' };
+      return 'RETURN';
+    },
+  },
+  unwind: {
+    mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_pin_map_dma error path -> vfio_remove_dma, mutex_unlock(iommu->lock)',
+    run(tx, task, rp) {
+      // vfio_pin_map_dma: on error vfio_remove_dma: no partial mapping survives.
+      const ctx = rp.ctx;
+      const c = containerOf(tx.world, ctx.container);
+      type1.removeDma(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, 'PIN_FAILED');
+      release(tx, task, lockOf.iommu(ctx.container));
+      tx.emit('map_dma.unwound', { container: ctx.container, iova: hex(ctx.dmaIova) });
+      return 'RETURN';
+    },
+  },
+});

@@ -3,59 +3,24 @@
  * time. A stimulus without a task runs its path to completion at once; a stimulus with a task
  * joins that task's queue and advances only when the task is stepped (SPEC 1.5).
  */
-import type { Derived, Stimulus, StimulusOp } from '../vocab/records.js';
+import type { Derived, Stimulus } from '../vocab/records.js';
 import type { Scheme } from '../schemes/scheme.js';
 import { available, holders, holding } from '../core/locks.js';
-import type { Rule } from '../paths/atomic.js';
-import { lockedAtomicPath, zapPath } from '../paths/zap.js';
-import { PATHS_BY_NAME, pathNameFor } from '../paths/index.js';
-import type { PathDef, Requirement } from '../paths/types.js';
-import * as device from '../kernel/vfio/pci.js';
-import * as files from '../kernel/vfio/files.js';
-import * as host from '../kernel/host.js';
-import * as mdev from '../kernel/vfio/mdev.js';
-import * as mm from '../kernel/mm/mm.js';
-import * as sva from '../kernel/iommu/sva.js';
+import { PATHS, pathNameFor, type PathName } from '../paths/index.js';
+import type { PathDef, Requirement, Running } from '../paths/types.js';
+import { releaseFile, releaseLocks } from '../kernel/fs/file.js';
+import { KERNEL } from '../kernel/tables.js';
 import { initialState, isFinal, step } from '../core/stepper.js';
 import { Tx, type Outcome, type Touched } from '../core/tx.js';
 import type { RunningPath, Task, World } from '../core/world.js';
-import type { MachineName } from '../../machines/index.js';
 import { BadReference, ModelError } from '../vocab/errors.js';
 
-const RULES: { [O in StimulusOp]: Rule<O> | null } = {
-  'host.iommu': host.hostIommu,
-  'host.device': host.hostDevice,
-  'host.mdev': host.hostMdev,
-  'process.spawn': mm.spawn,
-  open: files.open,
-  close: files.close,
-  ioctl: files.ioctl,
-  mmap: mm.mmap,
-  munmap: null, // the munmap path (src/paths/munmap.ts)
-  touch: mm.touch,
-  'pci.command': device.pciCommand,
-  fork: mm.fork,
-  exit: null, // the exit path (src/paths/exit.ts)
-  'device.dma': device.deviceDma,
-  'device.page_request': null, // the page_request path (src/paths/sva.ts)
-  'device.stop_pasid': sva.stopPasid,
-  'device.unbind': null, // the unbind path
-  'mm.reclaim': null, // the reclaim path (src/paths/invalidate-range.ts)
-  'mm.oom_reap': null, // the oom_reap path
-  'mdev.pin_pages': mdev.pinPages,
-  'mdev.unpin_pages': mdev.unpinPages,
-  'mdev.dma_rw': mdev.dmaRw,
-  'sva.bind': sva.bind,
-  'sva.unbind': null, // the sva_unbind path
-  step: null, // handled by the replay: it names a task to step
-};
-
-const ATOMIC = lockedAtomicPath(RULES);
-const ZAP = zapPath(RULES);
-
 function pathDef(name: string): PathDef {
-  return name === 'atomic' ? ATOMIC : name === 'zap' ? ZAP : PATHS_BY_NAME[name]!;
+  return PATHS[name as PathName];
 }
+
+/** The running path as its steps see it (each path types its own locals). */
+const running = (rp: RunningPath): Running<{ outcome?: Outcome }, Stimulus['op']> => rp as unknown as Running<{ outcome?: Outcome }, Stimulus['op']>;
 
 export interface Applied {
   readonly outcome: Outcome;
@@ -64,22 +29,22 @@ export interface Applied {
 }
 
 /** Starts the next stimulus of a task if it has no path in flight. */
-function current(scheme: Scheme, task: Task): RunningPath | null {
+function current(task: Task): RunningPath | null {
   if (task.current !== null) return task.current;
   const s = task.queue[0];
   if (s === undefined) return null;
-  const path = pathNameFor(s, scheme);
-  return { stimulus: s, path, state: initialState(pathDef(path).machine as MachineName), ctx: {} };
+  const path = pathNameFor(s);
+  return { stimulus: s, path, state: initialState(pathDef(path).machine), ctx: {} };
 }
 
 /** What the task's next step needs (its next stimulus's first step if none is in flight). */
 export function requirements(w: World, scheme: Scheme, task: Task): Requirement[] {
-  const rp = current(scheme, task);
+  const rp = current(task);
   if (rp === null) return [];
   // task_work after the path returned: the next deferred file release and the locks it takes
   const pendingRelease = task.deferred[0];
-  if (pendingRelease !== undefined && isFinal(pathDef(rp.path).machine as MachineName, rp.state)) return files.releaseLocks(w, pendingRelease, scheme);
-  return pathDef(rp.path).steps[rp.state]?.requires?.(w, task, rp, scheme) ?? [];
+  if (pendingRelease !== undefined && isFinal(pathDef(rp.path).machine, rp.state)) return releaseLocks(w, KERNEL.ops, pendingRelease, scheme);
+  return pathDef(rp.path).steps[rp.state]?.requires?.(w, task, running(rp), scheme) ?? [];
 }
 
 /** The first requirement the task's next step lacks, or null when it can run. */
@@ -110,23 +75,23 @@ export interface Stepped {
 function runOneStep(tx: Tx, scheme: Scheme, task: Task): { stimulus: Stimulus; outcome: Outcome } | null {
   let rp = task.current;
   if (rp === null) {
-    rp = current(scheme, task)!;
+    rp = current(task)!;
     task.queue.shift();
     task.current = rp;
     // a task of its own for a stimulus without one ('@seq') is an implementation detail
     if (rp.stimulus.task !== undefined) tx.emit('task.started', { task: task.name, seq: rp.stimulus.seq, stimulus: rp.stimulus.op, path: rp.path });
   }
   const def = pathDef(rp.path);
-  const machine = def.machine as MachineName;
+  const machine = def.machine;
   tx.task = task;
   if (isFinal(machine, rp.state)) {
     // task_work: one deferred file release (fs/file_table.c ____fput) under the locks it takes
     const id = task.deferred.shift()!;
-    holding(tx, task, files.releaseLocks(tx.world, id, scheme), 'task_work (____fput)', () => files.releaseFile(tx, id));
+    holding(tx, task, releaseLocks(tx.world, KERNEL.ops, id, scheme), 'task_work (____fput)', () => releaseFile(tx, id));
   } else {
     const st = def.steps[rp.state];
     if (st === undefined) throw new ModelError(`path ${rp.path} has no step for state '${rp.state}'`);
-    const event = st.run(tx, task, rp);
+    const event = st.run(tx, task, running(rp));
     const r = step(machine, rp.state, { type: event });
     if (!r.accepted) throw new ModelError(`path ${rp.path}: event ${event} is not legal in state '${rp.state}'`);
     rp.state = r.value;
@@ -135,7 +100,7 @@ function runOneStep(tx: Tx, scheme: Scheme, task: Task): { stimulus: Stimulus; o
   if (task.deferred.length > 0) return null;
   task.current = null;
   if (task.held.length > 0) throw new ModelError(`${task.name} returned from ${rp.path} holding ${task.held.map((h) => h.id).join(', ')}`);
-  const outcome = rp.ctx['outcome'] as Outcome | undefined;
+  const outcome = running(rp).ctx.outcome;
   if (outcome === undefined) throw new ModelError(`path ${rp.path} returned without an outcome`);
   return { stimulus: rp.stimulus, outcome };
 }
@@ -146,7 +111,7 @@ export function stepTask(world: World, scheme: Scheme, name: string, cause: numb
   if (task === undefined || !hasWork(task)) throw new BadReference('task', `task '${name}' has nothing to run`);
   const b = blockedOn(world, scheme, task);
   if (b !== null) throw new BadReference('task', `task '${name}' is blocked on ${describeBlock(world, b)}`);
-  const tx = new Tx(world, scheme, cause);
+  const tx = new Tx(world, scheme, cause, KERNEL);
   const finished = runOneStep(tx, scheme, task);
   if (finished !== null) tx.emit('task.returned', { task: name, seq: finished.stimulus.seq });
   return { derived: tx.derived, touched: tx.touched, finished };
@@ -173,7 +138,7 @@ export function applyStimulus(world: World, scheme: Scheme, s: Stimulus): Applie
   const name = `@${s.seq}`;
   const task: Task = { name, queue: [s], current: null, held: [], nonBlock: 0, deferred: [] };
   world.tasks.set(name, task);
-  const tx = new Tx(world, scheme, s.seq);
+  const tx = new Tx(world, scheme, s.seq, KERNEL);
   try {
     for (;;) {
       const b = blockedOn(world, scheme, task);

@@ -23,6 +23,7 @@ import type { PageRequestPathEvent } from '../../machines/paths/page-request.mac
 import type { SvaUnbindEvent } from '../../machines/paths/sva-unbind.machine.js';
 import type { UnbindEvent } from '../../machines/paths/unbind.machine.js';
 import type { UnmapDmaEvent } from '../../machines/paths/unmap-dma.machine.js';
+import type { ZapEvent } from '../../machines/paths/zap.machine.js';
 
 /** Every event of each machine's event union; a test below checks none is left out. */
 const EXPLORED: Record<PathMachineName, Exploration> = {
@@ -63,6 +64,7 @@ const EXPLORED: Record<PathMachineName, Exploration> = {
     e<PageRequestPathEvent['type']>('QUEUED', 'RETURN'),
   ),
   sva_unbind: explore(PATH_MACHINES.sva_unbind, e<SvaUnbindEvent['type']>('DRAIN', 'RETURN')),
+  zap: explore(PATH_MACHINES.zap, e<ZapEvent['type']>('CALLBACK', 'NEXT', 'END', 'RETURN')),
 };
 
 const names = Object.keys(EXPLORED).sort() as PathMachineName[];
@@ -262,6 +264,19 @@ describe('invalidate_range (mm/mmu_notifier.c: munmap, reclaim, OOM reaper)', ()
     expect(show(into(x, 'callback'))).toEqual(['enter -CALLBACK-> callback']);
     expect(into(x, 'leave').map((d) => d.from).sort()).toEqual(['callback', 'enter']);
     expect(show(outOf(x, 'leave'))).toEqual(['leave -RETURN-> done']);
+  });
+});
+
+describe('zap (vfio_pci_config.c vfio_basic_config_write, vfio_pci_core.c vfio_pci_ioctl_reset)', () => {
+  const x = EXPLORED.zap;
+
+  it('returns from enter when the write zaps nothing, and otherwise only through leave', () => {
+    expect(show(outOf(x, 'enter'))).toEqual(['enter -CALLBACK-> callback', 'enter -END-> leave', 'enter -RETURN-> done']);
+    expect(into(x, 'done').map((d) => d.from).sort()).toEqual(['enter', 'leave']);
+  });
+
+  it('runs the subscribers of the zapped mappings one at a time', () => {
+    expect(show(outOf(x, 'callback'))).toEqual(['callback -END-> leave', 'callback -NEXT-> callback']);
   });
 });
 

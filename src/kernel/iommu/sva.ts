@@ -7,15 +7,25 @@
  * (arm-smmu-v3-sva.c:arm_smmu_mm_release, intel svm.c:intel_mm_release).
  * docs/kernel-notes.md items 6 and 8.
  */
+/**
+ * SVA and I/O page faults: iommu_sva_bind_device / iommu_sva_unbind_device
+ * (drivers/iommu/iommu-sva.c), the global PASID allocator (iommu_alloc_global_pasid; freed at
+ * kernel/fork.c:__mmdrop -> mm_pasid_drop), page requests (drivers/iommu/io-pgfault.c:
+ * iommu_report_device_fault, iommu_sva_handle_iopf, iopf_queue_remove_device) and the MMU
+ * notifier release that disables a PASID's translation when the mm exits
+ * (arm-smmu-v3-sva.c:arm_smmu_mm_release, intel svm.c:intel_mm_release).
+ * docs/kernel-notes.md items 6 and 8.
+ */
 import type { StimulusOf } from '../../vocab/records.js';
 import { hex } from '../../log/u64.js';
 import { deviceOf, mmOf, vmaAt } from '../../core/lookup.js';
 import { initialState } from '../../core/stepper.js';
-import { type Outcome, type Tx } from '../../core/tx.js';
-import { newId, type Device, type Mm, type PageRequest, type SvaBond } from '../../core/world.js';
+import { type Outcome, Tx } from '../../core/tx.js';
+import { newId, type Device, type Mm, type PageRequest, type SvaBond, type World } from '../../core/world.js';
 import { mmDrop, mmGrab, releasePasid } from '../mm/mm.js';
-import { backAnon } from '../vfio/type1.js';
+import { backAnon } from '../mm/mm.js';
 import { BadReference } from '../../vocab/errors.js';
+import { type LockUse, lockOf, writeLock } from '../../vocab/locks.js';
 
 /** IOMMU_FIRST_GLOBAL_PASID: PASID 0 is the RID's. */
 const FIRST_GLOBAL_PASID = 1;
@@ -212,4 +222,10 @@ export function svaDma(tx: Tx, d: Device, pasid: number, addr: bigint, length: b
   }
   tx.emit('dma.translated', { device: d.name, pasid, iova: hex(addr), length: hex(length), write });
   return { dma: 'ok', decidedBy: 'IOMMU: translated through the PASID table to the mm' };
+}
+
+/** iommu_sva_bind_device runs under iommu_sva_lock; the SVA domain registers an MMU notifier. */
+export function bindLocks(w: World, s: StimulusOf<'sva.bind'>): LockUse[] {
+  const p = w.processes.get(s.pid);
+  return [writeLock(lockOf.sva), ...(p === undefined || w.mms.get(p.mm)?.state !== 'live' ? [] : [writeLock(lockOf.mmap(p.mm))])];
 }

@@ -14,7 +14,7 @@ import type { Scheme } from '../../schemes/scheme.js';
 import { acquire, allocate, available, release } from '../../core/locks.js';
 import { mmOf } from '../../core/lookup.js';
 import * as type1 from '../vfio/type1.js';
-import type { Tx } from '../../core/tx.js';
+import { Tx } from '../../core/tx.js';
 import type { Task, World } from '../../core/world.js';
 import type { Requirement } from '../../paths/types.js';
 
@@ -135,7 +135,7 @@ function intervalInvalidate(tx: Tx, task: Task, sub: Extract<Subscriber, { kind:
  * owner calls into type1), or the dma-buf's reservation lock (vfio_pci_dma_buf_move ->
  * dma_buf_move_notify; the importer unmaps under its own locks).
  */
-function linkLock(scheme: Scheme, sub: Extract<Subscriber, { kind: 'link' }>): { lock: string; mode: 'write' } {
+export function linkLock(scheme: Scheme, sub: Extract<Subscriber, { kind: 'link' }>): { lock: string; mode: 'write' } {
   return scheme.pfnmap === 'dmabuf' ? { lock: `dma_resv#${sub.container}@${hex(sub.dmaIova)}`, mode: 'write' } : { lock: `iommu.lock#${sub.container}`, mode: 'write' };
 }
 

@@ -8,10 +8,12 @@
 import type { StimulusOf } from '../../vocab/records.js';
 import { hex, PAGE_SHIFT, PAGE_SIZE } from '../../log/u64.js';
 import { containerOf, deviceOf, groupOf, mmOf, vmaAt } from '../../core/lookup.js';
-import { type Outcome, type Tx } from '../../core/tx.js';
-import type { Container, Device, Type1, VfioDma } from '../../core/world.js';
-import { accountLockedVm, backAnon, findDma, markPins } from './type1.js';
+import { type Outcome, Tx } from '../../core/tx.js';
+import type { Container, Device, Type1, VfioDma, World } from '../../core/world.js';
+import { accountLockedVm, findDma, markPins } from './type1.js';
+import { backAnon } from '../mm/mm.js';
 import { BadReference } from '../../vocab/errors.js';
+import { type LockUse, lockOf, writeLock, readLock } from '../../vocab/locks.js';
 
 /** VFIO_PIN_PAGES_MAX_ENTRIES = PAGE_SIZE / sizeof(unsigned long) on x86-64. */
 const PIN_PAGES_MAX_ENTRIES = 512;
@@ -113,7 +115,7 @@ export function unpinPages(tx: Tx, s: StimulusOf<'mdev.unpin_pages'>): Outcome {
   return { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_iommu_type1_unpin_pages' };
 }
 
-function unpinRange(tx: Tx, c: Container | null, d: Device, iova: bigint, npage: number): void {
+export function unpinRange(tx: Tx, c: Container | null, d: Device, iova: bigint, npage: number): void {
   const at = 'vfio_main.c:vfio_unpin_pages';
   if (npage <= 0) return tx.kernelBug(`${at}: WARN_ON(npage <= 0)`);
   if (d.openCount === 0) return tx.kernelBug(`${at}: WARN_ON(!vfio_assert_device_open(device))`);
@@ -134,20 +136,6 @@ function unpinRange(tx: Tx, c: Container | null, d: Device, iova: bigint, npage:
   if (i !== npage) tx.kernelBug('vfio_iommu_type1.c:vfio_iommu_type1_unpin_pages: WARN_ON(i != npage)');
   tx.touched.containers.add(c.id);
   tx.emit('mdev.unpinned', { device: d.name, iova: hex(iova), npage: i });
-}
-
-/**
- * The vendor driver's dma_unmap(iova, size) callback, called by vfio_notify_dma_unmap. The
- * scheme says what the vendor does (upstream: "Drivers MUST unpin pages in response to an
- * invalidation").
- */
-export function vendorDmaUnmap(tx: Tx, c: Container, d: Device, iova: bigint, size: bigint): void {
-  if (tx.scheme.mdevDmaUnmap === 'ignore') {
-    tx.emit('mdev.dma_unmap_ignored', { device: d.name, iova: hex(iova), size: hex(size) });
-    return;
-  }
-  const pages = [...d.vendorPins.entries()].filter(([p]) => p >= iova && p < iova + size).sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  for (const [page, count] of pages) for (let k = 0; k < count; k += 1) unpinRange(tx, c, d, page, 1);
 }
 
 /** SPEC 1.3 `mdev.dma_rw`: vfio_dma_rw -> vfio_iommu_type1_dma_rw (no pinning; CPU copy). */
@@ -189,4 +177,22 @@ export function dmaRw(tx: Tx, s: StimulusOf<'mdev.dma_rw'>): Outcome {
   }
   tx.emit('mdev.dma_rw', { device: d.name, iova: hex(s.iova), length: hex(s.length), write });
   return { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_iommu_type1_dma_rw' };
+}
+
+/**
+ * vfio_pin_pages, vfio_unpin_pages and vfio_dma_rw run under type1's iommu->lock;
+ * vfio_dma_rw copies through each owner's mm (kthread_use_mm; its faults take mmap_lock).
+ */
+export function mdevLocks(w: World, s: StimulusOf<'mdev.pin_pages' | 'mdev.unpin_pages' | 'mdev.dma_rw'>): LockUse[] {
+  const d = w.devices.get(s.device);
+  const g = d === undefined ? undefined : w.groups.get(d.group);
+  const c = g?.container == null ? undefined : w.containers.get(g.container);
+  if (c?.type1 == null) return [];
+  const locks = [writeLock(lockOf.iommu(c.id))];
+  if (s.op === 'mdev.dma_rw') {
+    const mms = new Set<number>();
+    for (const x of c.type1.dmas.valuesArray()) if (x.iova < s.iova + s.length && s.iova < x.iova + x.size && w.mms.get(x.mm)?.state === 'live') mms.add(x.mm);
+    for (const mm of [...mms].sort((a, b) => a - b)) locks.push(readLock(lockOf.mmap(mm)));
+  }
+  return locks;
 }

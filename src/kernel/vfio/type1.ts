@@ -11,14 +11,12 @@ import type { JsonValue, Prot, StimulusOf } from '../../vocab/records.js';
 import { hex, isAligned, lowestBit, PAGE_SHIFT, PAGE_SIZE, U64_MAX, wraps } from '../../log/u64.js';
 import { deviceOf, mmOf, vmaAt } from '../../core/lookup.js';
 import { initialState } from '../../core/stepper.js';
-import { KernelOops, type Outcome, type Tx } from '../../core/tx.js';
+import { KernelOops, type Outcome, Tx } from '../../core/tx.js';
 import { above, atOrBelow, iovaTree } from '../../core/iova-tree.js';
-import { newId, type Container, type Domain, type Group, type IommuPte, type Mm, type PinExtent, type Process, type Type1, type VfioDma } from '../../core/world.js';
-import { faultBar } from './pci.js';
-import { mmDrop, mmGrab } from '../mm/mm.js';
-import { vendorDmaUnmap } from './mdev.js';
-import { runActions } from '../actions.js';
+import { newId, type Container, type Domain, type Group, type IommuPte, type Mm, type PinExtent, type Process, type Type1, type VfioDma, type World } from '../../core/world.js';
+import { backAnon, mmDrop, mmGrab } from '../mm/mm.js';
 import { BadReference, ModelError } from '../../vocab/errors.js';
+import { type LockUse, writeLock, lockOf } from '../../vocab/locks.js';
 
 export const TYPE1_IOCTLS: ReadonlySet<string> = new Set(['VFIO_IOMMU_GET_INFO', 'VFIO_IOMMU_MAP_DMA', 'VFIO_IOMMU_UNMAP_DMA']);
 
@@ -306,7 +304,7 @@ export function pinRuns(tx: Tx, p: Process, dma: VfioDma, mm: Mm, size: bigint):
       // VM_PFNMAP: follow_fault_pfn -> fixup_user_fault on a missing PTE: the vfio-pci fault
       // handler gives VM_FAULT_SIGBUS when memory decode is off (CVE-2020-12888) -> -EFAULT.
       const d = deviceOf(tx.world, vma.device!);
-      if (vma.state === 'empty' && !faultBar(tx, p, vma)) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: fixup_user_fault: VM_FAULT_SIGBUS (memory disabled)');
+      if (vma.state === 'empty' && !tx.ops.faultBar(tx, p, vma)) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: fixup_user_fault: VM_FAULT_SIGBUS (memory disabled)');
       if (dma.prot.write && !vma.prot.write) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: write_fault && !args.writable');
       const bar = d.bars.find((b) => b.index === vma.bar)!;
       // is_invalid_reserved_pfn: MMIO has no struct page: not pinned, not charged.
@@ -355,12 +353,6 @@ function pinMapDma(tx: Tx, p: Process, c: Container, dma: VfioDma, mm: Mm, size:
   const pinned = pinRuns(tx, p, dma, mm, size);
   chargePins(tx, mm, dma, pinned);
   mapRuns(tx, c, dma, pinned, size);
-}
-
-/** Gives an anonymous vma its physical pages at the first fault or pin. */
-export function backAnon(tx: Tx, vma: { start: bigint; end: bigint; phys: bigint | null }): void {
-  vma.phys = tx.world.nextRamPhys;
-  tx.world.nextRamPhys += vma.end - vma.start;
 }
 
 /** vpfn_pages: pages of [iova, iova+len) already pinned through pfn_list (not charged twice). */
@@ -535,7 +527,7 @@ export function notifyDmaUnmap(tx: Tx, c: Container, iova: bigint): void {
   const dma = c.type1!.dmas.get(iova);
   if (dma === undefined) return;
   tx.cascade('mdev.dma_unmap', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => {
-    for (const name of c.type1!.deviceList) vendorDmaUnmap(tx, c, deviceOf(tx.world, name), dma.iova, dma.size);
+    for (const name of c.type1!.deviceList) tx.ops.dmaUnmap(tx, c, deviceOf(tx.world, name), dma.iova, dma.size); // device->ops->dma_unmap
   });
 }
 
@@ -548,7 +540,7 @@ export function removeDma(tx: Tx, c: Container, dma: VfioDma, event: 'REMOVE' | 
   const removedSize = dma.size;
   tx.cascade('dma.removed', { container: c.id, iova: hex(dma.iova), size: hex(removedSize) }, () => {
     if (dma.pfnList.size > 0) tx.kernelBug('vfio_iommu_type1.c:vfio_remove_dma: WARN_ON(!RB_EMPTY_ROOT(&dma->pfn_list))');
-    runActions(tx, 'vfio_dma', dmaKey(c, dma), tx.fire('vfio_dma', dmaKey(c, dma), dma, event));
+    tx.fire('vfio_dma', dmaKey(c, dma), dma, event);
     t.dmas.delete(dma.iova);
     // mmu_interval_notifier_remove of the pinless scheme's interval notifier, if any, and the
     // BAR links of vma-link / dma-buf schemes
@@ -766,4 +758,14 @@ export function invalidateUserRange(tx: Tx, c: Container, mm: number, start: big
     if (dma.mm !== mm || !dma.iommuMapped || dma.vaddr >= end || start >= dma.vaddr + dma.size) continue;
     tx.cascade('dma.invalidated', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => unmapUnpin(tx, c, dma, true));
   }
+}
+
+/**
+ * The locks under which unmapping `dmas` uncharges their owners: vfio_lock_acct ->
+ * mm_lock_acct takes each live mm's mmap_lock (write), lowest mm first.
+ */
+export function unchargeLocks(w: World, dmas: Iterable<VfioDma>): LockUse[] {
+  const mms = new Set<number>();
+  for (const d of dmas) if (d.lockedVm > 0 && w.mms.get(d.mm)?.state === 'live') mms.add(d.mm);
+  return [...mms].sort((a, b) => a - b).map((mm) => writeLock(lockOf.mmap(mm)));
 }

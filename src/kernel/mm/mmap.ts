@@ -1,0 +1,143 @@
+import { processOf, mmOf, fdFile, deviceOf, fileOf, vmaAt } from '../../core/lookup.js';
+import { Tx, type Outcome } from '../../core/tx.js';
+import type { Mm, Vma, World } from '../../core/world.js';
+import { PAGE_SIZE, isAligned, wraps, hex } from '../../log/u64.js';
+import { type LockUse, lockOf, writeLock, readLock } from '../../vocab/locks.js';
+import type { StimulusOf } from '../../vocab/records.js';
+import { fput } from '../fs/file.js';
+import { backAnon } from './mm.js';
+
+/**
+ * Address spaces (mm/mmap.c, mm/memory.c): mmap of anonymous memory or a device region, munmap's
+ * checks and vma removal, and a CPU access that faults pages in.
+ */
+function insertVma(mm: Mm, v: Vma): void {
+  let i = mm.vmas.length;
+  while (i > 0 && mm.vmas[i - 1]!.start > v.start) i -= 1;
+  mm.vmas.splice(i, 0, v);
+}
+
+function overlaps(mm: Mm, start: bigint, end: bigint): boolean {
+  return mm.vmas.some((v) => v.start < end && start < v.end);
+}
+
+/** SPEC 1.3 `mmap`: anonymous memory, or a device region of a vfio device fd. */
+export function mmap(tx: Tx, s: StimulusOf<'mmap'>): Outcome {
+  const p = processOf(tx.world, s.pid);
+  const mm = mmOf(tx.world, p.mm);
+  const prot = s.prot ?? { read: true, write: true };
+  const at = 'mm/mmap.c:do_mmap';
+  if (s.length === 0n) tx.fail('EINVAL', `${at}: !len`);
+  const length = (s.length + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
+  const offset = s.offset ?? 0n;
+  if (!isAligned(offset, PAGE_SIZE)) tx.fail('EINVAL', `${at}: offset not page aligned`);
+  if (s.addr !== undefined && !isAligned(s.addr, PAGE_SIZE)) tx.fail('EINVAL', `${at}: addr not page aligned (MAP_FIXED_NOREPLACE)`);
+  let addr = s.addr;
+  if (addr !== undefined) {
+    // The model treats addr as MAP_FIXED_NOREPLACE: it must be free.
+    if (wraps(addr, length) || overlaps(mm, addr, addr + length)) tx.fail('EEXIST', `${at}: MAP_FIXED_NOREPLACE range is in use`);
+  } else {
+    addr = mm.nextMmap;
+    while (overlaps(mm, addr, addr + length)) addr += length;
+  }
+  if (addr + length > mm.nextMmap) mm.nextMmap = addr + length;
+  if (s.fd === undefined) {
+    insertVma(mm, { start: addr, end: addr + length, prot, kind: 'anon', phys: null, state: 'anon' });
+    tx.emit('vma.mapped', { pid: p.pid, start: hex(addr), end: hex(addr + length), kind: 'anon' });
+    return { ret: addr, decidedBy: at };
+  }
+  const f = fdFile(tx, p, s.fd);
+  if (f.kind !== 'device') tx.fail('ENODEV', `${at}: file has no mmap operation`);
+  const v = tx.ops.mmapDevice(tx, deviceOf(tx.world, f.device!), f.id, addr, length, offset, prot); // f_op->mmap
+  insertVma(mm, v);
+  f.refs += 1; // vma->vm_file = get_file(file)
+  tx.emit('vma.mapped', { pid: p.pid, start: hex(addr), end: hex(addr + length), kind: 'bar', device: v.device!, bar: v.bar! });
+  return { ret: addr, decidedBy: 'vfio_pci_core.c:vfio_pci_core_mmap' };
+}
+
+/** Whether any vma intersects [start, end). */
+export function hasVmasIn(mm: Mm, start: bigint, end: bigint): boolean {
+  return mm.vmas.some((v) => v.start < end && start < v.end);
+}
+
+/**
+ * mm/mmap.c:do_vmi_align_munmap after the notifiers: split the vmas at the edges, remove the
+ * pieces inside, and drop what each held (a BAR vma's device file).
+ */
+export function removeVmas(tx: Tx, mm: Mm, start: bigint, end: bigint): void {
+  const keep: Vma[] = [];
+  const gone: Vma[] = [];
+  for (const v of mm.vmas) {
+    if (v.end <= start || v.start >= end) {
+      keep.push(v);
+      continue;
+    }
+    if (v.start < start) keep.push(slice(v, v.start, start));
+    if (v.end > end) keep.push(slice(v, end, v.end));
+    // __split_vma -> vma_dup: each new piece of a file vma takes its own get_file().
+    if (v.file !== undefined) fileOf(tx.world, v.file).refs += (v.start < start ? 1 : 0) + (v.end > end ? 1 : 0);
+    gone.push(slice(v, v.start < start ? start : v.start, v.end > end ? end : v.end));
+  }
+  if (gone.length === 0) return;
+  mm.vmas = keep;
+  for (const v of gone) {
+    tx.emit('vma.unmapped', { mm: mm.id, start: hex(v.start), end: hex(v.end), kind: v.kind });
+    if (v.kind === 'bar') {
+      tx.fire('bar_mapping', `${mm.id}@${hex(v.start)}`, v, 'UNMAP');
+      fput(tx, v.file!); // remove_vma -> fput(vma->vm_file)
+    }
+  }
+}
+
+function slice(v: Vma, start: bigint, end: bigint): Vma {
+  const phys = v.phys === null ? null : v.phys + (start - v.start);
+  const pgoff = v.pgoff === undefined ? undefined : v.pgoff + (start - v.start);
+  const out: Vma = { ...v, start, end, phys };
+  if (pgoff !== undefined) (out as { pgoff?: bigint }).pgoff = pgoff;
+  return out;
+}
+
+/** SPEC 1.3 `munmap`: the checks of mm/mmap.c:do_vmi_munmap; returns the page-aligned range. */
+export function munmapRange(tx: Tx, s: StimulusOf<'munmap'>): { readonly start: bigint; readonly end: bigint } {
+  const at = 'mm/mmap.c:do_vmi_munmap';
+  if (!isAligned(s.addr, PAGE_SIZE)) tx.fail('EINVAL', `${at}: start not page aligned`);
+  if (s.length === 0n) tx.fail('EINVAL', `${at}: len == 0`);
+  const len = (s.length + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
+  if (wraps(s.addr, len)) tx.fail('EINVAL', `${at}: range wraps`);
+  return { start: s.addr, end: s.addr + len };
+}
+
+/** SPEC 1.3 `touch`: a CPU access; mm/memory.c:handle_mm_fault. */
+export function touch(tx: Tx, s: StimulusOf<'touch'>): Outcome {
+  const p = processOf(tx.world, s.pid);
+  const mm = mmOf(tx.world, p.mm);
+  const v = vmaAt(mm, s.addr);
+  if (v === undefined) return { signal: 'SIGSEGV', decidedBy: 'arch/x86/mm/fault.c:do_user_addr_fault: no vma' };
+  if ((s.write === true && !v.prot.write) || (s.write !== true && !v.prot.read)) {
+    return { signal: 'SIGSEGV', decidedBy: 'arch/x86/mm/fault.c:access_error: vma does not allow the access' };
+  }
+  if (v.kind === 'anon') {
+    if (v.phys === null) backAnon(tx, v);
+    return { ret: 0n, decidedBy: 'mm/memory.c:handle_mm_fault' };
+  }
+  if (v.state === 'populated') return { ret: 0n, decidedBy: 'the BAR PTEs are present' };
+  if (!tx.ops.faultBar(tx, p, v)) return { signal: 'SIGBUS', decidedBy: 'vfio_pci_core.c:vfio_pci_mmap_huge_fault: memory disabled -> VM_FAULT_SIGBUS' };
+  return { ret: 0n, decidedBy: 'vfio_pci_core.c:vfio_pci_mmap_huge_fault: vmf_insert_pfn' };
+}
+
+/** mmap runs under mmap_write_lock (vm_mmap_pgoff). */
+export function mmapLocks(w: World, s: StimulusOf<'mmap'>): LockUse[] {
+  const p = w.processes.get(s.pid);
+  return p === undefined ? [] : [writeLock(lockOf.mmap(p.mm))];
+}
+
+/**
+ * The page fault holds mmap_lock for read; vfio_pci_mmap_huge_fault takes the device's
+ * memory_lock for read when the BAR vma has no PTEs yet.
+ */
+export function touchLocks(w: World, s: StimulusOf<'touch'>): LockUse[] {
+  const p = w.processes.get(s.pid);
+  if (p === undefined) return [];
+  const v = vmaAt(w.mms.get(p.mm)!, s.addr);
+  return [readLock(lockOf.mmap(p.mm)), ...(v?.kind === 'bar' && v.state === 'empty' ? [readLock(lockOf.memory(v.device!))] : [])];
+}

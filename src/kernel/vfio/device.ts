@@ -1,0 +1,148 @@
+/**
+ * The vfio device file (drivers/vfio/vfio_main.c, device_cdev.c, group.c): its ioctls, its
+ * release, and the unbind of the device from vfio (vfio_unregister_group_dev), which waits for
+ * the last user.
+ */
+
+import * as sva from '../iommu/sva.js';
+import { deviceOf, groupOf, containerOf } from '../../core/lookup.js';
+import { Tx, type Outcome, type FileOps } from '../../core/tx.js';
+import type { Process, Device, OpenFile } from '../../core/world.js';
+import { hex } from '../../log/u64.js';
+import { BadReference } from '../../vocab/errors.js';
+import { lockOf, writeLock } from '../../vocab/locks.js';
+import type { StimulusOf } from '../../vocab/records.js';
+import { fput } from '../fs/file.js';
+import { linkLock } from '../mm/mmu_notifier.js';
+import { resetFunction } from './pci/reset.js';
+import { unmapUnpin } from './type1.js';
+
+/** The device file's ioctls: vfio_device_fops_unl_ioctl -> device->ops->ioctl. */
+export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {
+  if (s.cmd === 'VFIO_DEVICE_RESET') return d.mdev ? { ret: 0n, decidedBy: 'the mdev vendor driver resets its emulated state' } : resetFunction(tx, d);
+  if (s.cmd === 'VFIO_DEVICE_BIND_TASK' || s.cmd === 'VFIO_DEVICE_UNBIND_TASK') {
+    // Only the 2017 RFC scheme has these; upstream's vfio_pci_core_ioctl returns -ENOTTY.
+    if (tx.scheme.pasidFree !== 'bind-task-flags') return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: unknown ioctl');
+    return bindTaskIoctl(tx, _p, d, s);
+  }
+  return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: not a device ioctl');
+}
+
+/**
+ * The 2017 RFC's vfio_svm_ioctl (seed 001): VFIO_DEVICE_BIND_TASK binds the caller's mm and
+ * writes the PASID back; VFIO_DEVICE_UNBIND_TASK takes `{flags, pasid}`, flags among
+ * FLUSHED and CLEAN (anything else: -EINVAL); released without either, the PASID is never
+ * reused.
+ */
+function bindTaskIoctl(tx: Tx, p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {
+  const a = (typeof s.arg === 'object' && s.arg !== null ? s.arg : {}) as { flags?: unknown; pasid?: unknown };
+  const flags = Array.isArray(a.flags) ? (a.flags as unknown[]) : [];
+  if (s.cmd === 'VFIO_DEVICE_BIND_TASK') {
+    const r = sva.bind(tx, { op: 'sva.bind', device: d.name, pid: p.pid, seq: s.seq, line: s.line });
+    const bond = tx.world.bonds.find((b) => b.device === d.name && b.mm === p.mm && b.state !== 'unbound');
+    if (bond !== undefined) bond.viaVfio = true;
+    return { ...r, decidedBy: 'vfio.c:vfio_svm_ioctl: VFIO_DEVICE_BIND_TASK (2017 RFC)' };
+  }
+  if (flags.some((f) => f !== 'FLUSHED' && f !== 'CLEAN')) tx.fail('EINVAL', 'vfio.c:vfio_svm_ioctl: svm.flags & ~(VFIO_SVM_PASID_RELEASE_FLUSHED | VFIO_SVM_PASID_RELEASE_CLEAN)');
+  const bond = tx.world.bonds.find((b) => b.device === d.name && b.pasid === a.pasid && b.state !== 'unbound');
+  if (bond === undefined) return { ret: 0n, decidedBy: 'vfio.c:vfio_svm_ioctl: no task bound with that PASID' };
+  bond.users = 1;
+  sva.unbindPut(bond);
+  sva.unbindDetach(tx, bond, flags.includes('FLUSHED') ? 'FLUSHED' : flags.includes('CLEAN') ? 'CLEAN' : 'none');
+  return { ret: 0n, decidedBy: 'vfio.c:vfio_svm_ioctl: VFIO_DEVICE_UNBIND_TASK (2017 RFC)' };
+}
+
+/**
+ * The device file's f_op. vfio_device_group_close takes group->group_lock then dev_set->lock (its
+ * fput of the group file is deferred again); at the last close vfio_pci_core_disable resets the
+ * function, which in a hotplug slot goes through pciehp_reset_slot and takes the slot's
+ * reset_lock for write; under the vma-link and dma-buf schemes the close tears down the BAR's
+ * linked IOMMU mappings under their lock.
+ */
+export const DEVICE_FOPS: FileOps = {
+  releaseLocks: (w, f, scheme) => {
+    const d = w.devices.get(f.device!);
+    if (d === undefined) return [];
+    const last = d.openCount === 1;
+    return [
+      writeLock(lockOf.group(d.group)),
+      writeLock(lockOf.devSet(d.name)),
+      ...(last && d.hotplug ? [writeLock(lockOf.reset(d.name))] : []),
+      ...(last ? d.linked.map((l) => linkLock(scheme, { kind: 'link', container: l.container, dmaIova: l.iova })) : []),
+    ];
+  },
+  release: (tx, f) => releaseDeviceFile(tx, f),
+};
+
+/**
+ * vfio_main.c:vfio_device_fops_release -> vfio_df_group_close -> vfio_df_close: the last close
+ * runs close_device and vfio_device_group_unuse_iommu (container_users--, fput of the group
+ * file); then the registration reference is put, which may complete a waiting unbind.
+ */
+export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
+  const d = deviceOf(tx.world, f.device!);
+  const g = groupOf(tx.world, d.group);
+  if (d.openCount === 1) {
+    d.openCount = 0;
+    // the 2017 RFC: "we do a pass of unbinds on release", without release flags
+    for (const b of tx.world.bonds.filter((x) => x.device === d.name && x.viaVfio === true)) {
+      b.users = 1;
+      sva.unbindPut(b);
+      sva.unbindDetach(tx, b, 'none');
+    }
+    // vma-link / dma-buf schemes: the owner's close unmaps (or revokes) the BAR's IOMMU mappings
+    for (const l of d.linked) {
+      const c = tx.world.containers.get(l.container);
+      const dma = c?.type1?.dmas.get(l.iova);
+      if (c !== undefined && dma !== undefined && dma.iommuMapped) tx.cascade('dma.revoked', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => unmapUnpin(tx, c, dma, true));
+    }
+    if (g.container !== null) {
+      const t = containerOf(tx.world, g.container).type1;
+      if (t !== null) t.deviceList = t.deviceList.filter((n) => n !== d.name);
+    }
+    if (!d.mdev) d.memoryEnabled = false; // vfio_pci_core_disable: the device is disabled
+    g.containerUsers -= 1;
+    d.registrations -= 1;
+    // The last registration reference: a waiting vfio_unregister_group_dev completes.
+    tx.fire('device', d.name, d, 'CLOSE_LAST');
+    fput(tx, g.file!);
+  } else {
+    d.openCount -= 1;
+    d.registrations -= 1;
+  }
+}
+
+/**
+ * SPEC 1.3 `device.unbind`, first step: vfio_unregister_group_dev puts the registration
+ * reference. With no user the completion has fired; otherwise the caller waits for the last
+ * registration reference (open device files), relaying request() to the user.
+ */
+export function unbindPut(tx: Tx, s: StimulusOf<'device.unbind'>): Device {
+  const d = deviceOf(tx.world, s.device);
+  if (d.state !== 'closed' && d.state !== 'open') throw new BadReference('device', `device ${d.name} is already being unbound`);
+  tx.fire('device', d.name, d, 'UNBIND');
+  if ((d.state as string) === 'unregistering') tx.emit('device.request', { device: d.name, count: 0 });
+  return d;
+}
+
+/** After the wait: vfio_device_remove_group (the device machine's REMOVE, action removeDevice). */
+export function unbindRemove(tx: Tx, d: Device): Outcome {
+  tx.fire('device', d.name, d, 'REMOVE');
+  return { ret: 0n, decidedBy: 'vfio_main.c:vfio_unregister_group_dev' };
+}
+
+/**
+ * The device machine's removeDevice action: vfio_device_remove_group when the group's last
+ * device goes: force-detach the container and clear iommu_group.
+ */
+export function removeDevice(tx: Tx, d: Device): void {
+  tx.touched.teardown = true;
+  tx.cascade('device.unregistered', { device: d.name }, () => {
+    const g = groupOf(tx.world, d.group);
+    const others = g.devices.some((n) => n !== d.name && deviceOf(tx.world, n).state !== 'removed');
+    if (others) return;
+    g.iommuGroupPresent = false;
+    tx.fire('group', g.key, g, 'REMOVE');
+  });
+}
+

@@ -1,0 +1,66 @@
+/**
+ * vfio-pci's BAR mappings (drivers/vfio/pci/vfio_pci_core.c): mmap of a region, the fault
+ * handler that inserts the BAR's pfns, and the zap that removes every process's PTEs of them.
+ */
+
+import { deviceOf } from '../../../core/lookup.js';
+import { initialState } from '../../../core/stepper.js';
+import { Tx } from '../../../core/tx.js';
+import type { Device, Vma, Process } from '../../../core/world.js';
+import { PAGE_SIZE, hex } from '../../../log/u64.js';
+import type { Prot } from '../../../vocab/records.js';
+
+/** VFIO_PCI_OFFSET_SHIFT: a region's offset in the device file is its index << 40. */
+const OFFSET_SHIFT = 40n;
+
+/** VFIO_PCI_ROM_REGION_INDEX: regions at or above it (ROM, config, VGA) cannot be mmapped. */
+const ROM_REGION_INDEX = 6n;
+
+/** VFIO_PCI_NUM_REGIONS. */
+const NUM_REGIONS = 9n;
+
+/** vfio_pci_core.c:vfio_pci_core_mmap: checks in order; no PTE is installed at mmap time. */
+export function barMmap(tx: Tx, d: Device, file: number, addr: bigint, length: bigint, offset: bigint, prot: Prot): Vma {
+  const at = 'vfio_pci_core.c:vfio_pci_core_mmap';
+  if (d.mdev) tx.fail('EINVAL', 'the model\'s mdev vendor drivers have no mmap op');
+  const index = offset >> OFFSET_SHIFT;
+  if (index >= NUM_REGIONS) tx.fail('EINVAL', `${at}: index >= VFIO_PCI_NUM_REGIONS + num_regions`);
+  // (vm_end < vm_start cannot happen; the model's device mmaps are MAP_SHARED.)
+  if (index >= ROM_REGION_INDEX) tx.fail('EINVAL', `${at}: index >= VFIO_PCI_ROM_REGION_INDEX`);
+  const bar = d.bars.find((b) => BigInt(b.index) === index);
+  if (bar === undefined || bar.size < PAGE_SIZE) tx.fail('EINVAL', `${at}: !vdev->bar_mmap_supported[index]`);
+  const reqStart = offset & ((1n << OFFSET_SHIFT) - 1n);
+  const barLen = (bar.size + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
+  if (reqStart + length > barLen) tx.fail('EINVAL', `${at}: req_start + req_len > PAGE_ALIGN(bar_len)`);
+  return { start: addr, end: addr + length, prot, kind: 'bar', phys: null, device: d.name, bar: bar.index, pgoff: reqStart, file, state: initialState('bar_mapping') };
+}
+
+/**
+ * vfio_pci_mmap_huge_fault: under down_read(memory_lock), SIGBUS when memory decode is off,
+ * else insert the pfns. Returns whether the vma is now populated.
+ */
+export function faultBar(tx: Tx, p: Process, v: Vma): boolean {
+  const d = deviceOf(tx.world, v.device!);
+  if (!d.memoryEnabled) {
+    tx.emit('bar.fault', { pid: p.pid, addr: hex(v.start), device: d.name, bar: v.bar!, result: 'VM_FAULT_SIGBUS' });
+    return false;
+  }
+  tx.fire('bar_mapping', `${p.mm}@${hex(v.start)}`, v, 'FAULT');
+  tx.emit('bar.fault', { pid: p.pid, addr: hex(v.start), device: d.name, bar: v.bar!, result: 'VM_FAULT_NOPAGE' });
+  return true;
+}
+
+/**
+ * vfio_pci_zap_bars (v6.10+): unmap_mapping_range over the device inode, so every process's
+ * BAR mmaps of the device lose their PTEs. IOMMU mappings of the BAR are not touched.
+ */
+export function zapBars(tx: Tx, d: Device): void {
+  for (const mm of tx.world.mms.values()) {
+    for (const v of mm.vmas) {
+      if (v.kind === 'bar' && v.device === d.name && v.state === 'populated') {
+        tx.fire('bar_mapping', `${mm.id}@${hex(v.start)}`, v, 'ZAP');
+        tx.emit('bar.zapped', { mm: mm.id, start: hex(v.start), end: hex(v.end), device: d.name, bar: v.bar! });
+      }
+    }
+  }
+}

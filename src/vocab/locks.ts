@@ -1,0 +1,76 @@
+/**
+ * The kernel's lock classes the model knows, and the one way to name a lock instance. An
+ * instance id is `<class>#<object>` (`iommu.lock#5` is container 5's vfio_iommu->lock); the
+ * class is what lockdep orders. docs/concurrency.md says how locks block and what the
+ * pseudo-locks are.
+ */
+import { hex } from '../log/u64.js';
+
+export const LOCK_CLASSES = {
+  /** drivers/vfio/vfio_iommu_type1.c: struct vfio_iommu.lock */
+  'iommu.lock': 'mutex',
+  /** vfio_iommu.device_list_lock, held across the mdev dma_unmap callbacks */
+  'device_list_lock': 'mutex',
+  /** mm->mmap_lock */
+  mmap_lock: 'rwsem',
+  /** drivers/vfio/pci: vfio_pci_core_device.memory_lock */
+  memory_lock: 'rwsem',
+  /** drivers/vfio/container.c: vfio_container.group_lock */
+  'container.group_lock': 'rwsem',
+  /** drivers/vfio/group.c: vfio_group.group_lock */
+  'group.group_lock': 'mutex',
+  /** drivers/vfio/vfio_main.c: vfio_device_set.lock */
+  'dev_set.lock': 'mutex',
+  /** drivers/iommu/iommu-sva.c: iommu_sva_lock */
+  iommu_sva_lock: 'mutex',
+  /** struct device's mutex (device_lock), held by the driver core around probe/remove */
+  device_lock: 'mutex',
+  /** the interval-notifier driver's update lock (Documentation/mm/hmm.rst: driver->update) */
+  update_lock: 'mutex',
+  /** a dma-buf's reservation lock (dma_resv_lock), taken by vfio_pci_dma_buf_move */
+  dma_resv: 'mutex',
+  /** drivers/pci/hotplug: struct controller.reset_lock (pciehp_ist reads, pciehp_reset_slot writes) */
+  reset_lock: 'rwsem',
+  /** drivers/pci/remove.c: pci_lock_rescan_remove() */
+  pci_rescan_remove_lock: 'mutex',
+  /** lockdep map: any allocation that may enter direct reclaim (GFP_KERNEL) */
+  fs_reclaim: 'pseudo',
+  /** lockdep map held across every invalidate_range_start/end (mm/mmu_notifier.c) */
+  mmu_notifier_invalidate_range_start: 'pseudo',
+} as const;
+
+export type LockClass = keyof typeof LOCK_CLASSES;
+export type Mode = 'read' | 'write';
+
+/** A lock a step takes or waits for, with the mode. */
+export interface LockUse {
+  readonly lock: string;
+  readonly mode: Mode;
+}
+
+/** The instance id of each lock, from the object that embeds it. */
+export const lockOf = {
+  /** container `c`'s vfio_iommu->lock */
+  iommu: (c: number): string => `iommu.lock#${c}`,
+  /** container `c`'s vfio_iommu->device_list_lock */
+  deviceList: (c: number): string => `device_list_lock#${c}`,
+  mmap: (mm: number): string => `mmap_lock#${mm}`,
+  /** vdev->memory_lock of device `name` */
+  memory: (name: string): string => `memory_lock#${name}`,
+  containerGroups: (c: number): string => `container.group_lock#${c}`,
+  group: (key: string): string => `group.group_lock#${key}`,
+  devSet: (name: string): string => `dev_set.lock#${name}`,
+  /** the interval-notifier driver's update lock, one per container */
+  update: (c: number): string => `update_lock#${c}`,
+  /** the reservation lock of the dma-buf behind container `c`'s mapping at `iova` */
+  dmaResv: (c: number, iova: bigint): string => `dma_resv#${c}@${hex(iova)}`,
+  /** the hotplug slot's reset_lock of device `name` */
+  reset: (name: string): string => `reset_lock#${name}`,
+  rescanRemove: 'pci_rescan_remove_lock',
+  sva: 'iommu_sva_lock',
+  fsReclaim: 'fs_reclaim',
+  invalidateRangeStart: 'mmu_notifier_invalidate_range_start',
+} as const;
+
+export const writeLock = (lock: string): LockUse => ({ lock, mode: 'write' });
+export const readLock = (lock: string): LockUse => ({ lock, mode: 'read' });
