@@ -20,6 +20,7 @@ import { initialState, isFinal, step } from '../core/stepper.js';
 import { BadReference, ModelError, Tx, type Outcome, type Touched } from '../core/tx.js';
 import type { RunningPath, Task, World } from '../core/world.js';
 import type { MachineName } from '../../machines/index.js';
+import type { Scheduler } from '../checks/liveness.js';
 
 const RULES: { [O in StimulusOp]: Rule<O> | null } = {
   'host.iommu': host.hostIommu,
@@ -183,4 +184,9 @@ export function applyStimulus(world: World, scheme: Scheme, s: Stimulus): Applie
   } finally {
     world.tasks.delete(name);
   }
+}
+
+/** The engine's answers for the liveness checks (src/checks/liveness.ts), bound to a scheme. */
+export function scheduler(scheme: Scheme): Scheduler {
+  return { hasWork, blockedOn: (w, t) => blockedOn(w, scheme, t), describeBlock };
 }
