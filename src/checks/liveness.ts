@@ -2,20 +2,32 @@
  * NoDeadlock and TeardownCompletes: properties of a state of the task system rather than of a
  * step (docs/concurrency.md gives their exact meaning).
  */
-import { blockedOn, describeBlock, hasWork } from '../run/engine.js';
 import { holders } from '../core/locks.js';
-import type { World } from '../core/world.js';
-import type { Scheme } from '../schemes/scheme.js';
+import type { Task, World } from '../core/world.js';
+import type { Requirement } from '../paths/types.js';
+
+/**
+ * What the liveness checks ask of the engine, which sits above them (src/run/engine.ts builds
+ * one for a scheme: `scheduler(scheme)`).
+ */
+export interface Scheduler {
+  /** The task has a path in flight or a stimulus queued. */
+  hasWork(t: Task): boolean;
+  /** The first requirement the task's next step lacks, or null when it can run. */
+  blockedOn(w: World, t: Task): Requirement | null;
+  /** A requirement as the reports show it. */
+  describeBlock(w: World, r: Requirement): string;
+}
 
 /** Tasks that still have work, and whether each can take its next step. */
-function pending(w: World, scheme: Scheme): Array<{ name: string; blocked: string | null; waitsFor: string[] }> {
+function pending(w: World, sched: Scheduler): Array<{ name: string; blocked: string | null; waitsFor: string[] }> {
   const out = [];
   for (const t of w.tasks.values()) {
-    if (!hasWork(t)) continue;
-    const b = blockedOn(w, scheme, t);
+    if (!sched.hasWork(t)) continue;
+    const b = sched.blockedOn(w, t);
     out.push({
       name: t.name,
-      blocked: b === null ? null : describeBlock(w, b),
+      blocked: b === null ? null : sched.describeBlock(w, b),
       waitsFor: b === null ? [] : 'lock' in b ? holders(w, b.lock) : [...(b.on ?? [])],
     });
   }
@@ -26,8 +38,8 @@ function pending(w: World, scheme: Scheme): Array<{ name: string; blocked: strin
  * A wait-for cycle: tasks each blocked on something another task of the cycle holds. Reported
  * as soon as it forms, even if other tasks can still run.
  */
-export function waitForCycle(w: World, scheme: Scheme): string | null {
-  const p = pending(w, scheme);
+export function waitForCycle(w: World, sched: Scheduler): string | null {
+  const p = pending(w, sched);
   const waits = new Map(p.filter((t) => t.blocked !== null).map((t) => [t.name, t]));
   for (const start of waits.keys()) {
     const path = [start];
@@ -47,8 +59,8 @@ export function waitForCycle(w: World, scheme: Scheme): string | null {
 }
 
 /** Some task has work and no task can run: an invalid end state. */
-export function stuck(w: World, scheme: Scheme): string | null {
-  const p = pending(w, scheme);
+export function stuck(w: World, sched: Scheduler): string | null {
+  const p = pending(w, sched);
   if (p.length === 0 || p.some((t) => t.blocked === null)) return null;
   return `no task can run: ${p.map((t) => `${t.name} waits for ${t.blocked}`).join('; ')}`;
 }
@@ -57,11 +69,11 @@ export function stuck(w: World, scheme: Scheme): string | null {
  * TeardownCompletes, judged in a state where no task has work and every process has exited:
  * every object reached its final state. Returns what is left, or null.
  */
-export function leftovers(w: World): string | null {
+export function leftovers(w: World, sched: Pick<Scheduler, 'hasWork'>): string | null {
   if (w.processes.size === 0) return null;
   for (const p of w.processes.values()) if (p.state !== 'exited') return null;
   const left: string[] = [];
-  for (const t of w.tasks.values()) if (hasWork(t)) left.push(`task ${t.name}`);
+  for (const t of w.tasks.values()) if (sched.hasWork(t)) left.push(`task ${t.name}`);
   for (const c of w.containers.values()) {
     const n = c.type1?.dmas.size ?? 0;
     if (n > 0) left.push(`${n} mapping(s) in container ${c.id}`);

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { PROPERTY_NAMES, type PropertyName } from '../checks/properties.js';
+import { PROPERTY_NAMES, type PropertyName } from '../vocab/properties.js';
 import { counterexampleLines } from '../run/counterexample.js';
 import { explore, scenarioOf, type ExploreReport, type Finding, type Scenario } from '../run/explore.js';
 import type { LogItem } from '../log/reader.js';

@@ -4,7 +4,7 @@
  * reads files or exits.
  */
 import { Command, CommanderError } from 'commander';
-import { GLOSS, PROPERTY_NAMES } from '../checks/properties.js';
+import { GLOSS, PROPERTY_NAMES } from '../vocab/properties.js';
 import { counterexampleLines } from '../run/counterexample.js';
 import { explore, scenarioOf } from '../run/explore.js';
 import type { LogItem } from '../log/reader.js';

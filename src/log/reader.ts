@@ -5,7 +5,7 @@
  * or a seq that does not increase is an InputError naming file, line and field. The reader holds
  * no more than one line; callers stream (see readLogFile in src/cli/io.ts).
  */
-import { PROPERTY_NAMES, type PropertyName } from '../checks/properties.js';
+import { PROPERTY_NAMES, type PropertyName } from '../vocab/properties.js';
 import { fail, type Where } from '../vocab/errors.js';
 import { ERRNOS } from '../vocab/errno.js';
 import {

@@ -14,6 +14,7 @@ import { initialState, isFinal, step } from '../core/stepper.js';
 import { Tx, type Outcome, type Touched } from '../core/tx.js';
 import type { RunningPath, Task, World } from '../core/world.js';
 import { BadReference, ModelError } from '../vocab/errors.js';
+import type { Scheduler } from '../checks/liveness.js';
 
 function pathDef(name: string): PathDef {
   return PATHS[name as PathName];
@@ -149,4 +150,9 @@ export function applyStimulus(world: World, scheme: Scheme, s: Stimulus): Applie
   } finally {
     world.tasks.delete(name);
   }
+}
+
+/** The engine's answers for the liveness checks (src/checks/liveness.ts), bound to a scheme. */
+export function scheduler(scheme: Scheme): Scheduler {
+  return { hasWork, blockedOn: (w, t) => blockedOn(w, scheme, t), describeBlock };
 }

@@ -6,9 +6,10 @@
  *
  * Pure: no clock, no I/O. The CLI measures time and writes files.
  */
-import { Checker, type PropertyName, type Violation } from '../checks/properties.js';
+import { Checker, type Violation } from '../checks/properties.js';
+import type { PropertyName } from '../vocab/properties.js';
 import { leftovers, stuck, waitForCycle } from '../checks/liveness.js';
-import { addToTask, applyStimulus, blockedOn, hasWork, stepTask } from './engine.js';
+import { addToTask, applyStimulus, blockedOn, hasWork, scheduler, stepTask } from './engine.js';
 import { canonical, hash53 } from '../core/fingerprint.js';
 
 import { emptyWorld, type World } from '../core/world.js';
@@ -140,18 +141,19 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   let terminal = 0;
   let exhausted = true;
   const every = opts.progressEvery ?? 5000;
-  const wait0 = waitForCycle(start, scheme);
+  const sched = scheduler(scheme);
+  const wait0 = waitForCycle(start, sched);
   if (wait0 !== null) note('NoDeadlock', wait0, []);
   search: while (frontier.length > 0) {
     const next: Node[] = [];
     for (const node of frontier) {
       const enabled = enabledTasks(node.world, scheme);
       if (enabled.length === 0) {
-        const s = stuck(node.world, scheme);
+        const s = stuck(node.world, sched);
         if (s !== null) note('NoDeadlock', s, schedule(node.index));
         else {
           terminal += 1;
-          const left = leftovers(node.world);
+          const left = leftovers(node.world, sched);
           if (left !== null) note('TeardownCompletes', `every process exited but ${left} is left`, schedule(node.index));
         }
         continue;
@@ -180,7 +182,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
           if (v.property === 'LockOrder') cycles.add(v.message);
           note(v.property, v.message, schedule(node.index, name));
         }
-        const cycle = waitForCycle(w, scheme);
+        const cycle = waitForCycle(w, sched);
         if (cycle !== null) note('NoDeadlock', cycle, schedule(node.index, name));
         const fp = fingerprintOf(w);
         if (visited.has(fp)) continue;

@@ -4,7 +4,7 @@
  * Pure: the caller feeds items (the CLI streams them from a file) and reads the report.
  */
 import { Checker, type Violation } from '../checks/properties.js';
-import { addToTask, applyStimulus, blockedOn, hasWork, stepTask } from './engine.js';
+import { addToTask, applyStimulus, blockedOn, hasWork, scheduler, stepTask } from './engine.js';
 import { leftovers, stuck, waitForCycle } from '../checks/liveness.js';
 import { fingerprint } from '../core/fingerprint.js';
 import { type Outcome, type Touched } from '../core/tx.js';
@@ -182,7 +182,7 @@ export class Replay {
       }
     }
     this.violations.push(...this.checker.check(this.world, touched, s.seq));
-    const cycle = this.world.tasks.size > 0 ? waitForCycle(this.world, this.scheme) : null;
+    const cycle = this.world.tasks.size > 0 ? waitForCycle(this.world, scheduler(this.scheme)) : null;
     if (cycle !== null && !this.deadlockReported) {
       this.deadlockReported = true;
       this.violations.push({ property: 'NoDeadlock', seq: s.seq, message: cycle });
@@ -225,9 +225,9 @@ export class Replay {
   finish(): ReplayReport {
     this.flushDerived();
     if (!this.sawSteps) this.runDefaultSchedule();
-    const stuckHere = stuck(this.world, this.scheme);
+    const stuckHere = stuck(this.world, scheduler(this.scheme));
     if (stuckHere !== null && !this.deadlockReported) this.violations.push({ property: 'NoDeadlock', seq: this.lastSeq, message: stuckHere });
-    const left = [...this.world.tasks.values()].some(hasWork) ? null : leftovers(this.world);
+    const left = [...this.world.tasks.values()].some(hasWork) ? null : leftovers(this.world, scheduler(this.scheme));
     if (left !== null) this.violations.push({ property: 'TeardownCompletes', seq: this.lastSeq, message: `every process exited but ${left} is left` });
     return {
       scheme: this.scheme.name,

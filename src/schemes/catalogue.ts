@@ -3,7 +3,7 @@
  * history, each a set of choices at the policy points of src/schemes/scheme.ts, with the
  * verdicts the checker gives it on the built-in scenarios (docs/schemes.md explains each).
  */
-import type { PropertyName } from '../checks/properties.js';
+import type { PropertyName } from '../vocab/properties.js';
 import { defineScheme, upstream, type Scheme } from './scheme.js';
 
 type Expect = Record<string, readonly PropertyName[]>;

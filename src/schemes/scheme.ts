@@ -4,7 +4,7 @@
  * a user's file) gives a name, a one-line summary, its source, the choices that differ from
  * upstream, and the verdicts it expects on the built-in scenarios (docs/schemes.md).
  */
-import type { PropertyName } from '../checks/properties.js';
+import type { PropertyName } from '../vocab/properties.js';
 
 export interface Scheme {
   /** Stable name (the log header's `scheme`). */

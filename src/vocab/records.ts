@@ -7,7 +7,7 @@
  * from it, so the two cannot drift apart.
  */
 
-import type { PropertyName } from '../checks/properties.js';
+import type { PropertyName } from './properties.js';
 
 /** Field kinds of the schema. */
 export type FieldKind =

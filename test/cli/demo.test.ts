@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PROPERTY_NAMES, type PropertyName } from '../../src/checks/properties.js';
+import { PROPERTY_NAMES, type PropertyName } from '../../src/vocab/properties.js';
 import { applicableProperties, compareVerdicts, expectedViolations, runDemo, setupFailure, verdictsOf, type Verdict } from '../../src/cli/demo.js';
 import { main } from '../../src/cli/main.js';
 import { builtinScenarios, scenarioFile } from '../../src/cli/resolve.js';
