@@ -4,8 +4,6 @@
  * class is what lockdep orders. docs/concurrency.md says how locks block and what the
  * pseudo-locks are.
  */
-import { hex } from '../log/u64.js';
-
 export const LOCK_CLASSES = {
   /** drivers/vfio/vfio_iommu_type1.c: struct vfio_iommu.lock */
   'iommu.lock': 'mutex',
@@ -63,7 +61,7 @@ export const lockOf = {
   /** the interval-notifier driver's update lock, one per container */
   update: (c: number): string => `update_lock#${c}`,
   /** the reservation lock of the dma-buf behind container `c`'s mapping at `iova` */
-  dmaResv: (c: number, iova: bigint): string => `dma_resv#${c}@${hex(iova)}`,
+  dmaResv: (c: number, iova: bigint): string => `dma_resv#${c}@0x${iova.toString(16)}`,
   /** the hotplug slot's reset_lock of device `name` */
   reset: (name: string): string => `reset_lock#${name}`,
   rescanRemove: 'pci_rescan_remove_lock',

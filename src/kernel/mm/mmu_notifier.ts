@@ -11,12 +11,11 @@
  */
 import { hex, U64_MAX } from '../../log/u64.js';
 import type { Scheme } from '../../schemes/scheme.js';
-import { acquire, allocate, available, release } from '../../core/locks.js';
+import { acquire, allocate, available, release, type LockUse } from '../../core/locks.js';
 import { mmOf } from '../../core/lookup.js';
 import * as type1 from '../vfio/type1.js';
 import { Tx } from '../../core/tx.js';
 import type { Task, World } from '../../core/world.js';
-import type { Requirement } from '../../paths/types.js';
 
 export type Subscriber =
   | { readonly kind: 'sva'; readonly device: string }
@@ -43,7 +42,7 @@ export function subscribersOf(w: World, mm: number, start = 0n, end = U64_MAX): 
  * callback takes the driver's update lock, with a trylock when the range is not blockable
  * (so it never waits there).
  */
-export function callbackRequires(w: World, scheme: Scheme, sub: Subscriber | undefined, task?: Task): Requirement[] {
+export function callbackRequires(w: World, scheme: Scheme, sub: Subscriber | undefined, task?: Task): LockUse[] {
   if (sub?.kind === 'link') return [linkLock(scheme, sub)];
   if (sub?.kind === 'interval') return task !== undefined && task.nonBlock > 0 ? [] : [{ lock: `update_lock#${sub.container}`, mode: 'write' }];
   if (sub?.kind !== 'type1' || scheme.type1Notifier?.takesIommuLock !== true || !w.containers.has(sub.container)) return [];
