@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { explore, scenarioOf } from '../dist/src/run/explore.js';
 import { parseLog } from '../dist/src/log/reader.js';
 import { builtinSchemes } from '../dist/src/schemes/catalogue.js';
-import { setupFailure } from '../dist/src/cli/demo.js';
+import { setupFailure } from '../dist/src/run/verdicts.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 200_000);
 const hex = (n) => `0x${n.toString(16)}`;

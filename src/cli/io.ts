@@ -1,5 +1,6 @@
 /**
- * The file system side of the CLI: streaming a log in, writing a file atomically out.
+ * The outside world of the CLI: the output streams a command writes to (Io), its exit codes, and
+ * the file system side: streaming a log in, writing a file atomically out, the package's root.
  * Nothing below src/cli touches the file system.
  */
 import { createReadStream, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,19 @@ import { fileURLToPath } from 'node:url';
 import { InputError } from '../vocab/errors.js';
 import { LogReader, type LogItem } from '../log/reader.js';
 import type { Header } from '../vocab/records.js';
+
+/** Where a command writes: stdout, stderr, and whether stderr is a terminal (for progress lines). */
+export interface Io {
+  stdout(s: string): void;
+  stderr(s: string): void;
+  readonly isTTY: boolean;
+}
+
+/** Exit codes of SPEC 3: 0 clean, 1 violation or divergence, 2 bad input. 3: a model bug. */
+export const EXIT_CLEAN = 0;
+export const EXIT_FOUND = 1;
+export const EXIT_INPUT = 2;
+export const EXIT_BUG = 3;
 
 /** Streams a log: the header first, then each item, one line in memory at a time. */
 export async function streamLog(file: string, onHeader: (h: Header) => void, onItem: (it: LogItem) => void): Promise<void> {
@@ -26,6 +40,16 @@ export async function streamLog(file: string, onHeader: (h: Header) => void, onI
   }
   const h = reader.finish();
   if (!sawHeader) onHeader(h);
+}
+
+/** Reads a whole log into memory: its header and its items, in order. */
+export async function readLog(file: string): Promise<{ header: Header; items: LogItem[] }> {
+  let header: Header | undefined;
+  const items: LogItem[] = [];
+  await streamLog(file, (h) => {
+    header = h;
+  }, (it) => items.push(it));
+  return { header: header!, items };
 }
 
 /** Writes a file whole or not at all: a temporary file beside it, then rename. */

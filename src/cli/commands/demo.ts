@@ -1,0 +1,138 @@
+/**
+ * `demo` (SPEC 3, issue 4): the golden logs, then every built-in scenario under every built-in
+ * scheme, explored (src/run/verdicts.ts); the verdict table (scheme x property: holds, violated
+ * with the length of the shortest counterexample, or not applicable), each counterexample written
+ * to ./iommu-model-out/ with the `replay` command that shows it, and the comparison with what
+ * each scheme documents.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { PROPERTY_NAMES } from '../../vocab/properties.js';
+import { counterexampleLines } from '../../run/counterexample.js';
+import { scenarioOf } from '../../run/explore.js';
+import { Replay } from '../../run/replay.js';
+import { counterexampleName, exploreEveryPair, goldenResult, summarizeDemo, type GoldenResult, type PairProgress, type ScenarioInput, type ScenarioRun, type Verdict } from '../../run/verdicts.js';
+import { builtinSchemes } from '../../schemes/catalogue.js';
+import type { Scheme } from '../../schemes/scheme.js';
+import type { Header } from '../../vocab/records.js';
+import { EXIT_CLEAN, EXIT_FOUND, packageRoot, readLog, streamLog, writeAtomic, type Io } from '../io.js';
+import { demoJson } from '../render/json.js';
+import { renderDemoMarkdown } from '../render/markdown.js';
+import { renderDemoOutcome, renderDemoText, renderGoldenLogs, renderPairProgress } from '../render/text.js';
+import { builtinScenarios, scenarioFile } from '../resolve.js';
+
+/** The folder (relative to the working directory) the counterexamples go to. */
+export const OUT_DIR = 'iommu-model-out';
+
+export interface DemoOptions {
+  json?: boolean;
+  markdown?: boolean;
+}
+
+/** What demo runs; tests substitute their own schemes. */
+export interface DemoCatalogue {
+  readonly schemes: readonly Scheme[];
+  readonly scenarios: readonly string[];
+}
+
+/** Replays every golden log (test/fixtures) and compares with the violations its header names. */
+async function goldenLogs(): Promise<{ dir: string; results: GoldenResult[] }> {
+  const dir = join(packageRoot(), 'test', 'fixtures');
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+  } catch {
+    names = []; // an installed package without its tests
+  }
+  const results: GoldenResult[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    let header: Header | undefined;
+    let replay: Replay | undefined;
+    await streamLog(file, (h) => {
+      header = h;
+      replay = new Replay(h, file);
+    }, (it) => replay!.push(it));
+    results.push(goldenResult(name, header!, replay!.finish()));
+  }
+  return { dir, results };
+}
+
+/** The golden logs' folder as the demo shows it: relative to the working directory when inside it. */
+function shownDir(dir: string): string {
+  const rel = relative(process.cwd(), dir);
+  return rel === '' ? '.' : rel.startsWith('..') ? dir : rel;
+}
+
+async function readScenario(name: string): Promise<ScenarioInput> {
+  try {
+    const file = scenarioFile(name);
+    const { header, items } = await readLog(file);
+    return { name, scenario: scenarioOf(header, items, file), items };
+  } catch (e) {
+    return { name, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** Writes the counterexample of every violated verdict to ./iommu-model-out/ and names it in the verdict. */
+function writeCounterexamples(runs: readonly ScenarioRun[], schemes: readonly Scheme[], outDir: string): ScenarioRun[] {
+  const schemeNamed = new Map(schemes.map((s) => [s.name, s]));
+  let madeDir = false;
+  return runs.map((r): ScenarioRun => ({
+    ...r,
+    rows: r.rows.map((row) => ({
+      ...row,
+      verdicts: row.verdicts.map((v): Verdict => {
+        if (v.got !== 'violated') return v;
+        if (!madeDir) {
+          mkdirSync(outDir, { recursive: true });
+          madeDir = true;
+        }
+        const file = counterexampleName(r.name, row.scheme, v.property);
+        const finding = row.report!.findings.find((f) => f.property === v.property)!;
+        writeAtomic(join(outDir, file), `${counterexampleLines(r.scenario!, schemeNamed.get(row.scheme)!, finding).join('\n')}\n`);
+        return { ...v, counterexample: `${OUT_DIR}/${file}` };
+      }),
+    })),
+  }));
+}
+
+/**
+ * A counterexample an earlier run wrote for a verdict that now holds would mislead: removes the
+ * files of this run's (scenario, scheme, property) triples that it did not write again.
+ */
+function removeStaleCounterexamples(runs: readonly ScenarioRun[], outDir: string): void {
+  const written = new Set(runs.flatMap((r) => r.rows.flatMap((row) => row.verdicts.flatMap((v) => (v.counterexample === undefined ? [] : [v.counterexample.slice(OUT_DIR.length + 1)])))));
+  const stale = runs.flatMap((r) => r.rows.flatMap((row) => PROPERTY_NAMES.map((p) => counterexampleName(r.name, row.scheme, p)))).filter((f) => !written.has(f) && existsSync(join(outDir, f)));
+  for (const f of stale) rmSync(join(outDir, f));
+}
+
+export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatalogue): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const schemes = [...(catalogue?.schemes ?? builtinSchemes())].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const scenarios = [...(catalogue?.scenarios ?? builtinScenarios())].sort();
+  const text = o.json !== true && o.markdown !== true;
+
+  // 1. The golden logs (text prints them before exploring; json and markdown print at the end).
+  const golden = await goldenLogs();
+  if (text) io.stdout(renderGoldenLogs(golden.results, shownDir(golden.dir)));
+
+  // 2. Every scenario under every scheme.
+  const inputs: ScenarioInput[] = [];
+  for (const name of scenarios) inputs.push(await readScenario(name));
+  const progress = (p: PairProgress): void => io.stderr(`\r\x1b[K${renderPairProgress(p)}`);
+  const explored = exploreEveryPair(inputs, schemes, io.isTTY ? progress : undefined);
+  if (io.isTTY) io.stderr('\r\x1b[K');
+  const outDir = join(process.cwd(), OUT_DIR);
+  const runs = writeCounterexamples(explored, schemes, outDir);
+  removeStaleCounterexamples(runs, outDir);
+  const summary = summarizeDemo(golden.results, runs, schemes, scenarios);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+
+  if (o.json === true) io.stdout(demoJson(summary, seconds));
+  else if (o.markdown === true) {
+    io.stdout(renderDemoMarkdown(summary));
+    io.stderr(renderDemoOutcome(summary, seconds));
+  } else io.stdout(renderDemoText(summary, seconds));
+  return summary.ok ? EXIT_CLEAN : EXIT_FOUND;
+}

@@ -1,0 +1,92 @@
+/**
+ * `replay <log>`: folds a log, checks every property after every record, and reports; or, with
+ * --at, the world after one record; with --why, the chain of causes of a derived record; with
+ * --record, a recording of every stimulus with its outcome and derived records.
+ */
+import { describeWorld } from '../../core/view.js';
+import { Replay, recordLines, type StepRecord } from '../../run/replay.js';
+import { InputError } from '../../vocab/errors.js';
+import type { Derived, JsonValue } from '../../vocab/records.js';
+import { EXIT_CLEAN, EXIT_FOUND, streamLog, writeAtomic, type Io } from '../io.js';
+import { reportJson, whyJson, worldJson } from '../render/json.js';
+import { renderReport, renderWhy, renderWorld } from '../render/text.js';
+import { loadScheme } from '../resolve.js';
+
+export interface ReplayOptions {
+  scheme?: string;
+  json?: boolean;
+  at?: string;
+  why?: string;
+  record?: string;
+}
+
+function parseSeq(v: string, flag: string): number {
+  if (!/^[1-9][0-9]*$/.test(v)) throw new InputError('<command line>', null, flag, `expected a positive record number, got '${v}'`);
+  return Number(v);
+}
+
+/** --why's <seq> or <seq>.<derived id>; id 0 when only the stimulus is named. */
+function parseWhy(v: string): { seq: number; id: number } {
+  const m = /^([1-9][0-9]*)(?:\.([1-9][0-9]*))?$/.exec(v);
+  if (m === null) throw new InputError('<command line>', null, '--why', `expected <seq> or <seq>.<derived id>, got '${v}'`);
+  return { seq: Number(m[1]), id: m[2] === undefined ? 0 : Number(m[2]) };
+}
+
+/** The derived records from `id` back to the stimulus, following `via`. id 0: the whole tree. */
+function whyChain(step: StepRecord, id: number): Derived[] | null {
+  if (id === 0) return [...step.derived];
+  const byId = new Map(step.derived.map((d) => [d.id, d]));
+  const chain: Derived[] = [];
+  let cur = byId.get(id);
+  if (cur === undefined) return null;
+  while (cur !== undefined) {
+    chain.push(cur);
+    cur = cur.via === undefined ? undefined : byId.get(cur.via);
+  }
+  return chain;
+}
+
+export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise<number> {
+  const at = o.at === undefined ? undefined : parseSeq(o.at, '--at');
+  const why = o.why === undefined ? undefined : parseWhy(o.why);
+  const recording: string[] = [];
+  let whyStep: StepRecord | undefined;
+  let atView: { [k: string]: JsonValue } | undefined;
+  let replay: Replay | undefined;
+  let stop = false;
+  const onStep = (r: StepRecord): void => {
+    if (o.record !== undefined) recording.push(...recordLines(r));
+    if (why !== undefined && r.stimulus.seq === why.seq) whyStep = r;
+    if (at !== undefined && r.stimulus.seq === at) {
+      atView = describeWorld(replay!.world);
+      stop = true;
+    }
+  };
+  const schemeOverride = o.scheme === undefined ? undefined : await loadScheme(o.scheme);
+  await streamLog(
+    file,
+    (h) => {
+      replay = new Replay(h, file, onStep, schemeOverride);
+      if (o.record !== undefined) recording.push(JSON.stringify(h));
+    },
+    (it) => {
+      if (!stop) replay!.push(it);
+    },
+  );
+  const report = replay!.finish();
+  if (at !== undefined) {
+    if (atView === undefined) throw new InputError(file, null, '--at', `no record with seq ${at}`);
+    io.stdout(o.json === true ? worldJson(at, atView) : renderWorld(at, atView));
+    return EXIT_CLEAN;
+  }
+  if (why !== undefined) {
+    if (whyStep === undefined) throw new InputError(file, null, '--why', `no stimulus with seq ${why.seq}`);
+    const chain = whyChain(whyStep, why.id);
+    if (chain === null) throw new InputError(file, null, '--why', `record ${why.seq} caused no derived record ${why.id}`);
+    io.stdout(o.json === true ? whyJson(o.why!, chain) : renderWhy(whyStep, chain, why.id === 0));
+    return EXIT_CLEAN;
+  }
+  if (o.record !== undefined) writeAtomic(o.record, `${recording.join('\n')}\n`);
+  io.stdout(o.json === true ? reportJson(file, report) : renderReport(file, report));
+  return report.divergences.length > 0 || report.violations.length > 0 ? EXIT_FOUND : EXIT_CLEAN;
+}

@@ -1,0 +1,94 @@
+/**
+ * The --json output of every command: pure functions from data to the one JSON document a
+ * command prints (no io, no files). Each returns the document's text, newline included.
+ */
+import { PROPERTY_NAMES } from '../../vocab/properties.js';
+import type { ReplayReport } from '../../run/replay.js';
+import { DEMO_MAX_STATES, type DemoSummary, type PairRun } from '../../run/verdicts.js';
+import type { Derived, JsonValue } from '../../vocab/records.js';
+import type { CheckRun } from './text.js';
+
+function documentText(doc: object): string {
+  return `${JSON.stringify(doc)}\n`;
+}
+
+export function reportJson(file: string, r: ReplayReport): string {
+  return documentText({
+    log: file,
+    scheme: r.scheme,
+    records: r.records,
+    derived: r.derived,
+    fingerprint: r.fingerprint,
+    divergences: r.divergences.map((d) => ({ seq: d.seq, op: d.op, line: d.line, expected: d.expected, actual: d.actual, decidedBy: d.decidedBy })),
+    violations: r.violations.map((v) => ({ property: v.property, seq: v.seq, message: v.message })),
+  });
+}
+
+/** replay --why: `seq` as the user wrote it (<seq> or <seq>.<derived id>). */
+export function whyJson(seq: string, chain: readonly Derived[]): string {
+  return documentText({ seq, chain });
+}
+
+/** replay --at. */
+export function worldJson(seq: number, world: { [k: string]: JsonValue }): string {
+  return documentText({ seq, world });
+}
+
+export function checkJson(c: CheckRun): string {
+  const { report } = c;
+  const violated = new Set(report.findings.map((f) => f.property));
+  return documentText({
+    scenario: c.scenario,
+    scheme: c.scheme,
+    tasks: report.tasks,
+    statesGenerated: report.statesGenerated,
+    distinctStates: report.distinctStates,
+    depth: report.depth,
+    terminalStates: report.terminalStates,
+    exhausted: report.exhausted,
+    seconds: Number(c.seconds.toFixed(3)),
+    statesPerSecond: c.statesPerSecond,
+    lockEdges: report.lockEdges,
+    properties: Object.fromEntries(PROPERTY_NAMES.map((p) => [p, violated.has(p) ? 'violated' : report.exhausted ? 'holds' : 'not violated so far'])),
+    violations: report.findings.map((f) => ({ property: f.property, seq: f.seq, message: f.message, schedule: f.schedule, steps: f.schedule.length })),
+    ...(c.counterexample === undefined ? {} : { counterexample: c.counterexample.file }),
+  });
+}
+
+function explorationJson(row: PairRun): { [k: string]: JsonValue } {
+  return {
+    scheme: row.scheme,
+    ...(row.report === null ? {} : { statesGenerated: row.report.statesGenerated, distinctStates: row.report.distinctStates, exhausted: row.report.exhausted }),
+    ...(row.setup === null || row.setup === undefined ? {} : { notRun: { seq: row.setup.seq, line: row.setup.line, op: row.setup.op, expected: row.setup.expected, actual: row.setup.actual, decidedBy: row.setup.decidedBy } }),
+    ...(row.error === undefined ? {} : { error: row.error }),
+  };
+}
+
+export function demoJson(s: DemoSummary, seconds: number): string {
+  return documentText({
+    ok: s.ok,
+    seconds: Number(seconds.toFixed(3)),
+    maxStates: DEMO_MAX_STATES,
+    goldenLogs: s.golden.map((g) => ({ log: g.log, records: g.records, divergences: g.divergences, violations: [...g.violations], expected: [...g.expected], match: g.match })),
+    scenarios: s.runs.map((r) => ({
+      name: r.name,
+      exercises: [...r.applicable],
+      explorations: r.rows.map(explorationJson),
+      ...(r.error === undefined ? {} : { error: r.error }),
+    })),
+    verdicts: s.verdicts.map((v) => ({
+      scenario: v.scenario,
+      scheme: v.scheme,
+      property: v.property,
+      verdict: v.got,
+      expected: v.expected,
+      match: v.got === v.expected,
+      ...(v.steps === undefined ? {} : { steps: v.steps, seq: v.seq! }),
+      ...(v.counterexample === undefined ? {} : { counterexample: v.counterexample, replay: `iommu-model replay ${v.counterexample} --scheme ${v.scheme}` }),
+    })),
+    counterexamples: s.verdicts.flatMap((v) => (v.counterexample === undefined ? [] : [v.counterexample])),
+    mismatches: s.mismatches.map((m) => ({ ...m })),
+    errors: s.errors.map((e) => ({ ...e })),
+    unknownExpectations: s.unknownExpectations.map((u) => ({ ...u })),
+  });
+}

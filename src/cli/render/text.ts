@@ -1,0 +1,213 @@
+/**
+ * The plain-text output of every command, as pure functions from data to strings (no io, no
+ * files): replay's report, --why and --at; check's report; the lists; the demo's golden logs,
+ * verdict tables, notes and summary. The Markdown renderer reuses the cell and summary texts.
+ */
+import { PROPERTY_NAMES, type PropertyName } from '../../vocab/properties.js';
+import type { ExploreReport, Finding } from '../../run/explore.js';
+import { outcomeJson, type Divergence, type ReplayReport, type StepRecord } from '../../run/replay.js';
+import { compareVerdicts, DEMO_MAX_STATES, type DemoSummary, type GoldenResult, type Mismatch, type PairProgress, type RunError, type ScenarioRun, type Verdict } from '../../run/verdicts.js';
+import type { Scheme } from '../../schemes/scheme.js';
+import type { Derived, JsonValue } from '../../vocab/records.js';
+
+export function renderReport(file: string, r: ReplayReport): string {
+  const lines = [`${file}: ${r.records} records, ${r.derived} derived, scheme ${r.scheme}, world ${r.fingerprint}`];
+  for (const d of r.divergences) {
+    lines.push(`divergence at ${d.seq} (${d.op}, line ${d.line}): expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`);
+    lines.push(`  decided by ${d.decidedBy}`);
+  }
+  for (const v of r.violations) lines.push(`violation ${v.property} at ${v.seq}: ${v.message}`);
+  const violated = new Set(r.violations.map((v) => v.property));
+  lines.push(`properties: ${PROPERTY_NAMES.map((p) => `${p} ${violated.has(p) ? 'VIOLATED' : 'holds'}`).join(', ')}`);
+  if (r.divergences.length === 0 && r.violations.length === 0) lines.push('clean');
+  return `${lines.join('\n')}\n`;
+}
+
+function describeDerived(d: Derived): string {
+  const { op, cause, id, via, ...rest } = d;
+  void cause;
+  void via;
+  return `${d.cause}.${id} ${op} ${Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}`;
+}
+
+export function renderWhy(step: StepRecord, chain: readonly Derived[], whole: boolean): string {
+  const s = step.stimulus;
+  const returned = step.outcome === null ? '' : ` -> ${JSON.stringify(outcomeJson(step.outcome))}, decided by ${step.outcome.decidedBy}`;
+  const stim = `${s.seq} ${s.op}${s.task === undefined ? '' : ` ${s.task}`} (line ${s.line})${returned}`;
+  if (whole) {
+    // The whole tree of one stimulus, indented by cause.
+    const depth = new Map<number, number>();
+    const lines = [stim];
+    for (const d of chain) {
+      const k = d.via === undefined ? 1 : (depth.get(d.via) ?? 0) + 1;
+      depth.set(d.id, k);
+      lines.push(`${'  '.repeat(k)}${describeDerived(d)}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+  return `${[...chain.map((d, i) => `${'  '.repeat(i === 0 ? 0 : 1)}${i === 0 ? '' : 'because '}${describeDerived(d)}`), `  because ${stim}`].join('\n')}\n`;
+}
+
+export function renderWorld(seq: number, w: { [k: string]: JsonValue }): string {
+  const out: string[] = [`world after record ${seq}`];
+  const list = (k: string): Array<Record<string, JsonValue>> => (w[k] as Array<Record<string, JsonValue>>) ?? [];
+  for (const c of list('containers')) {
+    out.push(`container ${c['id']} (${c['state']}${c['driver'] === null ? '' : `, ${c['driver']}`}) groups [${(c['groups'] as string[]).join(', ')}] dma_avail ${c['dma_avail']}`);
+    for (const m of c['mappings'] as Array<Record<string, JsonValue>>) {
+      out.push(`  iova ${m['iova']} size ${m['size']} vaddr ${m['vaddr']} ${(m['prot'] as string[]).join('|')} ${m['state']} task ${m['task']} locked_vm ${m['locked_vm']} -> ${(m['targets'] as string[]).join(', ') || '(not pinned)'}${m['pfn_list'] ? ` pfn_list ${m['pfn_list']}` : ''}`);
+    }
+  }
+  for (const p of list('processes')) {
+    const mm = p['mm'] as Record<string, JsonValue>;
+    out.push(`process ${p['pid']} (${p['state']}) mm ${mm['id']} (${mm['state']}) locked_vm ${mm['locked_vm']} pages${mm['pasid'] === null ? '' : ` pasid ${mm['pasid']}`}`);
+    for (const f of p['fds'] as string[]) out.push(`  fd ${f}`);
+    for (const v of p['vmas'] as Array<Record<string, JsonValue>>) out.push(`  vma ${v['start']}-${v['end']} ${v['kind']}${v['kind'] === 'bar' ? ` ${v['device']} bar${v['bar']} ${v['state']}` : v['backed'] ? ' backed' : ''}`);
+  }
+  for (const d of list('devices')) out.push(`device ${d['device']} group ${d['group']} ${d['state']} open_count ${d['open_count']} memory ${d['memory'] ? 'on' : 'off'}`);
+  for (const p of list('pasids')) out.push(`pasid ${p['pasid']} ${p['state']}${p['mm'] === null ? '' : ` mm ${p['mm']}`}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** One `check` run, as its renderers show it. */
+export interface CheckRun {
+  /** The scenario and scheme as the user named them. */
+  readonly scenario: string;
+  readonly schemeArg: string;
+  readonly scheme: string;
+  readonly report: ExploreReport;
+  readonly seconds: number;
+  readonly statesPerSecond: number;
+  /** The counterexample written with --out: its file and the finding it shows. */
+  readonly counterexample?: { readonly file: string; readonly finding: Finding };
+}
+
+export function renderCheck(c: CheckRun): string {
+  const { report } = c;
+  const byProperty = new Map(report.findings.map((f) => [f.property, f]));
+  const lines = [
+    `${c.scenario} under ${c.scheme}: tasks ${report.tasks.join(', ') || '(none)'}`,
+    `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : 'NOT exhausted (--max-states)'}`,
+  ];
+  for (const p of PROPERTY_NAMES) {
+    const f = byProperty.get(p);
+    lines.push(`  ${p.padEnd(24)} ${f === undefined ? (report.exhausted ? 'holds' : 'not violated so far') : `VIOLATED (${f.schedule.length} steps, at record ${f.seq})`}`);
+  }
+  for (const f of report.findings) lines.push(`${f.property}: ${f.message}`, `  schedule: ${f.schedule.join(' ') || '(the log itself)'}`);
+  if (c.counterexample !== undefined) lines.push(`counterexample (${c.counterexample.finding.property}) written to ${c.counterexample.file}: iommu-model replay ${c.counterexample.file} --scheme ${c.schemeArg}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** One line of `scenarios`. */
+export function renderScenarioLine(name: string, description: string): string {
+  return `${name.padEnd(24)} ${description}\n`;
+}
+
+export function renderSchemes(schemes: readonly Scheme[]): string {
+  const width = Math.max(...schemes.map((s) => s.name.length));
+  return schemes
+    .map((s) => `${s.name.padEnd(width)}  ${s.summary}\n${s.expectNotRun.length > 0 ? `${''.padEnd(width)}  (cannot run the set-up of: ${s.expectNotRun.join(', ')})\n` : ''}`)
+    .join('');
+}
+
+export function renderProperties(gloss: Readonly<Record<PropertyName, string>>): string {
+  return Object.entries(gloss).map(([p, g]) => `${p.padEnd(24)} ${g}\n`).join('');
+}
+
+/** check's progress line on a terminal. */
+export function renderExploreProgress(p: { generated: number; distinct: number; depth: number }): string {
+  return `${p.generated} states, ${p.distinct} distinct, depth ${p.depth}...`;
+}
+
+/** demo's progress line on a terminal: the pair being explored, and its states so far. */
+export function renderPairProgress(p: PairProgress): string {
+  return `scenario ${p.index}/${p.total}: ${p.scenario} under ${p.scheme}...${p.generated === undefined ? '' : ` ${p.generated} states`}`;
+}
+
+/** A short column header: the capitals of the property's name (NoDmaUseAfterFree: NDUAF). */
+export function shortName(p: PropertyName): string {
+  return p.replace(/[^A-Z]/g, '');
+}
+
+/** A verdict table cell: the outcome, `!` when it differs from the documented expectation. */
+export function cellText(v: Verdict): string {
+  const t = v.got === 'violated' ? `violated (${v.steps})` : v.got;
+  return v.got === v.expected ? t : `${t} !`;
+}
+
+/** A failed set-up record, in one line: `record 5 (open, line 5): expected {"ret":4}, got {"errno":"ENOENT"} (…)`. */
+export function setupText(d: Divergence): string {
+  return `record ${d.seq} (${d.op}, line ${d.line}) expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)} (${d.decidedBy})`;
+}
+
+/** The demo's first section: the golden logs replayed (`dir` as it is shown), then a blank line. */
+export function renderGoldenLogs(golden: readonly GoldenResult[], dir: string): string {
+  const lines = [`iommu-model demo`, `golden logs: replaying ${golden.length} logs (${dir})`];
+  for (const g of golden) {
+    lines.push(`${g.match ? 'ok  ' : 'FAIL'} ${g.log.padEnd(34)} ${String(g.records).padStart(4)} records  ${g.divergences} divergences  violations: ${g.violations.join(', ') || 'none'}${g.match ? '' : ` (expected: ${g.expected.join(', ') || 'none'})`}`);
+  }
+  lines.push(golden.every((g) => g.match) ? 'every golden log replays as documented' : 'some golden logs did not replay as documented', '');
+  return `${lines.join('\n')}\n`;
+}
+
+function failLine(m: Mismatch): string {
+  return `FAIL scheme ${m.scheme}, scenario ${m.scenario}, property ${m.property}: expected ${m.expected}, got ${m.got}`;
+}
+
+function errorLine(e: RunError): string {
+  return `ERROR ${e.scenario}${e.scheme === null ? '' : ` under ${e.scheme}`}: ${e.message}`;
+}
+
+function summaryLine(s: DemoSummary, seconds: number): string {
+  const { counts } = s;
+  return `${s.scenarioCount} scenarios x ${s.schemeCount} schemes: ${s.verdicts.length} verdicts, ${counts.holds} hold, ${counts.violated} violated, ${counts['n/a']} n/a${counts['not run'] > 0 ? `, ${counts['not run']} not run` : ''}${counts.unknown > 0 ? `, ${counts.unknown} unknown (search cut at ${DEMO_MAX_STATES} states)` : ''}; ${s.mismatches.length} differ from the documented expectation${s.errors.length > 0 ? `, ${s.errors.length} errors` : ''} (${seconds.toFixed(1)} s)`;
+}
+
+/** The demo's closing lines: each mismatch, each error, the summary (Markdown prints them on stderr). */
+export function renderDemoOutcome(s: DemoSummary, seconds: number): string {
+  return `${[...s.mismatches.map(failLine), ...s.errors.map(errorLine), summaryLine(s, seconds)].join('\n')}\n`;
+}
+
+function renderScenarioTable(r: ScenarioRun): string[] {
+  if (r.error !== undefined) return [`${r.name}: ERROR ${r.error}`];
+  const na = PROPERTY_NAMES.length - r.applicable.length;
+  const lines = [`${r.name}${na > 0 ? ` (exercises ${r.applicable.length} properties; ${na} n/a)` : ''}`];
+  const firstWidth = Math.max('scheme'.length, ...r.rows.map((row) => row.scheme.length));
+  const table = r.rows.map((row) => {
+    const by = new Map(row.verdicts.map((v) => [v.property, v]));
+    return { scheme: row.scheme, cells: r.applicable.map((p) => (row.error !== undefined ? 'error' : cellText(by.get(p)!))) };
+  });
+  const widths = r.applicable.map((p, i) => Math.max(shortName(p).length, ...table.map((t) => t.cells[i]!.length)));
+  lines.push(`  ${'scheme'.padEnd(firstWidth)}  ${r.applicable.map((p, i) => shortName(p).padEnd(widths[i]!)).join('  ')}`.trimEnd());
+  for (const t of table) lines.push(`  ${t.scheme.padEnd(firstWidth)}  ${t.cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
+  const rowVerdicts = r.rows.flatMap((row) => row.verdicts);
+  const bad = compareVerdicts(rowVerdicts).length + r.rows.filter((row) => row.error !== undefined).length;
+  const states = r.rows.reduce((n, row) => n + (row.report?.statesGenerated ?? 0), 0);
+  lines.push(`  ${rowVerdicts.filter((v) => v.got === 'violated').length} violations, ${states} states explored: ${bad === 0 ? 'every verdict as documented' : `${bad} not as documented`}`);
+  for (const v of rowVerdicts) if (v.counterexample !== undefined) lines.push(`  iommu-model replay ${v.counterexample} --scheme ${v.scheme}`);
+  for (const row of r.rows) if (row.error !== undefined) lines.push(`  ERROR under ${row.scheme}: ${row.error}`);
+  return lines;
+}
+
+/** The notes under the tables: pairs not run, and violations of properties a scenario does not exercise. */
+function demoNotes(s: DemoSummary): string[] {
+  const notes = s.runs.flatMap((r) =>
+    r.rows.flatMap((row) => {
+      const applicable = new Set(r.applicable);
+      const notRun = row.setup === null || row.setup === undefined ? [] : [`note: ${r.name} under ${row.scheme} is not run: ${setupText(row.setup)}`];
+      return [...notRun, ...(row.report?.findings ?? []).filter((f) => !applicable.has(f.property)).map((f) => `note: ${r.name} under ${row.scheme} also violates ${f.property} (${f.schedule.length} steps), which the scenario does not exercise (n/a)`)];
+    }),
+  );
+  return [...notes, ...s.unknownExpectations.map((u) => `note: scheme ${u.scheme} documents an expectation for '${u.scenario}', which is not a built-in scenario`)];
+}
+
+/** The demo's text after the golden logs: the legend, one table per scenario, the notes and the summary. */
+export function renderDemoText(s: DemoSummary, seconds: number): string {
+  const lines = [
+    `scenarios: ${s.scenarioCount} built-in scenarios under ${s.schemeCount} built-in schemes (explored up to ${DEMO_MAX_STATES} states each)`,
+    `legend: ${s.exercised.map((p) => `${shortName(p)} ${p}`).join(', ')}`,
+    `cells: holds, violated (N) = the shortest counterexample has N steps (0: the scenario's own records), unknown = search cut before any violation, not run = the scenario's set-up fails under the scheme (nothing claimed), ! = differs from the scheme's documented expectation`,
+  ];
+  for (const r of s.runs) lines.push('', ...renderScenarioTable(r));
+  lines.push('', ...demoNotes(s));
+  return `${lines.join('\n')}\n${renderDemoOutcome(s, seconds)}${s.ok ? 'every verdict matches the expectation its scheme documents' : 'some verdicts do not match the expectations their schemes document'}\n`;
+}
