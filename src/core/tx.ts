@@ -10,6 +10,7 @@ import type { Errno } from '../vocab/errno.js';
 import type { Derived, JsonValue, StimulusOf, StimulusOp } from '../vocab/records.js';
 import type { MachineWithActions, ObjectAction, ObjectEvent, ObjectMachineName } from '../../machines/index.js';
 import type { Scheme } from '../schemes/scheme.js';
+import { policyOf, type Policy } from '../schemes/policies/index.js';
 import { ModelError } from '../vocab/errors.js';
 import { step } from './stepper.js';
 import type { LockUse } from '../vocab/locks.js';
@@ -121,6 +122,11 @@ export class Tx {
     readonly kernel: KernelTables,
   ) {}
 
+  /** What the scheme's choices mean at each policy point (src/schemes/policies/). */
+  get policy(): Policy {
+    return policyOf(this.scheme);
+  }
+
   /** The kernel's indirect calls: f_op, vm_ops, mmu_notifier_ops, vfio_device_ops. */
   get ops(): KernelOps {
     return this.kernel.ops;
@@ -218,7 +224,7 @@ export type ActionTable = { readonly [M in MachineWithActions]: { readonly [A in
 /** A file's operations as fs/file_table.c:__fput calls them. */
 export interface FileOps {
   /** The locks file->f_op->release takes, in the kernel's order (its task waits for them). */
-  releaseLocks(w: World, f: OpenFile, scheme: Scheme): LockUse[];
+  releaseLocks(w: World, f: OpenFile, policy: Policy): LockUse[];
   /** file->f_op->release, run from ____fput. */
   release(tx: Tx, f: OpenFile): void;
 }

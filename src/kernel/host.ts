@@ -39,7 +39,7 @@ function declareDevice(tx: Tx, name: string, groupNo: number, noiommu: boolean, 
 
 export function hostDevice(tx: Tx, s: StimulusOf<'host.device'>): Outcome {
   // A scheme with noiommu mode models a platform without an IOMMU: every device is noiommu.
-  const g = declareDevice(tx, s.device, s.group, s.noiommu === true || tx.scheme.noiommuEnabled, false);
+  const g = declareDevice(tx, s.device, s.group, s.noiommu === true || tx.policy.noiommu, false);
   const bars = s.bars ?? [];
   const d: Device = {
     name: s.device,

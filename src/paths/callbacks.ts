@@ -39,7 +39,7 @@ export function callbackStep<Ctx extends CallbackLocals, O extends StimulusOp, A
 ): PathStep<A | B, Ctx, O> {
   return {
     mirrors,
-    requires: (w, task, rp, scheme) => callbackRequires(w, scheme, rp.ctx.calls[rp.ctx.i]?.sub, task),
+    requires: (w, task, rp, policy) => callbackRequires(w, policy, rp.ctx.calls[rp.ctx.i]?.sub, task),
     run(tx, task, rp) {
       const ctx = rp.ctx;
       const c = ctx.calls[ctx.i]!;

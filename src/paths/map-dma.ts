@@ -137,8 +137,8 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
         }
         ctx.dmaIova = r.dma.iova;
         const mm = mmOf(tx.world, ctx.mm);
-        if (tx.scheme.pfnmap === 'interval' && allBar(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size)) return 'INSERT';
-        return tx.scheme.type1Notifier !== null && !mm.type1Notifiers.includes(c.id) ? 'REGISTER' : 'LINKED';
+        if (tx.policy.pfnmap.intervalNotifier && allBar(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size)) return 'INSERT';
+        return tx.policy.type1Notifier.registers && !mm.type1Notifiers.includes(c.id) ? 'REGISTER' : 'LINKED';
       });
       if (ev === 'RETURN') release(tx, task, lockOf.iommu(ctx.container));
       return ev;
@@ -190,11 +190,11 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
   },
   map: {
     mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_map -> iommu_map (GFP_KERNEL_ACCOUNT), mutex_unlock(iommu->lock)',
-    requires: (_w, _t, rp, scheme) => (scheme.pfnmap === 'dmabuf' && hasMmio(rp.ctx) ? [{ lock: resvLock(rp.ctx), mode: 'write' }] : []),
+    requires: (_w, _t, rp, policy) => (policy.pfnmap.dmabuf && hasMmio(rp.ctx) ? [{ lock: resvLock(rp.ctx), mode: 'write' }] : []),
     run(tx, task, rp) {
       // vfio_iommu_map: iommu_map(..., GFP_KERNEL_ACCOUNT) under iommu->lock.
       const ctx = rp.ctx;
-      if (tx.scheme.pfnmap === 'dmabuf' && hasMmio(ctx)) {
+      if (tx.policy.pfnmap.dmabuf && hasMmio(ctx)) {
         // The importer maps under the buffer's reservation lock and checks `revoked` there
         // (vfio_pci_dma_buf_iommufd_map), so a revoke cannot slip between check and map.
         const revoked = ctx.pinned.runs.some((r) => {
@@ -211,7 +211,7 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       allocate(tx, task, 'map_dma.map (iommu_map GFP_KERNEL_ACCOUNT)');
       const c = containerOf(tx.world, ctx.container);
       type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
-      if (tx.scheme.pfnmap === 'dmabuf' && hasMmio(ctx)) release(tx, task, resvLock(ctx));
+      if (tx.policy.pfnmap.dmabuf && hasMmio(ctx)) release(tx, task, resvLock(ctx));
       release(tx, task, lockOf.iommu(ctx.container));
       ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped' };
       return 'RETURN';

@@ -46,10 +46,10 @@ export const svaUnbind = definePath<UnbindLocals, 'sva.unbind'>()('sva_unbind', 
   },
   drain: {
     mirrors: 'drivers/iommu/io-pgfault.c:iopf_queue_flush_dev, then iommu_detach_device_pasid',
-    requires: (w, _t, rp, scheme) => {
+    requires: (w, _t, rp, policy) => {
       const ctx = rp.ctx;
       // before v5.18 the fault queue was not flushed at unbind
-      if (scheme.pasidFree === 'unbind') return [];
+      if (!policy.pasid.drainsAtUnbind) return [];
       const busy = handlersInFlight(w, ctx.device, ctx.pasid);
       return [{ wait: `the fault queue of ${ctx.device} PASID ${ctx.pasid} (iopf_queue_flush_dev: ${busy.join(', ')})`, ready: busy.length === 0, on: busy }];
     },

@@ -8,7 +8,7 @@
 import type { PathMachineName } from '../../machines/paths/index.js';
 import { PATH_CONFIGS } from '../../machines/paths/index.js';
 import type { EventIn, PathConfig, StepState } from '../../machines/paths/path.js';
-import type { Scheme } from '../schemes/scheme.js';
+import type { Policy } from '../schemes/policies/index.js';
 import type { LockUse } from '../vocab/locks.js';
 import type { StimulusOf, StimulusOp } from '../vocab/records.js';
 import type { Outcome, Tx } from '../core/tx.js';
@@ -34,7 +34,7 @@ export interface PathStep<E extends string, Ctx extends PathLocals, O extends St
   /** The kernel function (file:function) this step mirrors. */
   readonly mirrors: string;
   /** What the step needs; [] when it never blocks. Pure: reads the world, never changes it. */
-  requires?(w: World, task: Task, rp: Running<Ctx, O>, scheme: Scheme): Requirement[];
+  requires?(w: World, task: Task, rp: Running<Ctx, O>, policy: Policy): Requirement[];
   /** Runs the step atomically; returns the event for the path machine. */
   run(tx: Tx, task: Task, rp: Running<Ctx, O>): E;
 }

@@ -96,11 +96,11 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
   callback: {
     mirrors: "drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (each device's ops->dma_unmap), mutex_unlock(device_list_lock)",
     // the vendor's dma_unmap calls vfio_unpin_pages, which takes iommu->lock
-    requires: (_w, _t, rp, scheme) => (scheme.mdevDmaUnmap === 'unpin' ? [writeLock(lockOf.iommu(rp.ctx.container))] : []),
+    requires: (_w, _t, rp, policy) => (policy.mdevDmaUnmap.vendorUnpins ? [writeLock(lockOf.iommu(rp.ctx.container))] : []),
     run(tx, task, rp) {
       const ctx = rp.ctx;
       const c = containerOf(tx.world, ctx.container);
-      if (tx.scheme.mdevDmaUnmap === 'unpin') {
+      if (tx.policy.mdevDmaUnmap.vendorUnpins) {
         acquire(tx, task, lockOf.iommu(c.id), 'write', 'unmap_dma.callback (vfio_unpin_pages)');
         type1.notifyDmaUnmap(tx, c, ctx.notifyIova);
         release(tx, task, lockOf.iommu(c.id));

@@ -41,7 +41,7 @@ function barMappings(w: World, device: string): ZapLocals['maps'] {
 
 /** vfio_pci_dma_buf_move(vdev, false): memory decode is back, and the dma-bufs with it. */
 function restoreDmabufs(tx: Tx, d: Device): void {
-  if (tx.scheme.pfnmap === 'dmabuf' && d.revoked) {
+  if (tx.policy.pfnmap.dmabuf && d.revoked) {
     d.revoked = false;
     tx.emit('dmabuf.restored', { device: d.name });
   }
@@ -75,7 +75,7 @@ export const zap = definePath<ZapLocals, ZapOp>()('zap', {
         return 'RETURN';
       }
       // vfio_pci_dma_buf_move(vdev, true) under memory_lock: from here on no importer maps it
-      if (tx.scheme.pfnmap === 'dmabuf' && !d.revoked) {
+      if (tx.policy.pfnmap.dmabuf && !d.revoked) {
         d.revoked = true;
         tx.emit('dmabuf.revoked', { device: dev });
       }

@@ -10,6 +10,7 @@ import { PATHS, pathNameFor, type PathName } from '../paths/index.js';
 import type { PathDef, Requirement, Running } from '../paths/types.js';
 import { releaseFile, releaseLocks } from '../kernel/fs/file.js';
 import { KERNEL } from '../kernel/tables.js';
+import { policyOf } from '../schemes/policies/index.js';
 import { initialState, isFinal, step } from '../core/stepper.js';
 import { Tx, type Outcome, type Touched } from '../core/tx.js';
 import type { RunningPath, Task, World } from '../core/world.js';
@@ -44,8 +45,8 @@ export function requirements(w: World, scheme: Scheme, task: Task): Requirement[
   if (rp === null) return [];
   // task_work after the path returned: the next deferred file release and the locks it takes
   const pendingRelease = task.deferred[0];
-  if (pendingRelease !== undefined && isFinal(pathDef(rp.path).machine, rp.state)) return releaseLocks(w, KERNEL.ops, pendingRelease, scheme);
-  return pathDef(rp.path).steps[rp.state]?.requires?.(w, task, running(rp), scheme) ?? [];
+  if (pendingRelease !== undefined && isFinal(pathDef(rp.path).machine, rp.state)) return releaseLocks(w, KERNEL.ops, pendingRelease, policyOf(scheme));
+  return pathDef(rp.path).steps[rp.state]?.requires?.(w, task, running(rp), policyOf(scheme)) ?? [];
 }
 
 /** The first requirement the task's next step lacks, or null when it can run. */
@@ -88,7 +89,7 @@ function runOneStep(tx: Tx, scheme: Scheme, task: Task): { stimulus: Stimulus; o
   if (isFinal(machine, rp.state)) {
     // task_work: one deferred file release (fs/file_table.c ____fput) under the locks it takes
     const id = task.deferred.shift()!;
-    holding(tx, task, releaseLocks(tx.world, KERNEL.ops, id, scheme), 'task_work (____fput)', () => releaseFile(tx, id));
+    holding(tx, task, releaseLocks(tx.world, KERNEL.ops, id, policyOf(scheme)), 'task_work (____fput)', () => releaseFile(tx, id));
   } else {
     const st = def.steps[rp.state];
     if (st === undefined) throw new ModelError(`path ${rp.path} has no step for state '${rp.state}'`);

@@ -15,7 +15,7 @@ import { unpinRange } from '../vfio/mdev.js';
  * invalidation").
  */
 export function vendorDmaUnmap(tx: Tx, c: Container, d: Device, iova: bigint, size: bigint): void {
-  if (tx.scheme.mdevDmaUnmap === 'ignore') {
+  if (!tx.policy.mdevDmaUnmap.vendorUnpins) {
     tx.emit('mdev.dma_unmap_ignored', { device: d.name, iova: hex(iova), size: hex(size) });
     return;
   }

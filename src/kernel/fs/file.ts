@@ -7,7 +7,7 @@
 import { processOf, fileOf } from '../../core/lookup.js';
 import { Tx, type Outcome, type KernelOps } from '../../core/tx.js';
 import { type Process, type OpenFile, newId, type FileKind, type World } from '../../core/world.js';
-import type { Scheme } from '../../schemes/scheme.js';
+import type { Policy } from '../../schemes/policies/index.js';
 import type { LockUse } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 
@@ -71,8 +71,8 @@ export function releaseFile(tx: Tx, fileId: number): void {
 }
 
 /** The locks a deferred ____fput of `fileId` takes: its f_op's release locks, in order. */
-export function releaseLocks(w: World, ops: KernelOps, fileId: number, scheme: Scheme): LockUse[] {
+export function releaseLocks(w: World, ops: KernelOps, fileId: number, policy: Policy): LockUse[] {
   const f = w.files.get(fileId);
   if (f === undefined || f.kind === 'tty') return [];
-  return ops.file[f.kind].releaseLocks(w, f, scheme);
+  return ops.file[f.kind].releaseLocks(w, f, policy);
 }

@@ -111,19 +111,17 @@ export function unbindPut(bond: SvaBond): boolean {
  */
 export function unbindDetach(tx: Tx, bond: SvaBond, flags: 'none' | 'FLUSHED' | 'CLEAN' = 'none'): Outcome {
   const d = deviceOf(tx.world, bond.device);
-  const policy = tx.scheme.pasidFree;
+  const policy = tx.policy.pasid;
   tx.cascade('sva.unbound', { device: d.name, pid: bond.pid, pasid: bond.pasid }, () => {
     // Before v5.18 (and v6.8's iopf_queue_remove_device) nothing answered the pending requests.
-    if (policy !== 'unbind') answerPending(tx, d, bond.pasid);
+    if (policy.drainsAtUnbind) answerPending(tx, d, bond.pasid);
     tx.fire('sva_bond', `${d.name}/${bond.pasid}`, bond, 'UNBIND');
     const mm = mmOf(tx.world, bond.mm);
     mm.svaNotifiers = mm.svaNotifiers.filter((n) => n !== d.name);
     tx.world.bonds = tx.world.bonds.filter((b) => b !== bond);
     const lastBond = !tx.world.bonds.some((b) => b.mm === mm.id);
-    if (lastBond && policy === 'unbind') releasePasid(tx, mm, 'FREE', 'the last unbind freed the PASID (ioasid, v5.10-v5.17)');
-    if (lastBond && policy === 'bind-task-flags') {
-      releasePasid(tx, mm, flags === 'none' ? 'LEAK' : 'FREE', flags === 'none' ? 'VFIO_DEVICE_UNBIND_TASK without FLUSHED or CLEAN: never reused (2017 RFC)' : `VFIO_SVM_PASID_RELEASE_${flags}`);
-    }
+    const release = lastBond ? policy.atLastUnbind(flags) : null;
+    if (release !== null) releasePasid(tx, mm, release.how, release.why);
     mmDrop(tx, mm); // iommu_domain_free -> mmdrop
   });
   return { ret: 0n, decidedBy: 'iommu-sva.c:iommu_sva_unbind_device' };

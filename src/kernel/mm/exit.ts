@@ -29,7 +29,7 @@ export function exitMmapRelease(tx: Tx, mm: Mm): void {
   tx.emit('mm.exit_mmap', { mm: mm.id });
   tx.ops.releaseSva(tx, mm); // mn_hlist_release: the SVA bonds' ops->release
   // v5.18-rc freed the PASID in __mmput, while the IOMMU still held the mm (mmgrab)
-  if (tx.scheme.pasidFree === 'mmput') releasePasid(tx, mm, 'FREE', 'kernel/fork.c:__mmput -> mm_pasid_drop (v5.18-rc)');
+  if (tx.policy.pasid.freedAtMmput) releasePasid(tx, mm, 'FREE', 'kernel/fork.c:__mmput -> mm_pasid_drop (v5.18-rc)');
 }
 
 /** mm/mmap.c:exit_mmap, the rest: every vma goes (pinned pages survive), then mmdrop. */

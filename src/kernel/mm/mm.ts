@@ -25,7 +25,7 @@ export function mmDrop(tx: Tx, mm: Mm): void {
 /** kernel/fork.c:__mmdrop -> mm_pasid_drop (the mm machine's pasidDrop action). */
 export function pasidDrop(tx: Tx, mm: Mm): void {
   // Under the 2017 RFC a PASID nobody released with FLUSHED or CLEAN is never reused.
-  releasePasid(tx, mm, tx.scheme.pasidFree === 'bind-task-flags' ? 'LEAK' : 'FREE', 'kernel/fork.c:__mmdrop -> mm_pasid_drop');
+  releasePasid(tx, mm, tx.policy.pasid.atMmdrop, 'kernel/fork.c:__mmdrop -> mm_pasid_drop');
 }
 
 /** The mm's PASID goes back to the allocator (FREE) or is never reused (LEAK). */

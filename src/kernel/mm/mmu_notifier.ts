@@ -10,12 +10,13 @@
  * dmas whose user range is invalidated.
  */
 import { hex, U64_MAX } from '../../log/u64.js';
-import type { Scheme } from '../../schemes/scheme.js';
+import type { Policy } from '../../schemes/policies/index.js';
 import { acquire, allocate, available, release, type LockUse } from '../../core/locks.js';
 import { mmOf } from '../../core/lookup.js';
 import * as type1 from '../vfio/type1.js';
 import { Tx } from '../../core/tx.js';
 import type { Task, World } from '../../core/world.js';
+import { writeLock } from '../../vocab/locks.js';
 
 export type Subscriber =
   | { readonly kind: 'sva'; readonly device: string }
@@ -42,10 +43,10 @@ export function subscribersOf(w: World, mm: number, start = 0n, end = U64_MAX): 
  * callback takes the driver's update lock, with a trylock when the range is not blockable
  * (so it never waits there).
  */
-export function callbackRequires(w: World, scheme: Scheme, sub: Subscriber | undefined, task?: Task): LockUse[] {
-  if (sub?.kind === 'link') return [linkLock(scheme, sub)];
+export function callbackRequires(w: World, policy: Policy, sub: Subscriber | undefined, task?: Task): LockUse[] {
+  if (sub?.kind === 'link') return [linkLock(policy, sub)];
   if (sub?.kind === 'interval') return task !== undefined && task.nonBlock > 0 ? [] : [{ lock: `update_lock#${sub.container}`, mode: 'write' }];
-  if (sub?.kind !== 'type1' || scheme.type1Notifier?.takesIommuLock !== true || !w.containers.has(sub.container)) return [];
+  if (sub?.kind !== 'type1' || !policy.type1Notifier.takesIommuLock || !w.containers.has(sub.container)) return [];
   return [{ lock: `iommu.lock#${sub.container}`, mode: 'write' }];
 }
 
@@ -92,9 +93,9 @@ export function runCallback(tx: Tx, task: Task, sub: Subscriber, mm: number, sta
     tx.emit('mmu_notifier.invalidate', { mm, device: sub.device, start: hex(start), end: hex(end) });
     return;
   }
-  const policy = tx.scheme.type1Notifier;
+  const policy = tx.policy.type1Notifier;
   const c = tx.world.containers.get(sub.container);
-  if (policy === null || c === undefined || c.type1 === null) return;
+  if (!policy.registers || c === undefined || c.type1 === null) return;
   const lock = `iommu.lock#${sub.container}`;
   if (policy.takesIommuLock) acquire(tx, task, lock, 'write', where);
   if (policy.allocates) allocate(tx, task, `${where} (GFP_KERNEL in the callback)`);
@@ -134,13 +135,13 @@ function intervalInvalidate(tx: Tx, task: Task, sub: Extract<Subscriber, { kind:
  * owner calls into type1), or the dma-buf's reservation lock (vfio_pci_dma_buf_move ->
  * dma_buf_move_notify; the importer unmaps under its own locks).
  */
-export function linkLock(scheme: Scheme, sub: Extract<Subscriber, { kind: 'link' }>): { lock: string; mode: 'write' } {
-  return scheme.pfnmap === 'dmabuf' ? { lock: `dma_resv#${sub.container}@${hex(sub.dmaIova)}`, mode: 'write' } : { lock: `iommu.lock#${sub.container}`, mode: 'write' };
+export function linkLock(policy: Policy, sub: Extract<Subscriber, { kind: 'link' }>): LockUse {
+  return writeLock(policy.pfnmap.linkLock(sub.container, sub.dmaIova));
 }
 
 /** Tears down a linked BAR mapping's IOMMU entries (the BAR is zapped, revoked or closed). */
 export function revokeLink(tx: Tx, task: Task, sub: Extract<Subscriber, { kind: 'link' }>, where: string): void {
-  const l = linkLock(tx.scheme, sub);
+  const l = linkLock(tx.policy, sub);
   acquire(tx, task, l.lock, l.mode, where);
   const c = tx.world.containers.get(sub.container);
   const dma = c?.type1?.dmas.get(sub.dmaIova);

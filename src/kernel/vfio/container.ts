@@ -74,7 +74,7 @@ export function containerIoctl(tx: Tx, p: Process, c: Container, s: StimulusOf<'
  */
 function checkExtension(tx: Tx, c: Container, ext: string): Outcome {
   const decidedBy = 'container.c:vfio_container_ioctl_check_extension';
-  const noiommuAnswer = (): bigint => (ext === 'VFIO_NOIOMMU_IOMMU' && tx.scheme.noiommuEnabled ? 1n : 0n);
+  const noiommuAnswer = (): bigint => (ext === 'VFIO_NOIOMMU_IOMMU' && tx.policy.noiommu ? 1n : 0n);
   if (c.state === 'type1') return { ret: type1.checkExtension(c, ext), decidedBy: 'vfio_iommu_type1.c:vfio_iommu_type1_check_extension' };
   if (c.state === 'noiommu') return { ret: noiommuAnswer(), decidedBy: 'container.c:vfio_noiommu_ioctl' };
   // vfio_iommu_driver_allowed(): once a noiommu group is attached only vfio-noiommu answers,
@@ -108,7 +108,7 @@ function setIommu(tx: Tx, p: Process, c: Container, arg: string): Outcome {
     tx.emit('iommu.opened', { container: c.id, driver: v2 ? 'type1v2' : 'type1' });
     return { ret: 0n, decidedBy: 'container.c:vfio_ioctl_set_iommu' };
   }
-  if (c.noiommu && arg === 'VFIO_NOIOMMU_IOMMU' && tx.scheme.noiommuEnabled) {
+  if (c.noiommu && arg === 'VFIO_NOIOMMU_IOMMU' && tx.policy.noiommu) {
     // container.c:vfio_noiommu_open: -EPERM without CAP_SYS_RAWIO.
     if (!p.capSysRawio) tx.fail('EPERM', 'container.c:vfio_noiommu_open: !capable(CAP_SYS_RAWIO)');
     tx.fire('container', String(c.id), c, 'SET_IOMMU_NOIOMMU');

@@ -13,7 +13,6 @@ import { BadReference } from '../../vocab/errors.js';
 import { lockOf, writeLock } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { fput } from '../fs/file.js';
-import { linkLock } from '../mm/mmu_notifier.js';
 import { resetFunction } from './pci/reset.js';
 import { unmapUnpin } from './type1.js';
 
@@ -22,7 +21,7 @@ export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl
   if (s.cmd === 'VFIO_DEVICE_RESET') return d.mdev ? { ret: 0n, decidedBy: 'the mdev vendor driver resets its emulated state' } : resetFunction(tx, d);
   if (s.cmd === 'VFIO_DEVICE_BIND_TASK' || s.cmd === 'VFIO_DEVICE_UNBIND_TASK') {
     // Only the 2017 RFC scheme has these; upstream's vfio_pci_core_ioctl returns -ENOTTY.
-    if (tx.scheme.pasidFree !== 'bind-task-flags') return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: unknown ioctl');
+    if (!tx.policy.pasid.bindTaskIoctls) return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: unknown ioctl');
     return bindTaskIoctl(tx, _p, d, s);
   }
   return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: not a device ioctl');
@@ -60,7 +59,7 @@ function bindTaskIoctl(tx: Tx, p: Process, d: Device, s: StimulusOf<'ioctl'>): O
  * linked IOMMU mappings under their lock.
  */
 export const DEVICE_FOPS: FileOps = {
-  releaseLocks: (w, f, scheme) => {
+  releaseLocks: (w, f, policy) => {
     const d = w.devices.get(f.device!);
     if (d === undefined) return [];
     const last = d.openCount === 1;
@@ -68,7 +67,7 @@ export const DEVICE_FOPS: FileOps = {
       writeLock(lockOf.group(d.group)),
       writeLock(lockOf.devSet(d.name)),
       ...(last && d.hotplug ? [writeLock(lockOf.reset(d.name))] : []),
-      ...(last ? d.linked.map((l) => linkLock(scheme, { kind: 'link', container: l.container, dmaIova: l.iova })) : []),
+      ...(last ? d.linked.map((l) => writeLock(policy.pfnmap.linkLock(l.container, l.iova))) : []),
     ];
   },
   release: (tx, f) => releaseDeviceFile(tx, f),

@@ -20,7 +20,7 @@ import { containerPut } from './container.js';
  */
 export function openGroup(tx: Tx, p: Process, path: string, key: string): Outcome {
   const g = tx.world.groups.get(key);
-  if (g === undefined || (g.noiommu && !tx.scheme.noiommuEnabled)) tx.fail('ENOENT', `${path}: no such device node`);
+  if (g === undefined || (g.noiommu && !tx.policy.noiommu)) tx.fail('ENOENT', `${path}: no such device node`);
   if (g.state === 'removed') tx.fail('ENOENT', 'vfio_main.c:vfio_device_remove_group: cdev_device_del removed the node');
   if (g.noiommu && !p.capSysRawio) tx.fail('EPERM', 'group.c:vfio_group_fops_open: noiommu group && !capable(CAP_SYS_RAWIO)');
   if (g.file !== null) tx.fail('EBUSY', 'group.c:vfio_group_fops_open: group->opened_file already set');
