@@ -6,7 +6,7 @@
  * Steps take and release locks through these functions, which record every dependency edge
  * (each held class -> the class being acquired) in tx.touched.lockEdges.
  */
-import { LOCK_CLASSES, type LockClass, type LockUse, type Mode } from '../vocab/locks.js';
+import { LOCK_CLASSES, lockOf, type LockClass, type LockUse, type Mode } from '../vocab/locks.js';
 import { ModelError } from '../vocab/errors.js';
 import type { Tx } from './tx.js';
 import type { LockState, Task, World } from './world.js';
@@ -109,7 +109,7 @@ export function locked<T>(tx: Tx, task: Task, id: string, mode: Mode, where: str
 export function allocate(tx: Tx, task: Task, where: string): void {
   // GFP_KERNEL may sleep in reclaim: inside a non-blockable invalidation that WARNs too
   if (task.nonBlock > 0) tx.touched.nonBlockSleeps.push(`${task.name} at ${where}: a GFP_KERNEL allocation may sleep inside a non-blockable invalidation`);
-  locked(tx, task, 'fs_reclaim', 'write', where, () => undefined);
+  locked(tx, task, lockOf.fsReclaim, 'write', where, () => undefined);
 }
 
 /** Takes `locks` in the order given, runs `fn`, releases them in reverse. */

@@ -16,7 +16,7 @@ import { mmOf } from '../../core/lookup.js';
 import * as type1 from '../vfio/type1.js';
 import { Tx } from '../../core/tx.js';
 import type { Task, World } from '../../core/world.js';
-import { writeLock } from '../../vocab/locks.js';
+import { lockOf, writeLock } from '../../vocab/locks.js';
 
 export type Subscriber =
   | { readonly kind: 'sva'; readonly device: string }
@@ -45,9 +45,9 @@ export function subscribersOf(w: World, mm: number, start = 0n, end = U64_MAX): 
  */
 export function callbackRequires(w: World, policy: Policy, sub: Subscriber | undefined, task?: Task): LockUse[] {
   if (sub?.kind === 'link') return [linkLock(policy, sub)];
-  if (sub?.kind === 'interval') return task !== undefined && task.nonBlock > 0 ? [] : [{ lock: `update_lock#${sub.container}`, mode: 'write' }];
+  if (sub?.kind === 'interval') return task !== undefined && task.nonBlock > 0 ? [] : [writeLock(lockOf.update(sub.container))];
   if (sub?.kind !== 'type1' || !policy.type1Notifier.takesIommuLock || !w.containers.has(sub.container)) return [];
-  return [{ lock: `iommu.lock#${sub.container}`, mode: 'write' }];
+  return [writeLock(lockOf.iommu(sub.container))];
 }
 
 /**
@@ -56,7 +56,7 @@ export function callbackRequires(w: World, policy: Policy, sub: Subscriber | und
  * invalidate_seq |= 1 (odd: readers must wait or retry).
  */
 export function invalidateStart(tx: Tx, task: Task, mm: number, start: bigint, end: bigint, blockable: boolean, where: string): void {
-  acquire(tx, task, 'mmu_notifier_invalidate_range_start', 'write', where);
+  acquire(tx, task, lockOf.invalidateRangeStart, 'write', where);
   if (!blockable) task.nonBlock += 1; // non_block_start()
   // Counted even before the mm has an interval: the first mmu_interval_notifier_insert
   // registers the itree with mm_take_all_locks, which waits for an unmap_mapping_range in
@@ -75,7 +75,7 @@ export function invalidateEnd(tx: Tx, task: Task, mm: number, blockable: boolean
     m.itreeActive -= 1;
     if (m.itreeActive === 0 && (m.itreeSeq & 1) === 1) m.itreeSeq += 1;
   }
-  release(tx, task, 'mmu_notifier_invalidate_range_start');
+  release(tx, task, lockOf.invalidateRangeStart);
   tx.emit('mmu_notifier.invalidate_end', { mm });
 }
 
@@ -96,7 +96,7 @@ export function runCallback(tx: Tx, task: Task, sub: Subscriber, mm: number, sta
   const policy = tx.policy.type1Notifier;
   const c = tx.world.containers.get(sub.container);
   if (!policy.registers || c === undefined || c.type1 === null) return;
-  const lock = `iommu.lock#${sub.container}`;
+  const lock = lockOf.iommu(sub.container);
   if (policy.takesIommuLock) acquire(tx, task, lock, 'write', where);
   if (policy.allocates) allocate(tx, task, `${where} (GFP_KERNEL in the callback)`);
   type1.invalidateUserRange(tx, c, mm, start, end);
@@ -110,7 +110,7 @@ export function runCallback(tx: Tx, task: Task, sub: Subscriber, mm: number, sta
  * returning, unlock. It allocates nothing.
  */
 function intervalInvalidate(tx: Tx, task: Task, sub: Extract<Subscriber, { kind: 'interval' }>, mm: number, where: string): void {
-  const lock = `update_lock#${sub.container}`;
+  const lock = lockOf.update(sub.container);
   if (task.nonBlock > 0 && !available(tx.world, lock, 'write', task.name)) {
     tx.emit('mmu_notifier.eagain', { mm, container: sub.container, iova: hex(sub.dmaIova) });
     return;
