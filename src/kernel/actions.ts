@@ -14,7 +14,8 @@ import { releaseIommu } from './vfio/container.js';
 import { detachContainer } from './vfio/group.js';
 import { pasidDrop } from './mm/mm.js';
 import { removeDevice } from './vfio/device.js';
-import { dmaByKey, unmapUnpin } from './vfio/type1.js';
+import { dmaByKey } from './vfio/type1/dma-tree.js';
+import { unmapUnpin } from './vfio/type1/unmap.js';
 
 export const ACTIONS: ActionTable = {
   group: { detachContainer: (tx, key) => detachContainer(tx, groupOf(tx.world, key)) },

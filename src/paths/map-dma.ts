@@ -1,13 +1,15 @@
 /**
  * The steps of the MAP_DMA path (machines/paths/map-dma.machine.ts): each takes the locks the
  * kernel holds around that part of vfio_dma_do_map and calls the type1 rule for it
- * (src/kernel/vfio/type1.ts), whose own comments cite the kernel's lines.
+ * (src/kernel/vfio/type1/map.ts), whose own comments cite the kernel's lines.
  */
 import { hex } from '../log/u64.js';
 import { acquire, allocate, locked, release } from '../core/locks.js';
 import { containerOf, mmOf, processOf } from '../core/lookup.js';
 import { type1Target } from '../kernel/vfio/fops.js';
-import * as type1 from '../kernel/vfio/type1.js';
+import { dmaAt } from '../kernel/vfio/type1/dma-tree.js';
+import { chargePins, type MapArg, mapLink, mapRuns, mapValidate, type PinnedRuns, pinRuns } from '../kernel/vfio/type1/map.js';
+import { removeDma } from '../kernel/vfio/type1/unmap.js';
 import type { Tx } from '../core/tx.js';
 import type { IntervalSub, Task, World } from '../core/world.js';
 import { runEntry } from './atomic.js';
@@ -18,9 +20,9 @@ interface MapCtx extends PathLocals {
   container: number;
   pid: number;
   mm: number;
-  arg: type1.MapArg;
+  arg: MapArg;
   dmaIova: bigint;
-  pinned: type1.PinnedRuns;
+  pinned: PinnedRuns;
   /** mmu_interval_read_begin's sequence (pfnmap 'interval'). */
   seq: number;
 }
@@ -56,7 +58,7 @@ function invalidating(w: World, mm: number): string[] {
   const out: string[] = [];
   for (const t of w.tasks.values()) {
     const c = t.current?.ctx as { mm?: number; maps?: Array<{ mm: number }> } | undefined;
-    if (t.held.some((h) => h.id === 'mmu_notifier_invalidate_range_start') && (c?.mm === mm || c?.maps?.some((m) => m.mm === mm) === true)) out.push(t.name);
+    if (t.held.some((h) => h.id === lockOf.invalidateRangeStart) && (c?.mm === mm || c?.maps?.some((m) => m.mm === mm) === true)) out.push(t.name);
   }
   return out;
 }
@@ -86,13 +88,13 @@ function barsToFault(w: World, mm: number, vaddr: bigint, size: bigint): string[
  */
 function pinUnderMmapLock<E extends string>(tx: Tx, task: Task, rp: Rp, where: string, okEvent: E): E | 'FAILED' {
   const ctx = rp.ctx;
-  const dma = type1.dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
+  const dma = dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
   return locked(tx, task, lockOf.mmap(ctx.mm), 'read', where, () => {
     const bars = barsToFault(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size);
     for (const d of bars) acquire(tx, task, lockOf.memory(d), 'read', `${where} (vfio_pci_mmap_huge_fault)`);
     try {
       return attempt(tx, rp, 'FAILED', () => {
-        ctx.pinned = type1.pinRuns(tx, processOf(tx.world, ctx.pid), dma, mmOf(tx.world, ctx.mm), ctx.arg.size);
+        ctx.pinned = pinRuns(tx, processOf(tx.world, ctx.pid), dma, mmOf(tx.world, ctx.mm), ctx.arg.size);
         return okEvent;
       });
     } finally {
@@ -114,7 +116,7 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       }
       return attempt(tx, rp, 'RETURN', () => {
         const ctx = rp.ctx;
-        ctx.arg = type1.mapValidate(tx, s);
+        ctx.arg = mapValidate(tx, s);
         ctx.container = target.c.id;
         ctx.pid = target.p.pid;
         ctx.mm = target.p.mm;
@@ -130,7 +132,7 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       acquire(tx, task, lockOf.iommu(ctx.container), 'write', 'map_dma.lock');
       const c = containerOf(tx.world, ctx.container);
       const ev = attempt(tx, rp, 'RETURN', (): 'RETURN' | 'INSERT' | 'REGISTER' | 'LINKED' => {
-        const r = type1.mapLink(tx, processOf(tx.world, ctx.pid), c, ctx.arg);
+        const r = mapLink(tx, processOf(tx.world, ctx.pid), c, ctx.arg);
         if ('done' in r) {
           ctx.outcome = r.done;
           return 'RETURN';
@@ -152,8 +154,8 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       // primes lockdep: fs_reclaim -> mmu_notifier_invalidate_range_start.
       const ctx = rp.ctx;
       locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.register', () => {
-        locked(tx, task, 'fs_reclaim', 'write', 'mmu_notifier_register (lockdep priming)', () =>
-          locked(tx, task, 'mmu_notifier_invalidate_range_start', 'write', 'mmu_notifier_register (lockdep priming)', () => undefined),
+        locked(tx, task, lockOf.fsReclaim, 'write', 'mmu_notifier_register (lockdep priming)', () =>
+          locked(tx, task, lockOf.invalidateRangeStart, 'write', 'mmu_notifier_register (lockdep priming)', () => undefined),
         );
         mmOf(tx.world, ctx.mm).type1Notifiers.push(ctx.container);
       });
@@ -182,9 +184,9 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       // vfio_lock_acct -> mm_lock_acct: mmap_write_lock_killable(mm) around the charge.
       const ctx = rp.ctx;
       const mm = mmOf(tx.world, ctx.mm);
-      const dma = type1.dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
-      if (ctx.pinned.charge > 0 && mm.state === 'live') locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.account', () => type1.chargePins(tx, mm, dma, ctx.pinned));
-      else type1.chargePins(tx, mm, dma, ctx.pinned);
+      const dma = dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
+      if (ctx.pinned.charge > 0 && mm.state === 'live') locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.account', () => chargePins(tx, mm, dma, ctx.pinned));
+      else chargePins(tx, mm, dma, ctx.pinned);
       return 'ACCOUNTED';
     },
   },
@@ -210,7 +212,7 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       }
       allocate(tx, task, 'map_dma.map (iommu_map GFP_KERNEL_ACCOUNT)');
       const c = containerOf(tx.world, ctx.container);
-      type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
+      mapRuns(tx, c, dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
       if (tx.policy.pfnmap.dmabuf && hasMmio(ctx)) release(tx, task, resvLock(ctx));
       release(tx, task, lockOf.iommu(ctx.container));
       ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped' };
@@ -273,7 +275,7 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
         return 'RETRY';
       }
       const c = containerOf(tx.world, ctx.container);
-      type1.mapRuns(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
+      mapRuns(tx, c, dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
       release(tx, task, lock);
       release(tx, task, lockOf.iommu(ctx.container));
       ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped through an interval notifier (Documentation/mm/hmm.rst)' };
@@ -286,7 +288,7 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       // vfio_pin_map_dma: on error vfio_remove_dma: no partial mapping survives.
       const ctx = rp.ctx;
       const c = containerOf(tx.world, ctx.container);
-      type1.removeDma(tx, c, type1.dmaAt(c.type1!, ctx.dmaIova)!, 'PIN_FAILED');
+      removeDma(tx, c, dmaAt(c.type1!, ctx.dmaIova)!, 'PIN_FAILED');
       release(tx, task, lockOf.iommu(ctx.container));
       tx.emit('map_dma.unwound', { container: ctx.container, iova: hex(ctx.dmaIova) });
       return 'RETURN';

@@ -1,13 +1,14 @@
 /**
  * The steps of the UNMAP_DMA path (machines/paths/unmap-dma.machine.ts):
  * drivers/vfio/vfio_iommu_type1.c vfio_dma_do_unmap, with vfio_notify_dma_unmap for the dmas
- * that mdev drivers pinned. The type1 rules (src/kernel/vfio/type1.ts) cite the kernel's lines.
+ * that mdev drivers pinned. The type1 rules (src/kernel/vfio/type1/unmap.ts) cite the kernel's lines.
  */
 import { acquire, release } from '../core/locks.js';
 import { containerOf } from '../core/lookup.js';
 import type { Container, VfioDma, World } from '../core/world.js';
 import { type1Target } from '../kernel/vfio/fops.js';
-import * as type1 from '../kernel/vfio/type1.js';
+import { unchargeLocks as type1UnchargeLocks } from '../kernel/vfio/type1/accounting.js';
+import { notifyDmaUnmap, type UnmapArg, unmapValidate, type UnmapWalk, unmapWalk } from '../kernel/vfio/type1/unmap.js';
 import { U64_MAX } from '../log/u64.js';
 import { lockOf, writeLock, type LockUse } from '../vocab/locks.js';
 import { runEntry } from './atomic.js';
@@ -15,24 +16,24 @@ import { definePath, type PathLocals } from './types.js';
 
 interface UnmapCtx extends PathLocals {
   container: number;
-  arg: type1.UnmapArg;
-  walk: type1.UnmapWalk;
+  arg: UnmapArg;
+  walk: UnmapWalk;
   notifyIova: bigint;
 }
 
 /** vfio_lock_acct uncharges each live mm with charged dmas in the range under its mmap_lock. */
-function unchargeLocks(w: World, c: Container | undefined, a: type1.UnmapArg): LockUse[] {
+function unchargeLocks(w: World, c: Container | undefined, a: UnmapArg): LockUse[] {
   const t = c?.type1;
   if (t == null) return [];
   const dmas: VfioDma[] = [];
   t.dmas.forRange(a.all ? 0n : a.iova, a.all ? U64_MAX + 1n : a.iova + a.size, false, (_k, d) => {
     dmas.push(d);
   });
-  return type1.unchargeLocks(w, dmas);
+  return type1UnchargeLocks(w, dmas);
 }
 
 /** iommu->lock, then the mmap_locks of the uncharges. */
-function walkLocks(w: World, container: number, a: type1.UnmapArg): LockUse[] {
+function walkLocks(w: World, container: number, a: UnmapArg): LockUse[] {
   return [writeLock(lockOf.iommu(container)), ...unchargeLocks(w, w.containers.get(container), a)];
 }
 
@@ -47,7 +48,7 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
         ctx.outcome = runEntry(tx, s);
         return 'RETURN';
       }
-      const r = tx.attempt(() => type1.unmapValidate(tx, s));
+      const r = tx.attempt(() => unmapValidate(tx, s));
       if ('outcome' in r) {
         ctx.outcome = r.outcome;
         return 'RETURN';
@@ -68,7 +69,7 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
       for (const l of locks) acquire(tx, task, l.lock, l.mode, 'unmap_dma.lock');
       // A BUG_ON kills the task holding iommu->lock; the model releases it so that the violation
       // (KernelBug) is what the report shows.
-      const r = tx.attempt(() => type1.unmapWalk(tx, c, ctx.arg, ctx.walk));
+      const r = tx.attempt(() => unmapWalk(tx, c, ctx.arg, ctx.walk));
       let event: 'RETURN' | 'NOTIFY' = 'RETURN';
       if ('outcome' in r) ctx.outcome = r.outcome;
       else if ('done' in r.value) ctx.outcome = r.value.done;
@@ -102,9 +103,9 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
       const c = containerOf(tx.world, ctx.container);
       if (tx.policy.mdevDmaUnmap.vendorUnpins) {
         acquire(tx, task, lockOf.iommu(c.id), 'write', 'unmap_dma.callback (vfio_unpin_pages)');
-        type1.notifyDmaUnmap(tx, c, ctx.notifyIova);
+        notifyDmaUnmap(tx, c, ctx.notifyIova);
         release(tx, task, lockOf.iommu(c.id));
-      } else type1.notifyDmaUnmap(tx, c, ctx.notifyIova);
+      } else notifyDmaUnmap(tx, c, ctx.notifyIova);
       release(tx, task, lockOf.deviceList(ctx.container));
       return 'RELOCK';
     },

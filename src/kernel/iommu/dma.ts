@@ -10,7 +10,7 @@ import type { Process } from '../../core/world.js';
 import { hex } from '../../log/u64.js';
 import { BadReference } from '../../vocab/errors.js';
 import type { StimulusOf } from '../../vocab/records.js';
-import { findDma } from '../vfio/type1.js';
+import { findDma } from '../vfio/type1/dma-tree.js';
 import { svaDma } from './sva.js';
 
 /** SPEC 1.3 `device.dma`: translate and judge where it lands. */

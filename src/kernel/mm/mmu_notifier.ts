@@ -13,7 +13,7 @@ import { hex, U64_MAX } from '../../log/u64.js';
 import type { Policy } from '../../schemes/policies/index.js';
 import { acquire, allocate, available, release, type LockUse } from '../../core/locks.js';
 import { mmOf } from '../../core/lookup.js';
-import * as type1 from '../vfio/type1.js';
+import { invalidateUserRange, unmapUnpin } from '../vfio/type1/unmap.js';
 import { Tx } from '../../core/tx.js';
 import type { Task, World } from '../../core/world.js';
 import { lockOf, writeLock } from '../../vocab/locks.js';
@@ -99,7 +99,7 @@ export function runCallback(tx: Tx, task: Task, sub: Subscriber, mm: number, sta
   const lock = lockOf.iommu(sub.container);
   if (policy.takesIommuLock) acquire(tx, task, lock, 'write', where);
   if (policy.allocates) allocate(tx, task, `${where} (GFP_KERNEL in the callback)`);
-  type1.invalidateUserRange(tx, c, mm, start, end);
+  invalidateUserRange(tx, c, mm, start, end);
   if (policy.takesIommuLock) release(tx, task, lock);
 }
 
@@ -125,7 +125,7 @@ function intervalInvalidate(tx: Tx, task: Task, sub: Extract<Subscriber, { kind:
   const c = tx.world.containers.get(sub.container);
   const dma = c?.type1?.dmas.get(sub.dmaIova);
   if (c !== undefined && dma !== undefined && dma.iommuMapped) {
-    tx.cascade('dma.invalidated', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => type1.unmapUnpin(tx, c, dma, true));
+    tx.cascade('dma.invalidated', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => unmapUnpin(tx, c, dma, true));
   }
   release(tx, task, lock);
 }
@@ -146,7 +146,7 @@ export function revokeLink(tx: Tx, task: Task, sub: Extract<Subscriber, { kind: 
   const c = tx.world.containers.get(sub.container);
   const dma = c?.type1?.dmas.get(sub.dmaIova);
   if (c !== undefined && dma !== undefined && dma.iommuMapped) {
-    tx.cascade('dma.revoked', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => type1.unmapUnpin(tx, c, dma, true));
+    tx.cascade('dma.revoked', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => unmapUnpin(tx, c, dma, true));
   }
   release(tx, task, l.lock);
 }

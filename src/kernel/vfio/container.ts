@@ -3,7 +3,8 @@
  * run in the kernel's order with the kernel's errno.
  */
 
-import * as type1 from './type1.js';
+import { attachGroup, open as type1Open, release as type1Release } from './type1/attach.js';
+import { checkExtension as type1CheckExtension, ioctl as type1Ioctl } from './type1/ioctl.js';
 import { groupOf, containerOf } from '../../core/lookup.js';
 import { initialState } from '../../core/stepper.js';
 import { Tx, type Outcome, type FileOps } from '../../core/tx.js';
@@ -64,7 +65,7 @@ export function containerIoctl(tx: Tx, p: Process, c: Container, s: StimulusOf<'
     // vfio-noiommu's ioctl handles only CHECK_EXTENSION; everything else is -ENOTTY.
     tx.fail('ENOTTY', 'container.c:vfio_noiommu_ioctl: no DMA map ioctls');
   }
-  return type1.ioctl(tx, c, s);
+  return type1Ioctl(tx, c, s);
 }
 
 /**
@@ -75,13 +76,13 @@ export function containerIoctl(tx: Tx, p: Process, c: Container, s: StimulusOf<'
 function checkExtension(tx: Tx, c: Container, ext: string): Outcome {
   const decidedBy = 'container.c:vfio_container_ioctl_check_extension';
   const noiommuAnswer = (): bigint => (ext === 'VFIO_NOIOMMU_IOMMU' && tx.policy.noiommu ? 1n : 0n);
-  if (c.state === 'type1') return { ret: type1.checkExtension(c, ext), decidedBy: 'vfio_iommu_type1.c:vfio_iommu_type1_check_extension' };
+  if (c.state === 'type1') return { ret: type1CheckExtension(c, ext), decidedBy: 'vfio_iommu_type1.c:vfio_iommu_type1_check_extension' };
   if (c.state === 'noiommu') return { ret: noiommuAnswer(), decidedBy: 'container.c:vfio_noiommu_ioctl' };
   // vfio_iommu_driver_allowed(): once a noiommu group is attached only vfio-noiommu answers,
   // and once a real group is attached vfio-noiommu does not.
   const onlyNoiommu = c.groups.length > 0 && c.noiommu;
   const noNoiommu = c.groups.length > 0 && !c.noiommu;
-  const t1 = onlyNoiommu ? 0n : type1.checkExtension(null, ext);
+  const t1 = onlyNoiommu ? 0n : type1CheckExtension(null, ext);
   if (t1 > 0n) return { ret: t1, decidedBy };
   return { ret: noNoiommu ? 0n : noiommuAnswer(), decidedBy };
 }
@@ -96,9 +97,9 @@ function setIommu(tx: Tx, p: Process, c: Container, arg: string): Outcome {
   if (!c.noiommu && (arg === 'VFIO_TYPE1_IOMMU' || arg === 'VFIO_TYPE1v2_IOMMU')) {
     // vfio_iommu_type1_open, then __vfio_container_attach_groups (type1 attach for each group).
     const v2 = arg === 'VFIO_TYPE1v2_IOMMU';
-    c.type1 = type1.open(v2);
+    c.type1 = type1Open(v2);
     try {
-      for (const key of c.groups) type1.attachGroup(tx, c, groupOf(tx.world, key));
+      for (const key of c.groups) attachGroup(tx, c, groupOf(tx.world, key));
     } catch (e) {
       // __vfio_container_attach_groups unwinds and ops->release(data); ret = that error.
       c.type1 = null;
@@ -133,7 +134,7 @@ export function containerPut(tx: Tx, c: Container): void {
 
 /** The container machine's releaseIommu action: ops->release(iommu_data). */
 export function releaseIommu(tx: Tx, c: Container): void {
-  if (c.type1 !== null) type1.release(tx, c);
+  if (c.type1 !== null) type1Release(tx, c);
   c.type1 = null;
   c.noiommu = false;
 }

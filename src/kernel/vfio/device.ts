@@ -14,7 +14,7 @@ import { lockOf, writeLock } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { fput } from '../fs/file.js';
 import { resetFunction } from './pci/reset.js';
-import { unmapUnpin } from './type1.js';
+import { unmapUnpin } from './type1/unmap.js';
 
 /** The device file's ioctls: vfio_device_fops_unl_ioctl -> device->ops->ioctl. */
 export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {

@@ -4,7 +4,7 @@
  * ->unlocked_ioctl dispatch (drivers/vfio/container.c, group.c, vfio_main.c).
  */
 
-import * as type1 from './type1.js';
+import { TYPE1_IOCTLS } from './type1/ioctl.js';
 import { processOf, fdFile, containerOf, groupOf, deviceOf, fileOf } from '../../core/lookup.js';
 import { Tx, type Outcome } from '../../core/tx.js';
 import type { Process, Container, World } from '../../core/world.js';
@@ -66,7 +66,7 @@ const OTHER_CMDS = new Set([
 ]);
 
 export function isKnownCmd(cmd: string): boolean {
-  return OTHER_CMDS.has(cmd) || type1.TYPE1_IOCTLS.has(cmd);
+  return OTHER_CMDS.has(cmd) || TYPE1_IOCTLS.has(cmd);
 }
 
 

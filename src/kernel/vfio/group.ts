@@ -3,7 +3,8 @@
  * drivers/vfio/container.c). Checks run in the kernel's order with the kernel's errno.
  */
 
-import * as type1 from './type1.js';
+import { unchargeLocks } from './type1/accounting.js';
+import { attachGroup, detachGroup } from './type1/attach.js';
 import { fileOf, containerOf, groupOf } from '../../core/lookup.js';
 import { Tx, type Outcome, type FileOps } from '../../core/tx.js';
 import type { Process, Group, World, Container } from '../../core/world.js';
@@ -84,7 +85,7 @@ function groupSetContainer(tx: Tx, p: Process, g: Group, s: StimulusOf<'ioctl'>)
   // down_write(&container->group_lock)
   if (c.groups.length > 0 && c.noiommu !== g.noiommu) tx.fail('EPERM', 'container.c:vfio_container_attach_group: noiommu and iommu groups cannot share a container');
   // iommu_group_claim_dma_owner: the group's devices are all bound to vfio here, so it succeeds.
-  if (c.type1 !== null) type1.attachGroup(tx, c, g);
+  if (c.type1 !== null) attachGroup(tx, c, g);
   g.container = c.id;
   g.containerUsers = 1;
   c.noiommu = g.noiommu;
@@ -160,7 +161,7 @@ function releaseGroupFile(tx: Tx, key: string): void {
 export function detachContainer(tx: Tx, g: Group): void {
   const c = containerOf(tx.world, g.container!);
   tx.cascade('group.detached', { group: g.key, container: c.id }, () => {
-    if (c.type1 !== null) type1.detachGroup(tx, c, g);
+    if (c.type1 !== null) detachGroup(tx, c, g);
     c.groups = c.groups.filter((k) => k !== g.key);
     g.container = null;
     g.containerUsers = 0;
@@ -191,7 +192,7 @@ export const GROUP_FOPS: FileOps = {
 function containerLocks(w: World, c: Container | undefined, detaching: boolean): LockUse[] {
   if (c === undefined) return [];
   if (c.type1 === null) return [writeLock(lockOf.containerGroups(c.id))];
-  return [writeLock(lockOf.containerGroups(c.id)), writeLock(lockOf.iommu(c.id)), ...(detaching && c.groups.length === 1 ? type1.unchargeLocks(w, c.type1.dmas.valuesArray()) : [])];
+  return [writeLock(lockOf.containerGroups(c.id)), writeLock(lockOf.iommu(c.id)), ...(detaching && c.groups.length === 1 ? unchargeLocks(w, c.type1.dmas.valuesArray()) : [])];
 }
 
 /** The locks of a group ioctl, in the kernel's order (group->group_lock first). */
