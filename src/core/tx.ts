@@ -14,7 +14,7 @@ import { policyOf, type Policy } from '../schemes/policies/index.js';
 import { ModelError } from '../vocab/errors.js';
 import { step } from './stepper.js';
 import type { LockUse } from '../vocab/locks.js';
-import type { Container, Device, FileKind, Mm, OpenFile, Process, Task, Vma, World } from './world.js';
+import type { Container, Device, FileKind, Mm, OpenFile, Process, Subscriber, Task, Vma, World } from './world.js';
 import type { Prot } from '../vocab/records.js';
 
 /** The result of a stimulus, as SPEC 1.4 compares it. */
@@ -245,6 +245,14 @@ export interface KernelOps {
   releaseSva(tx: Tx, mm: Mm): void;
   /** vfio_device_ops->dma_unmap of a mediated device's vendor driver. */
   dmaUnmap(tx: Tx, c: Container, d: Device, iova: bigint, size: bigint): void;
+  /** Each kind of MMU-notifier subscriber's ops (mmu_notifier_ops, mmu_interval_notifier_ops). */
+  readonly notifier: { readonly [K in Subscriber['kind']]: NotifierOps<Extract<Subscriber, { kind: K }>> };
+}
+
+/** A notifier subscriber's invalidate callback, and the locks it takes (its task waits for them). */
+export interface NotifierOps<S extends Subscriber> {
+  locks(w: World, policy: Policy, sub: S, task: Task | undefined): LockUse[];
+  invalidate(tx: Tx, task: Task, sub: S, mm: number, start: bigint, end: bigint, where: string): void;
 }
 
 /** What the engine hands every Tx: the action table and the ops tables. */

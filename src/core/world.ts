@@ -220,6 +220,18 @@ export interface Mm {
 /** The first address mmap hands out when the log gives none. */
 export const MMAP_BASE = 0x7f0000000000n;
 
+/**
+ * A subscriber an MMU-notifier invalidation of an mm calls (mm->notifier_subscriptions): an SVA
+ * bond's notifier, type1's notifier (schemes with type1Notifier), an interval notifier (pfnmap
+ * 'interval'), or a BAR mapping a scheme linked to the BAR's device ('vma-link', 'dmabuf'),
+ * which the BAR's zap tears down.
+ */
+export type Subscriber =
+  | { readonly kind: 'sva'; readonly device: string }
+  | { readonly kind: 'type1'; readonly container: number }
+  | { readonly kind: 'interval'; readonly container: number; readonly dmaIova: bigint }
+  | { readonly kind: 'link'; readonly container: number; readonly dmaIova: bigint };
+
 /** An mmu_interval_notifier that type1 (pfnmap 'interval') inserted for a dma's user range. */
 export interface IntervalSub {
   readonly container: number;

@@ -11,11 +11,13 @@
 import type { KernelTables } from '../core/tx.js';
 import { ACTIONS } from './actions.js';
 import { vendorDmaUnmap } from './drivers/mdev-vendors.js';
-import { mmRelease } from './iommu/sva.js';
+import { mmRelease, SVA_NOTIFIER_OPS } from './iommu/sva.js';
 import { CONTAINER_FOPS } from './vfio/container.js';
 import { DEVICE_FOPS } from './vfio/device.js';
 import { GROUP_FOPS } from './vfio/group.js';
 import { barMmap, faultBar } from './vfio/pci/bar.js';
+import { LINK_OPS } from './vfio/pci/links.js';
+import { INTERVAL_NOTIFIER_OPS, TYPE1_NOTIFIER_OPS } from './vfio/type1/notifier.js';
 
 export const KERNEL: KernelTables = {
   actions: ACTIONS,
@@ -25,5 +27,6 @@ export const KERNEL: KernelTables = {
     faultBar,
     releaseSva: mmRelease,
     dmaUnmap: vendorDmaUnmap,
+    notifier: { sva: SVA_NOTIFIER_OPS, type1: TYPE1_NOTIFIER_OPS, interval: INTERVAL_NOTIFIER_OPS, link: LINK_OPS },
   },
 };

@@ -6,6 +6,7 @@
  * release all run it.
  */
 import { callbackRequires, runCallback, type Subscriber } from '../kernel/mm/mmu_notifier.js';
+import { KERNEL } from '../kernel/tables.js';
 import type { StimulusOp } from '../vocab/records.js';
 import type { PathLocals, PathStep } from './types.js';
 
@@ -39,7 +40,7 @@ export function callbackStep<Ctx extends CallbackLocals, O extends StimulusOp, A
 ): PathStep<A | B, Ctx, O> {
   return {
     mirrors,
-    requires: (w, task, rp, policy) => callbackRequires(w, policy, rp.ctx.calls[rp.ctx.i]?.sub, task),
+    requires: (w, task, rp, policy) => callbackRequires(w, KERNEL.ops, policy, rp.ctx.calls[rp.ctx.i]?.sub, task),
     run(tx, task, rp) {
       const ctx = rp.ctx;
       const c = ctx.calls[ctx.i]!;

@@ -9,7 +9,8 @@
 import { acquire, release } from '../core/locks.js';
 import type { Tx } from '../core/tx.js';
 import type { Device, World } from '../core/world.js';
-import { invalidateEnd, invalidateStart, linksOf, subscribersOf } from '../kernel/mm/mmu_notifier.js';
+import { invalidateEnd, invalidateStart, subscribersOf } from '../kernel/mm/mmu_notifier.js';
+import { linksOf } from '../kernel/vfio/pci/links.js';
 import { lockOf, writeLock } from '../vocab/locks.js';
 import type { Stimulus, StimulusOf } from '../vocab/records.js';
 import { runEntry } from './atomic.js';

@@ -20,8 +20,8 @@ import type { StimulusOf } from '../../vocab/records.js';
 import { hex } from '../../log/u64.js';
 import { deviceOf, mmOf, vmaAt } from '../../core/lookup.js';
 import { initialState } from '../../core/stepper.js';
-import { type Outcome, Tx } from '../../core/tx.js';
-import { newId, type Device, type Mm, type PageRequest, type SvaBond, type World } from '../../core/world.js';
+import { type NotifierOps, type Outcome, Tx } from '../../core/tx.js';
+import { newId, type Device, type Mm, type PageRequest, type Subscriber, type SvaBond, type World } from '../../core/world.js';
 import { mmDrop, mmGrab, releasePasid } from '../mm/mm.js';
 import { backAnon } from '../mm/mm.js';
 import { BadReference } from '../../vocab/errors.js';
@@ -227,3 +227,14 @@ export function bindLocks(w: World, s: StimulusOf<'sva.bind'>): LockUse[] {
   const p = w.processes.get(s.pid);
   return [writeLock(lockOf.sva), ...(p === undefined || w.mms.get(p.mm)?.state !== 'live' ? [] : [writeLock(lockOf.mmap(p.mm))])];
 }
+
+/**
+ * An SVA bond's invalidate callback: the IOMMU flushes the device TLB for the PASID
+ * (arm_smmu_mm_arch_invalidate_secondary_tlbs, intel_invalidate_range); no sleeping lock.
+ */
+export const SVA_NOTIFIER_OPS: NotifierOps<Extract<Subscriber, { kind: 'sva' }>> = {
+  locks: () => [],
+  invalidate(tx, _task, sub, mm, start, end) {
+    tx.emit('mmu_notifier.invalidate', { mm, device: sub.device, start: hex(start), end: hex(end) });
+  },
+};

@@ -2,28 +2,21 @@
  * MMU-notifier invalidation as steps (mm/mmu_notifier.c, include/linux/mmu_notifier.h): the
  * caller holds the lockdep map `mmu_notifier_invalidate_range_start` from
  * invalidate_range_start to invalidate_range_end, and each subscriber's callback is one step,
- * because a callback may block (a type1 notifier that takes iommu->lock).
- *
- * Subscribers: SVA bonds (the IOMMU flushes the device TLB for the PASID:
- * arm_smmu_mm_arch_invalidate_secondary_tlbs, intel_invalidate_range: no sleeping lock) and,
- * under schemes with `type1Notifier`, type1's notifier, whose callback unmaps and unpins the
- * dmas whose user range is invalidated.
+ * because a callback may block (a type1 notifier that takes iommu->lock). The callbacks belong
+ * to their subscribers and are reached through their ops (KernelOps.notifier), as
+ * mn_hlist_invalidate_range_start calls subscription->ops: SVA bonds (src/kernel/iommu/sva.ts),
+ * type1's and the interval notifiers (src/kernel/vfio/type1/notifier.ts), linked BAR mappings
+ * (src/kernel/vfio/pci/links.ts).
  */
-import { hex, U64_MAX } from '../../log/u64.js';
+import { U64_MAX, hex } from '../../log/u64.js';
 import type { Policy } from '../../schemes/policies/index.js';
-import { acquire, allocate, available, release, type LockUse } from '../../core/locks.js';
+import { acquire, release, type LockUse } from '../../core/locks.js';
 import { mmOf } from '../../core/lookup.js';
-import { invalidateUserRange, unmapUnpin } from '../vfio/type1/unmap.js';
-import { Tx } from '../../core/tx.js';
-import type { Task, World } from '../../core/world.js';
-import { lockOf, writeLock } from '../../vocab/locks.js';
+import type { KernelOps, NotifierOps, Tx } from '../../core/tx.js';
+import type { Subscriber, Task, World } from '../../core/world.js';
+import { lockOf } from '../../vocab/locks.js';
 
-export type Subscriber =
-  | { readonly kind: 'sva'; readonly device: string }
-  | { readonly kind: 'type1'; readonly container: number }
-  | { readonly kind: 'interval'; readonly container: number; readonly dmaIova: bigint }
-  /** A BAR mapping a scheme linked to the BAR's device (pfnmap 'vma-link' or 'dmabuf'). */
-  | { readonly kind: 'link'; readonly container: number; readonly dmaIova: bigint };
+export type { Subscriber };
 
 /**
  * The mm's notifier subscribers an invalidation of [start, end) calls: SVA and type1 hlist
@@ -38,16 +31,10 @@ export function subscribersOf(w: World, mm: number, start = 0n, end = U64_MAX): 
   ];
 }
 
-/**
- * What a subscriber's callback needs: type1's naive callback takes iommu->lock; an interval
- * callback takes the driver's update lock, with a trylock when the range is not blockable
- * (so it never waits there).
- */
-export function callbackRequires(w: World, policy: Policy, sub: Subscriber | undefined, task?: Task): LockUse[] {
-  if (sub?.kind === 'link') return [linkLock(policy, sub)];
-  if (sub?.kind === 'interval') return task !== undefined && task.nonBlock > 0 ? [] : [writeLock(lockOf.update(sub.container))];
-  if (sub?.kind !== 'type1' || !policy.type1Notifier.takesIommuLock || !w.containers.has(sub.container)) return [];
-  return [writeLock(lockOf.iommu(sub.container))];
+/** What a subscriber's callback needs before it can run: the locks its ops say it takes. */
+export function callbackRequires(w: World, ops: KernelOps, policy: Policy, sub: Subscriber | undefined, task?: Task): LockUse[] {
+  if (sub === undefined) return [];
+  return (ops.notifier[sub.kind] as NotifierOps<Subscriber>).locks(w, policy, sub, task);
 }
 
 /**
@@ -79,79 +66,7 @@ export function invalidateEnd(tx: Tx, task: Task, mm: number, blockable: boolean
   tx.emit('mmu_notifier.invalidate_end', { mm });
 }
 
-/** One subscriber's invalidate callback over [start, end) of `mm`. */
+/** One subscriber's invalidate callback over [start, end) of `mm`, through its ops. */
 export function runCallback(tx: Tx, task: Task, sub: Subscriber, mm: number, start: bigint, end: bigint, where: string): void {
-  if (sub.kind === 'link') {
-    revokeLink(tx, task, sub, where);
-    return;
-  }
-  if (sub.kind === 'interval') {
-    intervalInvalidate(tx, task, sub, mm, where);
-    return;
-  }
-  if (sub.kind === 'sva') {
-    tx.emit('mmu_notifier.invalidate', { mm, device: sub.device, start: hex(start), end: hex(end) });
-    return;
-  }
-  const policy = tx.policy.type1Notifier;
-  const c = tx.world.containers.get(sub.container);
-  if (!policy.registers || c === undefined || c.type1 === null) return;
-  const lock = lockOf.iommu(sub.container);
-  if (policy.takesIommuLock) acquire(tx, task, lock, 'write', where);
-  if (policy.allocates) allocate(tx, task, `${where} (GFP_KERNEL in the callback)`);
-  invalidateUserRange(tx, c, mm, start, end);
-  if (policy.takesIommuLock) release(tx, task, lock);
-}
-
-/**
- * The interval notifier's ops->invalidate (Documentation/mm/hmm.rst): take the driver's update
- * lock (trylock if not blockable: on failure return false, the core gives -EAGAIN and nothing
- * changes), mmu_interval_set_seq(sub, cur_seq), tear down the IOMMU entries of the range before
- * returning, unlock. It allocates nothing.
- */
-function intervalInvalidate(tx: Tx, task: Task, sub: Extract<Subscriber, { kind: 'interval' }>, mm: number, where: string): void {
-  const lock = lockOf.update(sub.container);
-  if (task.nonBlock > 0 && !available(tx.world, lock, 'write', task.name)) {
-    tx.emit('mmu_notifier.eagain', { mm, container: sub.container, iova: hex(sub.dmaIova) });
-    return;
-  }
-  const trylock = task.nonBlock > 0;
-  if (trylock) task.nonBlock -= 1; // a trylock never sleeps
-  acquire(tx, task, lock, 'write', where);
-  if (trylock) task.nonBlock += 1;
-  const m = mmOf(tx.world, mm);
-  const i = m.intervals.find((x) => x.container === sub.container && x.dmaIova === sub.dmaIova);
-  if (i !== undefined) i.seq = m.itreeSeq;
-  const c = tx.world.containers.get(sub.container);
-  const dma = c?.type1?.dmas.get(sub.dmaIova);
-  if (c !== undefined && dma !== undefined && dma.iommuMapped) {
-    tx.cascade('dma.invalidated', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => unmapUnpin(tx, c, dma, true));
-  }
-  release(tx, task, lock);
-}
-
-/**
- * The lock under which a linked BAR mapping is torn down: type1's iommu->lock (vma-link: the
- * owner calls into type1), or the dma-buf's reservation lock (vfio_pci_dma_buf_move ->
- * dma_buf_move_notify; the importer unmaps under its own locks).
- */
-export function linkLock(policy: Policy, sub: Extract<Subscriber, { kind: 'link' }>): LockUse {
-  return writeLock(policy.pfnmap.linkLock(sub.container, sub.dmaIova));
-}
-
-/** Tears down a linked BAR mapping's IOMMU entries (the BAR is zapped, revoked or closed). */
-export function revokeLink(tx: Tx, task: Task, sub: Extract<Subscriber, { kind: 'link' }>, where: string): void {
-  const l = linkLock(tx.policy, sub);
-  acquire(tx, task, l.lock, l.mode, where);
-  const c = tx.world.containers.get(sub.container);
-  const dma = c?.type1?.dmas.get(sub.dmaIova);
-  if (c !== undefined && dma !== undefined && dma.iommuMapped) {
-    tx.cascade('dma.revoked', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => unmapUnpin(tx, c, dma, true));
-  }
-  release(tx, task, l.lock);
-}
-
-/** The linked BAR mappings of a device, as subscribers. */
-export function linksOf(w: World, device: string): Subscriber[] {
-  return (w.devices.get(device)?.linked ?? []).map((l): Subscriber => ({ kind: 'link', container: l.container, dmaIova: l.iova }));
+  (tx.ops.notifier[sub.kind] as NotifierOps<Subscriber>).invalidate(tx, task, sub, mm, start, end, where);
 }
