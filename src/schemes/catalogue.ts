@@ -1,5 +1,6 @@
 /**
- * The built-in schemes: the positions of the seed threads (../shared/seeds) and the kernel's own
+ * The built-in schemes: the positions of the mailing-list threads they come from (each scheme's
+ * `source` names its thread) and the kernel's own
  * history, each a set of choices at the policy points of src/schemes/scheme.ts, with the
  * verdicts the checker gives it on the built-in scenarios (docs/schemes.md explains each).
  */

@@ -1,6 +1,6 @@
 /**
- * vfio_iommu_type1's dma_list (drivers/vfio/vfio_iommu_type1.c, the 2025 version: T1-2025 in
- * shared/kernel-reference.md, checked in docs/kernel-notes.md item 2): vfio_find_dma,
+ * vfio_iommu_type1's dma_list (drivers/vfio/vfio_iommu_type1.c, the 2025 version, checked
+ * against kernel source in docs/kernel-notes.md item 2): vfio_find_dma,
  * vfio_find_dma_first_node, vfio_link_dma, vfio_pgsize_bitmap and the dma_entry_limit parameter.
  */
 import { hex, PAGE_SIZE, U64_MAX } from '../../../log/u64.js';
