@@ -18,11 +18,15 @@ export interface Io {
   readonly isTTY: boolean;
 }
 
-/** Exit codes of SPEC 3: 0 clean, 1 violation or divergence, 2 bad input. 3: a model bug. */
+/**
+ * Exit codes of SPEC 3: 0 clean, 1 violation or divergence, 2 bad input, 3 a model bug; 4 (check)
+ * no violation found but the search was cut off, so nothing is shown to hold.
+ */
 export const EXIT_CLEAN = 0;
 export const EXIT_FOUND = 1;
 export const EXIT_INPUT = 2;
 export const EXIT_BUG = 3;
+export const EXIT_NOT_EXHAUSTED = 4;
 
 /** Streams a log: the header first, then each item, one line in memory at a time. */
 export async function streamLog(file: string, onHeader: (h: Header) => void, onItem: (it: LogItem) => void): Promise<void> {

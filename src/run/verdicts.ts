@@ -176,7 +176,7 @@ function errorText(e: unknown): string {
 }
 
 /** Explores one scenario under one scheme (unless its set-up fails) and gives the pair's verdicts. */
-function explorePair(input: { name: string; scenario: Scenario; items: readonly LogItem[] }, scheme: Scheme, onStates?: (generated: number) => void): PairRun {
+function explorePair(input: { name: string; scenario: Scenario; items: readonly LogItem[] }, scheme: Scheme, maxStates: number, onStates?: (generated: number) => void): PairRun {
   const { name, scenario: sc, items } = input;
   let report: ExploreReport;
   let setup: Divergence | null;
@@ -187,7 +187,7 @@ function explorePair(input: { name: string; scenario: Scenario; items: readonly 
   }
   try {
     report = explore(sc, scheme, {
-      maxStates: DEMO_MAX_STATES,
+      maxStates,
       ...(onStates === undefined ? {} : { onProgress: (p: { generated: number }) => onStates(p.generated) }),
     });
   } catch (e) {
@@ -198,8 +198,11 @@ function explorePair(input: { name: string; scenario: Scenario; items: readonly 
   return { scheme: scheme.name, verdicts: verdictsOf(name, sc.header, scheme, report, setup !== null), report, setup };
 }
 
-/** Every scenario under every scheme, explored, in the order given: one ScenarioRun per scenario. */
-export function exploreEveryPair(scenarios: readonly ScenarioInput[], schemes: readonly Scheme[], onProgress?: (p: PairProgress) => void): ScenarioRun[] {
+/**
+ * Every scenario under every scheme, explored (each up to `maxStates`), in the order given: one
+ * ScenarioRun per scenario.
+ */
+export function exploreEveryPair(scenarios: readonly ScenarioInput[], schemes: readonly Scheme[], onProgress?: (p: PairProgress) => void, maxStates = DEMO_MAX_STATES): ScenarioRun[] {
   const total = scenarios.length * schemes.length;
   let index = 0;
   return scenarios.map((input): ScenarioRun => {
@@ -211,7 +214,7 @@ export function exploreEveryPair(scenarios: readonly ScenarioInput[], schemes: r
       index += 1;
       const at = { index, total, scenario: input.name, scheme: scheme.name };
       onProgress?.(at);
-      return explorePair(input, scheme, onProgress === undefined ? undefined : (generated) => onProgress({ ...at, generated }));
+      return explorePair(input, scheme, maxStates, onProgress === undefined ? undefined : (generated) => onProgress({ ...at, generated }));
     });
     return { name: input.name, scenario: input.scenario, applicable: applicableProperties(input.scenario.header), rows };
   });
@@ -239,6 +242,8 @@ export interface DemoSummary {
   /** The properties some scenario exercises, in PROPERTY_NAMES order. */
   readonly exercised: readonly PropertyName[];
   readonly counts: Readonly<Record<Outcome, number>>;
+  /** The states each pair was explored up to. */
+  readonly maxStates: number;
   readonly ok: boolean;
 }
 
@@ -253,7 +258,7 @@ function countOutcomes(verdicts: readonly Verdict[]): Record<Outcome, number> {
 }
 
 /** Tallies the golden logs and the runs (with their counterexamples named) into what the demo reports. */
-export function summarizeDemo(golden: readonly GoldenResult[], runs: readonly ScenarioRun[], schemes: readonly Scheme[], scenarios: readonly string[]): DemoSummary {
+export function summarizeDemo(golden: readonly GoldenResult[], runs: readonly ScenarioRun[], schemes: readonly Scheme[], scenarios: readonly string[], maxStates = DEMO_MAX_STATES): DemoSummary {
   const goldenOk = golden.every((g) => g.match);
   const verdicts = runs.flatMap((r) => r.rows.flatMap((row) => row.verdicts));
   const mismatches = compareVerdicts(verdicts);
@@ -270,6 +275,7 @@ export function summarizeDemo(golden: readonly GoldenResult[], runs: readonly Sc
     unknownExpectations: schemes.flatMap((s) => Object.keys(s.expect).filter((n) => !scenarios.includes(n)).map((n) => ({ scheme: s.name, scenario: n }))),
     exercised: PROPERTY_NAMES.filter((p) => runs.some((r) => r.applicable.includes(p))),
     counts: countOutcomes(verdicts),
+    maxStates,
     ok: goldenOk && mismatches.length === 0 && errors.length === 0,
   };
 }

@@ -1,13 +1,14 @@
 /**
  * `check --scenario --scheme`: explores every schedule of a scenario under a scheme, checks every
  * property, and with --out writes the shortest counterexample of the first violated property.
+ * Exits 1 on a violation, 4 when --max-states cut the search off before any was found.
  */
 import { PROPERTY_NAMES } from '../../vocab/properties.js';
 import { counterexampleLines } from '../../run/counterexample.js';
 import { explore, scenarioOf } from '../../run/explore.js';
 import { setupFailure } from '../../run/verdicts.js';
 import { InputError } from '../../vocab/errors.js';
-import { EXIT_CLEAN, EXIT_FOUND, readLog, writeAtomic, type Io } from '../io.js';
+import { EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, readLog, writeAtomic, type Io } from '../io.js';
 import { checkJson } from '../render/json.js';
 import { renderCheck, renderExploreProgress, type CheckRun } from '../render/text.js';
 import { loadScheme, scenarioFile } from '../resolve.js';
@@ -53,5 +54,6 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
     ...(written === undefined ? {} : { counterexample: written }),
   };
   io.stdout(o.json === true ? checkJson(run) : renderCheck(run));
-  return report.findings.length > 0 ? EXIT_FOUND : EXIT_CLEAN;
+  // A search cut off before it found a violation shows nothing holds (SPEC 3: exit 4).
+  return report.findings.length > 0 ? EXIT_FOUND : report.exhausted ? EXIT_CLEAN : EXIT_NOT_EXHAUSTED;
 }

@@ -29,10 +29,11 @@ export interface DemoOptions {
   markdown?: boolean;
 }
 
-/** What demo runs; tests substitute their own schemes. */
+/** What demo runs; tests substitute their own schemes (and a bound on the states explored). */
 export interface DemoCatalogue {
   readonly schemes: readonly Scheme[];
   readonly scenarios: readonly string[];
+  readonly maxStates?: number;
 }
 
 /** Replays every golden log (test/fixtures) and compares with the violations its header names. */
@@ -121,12 +122,12 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
   const inputs: ScenarioInput[] = [];
   for (const name of scenarios) inputs.push(await readScenario(name));
   const progress = (p: PairProgress): void => io.stderr(`\r\x1b[K${renderPairProgress(p)}`);
-  const explored = exploreEveryPair(inputs, schemes, io.isTTY ? progress : undefined);
+  const explored = exploreEveryPair(inputs, schemes, io.isTTY ? progress : undefined, catalogue?.maxStates);
   if (io.isTTY) io.stderr('\r\x1b[K');
   const outDir = join(process.cwd(), OUT_DIR);
   const runs = writeCounterexamples(explored, schemes, outDir);
   removeStaleCounterexamples(runs, outDir);
-  const summary = summarizeDemo(golden.results, runs, schemes, scenarios);
+  const summary = summarizeDemo(golden.results, runs, schemes, scenarios, catalogue?.maxStates);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 
   if (o.json === true) io.stdout(demoJson(summary, seconds));
