@@ -5,6 +5,7 @@
 import { holders } from '../core/locks.js';
 import type { Task, World } from '../core/world.js';
 import type { Requirement } from '../paths/types.js';
+import { lockCell, scenarioOf, type LockScenario } from './scenario.js';
 
 /**
  * What the liveness checks ask of the engine, which sits above them (src/run/engine.ts builds
@@ -19,26 +20,51 @@ export interface Scheduler {
   describeBlock(w: World, r: Requirement): string;
 }
 
+interface Pending {
+  readonly name: string;
+  readonly blocked: string | null;
+  readonly requirement: Requirement | null;
+  readonly waitsFor: string[];
+}
+
 /** Tasks that still have work, and whether each can take its next step. */
-function pending(w: World, sched: Scheduler): Array<{ name: string; blocked: string | null; waitsFor: string[] }> {
-  const out = [];
+function pending(w: World, sched: Scheduler): Pending[] {
+  const out: Pending[] = [];
   for (const t of w.tasks.values()) {
     if (!sched.hasWork(t)) continue;
     const b = sched.blockedOn(w, t);
     out.push({
       name: t.name,
       blocked: b === null ? null : sched.describeBlock(w, b),
+      requirement: b,
       waitsFor: b === null ? [] : 'lock' in b ? holders(w, b.lock) : [...(b.on ?? [])],
     });
   }
   return out;
 }
 
+/** A NoDeadlock finding: its one-line message and the tasks' locks and waits as a scenario. */
+export interface Deadlock {
+  readonly message: string;
+  readonly scenario: LockScenario;
+}
+
+/** The scenario of blocked tasks: each one's held locks, then what it waits for. */
+function blockedScenario(w: World, kind: LockScenario['kind'], tasks: readonly Pending[]): LockScenario {
+  return scenarioOf(
+    kind,
+    tasks.map((p) => {
+      const r = p.requirement!;
+      return { task: p.name, holds: (w.tasks.get(p.name)?.held ?? []).map((h) => lockCell(h.id, h.mode)), wants: 'lock' in r ? lockCell(r.lock, r.mode) : `wait(${r.wait});` };
+    }),
+  );
+}
+
 /**
  * A wait-for cycle: tasks each blocked on something another task of the cycle holds. Reported
  * as soon as it forms, even if other tasks can still run.
  */
-export function waitForCycle(w: World, sched: Scheduler): string | null {
+export function waitForCycle(w: World, sched: Scheduler): Deadlock | null {
   const p = pending(w, sched);
   const waits = new Map(p.filter((t) => t.blocked !== null).map((t) => [t.name, t]));
   for (const start of waits.keys()) {
@@ -48,7 +74,8 @@ export function waitForCycle(w: World, sched: Scheduler): string | null {
       const next = waits.get(at)?.waitsFor.find((h) => waits.has(h));
       if (next === undefined) break;
       if (next === start) {
-        return `wait-for cycle: ${path.map((n) => `${n} waits for ${waits.get(n)!.blocked}`).join('; ')}`;
+        const cycle = path.map((n) => waits.get(n)!);
+        return { message: `wait-for cycle: ${cycle.map((t) => `${t.name} waits for ${t.blocked}`).join('; ')}`, scenario: blockedScenario(w, 'wait-for', cycle) };
       }
       if (path.includes(next)) break;
       path.push(next);
@@ -59,10 +86,10 @@ export function waitForCycle(w: World, sched: Scheduler): string | null {
 }
 
 /** Some task has work and no task can run: an invalid end state. */
-export function stuck(w: World, sched: Scheduler): string | null {
+export function stuck(w: World, sched: Scheduler): Deadlock | null {
   const p = pending(w, sched);
   if (p.length === 0 || p.some((t) => t.blocked === null)) return null;
-  return `no task can run: ${p.map((t) => `${t.name} waits for ${t.blocked}`).join('; ')}`;
+  return { message: `no task can run: ${p.map((t) => `${t.name} waits for ${t.blocked}`).join('; ')}`, scenario: blockedScenario(w, 'stuck', p) };
 }
 
 /**

@@ -4,6 +4,10 @@
  * closes a cycle is reported with both chains: the new acquisition and the path back.
  */
 import type { LockEdge } from '../core/tx.js';
+import { ENTRY_POINTS } from '../kernel/entry.js';
+import { PATHS } from '../paths/index.js';
+import { lockdepName } from '../vocab/locks.js';
+import { lockCell, scenarioOf, type ChainLink, type LockDetail } from './scenario.js';
 
 export class LockGraph {
   private readonly out = new Map<string, Map<string, LockEdge>>();
@@ -77,4 +81,26 @@ export function describeCycle(cycle: readonly LockEdge[]): string {
   const classes = [...cycle.map((e) => e.from), cycle[0]!.from];
   const chains = cycle.map((e) => `${e.task} at ${e.where}: ${e.chain.join(' -> ')}`);
   return `lock-order cycle ${classes.join(' -> ')}; ${chains.join('; ')}`;
+}
+
+/** The kernel function the step that recorded an edge mirrors, when the edge names its step. */
+function functionOf(e: LockEdge): string | undefined {
+  if (e.step === undefined) return undefined;
+  if (e.step.path === 'atomic') return (ENTRY_POINTS as Record<string, { mirrors: string }>)[e.step.op]?.mirrors;
+  const steps = (PATHS as Record<string, { steps: Record<string, { mirrors: string }> }>)[e.step.path]?.steps;
+  return steps?.[e.step.state]?.mirrors;
+}
+
+/**
+ * A cycle as lockdep prints it (print_circular_bug): the chain, each edge with the step that
+ * recorded it, and the scenario, one CPU per edge: CPU i holds the edge's `from` and takes its
+ * `to`, which CPU i+1 holds. CPU0 is the acquisition that closed the cycle.
+ */
+export function cycleDetail(cycle: readonly LockEdge[]): LockDetail {
+  const chain = cycle.map((e): ChainLink => {
+    const fn = functionOf(e);
+    return { from: lockdepName(e.from), to: lockdepName(e.to), task: e.task, where: e.where, ...(fn === undefined ? {} : { function: fn }), held: e.chain.slice(0, -1).map(lockdepName) };
+  });
+  const columns = cycle.map((e, i) => ({ task: `CPU${i}`, holds: [lockCell(e.from, e.fromMode ?? 'write')], wants: lockCell(e.to, e.toMode ?? 'write') }));
+  return { scenario: scenarioOf('lock-order', columns), chain };
 }

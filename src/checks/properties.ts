@@ -11,6 +11,7 @@ import type { PropertyName } from '../vocab/properties.js';
 import type { Touched } from '../core/tx.js';
 import type { World } from '../core/world.js';
 import { LockGraph } from './lockdep.js';
+import type { LockDetail } from './scenario.js';
 import { noOverlap } from './properties/NoOverlap.js';
 import { noDmaUseAfterFree } from './properties/NoDmaUseAfterFree.js';
 import { noDmaToDisabledMmio } from './properties/NoDmaToDisabledMmio.js';
@@ -23,7 +24,8 @@ import { kernelBug } from './properties/KernelBug.js';
 import { noBlockInNonBlockable } from './properties/NoBlockInNonBlockable.js';
 import { lockOrder } from './properties/LockOrder.js';
 
-export interface Violation {
+/** A violation: its one-line message and, for a lock finding, lockdep's scenario (./scenario.ts). */
+export interface Violation extends LockDetail {
   readonly property: PropertyName;
   readonly seq: number;
   readonly message: string;
@@ -78,7 +80,7 @@ export class Checker {
     v('FaultsAnswered', faultsAnswered(w, t));
     v('KernelBug', kernelBug(t));
     v('NoBlockInNonBlockable', noBlockInNonBlockable(t));
-    v('LockOrder', lockOrder(this.lockGraph, t));
+    for (const c of lockOrder(this.lockGraph, t)) out.push({ property: 'LockOrder', seq, ...c });
     return out;
   }
 }

@@ -43,6 +43,7 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--at <seq>', description: 'print the world after record <seq>' },
       { flags: '--why <seq[.id]>', description: 'the chain of causes from a derived record back to its stimulus' },
       { flags: '--record <file>', description: 'write a recording: every stimulus with its outcome, and its derived records' },
+      { flags: '--trace', description: "every record's outcome on one line (ret, errno, dma, signal, oops), its derived records below it" },
     ],
     handler: (io, [log], o) => runReplay(io, log!, o as ReplayOptions),
   },
@@ -52,7 +53,7 @@ const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '--scenario <name|file>', description: 'a built-in scenario (iommu-model scenarios) or a log with tasks', required: true },
       { flags: '--scheme <name|file>', description: 'a built-in scheme or a scheme module', default: 'upstream' },
-      { flags: '--max-states <n>', description: 'stop after generating this many states', default: '200000' },
+      { flags: '--max-states <n>', description: 'stop after generating this many states (cut off with no violation: exit 4)', default: '200000' },
       { flags: '--out <file>', description: 'write the shortest counterexample (of the first violated property) as a log' },
       { flags: '--json', description: 'one JSON document on stdout' },
     ],

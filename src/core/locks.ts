@@ -60,11 +60,14 @@ export function holders(w: World, id: string): string[] {
 }
 
 /** Records lockdep's dependency edges from everything `task` holds to the lock it takes. */
-function recordEdges(tx: Tx, task: Task, id: string, where: string): void {
+function recordEdges(tx: Tx, task: Task, id: string, mode: Mode, where: string): void {
   const to = lockClass(id);
   const chain = task.held.map((h) => lockClass(h.id));
+  const rp = task.current;
+  const step = rp === null ? undefined : { path: rp.path, state: rp.state, op: rp.stimulus.op };
   for (const from of new Set(chain)) {
-    if (from !== to) tx.touched.lockEdges.push({ from, to, task: task.name, where, chain: [...chain, to] });
+    const fromMode = task.held.find((h) => lockClass(h.id) === from)!.mode;
+    if (from !== to) tx.touched.lockEdges.push({ from, to, task: task.name, where, chain: [...chain, to], fromMode, toMode: mode, ...(step === undefined ? {} : { step }) });
   }
 }
 
@@ -73,7 +76,7 @@ function recordEdges(tx: Tx, task: Task, id: string, where: string): void {
  * non-blockable invalidation is a NoBlockInNonBlockable violation (non_block_start()).
  */
 export function acquire(tx: Tx, task: Task, id: string, mode: Mode, where: string): void {
-  recordEdges(tx, task, id, where);
+  recordEdges(tx, task, id, mode, where);
   if (!isPseudo(id)) {
     if (task.nonBlock > 0) tx.touched.nonBlockSleeps.push(`${task.name} at ${where}: ${id} (${mode}) may sleep inside a non-blockable invalidation`);
     if (!available(tx.world, id, mode, task.name)) throw new ModelError(`${task.name} at ${where}: ${id} is not available; the step's requirements should have said so`);

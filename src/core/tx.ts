@@ -13,7 +13,7 @@ import type { Scheme } from '../schemes/scheme.js';
 import { policyOf, type Policy } from '../schemes/policies/index.js';
 import { ModelError } from '../vocab/errors.js';
 import { step } from './stepper.js';
-import type { LockUse } from '../vocab/locks.js';
+import type { LockUse, Mode } from '../vocab/locks.js';
 import type { Container, Device, FileKind, Mm, OpenFile, Process, Subscriber, Task, Vma, World } from './world.js';
 import type { Prot } from '../vocab/records.js';
 
@@ -93,6 +93,11 @@ export interface LockEdge {
   readonly where: string;
   /** The classes held at that moment, in order, ending with `to`. */
   readonly chain: readonly string[];
+  /** How `from` was held and `to` taken (lockdep's scenario prints rlock() for a read). */
+  readonly fromMode?: Mode;
+  readonly toMode?: Mode;
+  /** The path step that took `to` (a report names the kernel function the step mirrors). */
+  readonly step?: { readonly path: string; readonly state: string; readonly op: string };
 }
 
 export class Tx {

@@ -7,6 +7,7 @@
  * Pure: no clock, no I/O. The CLI measures time and writes files.
  */
 import { Checker, type Violation } from '../checks/properties.js';
+import type { LockDetail } from '../checks/scenario.js';
 import type { PropertyName } from '../vocab/properties.js';
 import { leftovers, stuck, waitForCycle } from '../checks/liveness.js';
 import { addToTask, applyStimulus, blockedOn, hasWork, scheduler, stepTask } from './engine.js';
@@ -19,7 +20,8 @@ import type { Header, Stimulus } from '../vocab/records.js';
 import type { Scheme } from '../schemes/scheme.js';
 import { cloneWorld } from '../core/clone.js';
 
-export interface Finding {
+/** A property's first violation, with lockdep's scenario for a lock finding (src/checks/scenario.ts). */
+export interface Finding extends LockDetail {
   readonly property: PropertyName;
   readonly message: string;
   /** The task stepped at each step of the shortest schedule that shows it. */
@@ -109,6 +111,11 @@ function enabledTasks(w: World, scheme: Scheme): string[] {
   return out;
 }
 
+/** The scenario and chain of a violation, when it has them. */
+function detailOf(v: LockDetail): LockDetail {
+  return { ...(v.scenario === undefined ? {} : { scenario: v.scenario }), ...(v.chain === undefined ? {} : { chain: v.chain }) };
+}
+
 export function fingerprintOf(w: World): number {
   return hash53(canonical(w));
 }
@@ -126,12 +133,12 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
     return out;
   };
   const findings = new Map<PropertyName, Finding>();
-  const note = (property: PropertyName, message: string, sched: string[], seq = base + sched.length): void => {
-    if (findings.has(property)) return;
-    findings.set(property, { property, message, schedule: sched, seq });
+  const note = (v: { property: PropertyName; message: string } & LockDetail, sched: string[], seq = base + sched.length): void => {
+    if (findings.has(v.property)) return;
+    findings.set(v.property, { ...detailOf(v), property: v.property, message: v.message, schedule: sched, seq });
   };
   // Violations of the prologue are in every schedule: the log itself shows them.
-  for (const v of early) note(v.property, v.message, [], v.seq);
+  for (const v of early) note(v, [], v.seq);
   // every distinct lock-order cycle found; the finding reports them all
   const cycles = new Set<string>(early.filter((v) => v.property === 'LockOrder').map((v) => v.message));
   const visited = new Set<number>([fingerprintOf(start)]);
@@ -143,18 +150,18 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const every = opts.progressEvery ?? 5000;
   const sched = scheduler(scheme);
   const wait0 = waitForCycle(start, sched);
-  if (wait0 !== null) note('NoDeadlock', wait0, []);
+  if (wait0 !== null) note({ property: 'NoDeadlock', ...wait0 }, []);
   search: while (frontier.length > 0) {
     const next: Node[] = [];
     for (const node of frontier) {
       const enabled = enabledTasks(node.world, scheme);
       if (enabled.length === 0) {
         const s = stuck(node.world, sched);
-        if (s !== null) note('NoDeadlock', s, schedule(node.index));
+        if (s !== null) note({ property: 'NoDeadlock', ...s }, schedule(node.index));
         else {
           terminal += 1;
           const left = leftovers(node.world, sched);
-          if (left !== null) note('TeardownCompletes', `every process exited but ${left} is left`, schedule(node.index));
+          if (left !== null) note({ property: 'TeardownCompletes', message: `every process exited but ${left} is left` }, schedule(node.index));
         }
         continue;
       }
@@ -180,10 +187,10 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         if (opts.onProgress !== undefined && generated % every === 0) opts.onProgress({ generated, distinct: visited.size, depth: node.depth + 1 });
         for (const v of checker.check(w, st.touched, seq)) {
           if (v.property === 'LockOrder') cycles.add(v.message);
-          note(v.property, v.message, schedule(node.index, name));
+          note(v, schedule(node.index, name));
         }
         const cycle = waitForCycle(w, sched);
-        if (cycle !== null) note('NoDeadlock', cycle, schedule(node.index, name));
+        if (cycle !== null) note({ property: 'NoDeadlock', ...cycle }, schedule(node.index, name));
         const fp = fingerprintOf(w);
         if (visited.has(fp)) continue;
         visited.add(fp);
@@ -248,7 +255,7 @@ function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number): Find
         generated += 1;
         const hit = checker.check(w, st.touched, seq).find((v) => v.property === 'LockOrder');
         const sched = [...h.sched, name];
-        if (hit !== undefined) return { property: 'LockOrder', message: hit.message, schedule: sched, seq };
+        if (hit !== undefined) return { ...detailOf(hit), property: 'LockOrder', message: hit.message, schedule: sched, seq };
         const key = `${fingerprintOf(w)}:${checker.lockGraph.edges().map((e) => `${e.from}>${e.to}`).sort().join(',')}`;
         if (seen.has(key)) continue;
         seen.add(key);

@@ -15,6 +15,8 @@ import type { Derived, Expect, Header, JsonValue, Stimulus } from '../vocab/reco
 import { hex } from '../log/u64.js';
 import { type Scheme } from '../schemes/scheme.js';
 import { builtinScheme } from '../schemes/catalogue.js';
+import { PATHS, pathNameFor, type PathName } from '../paths/index.js';
+import { initialState, isFinal } from '../core/stepper.js';
 
 export interface Divergence {
   readonly seq: number;
@@ -94,7 +96,24 @@ export interface StepRecord {
   readonly stimulus: Stimulus;
   /** The outcome of the path that returned with this record (null: none returned yet). */
   readonly outcome: Outcome | null;
+  /** The stimulus whose path returned with this record (a step record's task's), when one did. */
+  readonly returned?: Stimulus;
+  /** A step record: the step it ran, `<path>.<state>` (or the task_work of a returned path). */
+  readonly step?: string;
   readonly derived: readonly Derived[];
+}
+
+/** The step task `name` runs next: `<path>.<state>`, or the task_work of a path that returned. */
+function stepName(w: World, name: string): string | undefined {
+  const t = w.tasks.get(name);
+  const rp = t?.current ?? null;
+  if (rp === null) {
+    const s = t?.queue[0];
+    if (s === undefined) return undefined;
+    const path = pathNameFor(s);
+    return `${path}.${initialState(PATHS[path].machine)}`;
+  }
+  return isFinal(PATHS[rp.path as PathName].machine, rp.state) ? 'task_work (____fput)' : `${rp.path}.${rp.state}`;
 }
 
 /** A replay in progress: push items, then read the report. */
@@ -168,12 +187,13 @@ export class Replay {
   /** A step record: one atomic step of its task (SPEC 1.5). */
   private step(s: Stimulus): void {
     this.sawSteps = true;
+    const name = stepName(this.world, s.task!);
     const st = stepTask(this.world, this.scheme, s.task!, s.seq);
-    this.after(s, st.derived, st.touched, st.finished);
+    this.after(s, st.derived, st.touched, st.finished, name);
   }
 
   /** Checks after a record: the returned path's expectation, the properties, the derived records. */
-  private after(s: Stimulus, derived: readonly Derived[], touched: Touched, finished: { stimulus: Stimulus; outcome: Outcome } | null): void {
+  private after(s: Stimulus, derived: readonly Derived[], touched: Touched, finished: { stimulus: Stimulus; outcome: Outcome } | null, step?: string): void {
     this.derivedCount += derived.length;
     if (finished !== null) {
       const f = finished.stimulus;
@@ -185,10 +205,10 @@ export class Replay {
     const cycle = this.world.tasks.size > 0 ? waitForCycle(this.world, scheduler(this.scheme)) : null;
     if (cycle !== null && !this.deadlockReported) {
       this.deadlockReported = true;
-      this.violations.push({ property: 'NoDeadlock', seq: s.seq, message: cycle });
+      this.violations.push({ property: 'NoDeadlock', seq: s.seq, ...cycle });
     }
     this.pending = { seq: s.seq, op: s.op, line: s.line, computed: derived, recorded: [] };
-    this.onStep?.({ stimulus: s, outcome: finished?.outcome ?? null, derived });
+    this.onStep?.({ stimulus: s, outcome: finished?.outcome ?? null, derived, ...(finished === null ? {} : { returned: finished.stimulus }), ...(step === undefined ? {} : { step }) });
   }
 
   /**
@@ -226,7 +246,7 @@ export class Replay {
     this.flushDerived();
     if (!this.sawSteps) this.runDefaultSchedule();
     const stuckHere = stuck(this.world, scheduler(this.scheme));
-    if (stuckHere !== null && !this.deadlockReported) this.violations.push({ property: 'NoDeadlock', seq: this.lastSeq, message: stuckHere });
+    if (stuckHere !== null && !this.deadlockReported) this.violations.push({ property: 'NoDeadlock', seq: this.lastSeq, ...stuckHere });
     const left = [...this.world.tasks.values()].some(hasWork) ? null : leftovers(this.world, scheduler(this.scheme));
     if (left !== null) this.violations.push({ property: 'TeardownCompletes', seq: this.lastSeq, message: `every process exited but ${left} is left` });
     return {

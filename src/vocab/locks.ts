@@ -38,6 +38,50 @@ export const LOCK_CLASSES = {
 } as const;
 
 export type LockClass = keyof typeof LOCK_CLASSES;
+
+/**
+ * Each class's name as lockdep prints it: the argument of the mutex_init / init_rwsem that
+ * initialises it (the macros stringify it, `#mutex`), the DEFINE_MUTEX's name, or the lockdep
+ * map's `.name`. The reports print findings with these (docs/concurrency.md, "Reading a finding").
+ */
+export const LOCKDEP_NAMES: { readonly [C in LockClass]: string } = {
+  /** vfio_iommu_type1.c:vfio_iommu_type1_open: mutex_init(&iommu->lock) */
+  'iommu.lock': '&iommu->lock',
+  /** vfio_iommu_type1.c:vfio_iommu_type1_open: mutex_init(&iommu->device_list_lock) */
+  device_list_lock: '&iommu->device_list_lock',
+  /** mmap_init_lock: init_rwsem(&mm->mmap_lock) */
+  mmap_lock: '&mm->mmap_lock',
+  /** vfio_pci_core.c:vfio_pci_core_init_dev: init_rwsem(&vdev->memory_lock) */
+  memory_lock: '&vdev->memory_lock',
+  /** container.c:vfio_fops_open: init_rwsem(&container->group_lock) */
+  'container.group_lock': '&container->group_lock',
+  /** group.c:vfio_group_alloc: mutex_init(&group->group_lock) */
+  'group.group_lock': '&group->group_lock',
+  /** vfio_main.c:vfio_assign_device_set: mutex_init(&new_dev_set->lock) */
+  'dev_set.lock': '&new_dev_set->lock',
+  /** iommu-sva.c: static DEFINE_MUTEX(iommu_sva_lock) */
+  iommu_sva_lock: 'iommu_sva_lock',
+  /** drivers/base/core.c:device_initialize: mutex_init(&dev->mutex), then lockdep_set_novalidate_class */
+  device_lock: '&dev->mutex',
+  /** not a kernel lock: Documentation/mm/hmm.rst's take_lock(driver->update) */
+  update_lock: '&driver->update',
+  /** dma-resv.c: DEFINE_WD_CLASS(reservation_ww_class), whose mutexes are named <class>_mutex */
+  dma_resv: 'reservation_ww_class_mutex',
+  /** pciehp_hpc.c:pcie_init: init_rwsem(&ctrl->reset_lock) */
+  reset_lock: '&ctrl->reset_lock',
+  /** drivers/pci/probe.c: static DEFINE_MUTEX(pci_rescan_remove_lock) */
+  pci_rescan_remove_lock: 'pci_rescan_remove_lock',
+  /** page_alloc.c: __fs_reclaim_map = STATIC_LOCKDEP_MAP_INIT("fs_reclaim", ...) */
+  fs_reclaim: 'fs_reclaim',
+  /** mmu_notifier.c: __mmu_notifier_invalidate_range_start_map's .name */
+  mmu_notifier_invalidate_range_start: 'mmu_notifier_invalidate_range_start',
+};
+
+/** A lock class or instance id (`iommu.lock#5`) as lockdep names its class (`&iommu->lock`). */
+export function lockdepName(id: string): string {
+  const c = id.split('#')[0]!;
+  return c in LOCKDEP_NAMES ? LOCKDEP_NAMES[c as LockClass] : c;
+}
 export type Mode = 'read' | 'write';
 
 /** A lock a step takes or waits for, with the mode. */

@@ -1,7 +1,8 @@
 /**
  * `replay <log>`: folds a log, checks every property after every record, and reports; or, with
  * --at, the world after one record; with --why, the chain of causes of a derived record; with
- * --record, a recording of every stimulus with its outcome and derived records.
+ * --record, a recording of every stimulus with its outcome and derived records; with --trace,
+ * every record's outcome on one line and its derived records below it, before the report.
  */
 import { describeWorld } from '../../core/view.js';
 import { Replay, recordLines, type StepRecord } from '../../run/replay.js';
@@ -9,7 +10,7 @@ import { InputError } from '../../vocab/errors.js';
 import type { Derived, JsonValue } from '../../vocab/records.js';
 import { EXIT_CLEAN, EXIT_FOUND, streamLog, writeAtomic, type Io } from '../io.js';
 import { reportJson, whyJson, worldJson } from '../render/json.js';
-import { renderReport, renderWhy, renderWorld } from '../render/text.js';
+import { renderReport, renderTrace, renderWhy, renderWorld } from '../render/text.js';
 import { loadScheme } from '../resolve.js';
 
 export interface ReplayOptions {
@@ -18,6 +19,7 @@ export interface ReplayOptions {
   at?: string;
   why?: string;
   record?: string;
+  trace?: boolean;
 }
 
 function parseSeq(v: string, flag: string): number {
@@ -50,12 +52,14 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
   const at = o.at === undefined ? undefined : parseSeq(o.at, '--at');
   const why = o.why === undefined ? undefined : parseWhy(o.why);
   const recording: string[] = [];
+  const trace: StepRecord[] = [];
   let whyStep: StepRecord | undefined;
   let atView: { [k: string]: JsonValue } | undefined;
   let replay: Replay | undefined;
   let stop = false;
   const onStep = (r: StepRecord): void => {
     if (o.record !== undefined) recording.push(...recordLines(r));
+    if (o.trace === true) trace.push(r);
     if (why !== undefined && r.stimulus.seq === why.seq) whyStep = r;
     if (at !== undefined && r.stimulus.seq === at) {
       atView = describeWorld(replay!.world);
@@ -87,6 +91,7 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
     return EXIT_CLEAN;
   }
   if (o.record !== undefined) writeAtomic(o.record, `${recording.join('\n')}\n`);
-  io.stdout(o.json === true ? reportJson(file, report) : renderReport(file, report));
+  if (o.json === true) io.stdout(reportJson(file, report, o.trace === true ? trace : undefined));
+  else io.stdout(`${o.trace === true ? renderTrace(trace, report.violations) : ''}${renderReport(file, report)}`);
   return report.divergences.length > 0 || report.violations.length > 0 ? EXIT_FOUND : EXIT_CLEAN;
 }

@@ -3,24 +3,43 @@
  * command prints (no io, no files). Each returns the document's text, newline included.
  */
 import { PROPERTY_NAMES } from '../../vocab/properties.js';
-import type { ReplayReport } from '../../run/replay.js';
-import { DEMO_MAX_STATES, type DemoSummary, type PairRun } from '../../run/verdicts.js';
+import type { ChainLink, LockDetail, LockScenario } from '../../checks/scenario.js';
+import { outcomeJson, stimulusJson, type ReplayReport, type StepRecord } from '../../run/replay.js';
+import type { DemoSummary, PairRun } from '../../run/verdicts.js';
 import type { Derived, JsonValue } from '../../vocab/records.js';
 import type { CheckRun } from './text.js';
+
+/** A lock finding's scenario (`{kind, tasks, rows}`) and chain (chain[i] is lockdep's `-> #i`), when it has them. */
+function detailJson(d: LockDetail): { scenario?: LockScenario; chain?: readonly ChainLink[] } {
+  return { ...(d.scenario === undefined ? {} : { scenario: d.scenario }), ...(d.chain === undefined ? {} : { chain: d.chain }) };
+}
 
 function documentText(doc: object): string {
   return `${JSON.stringify(doc)}\n`;
 }
 
-export function reportJson(file: string, r: ReplayReport): string {
+/** replay --trace --json: each record, the outcome its path returned with (and which), its derived records. */
+function traceJson(steps: readonly StepRecord[]): Array<{ [k: string]: JsonValue }> {
+  return steps.map((st) => ({
+    seq: st.stimulus.seq,
+    op: st.stimulus.op,
+    record: stimulusJson(st.stimulus, false),
+    ...(st.step === undefined ? {} : { step: st.step }),
+    ...(st.returned === undefined || st.outcome === null ? {} : { returned: st.returned.seq, outcome: outcomeJson(st.outcome) }),
+    derived: st.derived as unknown as JsonValue[],
+  }));
+}
+
+export function reportJson(file: string, r: ReplayReport, trace?: readonly StepRecord[]): string {
   return documentText({
+    ...(trace === undefined ? {} : { trace: traceJson(trace) }),
     log: file,
     scheme: r.scheme,
     records: r.records,
     derived: r.derived,
     fingerprint: r.fingerprint,
     divergences: r.divergences.map((d) => ({ seq: d.seq, op: d.op, line: d.line, expected: d.expected, actual: d.actual, decidedBy: d.decidedBy })),
-    violations: r.violations.map((v) => ({ property: v.property, seq: v.seq, message: v.message })),
+    violations: r.violations.map((v) => ({ property: v.property, seq: v.seq, message: v.message, ...detailJson(v) })),
   });
 }
 
@@ -50,7 +69,7 @@ export function checkJson(c: CheckRun): string {
     statesPerSecond: c.statesPerSecond,
     lockEdges: report.lockEdges,
     properties: Object.fromEntries(PROPERTY_NAMES.map((p) => [p, violated.has(p) ? 'violated' : report.exhausted ? 'holds' : 'not violated so far'])),
-    violations: report.findings.map((f) => ({ property: f.property, seq: f.seq, message: f.message, schedule: f.schedule, steps: f.schedule.length })),
+    violations: report.findings.map((f) => ({ property: f.property, seq: f.seq, message: f.message, schedule: f.schedule, steps: f.schedule.length, ...detailJson(f) })),
     ...(c.counterexample === undefined ? {} : { counterexample: c.counterexample.file }),
   });
 }
@@ -68,7 +87,7 @@ export function demoJson(s: DemoSummary, seconds: number): string {
   return documentText({
     ok: s.ok,
     seconds: Number(seconds.toFixed(3)),
-    maxStates: DEMO_MAX_STATES,
+    maxStates: s.maxStates,
     goldenLogs: s.golden.map((g) => ({ log: g.log, records: g.records, divergences: g.divergences, violations: [...g.violations], expected: [...g.expected], match: g.match })),
     scenarios: s.runs.map((r) => ({
       name: r.name,

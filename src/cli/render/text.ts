@@ -5,10 +5,13 @@
  */
 import { PROPERTY_NAMES, type PropertyName } from '../../vocab/properties.js';
 import type { ExploreReport, Finding } from '../../run/explore.js';
-import { outcomeJson, type Divergence, type ReplayReport, type StepRecord } from '../../run/replay.js';
-import { compareVerdicts, DEMO_MAX_STATES, type DemoSummary, type GoldenResult, type Mismatch, type PairProgress, type RunError, type ScenarioRun, type Verdict } from '../../run/verdicts.js';
+import { meets, outcomeJson, stimulusJson, type Divergence, type ReplayReport, type StepRecord } from '../../run/replay.js';
+import type { Violation } from '../../checks/properties.js';
+import type { Outcome } from '../../core/tx.js';
+import { compareVerdicts, type DemoSummary, type GoldenResult, type Mismatch, type PairProgress, type RunError, type ScenarioRun, type Verdict } from '../../run/verdicts.js';
 import type { Scheme } from '../../schemes/scheme.js';
-import type { Derived, JsonValue } from '../../vocab/records.js';
+import type { Derived, JsonValue, Stimulus } from '../../vocab/records.js';
+import { detailLines } from './finding.js';
 
 export function renderReport(file: string, r: ReplayReport): string {
   const lines = [`${file}: ${r.records} records, ${r.derived} derived, scheme ${r.scheme}, world ${r.fingerprint}`];
@@ -16,7 +19,7 @@ export function renderReport(file: string, r: ReplayReport): string {
     lines.push(`divergence at ${d.seq} (${d.op}, line ${d.line}): expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`);
     lines.push(`  decided by ${d.decidedBy}`);
   }
-  for (const v of r.violations) lines.push(`violation ${v.property} at ${v.seq}: ${v.message}`);
+  for (const v of r.violations) lines.push(`violation ${v.property} at ${v.seq}: ${v.message}`, ...detailLines(v));
   const violated = new Set(r.violations.map((v) => v.property));
   lines.push(`properties: ${PROPERTY_NAMES.map((p) => `${p} ${violated.has(p) ? 'VIOLATED' : 'holds'}`).join(', ')}`);
   if (r.divergences.length === 0 && r.violations.length === 0) lines.push('clean');
@@ -30,21 +33,64 @@ function describeDerived(d: Derived): string {
   return `${d.cause}.${id} ${op} ${Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}`;
 }
 
+/** The derived records of one record as a tree: each indented below the record it follows from. */
+function derivedTree(derived: readonly Derived[]): string[] {
+  const depth = new Map<number, number>();
+  return derived.map((d) => {
+    const k = d.via === undefined ? 1 : (depth.get(d.via) ?? 0) + 1;
+    depth.set(d.id, k);
+    return `${'  '.repeat(k)}${describeDerived(d)}`;
+  });
+}
+
+/** An outcome in words: `ret 4`, `errno EINVAL (decided by ...)`, `dma fault`, `signal SIGBUS`, `oops ...`. */
+function outcomeText(o: Outcome): string {
+  const j = outcomeJson(o);
+  const parts = Object.entries(j).map(([k, v]) => `${k} ${typeof v === 'string' || typeof v === 'number' ? v : JSON.stringify(v)}`);
+  const decided = o.errno !== undefined || o.oops !== undefined ? ` (decided by ${o.decidedBy})` : '';
+  return `${parts.join(', ') || 'done'}${decided}`;
+}
+
+/** A record's fields as `k=v` (the op, seq, line, expect and comment left out). */
+function fieldsText(s: Stimulus): string {
+  const rec = stimulusJson(s, false);
+  return Object.entries(rec)
+    .filter(([k]) => k !== 'op' && k !== 'seq' && k !== 'comment')
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+}
+
+/**
+ * replay --trace: every record on one line (seq, op, its fields, its outcome: what its path
+ * returned, even without an `expect`; for a step record, the stimulus whose path returned with
+ * it), then its derived records as a tree and the violations reported at it.
+ */
+export function renderTrace(steps: readonly StepRecord[], violations: readonly Violation[]): string {
+  const bySeq = new Map<number, Violation[]>();
+  for (const v of violations) bySeq.set(v.seq, [...(bySeq.get(v.seq) ?? []), v]);
+  const lastOf = new Map(steps.map((st, i) => [st.stimulus.seq, i]));
+  const lines: string[] = [];
+  steps.forEach((st, i) => {
+    const s = st.stimulus;
+    const head = s.op === 'step' ? `${s.seq} step ${s.task}${st.step === undefined ? '' : ` (${st.step})`}` : `${s.seq} ${s.op} ${fieldsText(s)}`;
+    const r = st.returned;
+    let tail = '';
+    if (r === undefined) tail = s.op === 'step' ? '' : ` -> queued on task ${s.task}`;
+    else {
+      const missed = r.expect !== undefined && st.outcome !== null && !meets(r.expect, st.outcome) ? ' (differs from its expect)' : '';
+      tail = ` -> ${r === s ? '' : `${r.seq} ${r.op} returned: `}${outcomeText(st.outcome!)}${missed}`;
+    }
+    lines.push(`${head}${tail}`, ...derivedTree(st.derived));
+    if (lastOf.get(s.seq) === i) for (const v of bySeq.get(s.seq) ?? []) lines.push(`  ! ${v.property}: ${v.message}`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
 export function renderWhy(step: StepRecord, chain: readonly Derived[], whole: boolean): string {
   const s = step.stimulus;
   const returned = step.outcome === null ? '' : ` -> ${JSON.stringify(outcomeJson(step.outcome))}, decided by ${step.outcome.decidedBy}`;
   const stim = `${s.seq} ${s.op}${s.task === undefined ? '' : ` ${s.task}`} (line ${s.line})${returned}`;
-  if (whole) {
-    // The whole tree of one stimulus, indented by cause.
-    const depth = new Map<number, number>();
-    const lines = [stim];
-    for (const d of chain) {
-      const k = d.via === undefined ? 1 : (depth.get(d.via) ?? 0) + 1;
-      depth.set(d.id, k);
-      lines.push(`${'  '.repeat(k)}${describeDerived(d)}`);
-    }
-    return `${lines.join('\n')}\n`;
-  }
+  if (whole) return `${[stim, ...derivedTree(chain)].join('\n')}\n`;
   return `${[...chain.map((d, i) => `${'  '.repeat(i === 0 ? 0 : 1)}${i === 0 ? '' : 'because '}${describeDerived(d)}`), `  because ${stim}`].join('\n')}\n`;
 }
 
@@ -86,13 +132,14 @@ export function renderCheck(c: CheckRun): string {
   const byProperty = new Map(report.findings.map((f) => [f.property, f]));
   const lines = [
     `${c.scenario} under ${c.scheme}: tasks ${report.tasks.join(', ') || '(none)'}`,
-    `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : 'NOT exhausted (--max-states)'}`,
+    `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : `not exhausted: ${report.statesGenerated} states (--max-states)`}`,
   ];
   for (const p of PROPERTY_NAMES) {
     const f = byProperty.get(p);
     lines.push(`  ${p.padEnd(24)} ${f === undefined ? (report.exhausted ? 'holds' : 'not violated so far') : `VIOLATED (${f.schedule.length} steps, at record ${f.seq})`}`);
   }
-  for (const f of report.findings) lines.push(`${f.property}: ${f.message}`, `  schedule: ${f.schedule.join(' ') || '(the log itself)'}`);
+  for (const f of report.findings) lines.push(`${f.property}: ${f.message}`, `  schedule: ${f.schedule.join(' ') || '(the log itself)'}`, ...detailLines(f));
+  if (!report.exhausted && report.findings.length === 0) lines.push(`not exhausted: ${report.statesGenerated} states; no violation found so far, so no property is shown to hold (exit 4)`);
   if (c.counterexample !== undefined) lines.push(`counterexample (${c.counterexample.finding.property}) written to ${c.counterexample.file}: iommu-model replay ${c.counterexample.file} --scheme ${c.schemeArg}`);
   return `${lines.join('\n')}\n`;
 }
@@ -130,7 +177,7 @@ export function shortName(p: PropertyName): string {
 
 /** A verdict table cell: the outcome, `!` when it differs from the documented expectation. */
 export function cellText(v: Verdict): string {
-  const t = v.got === 'violated' ? `violated (${v.steps})` : v.got;
+  const t = v.got === 'violated' ? `violated (${v.steps})` : v.got === 'unknown' ? 'unknown (cut off)' : v.got;
   return v.got === v.expected ? t : `${t} !`;
 }
 
@@ -159,7 +206,7 @@ function errorLine(e: RunError): string {
 
 function summaryLine(s: DemoSummary, seconds: number): string {
   const { counts } = s;
-  return `${s.scenarioCount} scenarios x ${s.schemeCount} schemes: ${s.verdicts.length} verdicts, ${counts.holds} hold, ${counts.violated} violated, ${counts['n/a']} n/a${counts['not run'] > 0 ? `, ${counts['not run']} not run` : ''}${counts.unknown > 0 ? `, ${counts.unknown} unknown (search cut at ${DEMO_MAX_STATES} states)` : ''}; ${s.mismatches.length} differ from the documented expectation${s.errors.length > 0 ? `, ${s.errors.length} errors` : ''} (${seconds.toFixed(1)} s)`;
+  return `${s.scenarioCount} scenarios x ${s.schemeCount} schemes: ${s.verdicts.length} verdicts, ${counts.holds} hold, ${counts.violated} violated, ${counts['n/a']} n/a${counts['not run'] > 0 ? `, ${counts['not run']} not run` : ''}${counts.unknown > 0 ? `, ${counts.unknown} unknown (search cut at ${s.maxStates} states)` : ''}; ${s.mismatches.length} differ from the documented expectation${s.errors.length > 0 ? `, ${s.errors.length} errors` : ''} (${seconds.toFixed(1)} s)`;
 }
 
 /** The demo's closing lines: each mismatch, each error, the summary (Markdown prints them on stderr). */
@@ -203,9 +250,9 @@ function demoNotes(s: DemoSummary): string[] {
 /** The demo's text after the golden logs: the legend, one table per scenario, the notes and the summary. */
 export function renderDemoText(s: DemoSummary, seconds: number): string {
   const lines = [
-    `scenarios: ${s.scenarioCount} built-in scenarios under ${s.schemeCount} built-in schemes (explored up to ${DEMO_MAX_STATES} states each)`,
+    `scenarios: ${s.scenarioCount} built-in scenarios under ${s.schemeCount} built-in schemes (explored up to ${s.maxStates} states each)`,
     `legend: ${s.exercised.map((p) => `${shortName(p)} ${p}`).join(', ')}`,
-    `cells: holds, violated (N) = the shortest counterexample has N steps (0: the scenario's own records), unknown = search cut before any violation, not run = the scenario's set-up fails under the scheme (nothing claimed), ! = differs from the scheme's documented expectation`,
+    `cells: holds, violated (N) = the shortest counterexample has N steps (0: the scenario's own records), unknown (cut off) = search cut before any violation, so holds is not shown, not run = the scenario's set-up fails under the scheme (nothing claimed), ! = differs from the scheme's documented expectation`,
   ];
   for (const r of s.runs) lines.push('', ...renderScenarioTable(r));
   lines.push('', ...demoNotes(s));
