@@ -318,6 +318,11 @@ export interface Task {
    * runs each release before the syscall returns (or in exit_task_work), one step each.
    */
   deferred: number[];
+  /**
+   * The task took its error path (SPEC 1.5): its stimulus `seq` failed and its later stimuli
+   * were dropped. Absent while the task runs its records in order.
+   */
+  stopped?: { readonly seq: number; readonly why: string };
 }
 
 export interface World {

@@ -10,6 +10,7 @@ import { fail, type Where } from '../vocab/errors.js';
 import { ERRNOS } from '../vocab/errno.js';
 import {
   COMMON_FIELDS,
+  ON_ERROR,
   STIMULUS_SCHEMA,
   type BarSpec,
   type Derived,
@@ -154,6 +155,12 @@ function parseStimulus(rec: Record<string, unknown>, where: Where): Stimulus {
   if ('task' in rec) {
     if (typeof rec['task'] !== 'string' || rec['task'] === '') fail(where, 'task', 'must be a non-empty string');
     out['task'] = rec['task'];
+  }
+  if ('on_error' in rec) {
+    const v = rec['on_error'];
+    if (typeof v !== 'string' || !(ON_ERROR as readonly string[]).includes(v)) fail(where, 'on_error', `expected one of ${ON_ERROR.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(v)}`);
+    if (op === 'step') fail(where, 'on_error', 'a step record runs a step of its task; on_error belongs on the stimulus');
+    out['on_error'] = v;
   }
   if ('comment' in rec) {
     if (typeof rec['comment'] !== 'string') fail(where, 'comment', 'must be a string');

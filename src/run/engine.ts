@@ -1,7 +1,8 @@
 /**
  * The kernel engine: runs stimuli as kernel paths (src/paths/), one atomic step at a
  * time. A stimulus without a task runs its path to completion at once; a stimulus with a task
- * joins that task's queue and advances only when the task is stepped (SPEC 1.5).
+ * joins that task's queue and advances only when the task is stepped (SPEC 1.5). A task whose
+ * stimulus fails takes its error path: its queued stimuli are dropped and it ends.
  */
 import type { Derived, Stimulus } from '../vocab/records.js';
 import type { Scheme } from '../schemes/scheme.js';
@@ -107,15 +108,41 @@ function runOneStep(tx: Tx, scheme: Scheme, task: Task): { stimulus: Stimulus; o
   return { stimulus: rp.stimulus, outcome };
 }
 
+/**
+ * Why a returned stimulus ends its task (SPEC 1.5), or null when the task goes on. An errno is
+ * the caller's `if (ret) return ret;` unless the record says `"on_error": "continue"`; an oops
+ * kills the task whatever the record says (oops_end -> make_task_dead). A `dma: fault`, a
+ * signal or a page response is not an error return (docs/concurrency.md).
+ */
+function errorPathOf(s: Stimulus, o: Outcome): string | null {
+  if (o.oops !== undefined) return `oops: ${o.oops}`;
+  if (o.errno !== undefined && s.on_error !== 'continue') return o.errno;
+  return null;
+}
+
+/** The task takes its error path: its queued stimuli never run, and the task ends. */
+function takeErrorPath(tx: Tx, task: Task, failed: { stimulus: Stimulus; outcome: Outcome }): void {
+  const why = errorPathOf(failed.stimulus, failed.outcome);
+  if (why === null || task.queue.length === 0) return;
+  const skipped = task.queue.map((s) => s.seq);
+  task.queue = [];
+  task.stopped = { seq: failed.stimulus.seq, why };
+  const oops = failed.outcome.oops;
+  tx.emit('task.error_path', { task: task.name, seq: failed.stimulus.seq, ...(oops !== undefined ? { oops } : { errno: why }), skipped });
+}
+
 /** One atomic step of task `name`, with `cause` the seq of the record that asked for it. */
 export function stepTask(world: World, scheme: Scheme, name: string, cause: number): Stepped {
   const task = world.tasks.get(name);
-  if (task === undefined || !hasWork(task)) throw new BadReference('task', `task '${name}' has nothing to run`);
+  if (task === undefined || !hasWork(task)) throw new BadReference('task', `task '${name}' has nothing to run${task?.stopped === undefined ? '' : ` (it took its error path: record ${task.stopped.seq} failed with ${task.stopped.why})`}`);
   const b = blockedOn(world, scheme, task);
   if (b !== null) throw new BadReference('task', `task '${name}' is blocked on ${describeBlock(world, b)}`);
   const tx = new Tx(world, scheme, cause, KERNEL);
   const finished = runOneStep(tx, scheme, task);
-  if (finished !== null) tx.emit('task.returned', { task: name, seq: finished.stimulus.seq });
+  if (finished !== null) {
+    tx.emit('task.returned', { task: name, seq: finished.stimulus.seq });
+    takeErrorPath(tx, task, finished);
+  }
   return { derived: tx.derived, touched: tx.touched, finished };
 }
 

@@ -89,7 +89,7 @@ const CATALOGUE: readonly Scheme[] = [
     source: 'v5.18-rc mm_pasid_drop in __mmput, moved to __mmdrop (kernel-reference 6.2, 10.9)',
     pasidFree: 'mmput',
     // upstream's hazards stay; what the PASID policy changes:
-    expect: { ...UPSTREAM_EXPECT, 'exit-with-page-requests': ['PasidNotReusedWhileLive'] },
+    expect: { ...UPSTREAM_EXPECT, 'exit-with-page-requests': ['PasidNotReusedWhileLive'], 'sva-bind-pasid-exhausted': ['PasidNotReusedWhileLive'] },
   }),
   defineScheme({
     name: 'svm-bind-task-rfc',
@@ -97,7 +97,7 @@ const CATALOGUE: readonly Scheme[] = [
     source: 'seed 001 ([RFC PATCH 29/30] vfio: Add support for Shared Virtual Memory, J-P. Brucker, Feb 2017)',
     pasidFree: 'bind-task-flags',
     // upstream's hazards stay; what the PASID policy changes:
-    expect: { ...UPSTREAM_EXPECT, 'exit-with-page-requests': ['TeardownCompletes'] },
+    expect: { ...UPSTREAM_EXPECT, 'exit-with-page-requests': ['TeardownCompletes'], 'sva-bind-pasid-exhausted': ['TeardownCompletes'] },
   }),
   defineScheme({
     name: 'mdev-vendor-ignores-unmap',
@@ -117,7 +117,7 @@ const CATALOGUE: readonly Scheme[] = [
     // a noiommu group's node "noiommu-%d"), and an SVA bind fails with ENODEV
     // (iommu-sva.c:iommu_sva_bind_device: no iommu_group): they exercise nothing. Only the two
     // mdev scenarios (emulated groups, which noiommu mode does not touch) run.
-    expectNotRun: ['bar-p2p-revoke', 'exit-vs-map', 'exit-with-page-requests', 'hot-remove-vs-exit', 'map-vs-munmap', 'msi-window', 'oom-reap', 'reclaim-vs-map', 'unbind-vs-exit', 'vm-lifecycle', 'zap-vs-p2p-map'],
+    expectNotRun: ['bar-p2p-revoke', 'exit-vs-map', 'exit-with-page-requests', 'hot-remove-vs-exit', 'map-vs-munmap', 'msi-window', 'oom-reap', 'reclaim-vs-map', 'sva-bind-pasid-exhausted', 'unbind-vs-exit', 'vm-lifecycle', 'zap-vs-p2p-map'],
     expect: {
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],

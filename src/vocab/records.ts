@@ -91,7 +91,15 @@ export const STIMULUS_SCHEMA = {
 } as const satisfies Record<string, Spec>;
 
 /** Fields every stimulus may carry besides its own (SPEC 1.4, 1.5; `comment` is our extension). */
-export const COMMON_FIELDS = ['op', 'seq', 'expect', 'task', 'comment'] as const;
+export const COMMON_FIELDS = ['op', 'seq', 'expect', 'task', 'on_error', 'comment'] as const;
+
+/**
+ * What a task does when this stimulus fails (SPEC 1.5): `stop` (the default) takes the error
+ * path, as kernel and driver code does on `if (ret) return ret;`; `continue` runs the task's
+ * next record anyway (docs/concurrency.md).
+ */
+export const ON_ERROR = ['stop', 'continue'] as const;
+export type OnError = (typeof ON_ERROR)[number];
 
 export type StimulusOp = keyof typeof STIMULUS_SCHEMA;
 
@@ -152,6 +160,7 @@ interface StimulusBase {
   readonly line: number;
   readonly expect?: Expect;
   readonly task?: string;
+  readonly on_error?: OnError;
   readonly comment?: string;
 }
 

@@ -6,6 +6,7 @@ import { parseLog } from '../../src/log/reader.js';
 import { replayItems, type ReplayReport, type StepRecord } from '../../src/run/replay.js';
 import type { Outcome } from '../../src/core/tx.js';
 import type { World } from '../../src/core/world.js';
+import { InputError } from '../../src/vocab/errors.js';
 
 export type Rec = Record<string, unknown>;
 
@@ -121,4 +122,15 @@ export function procMm(w: World) {
   const mm = w.mms.get(p.mm);
   if (mm === undefined) throw new Error('no mm');
   return mm;
+}
+
+/** The InputError `fn` throws (bad input: exit 2), or a test failure if it throws none. */
+export function inputError(fn: () => unknown): InputError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
+  throw new Error('expected an InputError, nothing was thrown');
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasWork } from '../../src/run/engine.js';
-import { InputError } from '../../src/vocab/errors.js';
+import { inputError } from './helpers.js';
 import { parseLog } from '../../src/log/reader.js';
 import { replayItems, type StepRecord } from '../../src/run/replay.js';
 
@@ -27,16 +27,6 @@ function withExtra(extra: readonly string[]): string {
 function replayText(text: string, onStep?: (r: StepRecord) => void) {
   const { header, items } = parseLog(text, 'tasks.jsonl');
   return replayItems(header, items, 'tasks.jsonl', onStep);
-}
-
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InputError) return e;
-    throw e;
-  }
-  throw new Error('expected an InputError, nothing was thrown');
 }
 
 describe('a scenario replayed as a plain log', () => {

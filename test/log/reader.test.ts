@@ -61,6 +61,9 @@ describe('records', () => {
     [`{"op":"exit","pid":1,"expect":{"ret":0,"errno":"EINVAL"}}`, 2, 'expect', 'exclude each other'],
     [`{"op":"mmap","pid":1,"length":"0x1000","prot":["EXEC"]}`, 2, 'prot', 'unknown protection'],
     [`{"op":"exit","pid":1}\n{"op":"state","cause":9,"id":1}`, 3, 'cause', 'follows record 2'],
+    [`{"op":"exit","pid":1,"task":"t","on_error":"ignore"}`, 2, 'on_error', 'expected one of "stop", "continue", got "ignore"'],
+    [`{"op":"exit","pid":1,"task":"t","on_error":true}`, 2, 'on_error', 'expected one of "stop", "continue"'],
+    [`{"op":"step","task":"t","on_error":"continue"}`, 2, 'on_error', 'on_error belongs on the stimulus'],
   ])('rejects %s at line %i, field %s', (body, line, field, why) => {
     const e = errorOf(`${H}\n${body}`);
     expect([e.line, e.field]).toEqual([line, field]);
@@ -72,6 +75,11 @@ describe('records', () => {
     expect(errorOf(`${H}\n${H}`).detail).toContain('a second header');
     expect(errorOf('{"format":"iommu-model/2"}').detail).toContain('unsupported format');
     expect(errorOf('').detail).toContain('empty log');
+  });
+
+  it('reads on_error as stop or continue on any stimulus, and leaves it absent by default', () => {
+    const { items } = parseLog(`${H}\n{"op":"exit","pid":1,"task":"t","on_error":"continue"}\n{"op":"close","pid":1,"fd":3,"on_error":"stop"}\n{"op":"exit","pid":2}`);
+    expect(items.map((i) => (i.kind === 'stimulus' ? i.stimulus.on_error : null))).toEqual(['continue', 'stop', undefined]);
   });
 
   it('attaches derived records to the stimulus they follow', () => {
