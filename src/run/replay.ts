@@ -15,6 +15,7 @@ import type { Derived, Expect, Header, JsonValue, Stimulus } from '../vocab/reco
 import { hex } from '../log/u64.js';
 import { type Scheme } from '../schemes/scheme.js';
 import { builtinScheme } from '../schemes/catalogue.js';
+import { releaseOf, type KernelRelease, type ReleaseName } from '../vocab/releases.js';
 
 export interface Divergence {
   readonly seq: number;
@@ -101,6 +102,8 @@ export interface StepRecord {
 export class Replay {
   readonly world: World = emptyWorld();
   readonly scheme: Scheme;
+  /** The kernel release the header names (SPEC 1 `kernel`), or the latest. */
+  readonly release: KernelRelease;
   readonly divergences: Divergence[] = [];
   readonly violations: Violation[] = [];
   private readonly checker = new Checker();
@@ -122,6 +125,7 @@ export class Replay {
     const scheme = schemeOverride ?? builtinScheme(header.scheme);
     if (scheme === undefined) throw new InputError(file, 1, 'scheme', `unknown scheme '${header.scheme}' (iommu-model schemes lists them)`);
     this.scheme = scheme;
+    this.release = releaseOf(header);
   }
 
   push(item: LogItem): void {
@@ -154,7 +158,7 @@ export class Replay {
 
   /** A stimulus without a task: its path runs to completion now. */
   private apply(s: Stimulus): void {
-    const applied = applyStimulus(this.world, this.scheme, s);
+    const applied = applyStimulus(this.world, this.scheme, s, this.release);
     this.after(s, applied.derived, applied.touched, { stimulus: s, outcome: applied.outcome });
   }
 
@@ -168,7 +172,7 @@ export class Replay {
   /** A step record: one atomic step of its task (SPEC 1.5). */
   private step(s: Stimulus): void {
     this.sawSteps = true;
-    const st = stepTask(this.world, this.scheme, s.task!, s.seq);
+    const st = stepTask(this.world, this.scheme, s.task!, s.seq, this.release);
     this.after(s, st.derived, st.touched, st.finished);
   }
 
@@ -231,6 +235,7 @@ export class Replay {
     if (left !== null) this.violations.push({ property: 'TeardownCompletes', seq: this.lastSeq, message: `every process exited but ${left} is left` });
     return {
       scheme: this.scheme.name,
+      kernel: this.release.name,
       records: this.records,
       derived: this.derivedCount,
       divergences: this.divergences,
@@ -242,6 +247,8 @@ export class Replay {
 
 export interface ReplayReport {
   readonly scheme: string;
+  /** The kernel release the log modelled. */
+  readonly kernel: ReleaseName;
   readonly records: number;
   readonly derived: number;
   readonly divergences: readonly Divergence[];

@@ -16,6 +16,7 @@ export function reportJson(file: string, r: ReplayReport): string {
   return documentText({
     log: file,
     scheme: r.scheme,
+    kernel: r.kernel,
     records: r.records,
     derived: r.derived,
     fingerprint: r.fingerprint,
@@ -40,6 +41,7 @@ export function checkJson(c: CheckRun): string {
   return documentText({
     scenario: c.scenario,
     scheme: c.scheme,
+    kernel: report.kernel,
     tasks: report.tasks,
     statesGenerated: report.statesGenerated,
     distinctStates: report.distinctStates,
@@ -67,6 +69,7 @@ function explorationJson(row: PairRun): { [k: string]: JsonValue } {
 export function demoJson(s: DemoSummary, seconds: number): string {
   return documentText({
     ok: s.ok,
+    kernel: s.kernel.join(', '),
     seconds: Number(seconds.toFixed(3)),
     maxStates: DEMO_MAX_STATES,
     goldenLogs: s.golden.map((g) => ({ log: g.log, records: g.records, divergences: g.divergences, violations: [...g.violations], expected: [...g.expected], match: g.match })),
