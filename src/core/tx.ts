@@ -16,6 +16,7 @@ import { step } from './stepper.js';
 import type { LockUse, Mode } from '../vocab/locks.js';
 import type { Container, Device, FileKind, Mm, OpenFile, Process, Subscriber, Task, Vma, World } from './world.js';
 import type { Prot } from '../vocab/records.js';
+import type { KernelRelease } from '../vocab/releases.js';
 
 /** The result of a stimulus, as SPEC 1.4 compares it. */
 export interface Outcome {
@@ -125,6 +126,8 @@ export class Tx {
     readonly cause: number,
     /** The machine actions and the kernel's indirect calls (src/kernel/tables.ts). */
     readonly kernel: KernelTables,
+    /** The kernel release the log models: version-dependent rules ask `release.has(rule)`. */
+    readonly release: KernelRelease,
   ) {}
 
   /** What the scheme's choices mean at each policy point (src/schemes/policies/). */

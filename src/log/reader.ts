@@ -8,6 +8,7 @@
 import { PROPERTY_NAMES, type PropertyName } from '../vocab/properties.js';
 import { fail, type Where } from '../vocab/errors.js';
 import { ERRNOS } from '../vocab/errno.js';
+import { isRelease, LATEST_RELEASE, RELEASES } from '../vocab/releases.js';
 import {
   COMMON_FIELDS,
   ON_ERROR,
@@ -101,10 +102,14 @@ function parseHeader(rec: Record<string, unknown>, where: Where): Header {
   if (!('format' in rec)) fail(where, 'format', 'the first record must be the header {"format":"iommu-model/1"}');
   if (rec['format'] !== 'iommu-model/1') fail(where, 'format', `unsupported format ${JSON.stringify(rec['format'])}; this tool reads "iommu-model/1"`);
   for (const k of Object.keys(rec)) {
-    if (k !== 'format' && k !== 'scheme' && k !== 'description' && k !== 'violations' && k !== 'exercises') fail(where, k, 'unknown header field');
+    if (k !== 'format' && k !== 'scheme' && k !== 'kernel' && k !== 'description' && k !== 'violations' && k !== 'exercises') fail(where, k, 'unknown header field');
   }
   const scheme = rec['scheme'] ?? 'upstream';
   if (typeof scheme !== 'string') fail(where, 'scheme', 'must be a string');
+  const kernel = rec['kernel'];
+  if (kernel !== undefined && (typeof kernel !== 'string' || !isRelease(kernel))) {
+    fail(where, 'kernel', `unknown kernel release ${JSON.stringify(kernel)}; the model knows ${RELEASES.join(', ')} (absent: ${LATEST_RELEASE})`);
+  }
   const description = rec['description'];
   if (description !== undefined && typeof description !== 'string') fail(where, 'description', 'must be a string');
   const violations = rec['violations'];
@@ -121,6 +126,7 @@ function parseHeader(rec: Record<string, unknown>, where: Where): Header {
   return {
     format: 'iommu-model/1',
     scheme,
+    ...(kernel === undefined ? {} : { kernel }),
     ...(description === undefined ? {} : { description }),
     ...(violations === undefined ? {} : { violations: violations as string[] }),
     ...(exercises === undefined ? {} : { exercises: exercises as PropertyName[] }),

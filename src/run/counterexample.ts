@@ -11,6 +11,7 @@ export function counterexampleLines(sc: Scenario, scheme: Scheme, f: Finding): s
   const header: Record<string, JsonValue> = {
     format: 'iommu-model/1',
     scheme: scheme.name,
+    ...(sc.header.kernel === undefined ? {} : { kernel: sc.header.kernel }),
     description: `counterexample: ${f.property} at record ${f.seq}, ${f.schedule.length} step(s) of ${sc.file.split('/').pop()}`,
   };
   const lines = [JSON.stringify(header)];

@@ -6,6 +6,7 @@
  */
 import type { Derived, Stimulus } from '../vocab/records.js';
 import type { Scheme } from '../schemes/scheme.js';
+import type { KernelRelease } from '../vocab/releases.js';
 import { available, holders, holding } from '../core/locks.js';
 import { PATHS, pathNameFor, type PathName } from '../paths/index.js';
 import type { PathDef, Requirement, Running } from '../paths/types.js';
@@ -132,12 +133,12 @@ function takeErrorPath(tx: Tx, task: Task, failed: { stimulus: Stimulus; outcome
 }
 
 /** One atomic step of task `name`, with `cause` the seq of the record that asked for it. */
-export function stepTask(world: World, scheme: Scheme, name: string, cause: number): Stepped {
+export function stepTask(world: World, scheme: Scheme, name: string, cause: number, release: KernelRelease): Stepped {
   const task = world.tasks.get(name);
   if (task === undefined || !hasWork(task)) throw new BadReference('task', `task '${name}' has nothing to run${task?.stopped === undefined ? '' : ` (it took its error path: record ${task.stopped.seq} failed with ${task.stopped.why})`}`);
   const b = blockedOn(world, scheme, task);
   if (b !== null) throw new BadReference('task', `task '${name}' is blocked on ${describeBlock(world, b)}`);
-  const tx = new Tx(world, scheme, cause, KERNEL);
+  const tx = new Tx(world, scheme, cause, KERNEL, release);
   const finished = runOneStep(tx, scheme, task);
   if (finished !== null) {
     tx.emit('task.returned', { task: name, seq: finished.stimulus.seq });
@@ -161,13 +162,13 @@ export function addToTask(world: World, s: Stimulus): void {
  * Applies a stimulus without a task: its path runs to completion now. If a step would block (a
  * lock held by a task in flight), the log is bad input: such a stimulus needs a task.
  */
-export function applyStimulus(world: World, scheme: Scheme, s: Stimulus): Applied {
+export function applyStimulus(world: World, scheme: Scheme, s: Stimulus, release: KernelRelease): Applied {
   if (s.op === 'step') throw new BadReference('op', 'step records are handled by the replay');
   if (s.task !== undefined) throw new BadReference('task', 'a stimulus with a task runs when its task is stepped');
   const name = `@${s.seq}`;
   const task: Task = { name, queue: [s], current: null, held: [], nonBlock: 0, deferred: [] };
   world.tasks.set(name, task);
-  const tx = new Tx(world, scheme, s.seq, KERNEL);
+  const tx = new Tx(world, scheme, s.seq, KERNEL, release);
   try {
     for (;;) {
       const b = blockedOn(world, scheme, task);

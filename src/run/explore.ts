@@ -19,6 +19,7 @@ import type { LogItem } from '../log/reader.js';
 import type { Header, Stimulus } from '../vocab/records.js';
 import type { Scheme } from '../schemes/scheme.js';
 import { cloneWorld } from '../core/clone.js';
+import { releaseOf, type ReleaseName } from '../vocab/releases.js';
 
 /** A property's first violation, with lockdep's scenario for a lock finding (src/checks/scenario.ts). */
 export interface Finding extends LockDetail {
@@ -32,6 +33,8 @@ export interface Finding extends LockDetail {
 
 export interface ExploreReport {
   readonly scheme: string;
+  /** The kernel release the scenario modelled (its header's `kernel`, or the latest). */
+  readonly kernel: ReleaseName;
   readonly tasks: readonly string[];
   readonly statesGenerated: number;
   readonly distinctStates: number;
@@ -73,9 +76,10 @@ export function scenarioOf(header: Header, items: readonly LogItem[], file: stri
 export function initialWorld(sc: Scenario, scheme: Scheme, checker: Checker): { world: World; violations: Violation[] } {
   const w = emptyWorld();
   const violations: Violation[] = [];
+  const release = releaseOf(sc.header);
   for (const s of sc.prologue) {
     try {
-      violations.push(...checker.check(w, applyStimulus(w, scheme, s).touched, s.seq));
+      violations.push(...checker.check(w, applyStimulus(w, scheme, s, release).touched, s.seq));
     } catch (e) {
       if (e instanceof BadReference) throw new InputError(sc.file, s.line, e.field, e.detail);
       throw e;
@@ -123,6 +127,7 @@ export function fingerprintOf(w: World): number {
 /** Explores every schedule of the scenario under the scheme. */
 export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): ExploreReport {
   const base = stepSeqBase(sc);
+  const release = releaseOf(sc.header);
   const checker = new Checker(false);
   const { world: start, violations: early } = initialWorld(sc, scheme, checker);
   const parent: number[] = [-1];
@@ -174,7 +179,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         const seq = base + node.depth + 1;
         let st;
         try {
-          st = stepTask(w, scheme, name, seq);
+          st = stepTask(w, scheme, name, seq, release);
         } catch (e) {
           if (e instanceof BadReference) {
             const t = node.world.tasks.get(name)!;
@@ -216,6 +221,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const tasks = [...new Set(sc.taskRecords.map((s) => s.task!))];
   return {
     scheme: scheme.name,
+    kernel: release.name,
     tasks,
     statesGenerated: generated,
     distinctStates: visited.size,
@@ -233,6 +239,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
  */
 function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number): Finding | null {
   const base = stepSeqBase(sc);
+  const release = releaseOf(sc.header);
   interface H {
     world: World;
     checker: Checker;
@@ -251,7 +258,7 @@ function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number): Find
         const w = cloneWorld(h.world);
         const checker = h.checker.fork();
         const seq = base + h.sched.length + 1;
-        const st = stepTask(w, scheme, name, seq);
+        const st = stepTask(w, scheme, name, seq, release);
         generated += 1;
         const hit = checker.check(w, st.touched, seq).find((v) => v.property === 'LockOrder');
         const sched = [...h.sched, name];

@@ -17,6 +17,7 @@ import { type Scheme } from '../schemes/scheme.js';
 import { builtinScheme } from '../schemes/catalogue.js';
 import { PATHS, pathNameFor, type PathName } from '../paths/index.js';
 import { initialState, isFinal } from '../core/stepper.js';
+import { releaseOf, type KernelRelease, type ReleaseName } from '../vocab/releases.js';
 
 export interface Divergence {
   readonly seq: number;
@@ -120,6 +121,8 @@ function stepName(w: World, name: string): string | undefined {
 export class Replay {
   readonly world: World = emptyWorld();
   readonly scheme: Scheme;
+  /** The kernel release the header names (SPEC 1 `kernel`), or the latest. */
+  readonly release: KernelRelease;
   readonly divergences: Divergence[] = [];
   readonly violations: Violation[] = [];
   private readonly checker = new Checker();
@@ -141,6 +144,7 @@ export class Replay {
     const scheme = schemeOverride ?? builtinScheme(header.scheme);
     if (scheme === undefined) throw new InputError(file, 1, 'scheme', `unknown scheme '${header.scheme}' (iommu-model schemes lists them)`);
     this.scheme = scheme;
+    this.release = releaseOf(header);
   }
 
   push(item: LogItem): void {
@@ -173,7 +177,7 @@ export class Replay {
 
   /** A stimulus without a task: its path runs to completion now. */
   private apply(s: Stimulus): void {
-    const applied = applyStimulus(this.world, this.scheme, s);
+    const applied = applyStimulus(this.world, this.scheme, s, this.release);
     this.after(s, applied.derived, applied.touched, { stimulus: s, outcome: applied.outcome });
   }
 
@@ -188,7 +192,7 @@ export class Replay {
   private step(s: Stimulus): void {
     this.sawSteps = true;
     const name = stepName(this.world, s.task!);
-    const st = stepTask(this.world, this.scheme, s.task!, s.seq);
+    const st = stepTask(this.world, this.scheme, s.task!, s.seq, this.release);
     this.after(s, st.derived, st.touched, st.finished, name);
   }
 
@@ -251,6 +255,7 @@ export class Replay {
     if (left !== null) this.violations.push({ property: 'TeardownCompletes', seq: this.lastSeq, message: `every process exited but ${left} is left` });
     return {
       scheme: this.scheme.name,
+      kernel: this.release.name,
       records: this.records,
       derived: this.derivedCount,
       divergences: this.divergences,
@@ -262,6 +267,8 @@ export class Replay {
 
 export interface ReplayReport {
   readonly scheme: string;
+  /** The kernel release the log modelled. */
+  readonly kernel: ReleaseName;
   readonly records: number;
   readonly derived: number;
   readonly divergences: readonly Divergence[];

@@ -9,6 +9,7 @@ import type { LogItem } from '../log/reader.js';
 import type { Header, JsonValue } from '../vocab/records.js';
 import { Replay, type Divergence, type ReplayReport } from './replay.js';
 import type { Scheme } from '../schemes/scheme.js';
+import { compareReleases, LATEST_RELEASE, releaseOf, type ReleaseName } from '../vocab/releases.js';
 
 /** How many states the demo explores of each (scenario, scheme) pair at most. */
 export const DEMO_MAX_STATES = 200000;
@@ -193,7 +194,7 @@ function explorePair(input: { name: string; scenario: Scenario; items: readonly 
   } catch (e) {
     // After a failed set-up, a later record may name what was never made: nothing to claim.
     if (setup === null) return { scheme: scheme.name, verdicts: [], report: null, error: errorText(e) };
-    report = { scheme: scheme.name, tasks: [], statesGenerated: 0, distinctStates: 0, depth: 0, terminalStates: 0, exhausted: false, lockEdges: 0, findings: [] };
+    report = { scheme: scheme.name, kernel: releaseOf(sc.header).name, tasks: [], statesGenerated: 0, distinctStates: 0, depth: 0, terminalStates: 0, exhausted: false, lockEdges: 0, findings: [] };
   }
   return { scheme: scheme.name, verdicts: verdictsOf(name, sc.header, scheme, report, setup !== null), report, setup };
 }
@@ -244,6 +245,8 @@ export interface DemoSummary {
   readonly counts: Readonly<Record<Outcome, number>>;
   /** The states each pair was explored up to. */
   readonly maxStates: number;
+  /** The kernel releases the scenarios model (their headers' `kernel`), oldest first. */
+  readonly kernel: readonly ReleaseName[];
   readonly ok: boolean;
 }
 
@@ -276,6 +279,7 @@ export function summarizeDemo(golden: readonly GoldenResult[], runs: readonly Sc
     exercised: PROPERTY_NAMES.filter((p) => runs.some((r) => r.applicable.includes(p))),
     counts: countOutcomes(verdicts),
     maxStates,
+    kernel: [...new Set(runs.flatMap((r) => (r.scenario === null ? [] : [releaseOf(r.scenario.header).name])).concat(runs.length === 0 ? [LATEST_RELEASE] : []))].sort(compareReleases),
     ok: goldenOk && mismatches.length === 0 && errors.length === 0,
   };
 }

@@ -8,6 +8,7 @@
  */
 
 import type { PropertyName } from './properties.js';
+import type { ReleaseName } from './releases.js';
 
 /** Field kinds of the schema. */
 export type FieldKind =
@@ -174,6 +175,8 @@ export type StimulusOf<O extends StimulusOp> = Extract<Stimulus, { op: O }>;
 export interface Header {
   readonly format: 'iommu-model/1';
   readonly scheme: string;
+  /** SPEC 1: the kernel release the log's rules follow (src/vocab/releases.ts); absent: the latest. */
+  readonly kernel?: ReleaseName;
   readonly description?: string;
   /** Our extension: the properties this log is known to violate (golden logs; `demo`). */
   readonly violations?: readonly string[];

@@ -15,6 +15,7 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 interface CheckJson {
+  kernel: string;
   exhausted: boolean;
   properties: Record<string, string>;
   violations: Array<{ property: string; seq: number; message: string; schedule: string[]; steps: number }>;
@@ -38,6 +39,7 @@ describe('iommu-model check', () => {
   it('exits 0 on map-vs-munmap under upstream and says the search was exhausted', async () => {
     const r = await run('check', '--scenario', 'map-vs-munmap');
     expect(r.code).toBe(0);
+    expect(r.out.split('\n')[1]).toBe('kernel: Linux v6.18');
     expect(r.out).toContain('exhausted');
     expect(r.out).not.toContain('NOT exhausted');
     expect(r.out).not.toContain('VIOLATED');
@@ -56,6 +58,7 @@ describe('iommu-model check', () => {
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.out) as CheckJson;
     expect(doc.exhausted).toBe(true);
+    expect(doc.kernel).toBe('6.18');
     expect(doc.properties['NoDeadlock']).toBe('violated');
     expect(doc.properties['LockOrder']).toBe('violated');
     expect(doc.properties['NoOverlap']).toBe('holds');
@@ -81,6 +84,20 @@ describe('iommu-model check', () => {
     const plain = await run('replay', out, '--scheme', TAKES_LOCK);
     expect(plain.code).toBe(1);
     expect(plain.out).toContain(`violation NoDeadlock at ${deadlock!.seq}`);
+  });
+
+  it("explores a scenario under its header's kernel release, and its counterexample carries it to replay", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iommu-model-check-'));
+    const scenario = join(dir, 'map-vs-munmap-6.17.jsonl');
+    const text = readFileSync(join(import.meta.dirname, '..', '..', 'src', 'scenarios', 'map-vs-munmap.jsonl'), 'utf8');
+    writeFileSync(scenario, text.replace('{"format":"iommu-model/1"', '{"format":"iommu-model/1","kernel":"6.17"'));
+    const out = join(dir, 'cx.jsonl');
+    const r = await run('check', '--scenario', scenario, '--scheme', TAKES_LOCK, '--out', out);
+    expect(r.code).toBe(1);
+    expect(r.out.split('\n')[1]).toBe('kernel: Linux v6.17');
+    expect(JSON.parse(readFileSync(out, 'utf8').split('\n')[0]!)).toMatchObject({ kernel: '6.17' });
+    const rep = await run('replay', out, '--scheme', TAKES_LOCK, '--json');
+    expect((JSON.parse(rep.out) as { kernel: string }).kernel).toBe('6.17');
   });
 
   it('rejects an unknown scenario name with exit 2 and one stderr line naming --scenario', async () => {

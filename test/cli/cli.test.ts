@@ -109,6 +109,28 @@ describe('iommu-model replay', () => {
     expect(readdirSync(dir)).toEqual(['rec.jsonl']);
   });
 
+  it('prints the kernel release it models: the latest, v6.18, for a log without kernel', async () => {
+    const r = await run('replay', EXAMPLE);
+    expect(r.out.split('\n')[1]).toBe('kernel: Linux v6.18');
+    expect((JSON.parse((await run('replay', EXAMPLE, '--json')).out) as { kernel: string }).kernel).toBe('6.18');
+  });
+
+  it("prints the release a log's header names", async () => {
+    const log = tmpLog(readFileSync(EXAMPLE, 'utf8').replace('{"format":"iommu-model/1"', '{"format":"iommu-model/1","kernel":"6.5"'));
+    const r = await run('replay', log);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('kernel: Linux v6.5\n');
+    expect((JSON.parse((await run('replay', log, '--json')).out) as { kernel: string }).kernel).toBe('6.5');
+  });
+
+  it('rejects an unknown kernel release in the header with exit 2, naming line 1, the field and the known releases', async () => {
+    const r = await run('replay', tmpLog([{ format: 'iommu-model/1', kernel: '5.15' }]));
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(":1: field 'kernel': unknown kernel release \"5.15\"; the model knows 6.2, 6.3,");
+    expect(r.err).toContain('6.17, 6.18 (absent: 6.18)');
+    expect(r.err).not.toContain('    at ');
+  });
+
   it('rejects an unknown scheme in the header', async () => {
     const r = await run('replay', tmpLog([{ format: 'iommu-model/1', scheme: 'nope' }]));
     expect(r.code).toBe(2);
@@ -123,6 +145,7 @@ describe('iommu-model demo', () => {
     process.chdir(mkdtempSync(join(tmpdir(), 'iommu-model-demo-')));
     try {
       const r = await run('demo');
+      expect(r.out).toContain('kernel: Linux v6.18\n');
       expect(r.out).toContain('every golden log replays as documented');
       expect(r.out).toContain('every verdict matches the expectation its scheme documents');
       expect(r.code).toBe(0);

@@ -16,6 +16,7 @@ import { replayItems } from '../../src/run/replay.js';
 
 interface DemoJson {
   ok: boolean;
+  kernel: string;
   verdicts: Array<{ scenario: string; scheme: string; property: string; verdict: string; expected: string; match: boolean; steps?: number; counterexample?: string; replay?: string }>;
   counterexamples: string[];
   mismatches: Array<{ scenario: string; scheme: string; property: string; expected: string; got: string }>;
@@ -34,7 +35,7 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 function report(findings: ExploreReport['findings'], exhausted = true): ExploreReport {
-  return { scheme: 'upstream', tasks: [], statesGenerated: 1, distinctStates: 1, depth: 0, terminalStates: 1, exhausted, lockEdges: 0, findings };
+  return { scheme: 'upstream', kernel: '6.18', tasks: [], statesGenerated: 1, distinctStates: 1, depth: 0, terminalStates: 1, exhausted, lockEdges: 0, findings };
 }
 
 describe('iommu-model demo (in a temporary working directory)', () => {
@@ -53,6 +54,7 @@ describe('iommu-model demo (in a temporary working directory)', () => {
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.out) as DemoJson;
     expect(doc.ok).toBe(true);
+    expect(doc.kernel).toBe('6.18');
     expect(doc.mismatches).toEqual([]);
     expect(doc.verdicts).toHaveLength(builtinScenarios().length * builtinSchemes().length * PROPERTY_NAMES.length);
     for (const v of doc.verdicts) expect(v.match).toBe(true);

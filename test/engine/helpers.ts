@@ -37,8 +37,9 @@ export interface Run {
   readonly last: Outcome;
 }
 
-export function run(records: readonly Rec[], scheme = 'upstream'): Run {
-  const { header, items } = parseLog(jsonl({ format: 'iommu-model/1', scheme }, records));
+/** Replays `records` under `scheme`; `kernel` is the header's release (absent: the latest). */
+export function run(records: readonly Rec[], scheme = 'upstream', kernel?: string): Run {
+  const { header, items } = parseLog(jsonl({ format: 'iommu-model/1', scheme, ...(kernel === undefined ? {} : { kernel }) }, records));
   const steps: StepRecord[] = [];
   const { report, world } = replayItems(header, items, '<test>', (r) => steps.push(r));
   const lastStep = steps[steps.length - 1];
@@ -100,8 +101,8 @@ export function prefix(o: PrefixOptions = {}): Rec[] {
  * Runs `records` and checks that only the last one's outcome matters: every expectation in
  * the log is met. Returns the run, whose `last` is the probe's outcome.
  */
-export function probe(records: readonly Rec[], scheme = 'upstream'): Run {
-  const r = run(records, scheme);
+export function probe(records: readonly Rec[], scheme = 'upstream', kernel?: string): Run {
+  const r = run(records, scheme, kernel);
   if (r.report.divergences.length > 0) {
     throw new Error(`unexpected divergences: ${JSON.stringify(r.report.divergences, (_k, v: unknown) => (typeof v === 'bigint' ? hex(v) : v))}`);
   }

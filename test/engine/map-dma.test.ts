@@ -30,6 +30,24 @@ const checks: Case[] = [
     by: 'vfio_iommu_type1_map_dma',
   },
   {
+    name: 'check 3 (v6.18): rejects MAP_DMA of size 0 with EINVAL before the prot check',
+    records: [...base, mapDma(VA, 0n, 0n, [], err('EINVAL'))],
+    errno: 'EINVAL',
+    by: 'vfio_dma_do_map: !size',
+  },
+  {
+    name: 'check 3 (v6.18): rejects MAP_DMA whose iova range wraps past 2^64 with EOVERFLOW, before the prot check',
+    records: [...base, mapDma(VA, 0xfffffffffffff000n, 0x2000n, [], err('EOVERFLOW'))],
+    errno: 'EOVERFLOW',
+    by: 'vfio_dma_do_map: check_add_overflow',
+  },
+  {
+    name: 'check 3 (v6.18): rejects MAP_DMA whose vaddr range wraps past 2^64 with EOVERFLOW, before the alignment check',
+    records: [...base, mapDma(0xfffffffffffff800n, 0n, 0x2000n, ['READ'], err('EOVERFLOW'))],
+    errno: 'EOVERFLOW',
+    by: 'vfio_dma_do_map: check_add_overflow',
+  },
+  {
     name: 'check 4: rejects MAP_DMA that combines VADDR with READ with EINVAL',
     records: [...base, mapDma(VA, 0n, MIB2, ['READ', 'VADDR'], err('EINVAL'))],
     errno: 'EINVAL',
@@ -42,12 +60,6 @@ const checks: Case[] = [
     by: 'vfio_dma_do_map',
   },
   {
-    name: 'check 6: rejects MAP_DMA of size 0 with EINVAL',
-    records: [...base, mapDma(VA, 0n, 0n, ['READ'], err('EINVAL'))],
-    errno: 'EINVAL',
-    by: 'vfio_dma_do_map',
-  },
-  {
     name: 'check 6: rejects MAP_DMA whose iova is not aligned to the smallest IOMMU page with EINVAL',
     records: [...base, mapDma(VA, 0x800n, 0x1000n, ['READ'], err('EINVAL'))],
     errno: 'EINVAL',
@@ -56,18 +68,6 @@ const checks: Case[] = [
   {
     name: 'check 6: rejects MAP_DMA whose vaddr is not page aligned with EINVAL',
     records: [...base, mapDma(VA + 0x10n, 0n, 0x1000n, ['READ'], err('EINVAL'))],
-    errno: 'EINVAL',
-    by: 'vfio_dma_do_map',
-  },
-  {
-    name: 'check 7: rejects MAP_DMA whose iova range wraps past 2^64 with EINVAL',
-    records: [...base, mapDma(VA, 0xfffffffffffff000n, 0x2000n, ['READ'], err('EINVAL'))],
-    errno: 'EINVAL',
-    by: 'vfio_dma_do_map',
-  },
-  {
-    name: 'check 7: rejects MAP_DMA whose vaddr range wraps past 2^64 with EINVAL',
-    records: [...base, mapDma(0xfffffffffffff000n, 0n, 0x2000n, ['READ'], err('EINVAL'))],
     errno: 'EINVAL',
     by: 'vfio_dma_do_map',
   },

@@ -20,20 +20,22 @@ function bindAfter(device: Rec, exited: boolean, scheme = 'upstream'): ReturnTyp
 }
 
 describe('sva.bind (iommu_sva_bind_device) check order', () => {
-  it('a caller whose mm has no users: EINVAL, before any device check', () => {
+  it('a device behind no IOMMU (noiommu mode): ENODEV, the first check, before the mm is looked at', () => {
     const r = bindAfter({ pasid_bits: 0 }, true, 'noiommu');
-    expect(r.last).toMatchObject({ errno: 'EINVAL' });
-    expect(r.last.decidedBy).toContain('mmget_not_zero');
-  });
-
-  it('a device behind no IOMMU (noiommu mode): ENODEV, before the PASID support check', () => {
-    const r = bindAfter({ pasid_bits: 0 }, false, 'noiommu');
     expect(r.last).toMatchObject({ errno: 'ENODEV' });
     expect(r.last.decidedBy).toContain('iommu_group');
   });
 
-  it('a device with no PASID support: EOPNOTSUPP', () => {
-    expect(bindAfter({ pasid_bits: 0 }, false).last).toMatchObject({ errno: 'EOPNOTSUPP' });
+  it('a caller whose mm has no users: EINVAL, before the PASID checks', () => {
+    const r = bindAfter({ pasid_bits: 0 }, true);
+    expect(r.last).toMatchObject({ errno: 'EINVAL' });
+    expect(r.last.decidedBy).toContain('mmget_not_zero');
+  });
+
+  it('a device with no PASID support (max_pasids == 0), v6.18: ENOSPC from iommu_alloc_global_pasid, no EOPNOTSUPP', () => {
+    const r = bindAfter({ pasid_bits: 0 }, false);
+    expect(r.last).toMatchObject({ errno: 'ENOSPC' });
+    expect(r.last.decidedBy).toContain('iommu_alloc_global_pasid');
   });
 
   it('a PASID-capable device behind an IOMMU binds and gets the first global PASID', () => {

@@ -68,10 +68,10 @@ const checks: Case[] = [
     by: 'vfio_dma_do_unmap: !size',
   },
   {
-    name: 'do_unmap 3: rejects an iova range that wraps past 2^64 with EINVAL',
-    records: [...v2, unmapDma(0xfffffffffffff000n, 0x2000n, [], err('EINVAL'))],
-    errno: 'EINVAL',
-    by: 'vfio_dma_do_unmap',
+    name: 'do_unmap 3 (v6.18): rejects an iova range that wraps past 2^64 with EOVERFLOW',
+    records: [...v2, unmapDma(0xfffffffffffff000n, 0x2000n, [], err('EOVERFLOW'))],
+    errno: 'EOVERFLOW',
+    by: 'vfio_dma_do_unmap: check_add_overflow'
   },
   {
     name: 'do_unmap 5 (v2): rejects a request that starts inside a mapping with EINVAL',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/vocab/errors.js';
 import { parseLog } from '../../src/log/reader.js';
+import { releaseOf } from '../../src/vocab/releases.js';
 
 const H = '{"format":"iommu-model/1"}';
 
@@ -85,5 +86,28 @@ describe('records', () => {
   it('attaches derived records to the stimulus they follow', () => {
     const { items } = parseLog(`${H}\n{"op":"exit","pid":1,"seq":4}\n{"op":"state","cause":4,"id":1,"object":"process:1"}`);
     expect(items.map((i) => i.kind)).toEqual(['stimulus', 'derived']);
+  });
+});
+
+describe("the header's kernel release (SPEC 1)", () => {
+  it('absent: the header carries none and the log models the latest release, v6.18', () => {
+    const { header } = parseLog(H);
+    expect(header.kernel).toBeUndefined();
+    expect(releaseOf(header).name).toBe('6.18');
+  });
+
+  it('an earlier release the model knows is kept as written', () => {
+    const { header } = parseLog('{"format":"iommu-model/1","scheme":"upstream","kernel":"6.5"}');
+    expect(header.kernel).toBe('6.5');
+    expect(releaseOf(header).has('sva-core-pasid')).toBe(false);
+    expect(releaseOf(header).has('sva-pasid-ida')).toBe(true);
+  });
+
+  it.each([['"7.0"'], ['"6.1"'], ['"v6.18"'], ['6.18'], ['"6.18.1"']])('rejects kernel %s naming line 1, the field and the known releases', (v) => {
+    const e = errorOf(`{"format":"iommu-model/1","kernel":${v}}`);
+    expect([e.line, e.field]).toEqual([1, 'kernel']);
+    expect(e.detail).toContain('unknown kernel release');
+    expect(e.detail).toContain('6.2, 6.3, 6.4');
+    expect(e.detail).toContain('6.17, 6.18');
   });
 });

@@ -35,6 +35,7 @@ export function reportJson(file: string, r: ReplayReport, trace?: readonly StepR
     ...(trace === undefined ? {} : { trace: traceJson(trace) }),
     log: file,
     scheme: r.scheme,
+    kernel: r.kernel,
     records: r.records,
     derived: r.derived,
     fingerprint: r.fingerprint,
@@ -59,6 +60,7 @@ export function checkJson(c: CheckRun): string {
   return documentText({
     scenario: c.scenario,
     scheme: c.scheme,
+    kernel: report.kernel,
     tasks: report.tasks,
     statesGenerated: report.statesGenerated,
     distinctStates: report.distinctStates,
@@ -86,6 +88,7 @@ function explorationJson(row: PairRun): { [k: string]: JsonValue } {
 export function demoJson(s: DemoSummary, seconds: number): string {
   return documentText({
     ok: s.ok,
+    kernel: s.kernel.join(', '),
     seconds: Number(seconds.toFixed(3)),
     maxStates: s.maxStates,
     goldenLogs: s.golden.map((g) => ({ log: g.log, records: g.records, divergences: g.divergences, violations: [...g.violations], expected: [...g.expected], match: g.match })),

@@ -15,6 +15,7 @@ import { detailLines } from './finding.js';
 
 export function renderReport(file: string, r: ReplayReport): string {
   const lines = [`${file}: ${r.records} records, ${r.derived} derived, scheme ${r.scheme}, world ${r.fingerprint}`];
+  lines.push(`kernel: Linux v${r.kernel}`);
   for (const d of r.divergences) {
     lines.push(`divergence at ${d.seq} (${d.op}, line ${d.line}): expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`);
     lines.push(`  decided by ${d.decidedBy}`);
@@ -132,6 +133,7 @@ export function renderCheck(c: CheckRun): string {
   const byProperty = new Map(report.findings.map((f) => [f.property, f]));
   const lines = [
     `${c.scenario} under ${c.scheme}: tasks ${report.tasks.join(', ') || '(none)'}`,
+    `kernel: Linux v${report.kernel}`,
     `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : `not exhausted: ${report.statesGenerated} states (--max-states)`}`,
   ];
   for (const p of PROPERTY_NAMES) {
@@ -251,6 +253,7 @@ function demoNotes(s: DemoSummary): string[] {
 export function renderDemoText(s: DemoSummary, seconds: number): string {
   const lines = [
     `scenarios: ${s.scenarioCount} built-in scenarios under ${s.schemeCount} built-in schemes (explored up to ${s.maxStates} states each)`,
+    `kernel: Linux ${s.kernel.map((k) => `v${k}`).join(', ')}`,
     `legend: ${s.exercised.map((p) => `${shortName(p)} ${p}`).join(', ')}`,
     `cells: holds, violated (N) = the shortest counterexample has N steps (0: the scenario's own records), unknown (cut off) = search cut before any violation, so holds is not shown, not run = the scenario's set-up fails under the scheme (nothing claimed), ! = differs from the scheme's documented expectation`,
   ];

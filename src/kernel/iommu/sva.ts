@@ -7,15 +7,6 @@
  * (arm-smmu-v3-sva.c:arm_smmu_mm_release, intel svm.c:intel_mm_release).
  * docs/kernel-notes.md items 6 and 8.
  */
-/**
- * SVA and I/O page faults: iommu_sva_bind_device / iommu_sva_unbind_device
- * (drivers/iommu/iommu-sva.c), the global PASID allocator (iommu_alloc_global_pasid; freed at
- * kernel/fork.c:__mmdrop -> mm_pasid_drop), page requests (drivers/iommu/io-pgfault.c:
- * iommu_report_device_fault, iommu_sva_handle_iopf, iopf_queue_remove_device) and the MMU
- * notifier release that disables a PASID's translation when the mm exits
- * (arm-smmu-v3-sva.c:arm_smmu_mm_release, intel svm.c:intel_mm_release).
- * docs/kernel-notes.md items 6 and 8.
- */
 import type { StimulusOf } from '../../vocab/records.js';
 import { hex } from '../../log/u64.js';
 import { deviceOf, mmOf, vmaAt } from '../../core/lookup.js';
@@ -30,14 +21,31 @@ import { type LockUse, lockOf, writeLock } from '../../vocab/locks.js';
 /** IOMMU_FIRST_GLOBAL_PASID: PASID 0 is the RID's. */
 const FIRST_GLOBAL_PASID = 1;
 
-/** iommu_alloc_global_pasid: the lowest free PASID in [1, max_pasids - 1] (ida_alloc_range). */
-function allocPasid(tx: Tx, d: Device): number | null {
-  const max = 2 ** d.pasidBits;
+/** dev->iommu->max_pasids: 1 << the PASID width, 0 without the PASID capability (pasid_bits 0). */
+function maxPasids(d: Device): number {
+  return d.pasidBits === 0 ? 0 : 2 ** d.pasidBits;
+}
+
+/**
+ * The global allocator: the lowest free PASID in [1, max_pasids - 1] (ida_alloc_range, inclusive;
+ * iommu.c:iommu_alloc_global_pasid since v6.6, which gives none when max_pasids == 0; the
+ * ioasid_set before v6.4, which hands out the lowest free id of the range too).
+ */
+function allocPasid(tx: Tx, max: number): number | null {
   for (let p = FIRST_GLOBAL_PASID; p < max; p += 1) {
     const e = tx.world.pasids.get(p);
     if (e === undefined || e.state === 'free') return p;
   }
   return null;
+}
+
+/**
+ * Whether the PASID an mm already has is out of this device's range: `pasid >= max_pasids`
+ * (iommu_alloc_mm_data; iommu_sva_alloc_pasid's `mm->pasid > max` with max = max_pasids - 1 since
+ * v6.4); before v6.4 iommu_sva_alloc_pasid tested `mm->pasid >= max`, refusing max_pasids - 1 too.
+ */
+function pasidOutOfRange(tx: Tx, pasid: number, max: number): boolean {
+  return tx.release.has('sva-pasid-ida') ? pasid >= max : pasid >= max - 1;
 }
 
 /** SPEC 1.3 `sva.bind`: iommu_sva_bind_device(dev, mm). */
@@ -47,14 +55,21 @@ export function bind(tx: Tx, s: StimulusOf<'sva.bind'>): Outcome {
   if (p === undefined) throw new BadReference('pid', `no process ${s.pid}`);
   const mm = mmOf(tx.world, p.mm);
   const at = 'iommu-sva.c:iommu_sva_bind_device';
+  // v6.11+: `if (!group) return ERR_PTR(-ENODEV)` is the first check (a device behind no IOMMU,
+  // noiommu mode, has no iommu_group); before, the driver's required first call,
+  // iommu_dev_enable_feature(dev, IOMMU_DEV_FEAT_SVA), gives -ENODEV without dev->iommu.
+  if (tx.world.groups.get(d.group)?.noiommu === true) tx.fail('ENODEV', `${at}: !dev->iommu_group`);
   // The caller holds an mm_users reference: a process that exited cannot be bound.
   if (mm.state !== 'live') tx.fail('EINVAL', `${at}: the mm has no users (mmget_not_zero failed)`);
-  // v6.11+: a device behind no IOMMU (noiommu mode) has no iommu_group.
-  if (tx.world.groups.get(d.group)?.noiommu === true) tx.fail('ENODEV', `${at}: !dev->iommu_group`);
-  if (d.pasidBits === 0) tx.fail('EOPNOTSUPP', `${at}: the device supports no PASID (max_pasids == 0)`);
-  // iommu_alloc_mm_data: one PASID per mm, shared by every device.
+  const max = maxPasids(d);
+  // Before v6.6 (VERSIONED_RULES 'sva-core-pasid'): `if (!max_pasids) return ERR_PTR(-EOPNOTSUPP)`.
+  if (!tx.release.has('sva-core-pasid') && max === 0) tx.fail('EOPNOTSUPP', `${at}: !dev->iommu->max_pasids (the device supports no PASID)`);
+  // The mm's PASID (iommu_alloc_mm_data; iommu_sva_alloc_pasid before): one per mm, shared by
+  // every device, refused when out of this device's range.
   let pasid = mm.pasid;
-  if (pasid !== null && pasid >= 2 ** d.pasidBits) tx.fail('EOVERFLOW', 'iommu-sva.c:iommu_alloc_mm_data: pasid >= dev->iommu->max_pasids');
+  if (pasid !== null && pasidOutOfRange(tx, pasid, max)) {
+    tx.fail('EOVERFLOW', `iommu-sva.c: the mm's PASID ${pasid} is out of the device's range (${tx.release.has('sva-pasid-ida') ? 'pasid >= max_pasids' : 'pasid >= max_pasids - 1'})`);
+  }
   const existing = tx.world.bonds.find((b) => b.device === d.name && b.mm === mm.id && b.state !== 'unbound');
   if (existing !== undefined) {
     // v6.10+: a repeated (dev, mm) bind returns the same handle with a reference.
@@ -62,8 +77,13 @@ export function bind(tx: Tx, s: StimulusOf<'sva.bind'>): Outcome {
     return { ret: 0n, out: { pasid: existing.pasid }, decidedBy: `${at}: existing handle` };
   }
   if (pasid === null) {
-    const got = allocPasid(tx, d);
-    if (got === null) tx.fail('ENOSPC', 'iommu-sva.c:iommu_alloc_mm_data: iommu_alloc_global_pasid == IOMMU_PASID_INVALID');
+    const got = allocPasid(tx, max);
+    if (got === null) {
+      // v6.6+ iommu_alloc_global_pasid == IOMMU_PASID_INVALID -> -ENOSPC; v6.4-v6.5 the
+      // ida_alloc_range error (-ENOSPC); before v6.4 `!pasid_valid(ioasid_alloc(...))` -> -ENOMEM.
+      if (tx.release.has('sva-pasid-ida')) tx.fail('ENOSPC', `iommu-sva.c: no free PASID in [1, max_pasids - 1] (${tx.release.has('sva-core-pasid') ? 'iommu.c:iommu_alloc_global_pasid' : 'ida_alloc_range'})`);
+      tx.fail('ENOMEM', 'iommu-sva.c:iommu_sva_alloc_pasid: ioasid_alloc found no free PASID in [1, max_pasids - 1]');
+    }
     pasid = got;
     const entry = tx.world.pasids.get(pasid) ?? { state: initialState('pasid'), mm: null };
     tx.world.pasids.set(pasid, entry);

@@ -6,7 +6,7 @@
  * docs/kernel-notes.md items 1 and 2), and the dma_unmap callback the vendor must honour.
  */
 import type { StimulusOf } from '../../vocab/records.js';
-import { hex, PAGE_SHIFT, PAGE_SIZE } from '../../log/u64.js';
+import { hex, PAGE_SHIFT, PAGE_SIZE, U64_MAX, wraps } from '../../log/u64.js';
 import { containerOf, deviceOf, groupOf, mmOf, vmaAt } from '../../core/lookup.js';
 import { type Outcome, Tx } from '../../core/tx.js';
 import type { Container, Device, Type1, VfioDma, World } from '../../core/world.js';
@@ -48,6 +48,9 @@ export function pinPages(tx: Tx, s: StimulusOf<'mdev.pin_pages'>): Outcome {
   const at = 'vfio_iommu_type1.c:vfio_iommu_type1_pin_pages';
   if (c === null || t === null) return tx.fail('EINVAL', `${at}: !iommu`);
   if (!t.v2) tx.fail('EACCES', `${at}: !iommu->v2`);
+  // v6.18 (VERSIONED_RULES 'type1-overflow'): check_mul_overflow(npage, PAGE_SIZE, &iova_size) ||
+  // check_add_overflow(user_iova, iova_size - 1, &iova_end) -> -EOVERFLOW, before iommu->lock.
+  if (tx.release.has('type1-overflow') && wraps(s.iova, BigInt(s.npage) * PAGE_SIZE)) tx.fail('EOVERFLOW', `${at}: check_add_overflow(user_iova, npage * PAGE_SIZE - 1)`);
   if (t.vaddrInvalidCount > 0) {
     tx.kernelBug(`${at}: WARN_ONCE(vfio_pin_pages not allowed with VFIO_UPDATE_VADDR)`);
     tx.fail('EBUSY', `${at}: vaddr_invalid_count`);
@@ -57,7 +60,8 @@ export function pinPages(tx: Tx, s: StimulusOf<'mdev.pin_pages'>): Outcome {
   const done: Array<{ dma: VfioDma; iova: bigint; fresh: boolean }> = [];
   try {
     for (let i = 0; i < s.npage; i += 1) {
-      const iova = s.iova + BigInt(i) * PAGE_SIZE;
+      // `iova = user_iova + PAGE_SIZE * i` in dma_addr_t: before v6.18 it can wrap.
+      const iova = (s.iova + BigInt(i) * PAGE_SIZE) & U64_MAX;
       const dma = findDma(t, iova, PAGE_SIZE);
       if (dma === undefined) tx.fail('EINVAL', `${at}: no vfio_dma at ${hex(iova)}`);
       if ((prot.read && !dma.prot.read) || (prot.write && !dma.prot.write)) tx.fail('EPERM', `${at}: (dma->prot & prot) != prot`);

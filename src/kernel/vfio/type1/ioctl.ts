@@ -44,12 +44,20 @@ export function checkExtension(c: Container | null, ext: string): bigint {
   }
 }
 
-/** offsetofend(struct vfio_iommu_type1_info, iova_pgsizes). */
+/** offsetofend(struct vfio_iommu_type1_info, iova_pgsizes): argsz, flags, iova_pgsizes. */
 const INFO_MINSZ = 16;
-/** sizeof(struct vfio_iommu_type1_info) with cap_offset and padding. */
+/** offsetofend(struct vfio_iommu_type1_info, cap_offset). */
+const CAP_OFFSET_END = 20;
+/** sizeof(struct vfio_iommu_type1_info): cap_offset and its padding included. */
 const INFO_SZ = 24;
 
-/** vfio_iommu_type1_get_info. */
+/**
+ * vfio_iommu_type1_get_info: `struct vfio_iommu_type1_info info = {}`, its first minsz bytes
+ * copied from the user; `argsz < minsz` -> -EINVAL; the caps built (vfio_info_add_capability);
+ * then `copy_to_user(arg, &info, min(argsz, sizeof(info)))`. So `out` holds what the kernel
+ * writes: argsz as the user passed it, or sizeof(info) + caps.size when that is more (no caps
+ * copied, cap_offset left 0); cap_offset only when argsz reaches it.
+ */
 function getInfo(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
   const t = c.type1!;
   const at = 'vfio_iommu_type1.c:vfio_iommu_type1_get_info';
@@ -60,10 +68,12 @@ function getInfo(tx: Tx, c: Container, s: StimulusOf<'ioctl'>): Outcome {
   const argsz = s.argsz ?? INFO_SZ + capsz;
   if (argsz < INFO_MINSZ) tx.fail('EINVAL', `${at}: argsz < offsetofend(iova_pgsizes)`);
   const bitmap = pgsizeBitmap(tx, t);
-  const out: Record<string, JsonValue> = { flags: ['PGSIZES', 'CAPS'], iova_pgsizes: hex(bitmap) };
+  // caps.size > 0 always (MIGRATION and DMA_AVAIL): info.flags |= VFIO_IOMMU_INFO_CAPS.
+  const out: Record<string, JsonValue> = { argsz, flags: ['PGSIZES', 'CAPS'], iova_pgsizes: hex(bitmap) };
   if (argsz < INFO_SZ + capsz) {
-    out['argsz'] = INFO_SZ + capsz; // too small for the caps: the size needed, no caps copied
-    return { ret: 0n, out, decidedBy: `${at}: argsz too small for the capability chain` };
+    out['argsz'] = INFO_SZ + capsz; // info.argsz = sizeof(info) + caps.size; nothing else copied
+    if (argsz >= CAP_OFFSET_END) out['cap_offset'] = 0;
+    return { ret: 0n, out, decidedBy: `${at}: argsz < sizeof(info) + caps.size: the size needed, no caps copied` };
   }
   out['cap_offset'] = INFO_SZ;
   out['migration'] = { pgsize_bitmap: hex(lowestBit(bitmap)), max_dirty_bitmap_size: hex(256n << 20n) };

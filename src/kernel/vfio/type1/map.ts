@@ -25,7 +25,12 @@ export interface MapArg {
   readonly size: bigint;
 }
 
-/** vfio_iommu_type1_map_dma and vfio_dma_do_map steps 2-4, before mutex_lock(&iommu->lock). */
+/**
+ * vfio_iommu_type1_map_dma and vfio_dma_do_map steps 2-4, before mutex_lock(&iommu->lock). Since
+ * v6.18 (VERSIONED_RULES 'type1-overflow') size 0 and a wrapping range are refused here, before
+ * the prot check: `if (!size) return -EINVAL;` then `check_add_overflow(iova, size - 1, &iova_end)
+ * || check_add_overflow(vaddr, size - 1, &vaddr_end)` -> -EOVERFLOW.
+ */
 export function mapValidate(tx: Tx, s: StimulusOf<'ioctl'>): MapArg {
   const a = dmaArg(s, MAP_FLAGS, ['vaddr', 'iova', 'size']);
   const at = 'vfio_iommu_type1.c:vfio_dma_do_map';
@@ -36,7 +41,12 @@ export function mapValidate(tx: Tx, s: StimulusOf<'ioctl'>): MapArg {
     // the 2016 RFC (seed 004): vfio_register_msi_range: vaddr is ignored, no READ/WRITE needed
     return { prot: { read: false, write: false }, vaddrFlag: false, msiReserved: true, vaddr: 0n, iova: a.iova, size: a.size };
   }
-  // 3. u64 fields fit size_t/unsigned long/dma_addr_t on a 64-bit kernel: nothing to check.
+  // 3. u64 fields fit size_t/unsigned long/dma_addr_t on a 64-bit kernel: nothing to check
+  // (`map->size != size || ...`: -EINVAL before v6.18, -EOVERFLOW since).
+  if (tx.release.has('type1-overflow')) {
+    if (a.size === 0n) tx.fail('EINVAL', `${at}: !size`);
+    if (wraps(a.iova, a.size) || wraps(a.vaddr, a.size)) tx.fail('EOVERFLOW', `${at}: check_add_overflow(iova or vaddr, size - 1)`);
+  }
   // 4. prot from READ/WRITE; VADDR must come alone
   const prot: Prot = { read: a.flags.has('READ'), write: a.flags.has('WRITE') };
   const anyProt = prot.read || prot.write;
@@ -53,11 +63,15 @@ export function mapValidate(tx: Tx, s: StimulusOf<'ioctl'>): MapArg {
 export function mapLink(tx: Tx, p: Process, c: Container, a: MapArg): { done: Outcome } | { dma: VfioDma } {
   const t = c.type1!;
   const at = 'vfio_iommu_type1.c:vfio_dma_do_map';
-  // 6. alignment to the smallest IOMMU page size
+  // 6. alignment to the smallest IOMMU page size (and, before v6.18, !size)
   const pgsize = lowestBit(pgsizeBitmap(tx, t));
-  if (a.size === 0n || !isAligned(a.size | a.iova | a.vaddr, pgsize)) tx.fail('EINVAL', `${at}: !size or (size|iova|vaddr) & (pgsize-1)`);
-  // 7. wrap
-  if (wraps(a.iova, a.size) || wraps(a.vaddr, a.size)) tx.fail('EINVAL', `${at}: iova or vaddr range wraps`);
+  if (tx.release.has('type1-overflow')) {
+    if (!isAligned(a.size | a.iova | a.vaddr, pgsize)) tx.fail('EINVAL', `${at}: (size|iova|vaddr) & (pgsize-1)`);
+  } else {
+    if (a.size === 0n || !isAligned(a.size | a.iova | a.vaddr, pgsize)) tx.fail('EINVAL', `${at}: !size or (size|iova|vaddr) & (pgsize-1)`);
+    // 7. before v6.18: "Don't allow IOVA or virtual address wrap"
+    if (wraps(a.iova, a.size) || wraps(a.vaddr, a.size)) tx.fail('EINVAL', `${at}: iova + size - 1 < iova || vaddr + size - 1 < vaddr`);
+  }
   // 8. overlap
   const hit = findDma(t, a.iova, a.size);
   if (a.vaddrFlag) {

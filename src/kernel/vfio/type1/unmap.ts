@@ -64,8 +64,14 @@ export function unmapWalk(tx: Tx, c: Container, a: UnmapArg, w: UnmapWalk): { do
   if (a.all) {
     if (a.iova !== 0n || a.size !== 0n) tx.fail('EINVAL', `${at}: ALL with iova or size`);
     size = U64_MAX;
-  } else if (size === 0n || !isAligned(size, pgsize) || wraps(a.iova, size)) {
-    tx.fail('EINVAL', `${at}: !size, size & (pgsize-1), or iova + size - 1 < iova`);
+  } else {
+    if (size === 0n || !isAligned(size, pgsize)) tx.fail('EINVAL', `${at}: !size or size & (pgsize-1)`);
+    // v6.18 (VERSIONED_RULES 'type1-overflow'): check_add_overflow(iova, size - 1, &iova_end) ->
+    // -EOVERFLOW; before, `iova + size - 1 < iova` in the same condition as the size checks -> -EINVAL.
+    if (wraps(a.iova, size)) {
+      if (tx.release.has('type1-overflow')) tx.fail('EOVERFLOW', `${at}: check_add_overflow(iova, size - 1)`);
+      tx.fail('EINVAL', `${at}: iova + size - 1 < iova`);
+    }
   }
   const end = a.all ? U64_MAX + 1n : a.iova + size;
   const invalidated: VfioDma[] = [];
@@ -75,6 +81,12 @@ export function unmapWalk(tx: Tx, c: Container, a: UnmapArg, w: UnmapWalk): { do
     if (first !== undefined && first.iova !== a.iova) tx.fail('EINVAL', `${at}: v2: request starts inside a mapping`);
     const last = findDma(t, a.iova + size - 1n, 0n);
     if (last !== undefined && last.iova + last.size !== a.iova + size) tx.fail('EINVAL', `${at}: v2: request ends inside a mapping`);
+  }
+  // Before v6.18 (VERSIONED_RULES 'type1-addressable-limit'): a range that ends at 2^64 makes
+  // iova + size wrap to 0, so vfio_find_dma_first_node's `dma_res->iova >= start + size` drops
+  // every node: nothing is found, nothing unmapped, and the call returns 0.
+  if (!a.all && a.iova + size === U64_MAX + 1n && !tx.release.has('type1-addressable-limit')) {
+    return { done: { ret: 0n, out: { size: hex(w.unmapped) }, decidedBy: `${at}: vfio_find_dma_first_node: start + size wraps to 0, no node` } };
   }
   // 6. walk in iova order
   let dma = firstNode(t, a.iova);

@@ -1,0 +1,94 @@
+/**
+ * The kernel releases the model knows (SPEC 1: the header's `kernel`, e.g. "6.18"), and the
+ * version-dependent rules: each with the release whose upstream commit changed it, the commit
+ * (hash and title), the kernel function it changed, and what the model does before and since.
+ * Kernel code asks `tx.release.has('<rule>')` (src/core/tx.ts); docs/model.md lists the table and
+ * test/releases.test.ts checks that it lists every rule.
+ *
+ * The oldest release is v6.2, the first with the SVA domain (iommu_sva_domain_alloc) that
+ * src/kernel/iommu/sva.ts mirrors. A rule not in the table follows v6.18 whatever the header says.
+ */
+
+/** Every release the model knows, oldest first. */
+export const RELEASES = ['6.2', '6.3', '6.4', '6.5', '6.6', '6.7', '6.8', '6.9', '6.10', '6.11', '6.12', '6.13', '6.14', '6.15', '6.16', '6.17', '6.18'] as const;
+
+export type ReleaseName = (typeof RELEASES)[number];
+
+/** A log without `kernel` models this release. */
+export const LATEST_RELEASE: ReleaseName = '6.18';
+
+export interface VersionedRule {
+  /** The first release with the change. */
+  readonly since: ReleaseName;
+  /** The upstream commit that made it: the first 12 digits of its hash, and its title. */
+  readonly commit: { readonly hash: string; readonly title: string };
+  /** The kernel function(s) it changed, as `file.c:function`. */
+  readonly mirrors: string;
+  /** What releases before `since` do. */
+  readonly before: string;
+  /** What `since` and later do. */
+  readonly after: string;
+}
+
+export const VERSIONED_RULES = {
+  'sva-pasid-ida': {
+    since: '6.4',
+    commit: { hash: '4e14176ab13f', title: 'iommu/sva: Stop using ioasid_set for SVA' },
+    mirrors: 'iommu-sva.c:iommu_sva_alloc_pasid',
+    before: 'sva.bind: the PASID comes from an ioasid_set; none free is ENOMEM; a PASID the mm already has is refused (EOVERFLOW) when it is >= max_pasids - 1',
+    after: 'a global IDA (ida_alloc_range): none free is ENOSPC; EOVERFLOW when the PASID is > max_pasids - 1',
+  },
+  'sva-core-pasid': {
+    since: '6.6',
+    commit: { hash: '2dcebc7ddce7', title: 'iommu: Move global PASID allocation from SVA to core' },
+    mirrors: 'iommu-sva.c:iommu_sva_bind_device, iommu.c:iommu_alloc_global_pasid',
+    before: 'sva.bind of a device without PASIDs (max_pasids == 0) is EOPNOTSUPP, before any PASID is looked at',
+    after: 'no EOPNOTSUPP: iommu_alloc_global_pasid gives no PASID for max_pasids == 0, so a new mm gets ENOSPC and an mm that has a PASID EOVERFLOW (pasid >= max_pasids)',
+  },
+  'type1-overflow': {
+    since: '6.18',
+    commit: { hash: '6012379ede6a', title: 'vfio/type1: sanitize for overflow using check_*_overflow()' },
+    mirrors: 'vfio_iommu_type1.c:vfio_dma_do_map, vfio_dma_do_unmap, vfio_iommu_type1_pin_pages',
+    before: 'MAP_DMA: size 0 and an iova or vaddr range that wraps are EINVAL, under iommu->lock after the prot/VADDR and alignment checks; UNMAP_DMA: a wrap is EINVAL; mdev pin_pages has no wrap check (the iova wraps in the loop)',
+    after: 'MAP_DMA: size 0 is EINVAL, then a wrap EOVERFLOW, both before the prot/VADDR check and iommu->lock; UNMAP_DMA: a wrap is EOVERFLOW (after the size and alignment checks); mdev pin_pages: EOVERFLOW after the v2 check',
+  },
+  'type1-addressable-limit': {
+    since: '6.18',
+    commit: { hash: 'ef270ec44637', title: 'vfio/type1: handle DMA map/unmap up to the addressable limit' },
+    mirrors: 'vfio_iommu_type1.c:vfio_dma_do_unmap, vfio_find_dma_first_node',
+    before: 'UNMAP_DMA of a range that ends at 2^64 finds no mapping (iova + size wraps to 0 in vfio_find_dma_first_node): ret 0, size 0, nothing unmapped',
+    after: 'the range is compared by its inclusive end: the mappings in it are unmapped',
+  },
+} as const satisfies Readonly<Record<string, VersionedRule>>;
+
+export type RuleId = keyof typeof VERSIONED_RULES;
+
+/** Orders two "major.minor" releases numerically ("6.5" < "6.18"). */
+export function compareReleases(a: string, b: string): number {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am !== bm ? am - bm : an - bn;
+}
+
+export function isRelease(s: string): s is ReleaseName {
+  return (RELEASES as readonly string[]).includes(s);
+}
+
+/** The release a log models, as kernel code asks it. */
+export class KernelRelease {
+  constructor(readonly name: ReleaseName) {}
+
+  atLeast(r: ReleaseName): boolean {
+    return compareReleases(this.name, r) >= 0;
+  }
+
+  /** Whether this release has the change that rule `id` names (VERSIONED_RULES). */
+  has(id: RuleId): boolean {
+    return this.atLeast(VERSIONED_RULES[id].since);
+  }
+}
+
+/** The release of a log's header: its `kernel`, or the latest the model knows. */
+export function releaseOf(header: { readonly kernel?: ReleaseName }): KernelRelease {
+  return new KernelRelease(header.kernel ?? LATEST_RELEASE);
+}
