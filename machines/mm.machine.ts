@@ -5,12 +5,13 @@
  * mmdrop() -> __mmdrop() when mm_count drops to 0. vfio_dma (drivers/vfio/vfio_iommu_type1.c:
  * vfio_dma_do_map, mmgrab) and SVA domains hold mm_count, not mm_users, so an exited mm can
  * outlive its address space. The PASID is freed at __mmdrop() -> mm_pasid_drop() (v5.19+).
- * exit_mmap itself has steps (machines/paths/exit.machine.ts): it takes mmap_lock and calls
- * the notifiers' release.
+ * exit_mmap itself has steps (machines/paths/exit.machine.ts): it calls the notifiers' release,
+ * then takes mmap_lock and unmaps.
  *
  * States:
  *   live     mm_users > 0: the address space exists
- *   exited   mm_users == 0, mm_count > 0: exit_mmap() has run; only the struct is left
+ *   exited   mm_users == 0, mm_count > 0: mmput dropped the last user (mmget_not_zero fails);
+ *            exit_mmap runs from here, after it only the struct is left
  *   freed    mm_count == 0: __mmdrop() has run
  */
 import { setup } from 'xstate';

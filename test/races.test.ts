@@ -151,8 +151,8 @@ describe('race 3: a process exits while its MAP_DMA is in flight (upstream)', ()
   //   17 vfio_lock_acct
   //   18 iommu_map, mutex_unlock: returns 0
   //                                                    19 begin the exit
-  //                                                    20 exit_mmap: mmap_write_lock(mm)
-  //                                                    21 unmap every vma, mmap_write_unlock, mmdrop
+  //                                                    20 mmput; exit_mmap: mmu_notifier_release
+  //                                                    21 mmap_lock: unmap_vmas, free every vma, mmdrop
   //                                                    22 exit_files: close every fd
   //                                                    23 task_work: container file release
   //                                                    24 task_work: device file release (fput of the group file)
@@ -192,8 +192,8 @@ describe('race 4: device unbind while the process holding the device exits (upst
   //   14 vfio_device_put_registration, request();
   //      wait_for_completion(&device->comp) [waits]
   //                                                    15 begin the exit
-  //                                                    16 exit_mmap: mmap_write_lock(mm)
-  //                                                    17 unmap the buffer and BAR vmas, mmdrop
+  //                                                    16 mmput; exit_mmap: mmu_notifier_release
+  //                                                    17 mmap_lock: unmap the buffer and BAR vmas, mmdrop
   //                                                    18 exit_files: close every fd
   //                                                    19 task_work: container file release
   //                                                    20 task_work: device file release:

@@ -108,11 +108,16 @@ export function locked<T>(tx: Tx, task: Task, id: string, mode: Mode, where: str
   }
 }
 
-/** A GFP_KERNEL allocation: may enter direct reclaim, so lockdep sees fs_reclaim taken here. */
+/**
+ * A GFP_KERNEL allocation: may enter direct reclaim, so lockdep sees fs_reclaim taken here.
+ * mm/page_alloc.c:fs_reclaim_acquire: __fs_reclaim_acquire, then (CONFIG_MMU_NOTIFIER)
+ * lock_map_acquire/lock_map_release of __mmu_notifier_invalidate_range_start_map, so every
+ * such allocation records fs_reclaim -> mmu_notifier_invalidate_range_start.
+ */
 export function allocate(tx: Tx, task: Task, where: string): void {
   // GFP_KERNEL may sleep in reclaim: inside a non-blockable invalidation that WARNs too
   if (task.nonBlock > 0) tx.touched.nonBlockSleeps.push(`${task.name} at ${where}: a GFP_KERNEL allocation may sleep inside a non-blockable invalidation`);
-  locked(tx, task, lockOf.fsReclaim, 'write', where, () => undefined);
+  locked(tx, task, lockOf.fsReclaim, 'write', where, () => locked(tx, task, lockOf.invalidateRangeStart, 'write', `${where} (fs_reclaim_acquire)`, () => undefined));
 }
 
 /** Takes `locks` in the order given, runs `fn`, releases them in reverse. */

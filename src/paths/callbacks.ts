@@ -3,10 +3,14 @@
  * (mm/mmu_notifier.c mn_hlist_invalidate_range_start / mn_itree_invalidate /
  * mn_hlist_release call them one after another, and a callback may block: a type1 notifier
  * that takes iommu->lock). munmap, reclaim, the OOM reaper, the BAR zap and exit_mmap's
- * release all run it.
+ * release all run it. The first `inStart` calls run inside invalidate_range_start, under the
+ * lockdep map; after the last of them invalidate_range_start returns and the map is left
+ * (startReturns), before any later step runs.
  */
-import { callbackRequires, runCallback, type Subscriber } from '../kernel/mm/mmu_notifier.js';
+import { invalidateEnd, invalidateStart, callbackRequires, runCallback, startReturns, type Subscriber } from '../kernel/mm/mmu_notifier.js';
 import { KERNEL } from '../kernel/tables.js';
+import type { Task } from '../core/world.js';
+import type { Tx } from '../core/tx.js';
 import type { StimulusOp } from '../vocab/records.js';
 import type { PathLocals, PathStep } from './types.js';
 
@@ -22,16 +26,50 @@ export interface Call {
 export interface CallbackLocals extends PathLocals {
   calls: Call[];
   i: number;
+  /** How many of the calls (the first ones) run inside invalidate_range_start, under the lockdep map. */
+  inStart: number;
+  /**
+   * The mms this path has an invalidation of in flight (begun, not ended): an
+   * mmu_interval_read_begin on one of them waits for this task.
+   */
+  inflight?: number[];
 }
 
-/** Sets the callbacks to run; the event that enters them, or `none` when there are none. */
-export function startCalls<A extends string, B extends string>(ctx: CallbackLocals, calls: Call[], some: A, none: B): A | B {
+/** invalidate_range_start on `mm`, counted in the path's invalidations in flight. */
+export function beginInvalidation(tx: Tx, task: Task, ctx: CallbackLocals, mm: number, start: bigint, end: bigint, blockable: boolean, where: string): void {
+  invalidateStart(tx, task, mm, start, end, blockable, where);
+  (ctx.inflight ??= []).push(mm);
+}
+
+/** invalidate_range_end on `mm`: the invalidation is no longer in flight. */
+export function endInvalidation(tx: Tx, task: Task, ctx: CallbackLocals, mm: number, blockable: boolean, where: string): void {
+  invalidateEnd(tx, task, mm, blockable, where);
+  forgetInflight(ctx, mm);
+}
+
+/** One invalidation of `mm` this path had in flight has ended. */
+export function forgetInflight(ctx: CallbackLocals, mm: number): void {
+  const i = ctx.inflight?.indexOf(mm) ?? -1;
+  if (i >= 0) ctx.inflight!.splice(i, 1);
+}
+
+/**
+ * Sets the callbacks to run, the first `inStart` of them inside invalidate_range_start; the
+ * event that enters them, or `none` when there are none. With no call inside it,
+ * invalidate_range_start returns here.
+ */
+export function startCalls<A extends string, B extends string>(tx: Tx, task: Task, ctx: CallbackLocals, calls: Call[], inStart: number, some: A, none: B): A | B {
   ctx.calls = calls;
   ctx.i = 0;
+  ctx.inStart = inStart;
+  if (inStart === 0) startReturns(tx, task);
   return calls.length > 0 ? some : none;
 }
 
-/** The step that runs the next callback: `next` while more remain, then `last`. */
+/**
+ * The step that runs the next callback: `next` while more remain, then `last`. After the last
+ * call inside invalidate_range_start, the map is left in the same step.
+ */
 export function callbackStep<Ctx extends CallbackLocals, O extends StimulusOp, A extends string, B extends string>(
   mirrors: string,
   where: string,
@@ -46,6 +84,7 @@ export function callbackStep<Ctx extends CallbackLocals, O extends StimulusOp, A
       const c = ctx.calls[ctx.i]!;
       runCallback(tx, task, c.sub, c.mm, c.start, c.end, where);
       ctx.i += 1;
+      if (ctx.i === ctx.inStart) startReturns(tx, task);
       return ctx.i < ctx.calls.length ? next : last;
     },
   };

@@ -3,16 +3,18 @@
  * (mmput -> __mmput -> exit_mmap) -> exit_files, each file's last fput deferred to task_work.
  * A process's exit waits for its syscalls in flight (they hold its mm).
  */
-import { acquire, release } from '../core/locks.js';
 import { mmOf } from '../core/lookup.js';
-import type { Process, World } from '../core/world.js';
-import { beginExit, exitCloseFd, exitMmapRelease, exitMmapUnmap, finishExit, mmputUser, nextFd } from '../kernel/mm/exit.js';
+import type { Tx } from '../core/tx.js';
+import type { Mm, Process, Task, World } from '../core/world.js';
+import { beginExit, exitCloseFd, exitMmapBegin, exitMmapHlistRelease, exitMmapUnmap, finishExit, mmputUser, nextFd } from '../kernel/mm/exit.js';
 import { mmDrop } from '../kernel/mm/mm.js';
-import { subscribersOf } from '../kernel/mm/mmu_notifier.js';
+import { callbackRequires, subscribersOf } from '../kernel/mm/mmu_notifier.js';
+import { KERNEL } from '../kernel/tables.js';
 import { BadReference } from '../vocab/errors.js';
-import { lockOf, writeLock } from '../vocab/locks.js';
+import { lockOf, writeLock, type LockUse } from '../vocab/locks.js';
+import type { Policy } from '../schemes/policies/index.js';
 import { U64_MAX } from '../log/u64.js';
-import { callbackStep, startCalls, type CallbackLocals } from './callbacks.js';
+import { callbackStep, forgetInflight, startCalls, type CallbackLocals } from './callbacks.js';
 import { definePath } from './types.js';
 
 /**
@@ -33,7 +35,30 @@ function tasksOfPid(w: World, pid: number, except: string, exitSeq: number): str
 interface ExitLocals extends CallbackLocals {
   pid: number;
   mm: number;
+  /** How many of the release calls (the first ones) are mn_itree_release's interval callbacks. */
+  itree: number;
 }
+
+/** mn_itree_release is over (its invalidation no longer in flight); mn_hlist_release begins. */
+function hlistRelease(tx: Tx, ctx: ExitLocals, mm: Mm): void {
+  exitMmapHlistRelease(tx, mm);
+  forgetInflight(ctx, mm.id);
+}
+
+/** The locks unmap_vmas' callbacks take: the intervals still in the itree (the hlist is empty). */
+function exitUnmapCallbackLocks(w: World, task: Task, mm: number, policy: Policy): LockUse[] {
+  if (mmOf(w, mm).vmas.length === 0) return [];
+  return subscribersOf(w, mm)
+    .filter((x) => x.kind === 'interval')
+    .flatMap((sub) => callbackRequires(w, KERNEL.ops, policy, sub, task));
+}
+
+const releaseCall = callbackStep<ExitLocals, 'exit', 'NEXT', 'UNMAP'>(
+  'mm/mmu_notifier.c:mn_itree_release (an interval notifier, blockable) or mn_hlist_release (ops->release), no lock held',
+  'exit.release (mmu_notifier_release)',
+  'NEXT',
+  'UNMAP',
+);
 
 function exitingProcess(w: World, pid: number): Process {
   const p = w.processes.get(pid);
@@ -58,28 +83,40 @@ export const exit = definePath<ExitLocals, 'exit'>()('exit', {
     },
   },
   mm: {
-    mirrors: 'kernel/exit.c:exit_mm -> kernel/fork.c:mmput -> mm/mmap.c:exit_mmap (mmap_write_lock, mmu_notifier_release)',
-    requires: (w, _t, rp) => (mmOf(w, rp.ctx.mm).users === 1 ? [writeLock(lockOf.mmap(rp.ctx.mm))] : []),
+    mirrors: 'kernel/exit.c:exit_mm -> kernel/fork.c:mmput -> mm/mmap.c:exit_mmap -> mmu_notifier_release (before mmap_lock)',
     run(tx, task, rp) {
       const ctx = rp.ctx;
       const mm = mmOf(tx.world, ctx.mm);
-      if (!mmputUser(mm)) return 'FILES';
-      acquire(tx, task, lockOf.mmap(ctx.mm), 'write', 'exit.mm (exit_mmap)');
-      exitMmapRelease(tx, mm);
-      // mn_itree_release invalidates every interval; mn_hlist_release calls type1's release
-      const calls = subscribersOf(tx.world, mm.id)
-        .filter((x) => x.kind !== 'sva')
-        .map((sub) => ({ sub, mm: ctx.mm, start: 0n, end: U64_MAX }));
-      return startCalls(ctx, calls, 'RELEASE', 'UNMAP');
+      if (!mmputUser(tx, mm)) return 'FILES';
+      // mmu_notifier_release, no lock held: mn_itree_release (a full invalidation of the
+      // intervals), then mn_hlist_release (SVA here; type1's release callbacks, one per step)
+      exitMmapBegin(tx, mm);
+      (ctx.inflight ??= []).push(mm.id);
+      const subs = subscribersOf(tx.world, mm.id);
+      const intervals = subs.filter((x) => x.kind === 'interval');
+      ctx.itree = intervals.length;
+      if (ctx.itree === 0) hlistRelease(tx, ctx, mm);
+      const calls = [...intervals, ...subs.filter((x) => x.kind === 'type1')].map((sub) => ({ sub, mm: ctx.mm, start: 0n, end: U64_MAX }));
+      return startCalls(tx, task, ctx, calls, 0, 'RELEASE', 'UNMAP');
     },
   },
-  release: callbackStep('mm/mmu_notifier.c:mn_hlist_release (ops->release for the whole address space)', 'exit.release (mmu_notifier_release)', 'NEXT', 'UNMAP'),
+  release: {
+    ...releaseCall,
+    run(tx, task, rp) {
+      const ev = releaseCall.run(tx, task, rp);
+      if (rp.ctx.i === rp.ctx.itree) hlistRelease(tx, rp.ctx, mmOf(tx.world, rp.ctx.mm));
+      return ev;
+    },
+  },
   unmap: {
-    mirrors: 'mm/mmap.c:exit_mmap (unmap_vmas, free every vma), mmap_write_unlock, kernel/fork.c:mmdrop',
+    mirrors: 'mm/mmap.c:exit_mmap (mmap_read_lock, unmap_vmas, mmap_read_unlock, mmap_write_lock, free_pgtables, every vma freed, mmap_write_unlock), kernel/fork.c:mmdrop',
+    // one step: mmap_lock is taken for read, dropped, then taken for write; nothing else uses
+    // the mm by then (mmget_not_zero fails); the interval callbacks' update locks are never held
+    // across a step
+    requires: (w, task, rp, policy) => [writeLock(lockOf.mmap(rp.ctx.mm)), ...exitUnmapCallbackLocks(w, task, rp.ctx.mm, policy)],
     run(tx, task, rp) {
       const mm = mmOf(tx.world, rp.ctx.mm);
-      exitMmapUnmap(tx, mm);
-      release(tx, task, lockOf.mmap(rp.ctx.mm));
+      exitMmapUnmap(tx, task, mm, 'exit.unmap (exit_mmap)');
       mmDrop(tx, mm);
       return 'FILES';
     },

@@ -8,12 +8,12 @@ import { acquire, release } from '../core/locks.js';
 import { mmOf, processOf } from '../core/lookup.js';
 import type { Outcome, Tx } from '../core/tx.js';
 import type { World } from '../core/world.js';
-import { invalidateEnd, invalidateStart, subscribersOf } from '../kernel/mm/mmu_notifier.js';
+import { subscribersOf } from '../kernel/mm/mmu_notifier.js';
 import { hasVmasIn, munmapRange, removeVmas } from '../kernel/mm/mmap.js';
 import { anonSpan, reapVmas, reclaimVmas } from '../kernel/mm/reclaim.js';
 import { lockOf, readLock, writeLock, type LockUse } from '../vocab/locks.js';
 import type { StimulusOf } from '../vocab/records.js';
-import { callbackStep, startCalls, type CallbackLocals } from './callbacks.js';
+import { beginInvalidation, callbackStep, endInvalidation, startCalls, type CallbackLocals } from './callbacks.js';
 import { definePath, type PathDef } from './types.js';
 
 type RangeOp = 'munmap' | 'mm.reclaim' | 'mm.oom_reap';
@@ -77,9 +77,10 @@ function rangePath<O extends RangeOp>(spec: RangeSpec<O>): PathDef {
         }
         ctx.start = r.start;
         ctx.end = r.end;
-        invalidateStart(tx, task, ctx.mm, ctx.start, ctx.end, spec.blockable, `${spec.name}.enter (invalidate_range_start${spec.blockable ? '' : '_nonblock'})`);
+        beginInvalidation(tx, task, ctx, ctx.mm, ctx.start, ctx.end, spec.blockable, `${spec.name}.enter (invalidate_range_start${spec.blockable ? '' : '_nonblock'})`);
+        // every callback runs inside invalidate_range_start, under the lockdep map
         const calls = subscribersOf(tx.world, ctx.mm, ctx.start, ctx.end).map((sub) => ({ sub, mm: ctx.mm, start: ctx.start, end: ctx.end }));
-        return startCalls(ctx, calls, 'CALLBACK', 'END');
+        return startCalls(tx, task, ctx, calls, calls.length, 'CALLBACK', 'END');
       },
     },
     callback: callbackStep('mm/mmu_notifier.c:mn_hlist_invalidate_range_start (one subscriber)', `${spec.name}.callback${spec.blockable ? '' : ' (non-blockable)'}`, 'NEXT', 'END'),
@@ -87,7 +88,7 @@ function rangePath<O extends RangeOp>(spec: RangeSpec<O>): PathDef {
       mirrors: 'mm/mmu_notifier.c:__mmu_notifier_invalidate_range_end, then the unmap',
       run(tx, task, rp) {
         const ctx = rp.ctx;
-        invalidateEnd(tx, task, ctx.mm, spec.blockable);
+        endInvalidation(tx, task, ctx, ctx.mm, spec.blockable, `${spec.name}.leave (invalidate_range_end)`);
         ctx.outcome = spec.finish(tx, ctx);
         release(tx, task, ctx.lock);
         return 'RETURN';

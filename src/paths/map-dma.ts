@@ -12,7 +12,9 @@ import { chargePins, type MapArg, mapLink, mapRuns, mapValidate, type PinnedRuns
 import { removeDma } from '../kernel/vfio/type1/unmap.js';
 import type { Tx } from '../core/tx.js';
 import type { IntervalSub, Task, World } from '../core/world.js';
+import { hasNotifiers, touchMap } from '../kernel/mm/mmu_notifier.js';
 import { runEntry } from './atomic.js';
+import type { CallbackLocals } from './callbacks.js';
 import { definePath, type PathLocals, type Running } from './types.js';
 import { lockOf, readLock } from '../vocab/locks.js';
 
@@ -53,12 +55,15 @@ function intervalOf(w: World, ctx: MapCtx): IntervalSub | undefined {
   return mmOf(w, ctx.mm).intervals.find((i) => i.container === ctx.container && i.dmaIova === ctx.dmaIova);
 }
 
-/** The tasks inside an invalidation of `mm` (those an mmu_interval_read_begin waits for). */
+/**
+ * The tasks with an invalidation of `mm` in flight (invalidate_range_start done, _end not yet;
+ * or exit_mmap's mn_itree_release): those an mmu_interval_read_begin waits for.
+ */
 function invalidating(w: World, mm: number): string[] {
   const out: string[] = [];
   for (const t of w.tasks.values()) {
-    const c = t.current?.ctx as { mm?: number; maps?: Array<{ mm: number }> } | undefined;
-    if (t.held.some((h) => h.id === lockOf.invalidateRangeStart) && (c?.mm === mm || c?.maps?.some((m) => m.mm === mm) === true)) out.push(t.name);
+    const c = t.current?.ctx as Partial<CallbackLocals> | undefined;
+    if (c?.inflight?.includes(mm) === true) out.push(t.name);
   }
   return out;
 }
@@ -150,14 +155,15 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
     mirrors: "mm/mmu_notifier.c:mmu_notifier_register (a scheme's type1 notifier, under mmap_write_lock)",
     requires: (_w, _t, rp) => [{ lock: lockOf.mmap(rp.ctx.mm), mode: 'write' }],
     run(tx, task, rp) {
-      // mm/mmu_notifier.c:mmu_notifier_register: mmap_write_lock, then __mmu_notifier_register
-      // primes lockdep: fs_reclaim -> mmu_notifier_invalidate_range_start.
+      // mm/mmu_notifier.c:mmu_notifier_register: mmap_write_lock, then __mmu_notifier_register,
+      // which kzallocs mm->notifier_subscriptions (GFP_KERNEL) if the mm has none yet: that
+      // allocation's fs_reclaim_acquire primes fs_reclaim -> mmu_notifier_invalidate_range_start
+      // (mm/page_alloc.c; __mmu_notifier_register primes nothing itself since v5.11, f920e413ff9c)
       const ctx = rp.ctx;
       locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.register', () => {
-        locked(tx, task, lockOf.fsReclaim, 'write', 'mmu_notifier_register (lockdep priming)', () =>
-          locked(tx, task, lockOf.invalidateRangeStart, 'write', 'mmu_notifier_register (lockdep priming)', () => undefined),
-        );
-        mmOf(tx.world, ctx.mm).type1Notifiers.push(ctx.container);
+        const mm = mmOf(tx.world, ctx.mm);
+        if (!hasNotifiers(mm)) allocate(tx, task, 'map_dma.register (__mmu_notifier_register: kzalloc GFP_KERNEL)');
+        mm.type1Notifiers.push(ctx.container);
       });
       tx.emit('mmu_notifier.registered', { mm: ctx.mm, container: ctx.container });
       return 'REGISTERED';
@@ -227,6 +233,9 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       const ctx = rp.ctx;
       locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.insert (mmu_interval_notifier_insert)', () => {
         const mm = mmOf(tx.world, ctx.mm);
+        // the first insert registers the itree: __mmu_notifier_register kzallocs the mm's
+        // notifier_subscriptions (GFP_KERNEL) if it has none
+        if (!hasNotifiers(mm)) allocate(tx, task, 'map_dma.insert (__mmu_notifier_register: kzalloc GFP_KERNEL)');
         let seq: number;
         if (mm.itreeActive > 0) {
           mm.itreeSeq |= 1;
@@ -246,9 +255,12 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       const ready = sub === undefined || sub.seq !== mmOf(w, ctx.mm).itreeSeq;
       return [{ wait: `an invalidation of mm ${ctx.mm} overlapping the interval (mmu_interval_read_begin)`, ready, on: ready ? [] : invalidating(w, ctx.mm) }];
     },
-    run(tx, _task, rp) {
+    run(tx, task, rp) {
       const ctx = rp.ctx;
       ctx.seq = intervalOf(tx.world, ctx)!.seq;
+      // mm/mmu_notifier.c:mmu_interval_read_begin: lock_map_acquire/lock_map_release of the
+      // invalidate_range_start map before it may wait (iommu->lock is held: iommu.lock -> map)
+      touchMap(tx, task, 'map_dma.begin (mmu_interval_read_begin)');
       return 'FAULT';
     },
   },

@@ -9,12 +9,12 @@
 import { acquire, release } from '../core/locks.js';
 import type { Tx } from '../core/tx.js';
 import type { Device, World } from '../core/world.js';
-import { invalidateEnd, invalidateStart, subscribersOf } from '../kernel/mm/mmu_notifier.js';
+import { subscribersOf } from '../kernel/mm/mmu_notifier.js';
 import { linksOf } from '../kernel/vfio/pci/links.js';
 import { lockOf, writeLock } from '../vocab/locks.js';
 import type { Stimulus, StimulusOf } from '../vocab/records.js';
 import { runEntry } from './atomic.js';
-import { callbackStep, startCalls, type CallbackLocals } from './callbacks.js';
+import { beginInvalidation, callbackStep, endInvalidation, startCalls, type CallbackLocals } from './callbacks.js';
 import { definePath } from './types.js';
 
 type ZapOp = 'pci.command' | 'ioctl';
@@ -85,12 +85,14 @@ export const zap = definePath<ZapLocals, ZapOp>()('zap', {
       ctx.maps = barMappings(tx.world, dev);
       const calls = [];
       for (const m of ctx.maps) {
-        invalidateStart(tx, task, m.mm, m.start, m.end, true, 'zap.enter (unmap_mapping_range)');
+        beginInvalidation(tx, task, ctx, m.mm, m.start, m.end, true, 'zap.enter (unmap_mapping_range)');
         for (const sub of subscribersOf(tx.world, m.mm, m.start, m.end)) calls.push({ sub, ...m });
       }
-      // vma-link / dma-buf schemes: the BAR's own links are torn down too (not an mm's)
+      // the mms' callbacks run inside invalidate_range_start (the lockdep map); the BAR's own
+      // links (vma-link / dma-buf schemes: not an mm's) are torn down after it returned
+      const inStart = calls.length;
       for (const sub of linksOf(tx.world, dev)) calls.push({ sub, mm: 0, start: 0n, end: 0n });
-      return startCalls(ctx, calls, 'CALLBACK', 'END');
+      return startCalls(tx, task, ctx, calls, inStart, 'CALLBACK', 'END');
     },
   },
   callback: callbackStep('mm/mmu_notifier.c:mn_hlist_invalidate_range_start (one subscriber of a zapped mm)', 'zap.callback', 'NEXT', 'END'),
@@ -98,7 +100,7 @@ export const zap = definePath<ZapLocals, ZapOp>()('zap', {
     mirrors: 'mm/mmu_notifier.c:__mmu_notifier_invalidate_range_end; vfio_pci_config.c:vfio_basic_config_write or vfio_pci_core.c:vfio_pci_ioctl_reset; up_write(memory_lock)',
     run(tx, task, rp) {
       const ctx = rp.ctx;
-      for (const m of [...ctx.maps].reverse()) invalidateEnd(tx, task, m.mm, true);
+      for (const m of [...ctx.maps].reverse()) endInvalidation(tx, task, ctx, m.mm, true, 'zap.leave (invalidate_range_end)');
       rp.ctx.outcome = runEntry(tx, rp.stimulus);
       // after a reset, vfio_pci_ioctl_reset un-revokes the dma-bufs if memory is enabled
       const d = tx.world.devices.get(ctx.device)!;

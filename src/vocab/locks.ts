@@ -33,7 +33,11 @@ export const LOCK_CLASSES = {
   pci_rescan_remove_lock: 'mutex',
   /** lockdep map: any allocation that may enter direct reclaim (GFP_KERNEL) */
   fs_reclaim: 'pseudo',
-  /** lockdep map held across every invalidate_range_start/end (mm/mmu_notifier.c) */
+  /**
+   * lockdep map __mmu_notifier_invalidate_range_start_map: held while invalidate_range_start
+   * calls the start callbacks and inside invalidate_range_end; taken and released at once by
+   * mmu_interval_read_begin, mmu_interval_notifier_remove and fs_reclaim_acquire
+   */
   mmu_notifier_invalidate_range_start: 'pseudo',
 } as const;
 

@@ -13,6 +13,7 @@ import { mmDrop } from '../../mm/mm.js';
 import { dmaKey, findDma, firstNode, markPins, pgsizeBitmap } from './dma-tree.js';
 import { BITMAP_SZ, dmaArg, UNMAP_FLAGS, UNMAP_MINSZ } from './args.js';
 import { accountLockedVm } from './accounting.js';
+import { touchMap } from '../../mm/mmu_notifier.js';
 
 /** UNMAP_DMA's arguments after the ioctl layer's checks. */
 export interface UnmapArg {
@@ -157,7 +158,11 @@ export function removeDma(tx: Tx, c: Container, dma: VfioDma, event: 'REMOVE' | 
     for (const d of tx.world.devices.values()) {
       if (d.linked.length > 0) d.linked = d.linked.filter((l) => !(l.container === c.id && l.iova === dma.iova));
     }
+    const before = mm.intervals.length;
     mm.intervals = mm.intervals.filter((i) => !(i.container === c.id && i.dmaIova === dma.iova));
+    // mm/mmu_notifier.c:mmu_interval_notifier_remove: lock_map_acquire/release of the
+    // invalidate_range_start map before it may wait (docs/concurrency.md: it does not wait here)
+    if (mm.intervals.length < before && tx.task !== null) touchMap(tx, tx.task, 'mmu_interval_notifier_remove');
     if (dma.vaddrInvalid) t.vaddrInvalidCount -= 1;
     mmDrop(tx, mm);
     t.dmaAvail += 1;
