@@ -6,10 +6,13 @@
  *
  * Steps: src/paths/unbind.ts (one step per non-final state, each naming the kernel function it mirrors).
  *
- * Lock order (removal): container->group_lock (write), then iommu->lock.
+ * Lock order: (hot-remove: pci_rescan_remove_lock, pciehp_unconfigure_device), device_lock
+ * (drivers/base/dd.c device_release_driver_internal), both held from put until the path
+ * returns; at the removal container->group_lock (write), then iommu->lock.
  *
  * States:
- *   put     nothing done; next: vfio_device_put_registration (and request() to the user)
+ *   put     nothing done; next: take the locks above, vfio_device_put_registration (and
+ *           request() to the user)
  *   remove  registration put; next: once the completion fired, remove the device
  *   done    returned
  */

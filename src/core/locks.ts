@@ -4,7 +4,8 @@
  * exist only for the dependency graph, as in the kernel.
  *
  * Steps take and release locks through these functions, which record every dependency edge
- * (each held class -> the class being acquired) in tx.touched.lockEdges.
+ * (each held class -> the class being acquired) in tx.touched.lockEdges; a trylock
+ * (tryAcquire) records none and never waits.
  */
 import { LOCK_CLASSES, lockOf, type LockClass, type LockUse, type Mode } from '../vocab/locks.js';
 import { ModelError } from '../vocab/errors.js';
@@ -85,6 +86,29 @@ export function acquire(tx: Tx, task: Task, id: string, mode: Mode, where: strin
     else l.readers.push(task.name);
   }
   task.held.push({ id, mode });
+}
+
+/**
+ * A trylock (mutex_trylock, device_trylock, down_write_trylock): takes the lock if `task` could
+ * take it now and returns true; otherwise returns false at once, without waiting, and the caller
+ * takes its fallback path. It never sleeps, so it is no NoBlockInNonBlockable violation.
+ *
+ * Lockdep, as kernel/locking/mutex.c and lockdep.c do it: a failed trylock records nothing
+ * (mutex_trylock calls mutex_acquire only `if (locked)`); a successful one is pushed on the
+ * held-lock stack but adds no dependency from the locks already held (validate_chain: "Trylock
+ * needs to maintain the stack of held locks, but it does not add new dependencies", `if
+ * (!hlock->trylock && hlock->check && ...)`). A lock taken later while it is held does depend on
+ * it: check_prevs_add adds the new lock after "all consecutive trylock entries and the final
+ * non-trylock entry", which acquire() below covers by recording an edge from every held class.
+ */
+export function tryAcquire(tx: Tx, task: Task, id: string, mode: Mode, where: string): boolean {
+  if (isPseudo(id)) throw new ModelError(`${task.name} at ${where}: ${id} is a lockdep map; it cannot be trylocked`);
+  if (!available(tx.world, id, mode, task.name)) return false;
+  const l = stateOf(tx.world, id);
+  if (mode === 'write') l.writer = task.name;
+  else l.readers.push(task.name);
+  task.held.push({ id, mode });
+  return true;
 }
 
 export function release(tx: Tx, task: Task, id: string): void {

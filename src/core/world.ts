@@ -50,6 +50,8 @@ export interface Device {
   vendorPins: Map<bigint, number>;
   /** The device sits in a PCIe hotplug slot (pciehp): a function reset resets the slot. */
   readonly hotplug: boolean;
+  /** The device is an SR-IOV physical function (its sriov_* sysfs attributes exist). */
+  readonly sriov: boolean;
   /**
    * IOMMU mappings of this device's BARs that schemes with pfnmap 'vma-link' or 'dmabuf' track,
    * to unmap them when the BAR is zapped or revoked.

@@ -16,6 +16,7 @@ import { fork, forkLocks, spawn } from './mm/process.js';
 import { dmaRw, mdevLocks, pinPages, unpinPages } from './vfio/mdev.js';
 import { ioctl, ioctlLocks, open } from './vfio/fops.js';
 import { pciCommand } from './vfio/pci/config.js';
+import { sysfs, sysfsLocks } from './drivers/pci-sysfs.js';
 
 export interface EntryPoint<O extends StimulusOp> {
   /** The kernel function(s) the rule mirrors (file:function). */
@@ -39,6 +40,7 @@ export const ENTRY_POINTS: { readonly [O in Exclude<StimulusOp, MultiStep>]: Ent
   touch: { mirrors: 'mm/memory.c:handle_mm_fault (vfio_pci_core.c:vfio_pci_mmap_huge_fault on a BAR)', rule: touch, locks: touchLocks },
   'pci.command': { mirrors: 'drivers/vfio/pci/vfio_pci_config.c:vfio_basic_config_write', rule: pciCommand },
   fork: { mirrors: 'kernel/fork.c:copy_process (dup_fd, dup_mmap)', rule: fork, locks: forkLocks },
+  sysfs: { mirrors: 'fs/kernfs/file.c:kernfs_fop_read_iter / kernfs_fop_write_iter -> drivers/pci/pci-sysfs.c, iov.c (the attribute show / store; device_lock)', rule: sysfs, locks: sysfsLocks },
   'device.dma': { mirrors: 'the IOMMU translating a device DMA through its domain (drivers/iommu)', rule: deviceDma },
   'device.stop_pasid': { mirrors: 'the device stopping a PASID (the PCIe stop-PASID protocol: it drains its page requests)', rule: stopPasid },
   'mdev.pin_pages': { mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_pin_pages', rule: pinPages, locks: mdevLocks },

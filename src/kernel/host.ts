@@ -56,6 +56,7 @@ export function hostDevice(tx: Tx, s: StimulusOf<'host.device'>): Outcome {
     pasidsStopped: [],
     vendorPins: new Map(),
     hotplug: s.hotplug === true,
+    sriov: s.sriov === true,
     linked: [],
     revoked: false,
   };
@@ -81,6 +82,7 @@ export function hostMdev(tx: Tx, s: StimulusOf<'host.mdev'>): Outcome {
     pasidsStopped: [],
     vendorPins: new Map(),
     hotplug: false,
+    sriov: false,
     linked: [],
     revoked: false,
   };

@@ -2,13 +2,14 @@
  * The steps of device unbind and hot-remove (machines/paths/unbind.machine.ts):
  * drivers/vfio/vfio_main.c vfio_unregister_group_dev puts the registration reference, waits for
  * the last user, then vfio_device_remove_group force-detaches the container when the group's
- * last device goes. Under pciehp the removal holds the slot's locks throughout.
+ * last device goes. The driver core holds the device's device_lock across the driver's remove,
+ * and a hot-remove by pciehp holds pci_rescan_remove_lock around it.
  */
 import { acquire, holding, release } from '../core/locks.js';
 import { deviceOf } from '../core/lookup.js';
 import type { World } from '../core/world.js';
 import { unbindPut, unbindRemove } from '../kernel/vfio/device.js';
-import { lockOf, readLock, writeLock, type LockUse } from '../vocab/locks.js';
+import { lockOf, writeLock, type LockUse } from '../vocab/locks.js';
 import type { StimulusOf } from '../vocab/records.js';
 import { definePath, type PathLocals } from './types.js';
 
@@ -38,20 +39,28 @@ function removalLocks(w: World, name: string): LockUse[] {
   return [writeLock(lockOf.containerGroups(c.id)), ...(c.type1 === null ? [] : [writeLock(lockOf.iommu(c.id))])];
 }
 
-/** The locks pciehp holds while it removes a device from a hotplug slot (`hot_remove`). */
-function hotRemoveLocks(s: StimulusOf<'device.unbind'>): LockUse[] {
-  return s.hot_remove === true ? [readLock(lockOf.reset(s.device)), writeLock(lockOf.rescanRemove)] : [];
+/**
+ * The locks held across the driver's remove, in the order they are taken. A hot-remove
+ * (`hot_remove`): drivers/pci/hotplug/pciehp_pci.c pciehp_unconfigure_device takes
+ * pci_lock_rescan_remove() and then drops the slot's reset_lock, which pciehp_ist holds for
+ * read around the event ("Release reset_lock during driver unbinding to avoid AB-BA deadlock
+ * with device_lock": up_read(&ctrl->reset_lock); pci_stop_and_remove_bus_device(dev);
+ * down_read_nested(...)), so reset_lock is not held here. Then drivers/pci/remove.c
+ * pci_stop_dev -> device_release_driver, or for a sysfs unbind drivers/base/bus.c
+ * unbind_store -> device_driver_detach: drivers/base/dd.c device_release_driver_internal ->
+ * __device_driver_lock: device_lock(dev), held across __device_release_driver -> ->remove()
+ * (vfio_pci_remove -> vfio_unregister_group_dev, which waits).
+ */
+function removalHeld(s: StimulusOf<'device.unbind'>): LockUse[] {
+  return [...(s.hot_remove === true ? [writeLock(lockOf.rescanRemove)] : []), writeLock(lockOf.device(s.device))];
 }
 
 export const unbind = definePath<PathLocals, 'device.unbind'>()('unbind', {
   put: {
-    mirrors: 'drivers/vfio/vfio_main.c:vfio_unregister_group_dev -> vfio_device_put_registration (pciehp: pciehp_ist, pciehp_unconfigure_device)',
-    requires: (_w, _t, rp) => hotRemoveLocks(rp.stimulus),
+    mirrors: 'drivers/base/dd.c:device_release_driver_internal (device_lock) -> vfio_main.c:vfio_unregister_group_dev -> vfio_device_put_registration (pciehp: pciehp_pci.c:pciehp_unconfigure_device)',
+    requires: (_w, _t, rp) => removalHeld(rp.stimulus),
     run(tx, task, rp) {
-      // pciehp's removal (drivers/pci/hotplug/pciehp_hpc.c pciehp_ist: down_read(reset_lock)
-      // around the presence/link change; pciehp_unconfigure_device: pci_lock_rescan_remove)
-      // holds both across the driver's remove, which is where vfio waits.
-      for (const l of hotRemoveLocks(rp.stimulus)) acquire(tx, task, l.lock, l.mode, 'unbind.put (pciehp removal)');
+      for (const l of removalHeld(rp.stimulus)) acquire(tx, task, l.lock, l.mode, 'unbind.put (device_release_driver)');
       unbindPut(tx, rp.stimulus);
       return 'WAIT';
     },
@@ -66,7 +75,7 @@ export const unbind = definePath<PathLocals, 'device.unbind'>()('unbind', {
     run(tx, task, rp) {
       const d = deviceOf(tx.world, rp.stimulus.device);
       rp.ctx.outcome = holding(tx, task, removalLocks(tx.world, d.name), 'unbind.remove (vfio_device_remove_group)', () => unbindRemove(tx, d));
-      for (const l of hotRemoveLocks(rp.stimulus).reverse()) release(tx, task, l.lock);
+      for (const l of removalHeld(rp.stimulus).reverse()) release(tx, task, l.lock);
       return 'RETURN';
     },
   },

@@ -12,7 +12,7 @@ type Expect = Record<string, readonly PropertyName[]>;
 /** The verdicts of upstream: the kernel's own hazards (docs/concurrency.md, docs/schemes.md). */
 const UPSTREAM_EXPECT: Expect = {
   'bar-p2p-revoke': ['NoDmaToDisabledMmio'],
-  'hot-remove-vs-exit': ['NoDeadlock'],
+  'hot-remove-vs-sysfs': ['NoDeadlock'],
   'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
   'mdev-unmap-while-pinned': ['LockOrder'],
   'vm-lifecycle': ['NoDmaToDisabledMmio'],
@@ -28,7 +28,7 @@ const CATALOGUE: readonly Scheme[] = [
     type1Notifier: { takesIommuLock: true, allocates: true },
     expect: {
       'bar-p2p-revoke': ['LockOrder'],
-      'hot-remove-vs-exit': ['NoDeadlock'],
+      'hot-remove-vs-sysfs': ['NoDeadlock'],
       'map-vs-munmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
@@ -43,7 +43,7 @@ const CATALOGUE: readonly Scheme[] = [
     source: 'seed 002 (J. Gunthorpe: "a whole pinless page faulting scheme with the locking like hmm_range_fault uses"); Documentation/mm/hmm.rst',
     pfnmap: 'interval',
     expect: {
-      'hot-remove-vs-exit': ['NoDeadlock'],
+      'hot-remove-vs-sysfs': ['NoDeadlock'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
     },
@@ -55,7 +55,7 @@ const CATALOGUE: readonly Scheme[] = [
     pfnmap: 'vma-link',
     expect: {
       'bar-p2p-revoke': ['LockOrder'],
-      'hot-remove-vs-exit': ['NoDeadlock'],
+      'hot-remove-vs-sysfs': ['NoDeadlock'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
       'zap-vs-p2p-map': ['NoDmaToDisabledMmio', 'LockOrder'],
@@ -67,7 +67,7 @@ const CATALOGUE: readonly Scheme[] = [
     source: 'drivers/vfio/pci/vfio_pci_dmabuf.c (2025, L. Romanovsky / J. Gunthorpe); kernel-reference 4.5',
     pfnmap: 'dmabuf',
     expect: {
-      'hot-remove-vs-exit': ['NoDeadlock'],
+      'hot-remove-vs-sysfs': ['NoDeadlock'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
     },
@@ -114,7 +114,7 @@ const CATALOGUE: readonly Scheme[] = [
     // a noiommu group's node "noiommu-%d"), and an SVA bind fails with ENODEV
     // (iommu-sva.c:iommu_sva_bind_device: no iommu_group): they exercise nothing. Only the two
     // mdev scenarios (emulated groups, which noiommu mode does not touch) run.
-    expectNotRun: ['bar-p2p-revoke', 'exit-vs-map', 'exit-with-page-requests', 'hot-remove-vs-exit', 'map-vs-munmap', 'msi-window', 'oom-reap', 'reclaim-vs-map', 'sva-bind-pasid-exhausted', 'unbind-vs-exit', 'vm-lifecycle', 'zap-vs-p2p-map'],
+    expectNotRun: ['bar-p2p-revoke', 'exit-vs-map', 'exit-with-page-requests', 'hot-remove-vs-exit', 'hot-remove-vs-sysfs', 'map-vs-munmap', 'msi-window', 'oom-reap', 'reclaim-vs-map', 'sva-bind-pasid-exhausted', 'unbind-vs-exit', 'vm-lifecycle', 'zap-vs-p2p-map'],
     expect: {
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],

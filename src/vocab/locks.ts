@@ -21,13 +21,24 @@ export const LOCK_CLASSES = {
   'dev_set.lock': 'mutex',
   /** drivers/iommu/iommu-sva.c: iommu_sva_lock */
   iommu_sva_lock: 'mutex',
-  /** struct device's mutex (device_lock), held by the driver core around probe/remove */
+  /**
+   * struct device's mutex (device_lock): the driver core holds it across probe and remove
+   * (drivers/base/dd.c device_release_driver_internal -> __device_driver_lock), pci_dev_lock
+   * takes it, sysfs attributes such as sriov_numvfs take it. The kernel's lockdep does not
+   * validate it (drivers/base/core.c device_initialize: lockdep_set_novalidate_class); the
+   * model orders it like any other class.
+   */
   device_lock: 'mutex',
   /** the interval-notifier driver's update lock (Documentation/mm/hmm.rst: driver->update) */
   update_lock: 'mutex',
   /** a dma-buf's reservation lock (dma_resv_lock), taken by vfio_pci_dma_buf_move */
   dma_resv: 'mutex',
-  /** drivers/pci/hotplug: struct controller.reset_lock (pciehp_ist reads, pciehp_reset_slot writes) */
+  /**
+   * drivers/pci/hotplug: struct controller.reset_lock. pciehp_reset_slot takes it for write;
+   * pciehp_ist reads it around event handling but pciehp_unconfigure_device drops it around the
+   * driver's remove ("Release reset_lock during driver unbinding to avoid AB-BA deadlock with
+   * device_lock"), so the model's removal does not hold it.
+   */
   reset_lock: 'rwsem',
   /** drivers/pci/remove.c: pci_lock_rescan_remove() */
   pci_rescan_remove_lock: 'mutex',
@@ -112,6 +123,8 @@ export const lockOf = {
   dmaResv: (c: number, iova: bigint): string => `dma_resv#${c}@0x${iova.toString(16)}`,
   /** the hotplug slot's reset_lock of device `name` */
   reset: (name: string): string => `reset_lock#${name}`,
+  /** struct device.mutex of PCI device `name` (device_lock) */
+  device: (name: string): string => `device_lock#${name}`,
   rescanRemove: 'pci_rescan_remove_lock',
   sva: 'iommu_sva_lock',
   fsReclaim: 'fs_reclaim',

@@ -44,6 +44,7 @@ export const STIMULUS_SCHEMA = {
     pri: opt('bool'),
     noiommu: opt('bool'),
     hotplug: opt('bool'),
+    sriov: opt('bool'),
   },
   'host.mdev': { device: req('string'), group: req('int'), parent: opt('string') },
   'process.spawn': {
@@ -68,6 +69,7 @@ export const STIMULUS_SCHEMA = {
   touch: { pid: req('int'), addr: req('u64'), write: opt('bool') },
   'pci.command': { pid: req('int'), fd: req('int'), memory: req('bool') },
   fork: { pid: req('int'), child: req('int') },
+  sysfs: { pid: req('int'), device: req('string'), attr: req('string'), write: opt('bool') },
   exit: { pid: req('int') },
   // 1.3 devices, drivers, kernel
   'device.dma': {

@@ -13,7 +13,7 @@ import { BadReference } from '../../vocab/errors.js';
 import { lockOf, writeLock } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { fput } from '../fs/file.js';
-import { resetFunction } from './pci/reset.js';
+import { resetAtDisable, resetFunction } from './pci/reset.js';
 import { unmapUnpin } from './type1/unmap.js';
 
 /** The device file's ioctls: vfio_device_fops_unl_ioctl -> device->ops->ioctl. */
@@ -52,11 +52,11 @@ function bindTaskIoctl(tx: Tx, p: Process, d: Device, s: StimulusOf<'ioctl'>): O
 }
 
 /**
- * The device file's f_op. vfio_device_group_close takes group->group_lock then dev_set->lock (its
- * fput of the group file is deferred again); at the last close vfio_pci_core_disable resets the
- * function, which in a hotplug slot goes through pciehp_reset_slot and takes the slot's
- * reset_lock for write; under the vma-link and dma-buf schemes the close tears down the BAR's
- * linked IOMMU mappings under their lock.
+ * The device file's f_op. vfio_main.c:vfio_device_fops_release -> group.c:vfio_df_group_close
+ * takes group->group_lock then dev_set->lock (its fput of the group file is deferred again);
+ * under the vma-link and dma-buf schemes the last close tears down the BAR's linked IOMMU
+ * mappings under their lock. The reset of the last close takes no lock the release waits for:
+ * vfio_pci_core_disable only trylocks the device (resetAtDisable in pci/reset.ts).
  */
 export const DEVICE_FOPS: FileOps = {
   releaseLocks: (w, f, policy) => {
@@ -66,7 +66,6 @@ export const DEVICE_FOPS: FileOps = {
     return [
       writeLock(lockOf.group(d.group)),
       writeLock(lockOf.devSet(d.name)),
-      ...(last && d.hotplug ? [writeLock(lockOf.reset(d.name))] : []),
       ...(last ? d.linked.map((l) => writeLock(policy.pfnmap.linkLock(l.container, l.iova))) : []),
     ];
   },
@@ -99,7 +98,11 @@ export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
       const t = containerOf(tx.world, g.container).type1;
       if (t !== null) t.deviceList = t.deviceList.filter((n) => n !== d.name);
     }
-    if (!d.mdev) d.memoryEnabled = false; // vfio_pci_core_disable: the device is disabled
+    if (!d.mdev) {
+      // vfio_pci_core_close_device -> vfio_pci_core_disable: the device is disabled and reset
+      d.memoryEnabled = false;
+      resetAtDisable(tx, d);
+    }
     g.containerUsers -= 1;
     d.registrations -= 1;
     // The last registration reference: a waiting vfio_unregister_group_dev completes.
