@@ -7,6 +7,7 @@ import type { LockUse } from '../vocab/locks.js';
 import type { StimulusOf, StimulusOp } from '../vocab/records.js';
 import type { Rule } from '../core/tx.js';
 import type { World } from '../core/world.js';
+import type { Policy } from '../schemes/policies/index.js';
 import { deviceDma } from './iommu/dma.js';
 import { bind, bindLocks, stopPasid } from './iommu/sva.js';
 import { hostDevice, hostIommu, hostMdev } from './host.js';
@@ -23,7 +24,7 @@ export interface EntryPoint<O extends StimulusOp> {
   readonly mirrors: string;
   readonly rule: Rule<O>;
   /** The locks the entry point holds, in the order it takes them; none when absent. */
-  readonly locks?: (w: World, s: StimulusOf<O>) => LockUse[];
+  readonly locks?: (w: World, s: StimulusOf<O>, policy: Policy) => LockUse[];
 }
 
 type MultiStep = 'munmap' | 'exit' | 'device.page_request' | 'device.unbind' | 'mm.reclaim' | 'mm.oom_reap' | 'sva.unbind' | 'step';

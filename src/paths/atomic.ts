@@ -8,6 +8,7 @@
 import { holding } from '../core/locks.js';
 import type { Outcome, Rule, Tx } from '../core/tx.js';
 import type { World } from '../core/world.js';
+import type { Policy } from '../schemes/policies/index.js';
 import { ENTRY_POINTS, type EntryPoint, type SingleStepOp } from '../kernel/entry.js';
 import type { LockUse } from '../vocab/locks.js';
 import type { StimulusOf } from '../vocab/records.js';
@@ -18,8 +19,8 @@ function entryOf(s: StimulusOf<SingleStepOp>): EntryPoint<SingleStepOp> {
 }
 
 /** The locks the stimulus's entry point takes, in the kernel's order. */
-export function entryLocks(w: World, s: StimulusOf<SingleStepOp>): LockUse[] {
-  return entryOf(s).locks?.(w, s) ?? [];
+export function entryLocks(w: World, s: StimulusOf<SingleStepOp>, policy: Policy): LockUse[] {
+  return entryOf(s).locks?.(w, s, policy) ?? [];
 }
 
 /** Runs the stimulus's entry point: its outcome, or the errno or BUG_ON it ends with. */
@@ -31,10 +32,10 @@ export function runEntry(tx: Tx, s: StimulusOf<SingleStepOp>): Outcome {
 export const atomic = definePath<PathLocals, SingleStepOp>()('atomic', {
   run: {
     mirrors: 'the entry point of src/kernel/entry.ts for the stimulus op',
-    requires: (w, _t, rp) => entryLocks(w, rp.stimulus),
+    requires: (w, _t, rp, policy) => entryLocks(w, rp.stimulus, policy),
     run(tx, task, rp) {
       const s = rp.stimulus;
-      rp.ctx.outcome = holding(tx, task, entryLocks(tx.world, s), s.op, () => runEntry(tx, s));
+      rp.ctx.outcome = holding(tx, task, entryLocks(tx.world, s, tx.policy), s.op === 'ioctl' ? `ioctl ${s.cmd}` : s.op, () => runEntry(tx, s));
       return 'DONE';
     },
   },

@@ -86,10 +86,12 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
   },
   notify: {
     mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (mutex_lock(device_list_lock), mutex_unlock(iommu->lock))',
-    requires: (_w, _t, rp) => [writeLock(lockOf.deviceList(rp.ctx.container))],
+    requires: (_w, _t, rp, policy) => (policy.mdevNotify.dropsIommuLockFirst ? [] : [writeLock(lockOf.deviceList(rp.ctx.container))]),
     run(tx, task, rp) {
       const ctx = rp.ctx;
-      acquire(tx, task, lockOf.deviceList(ctx.container), 'write', 'unmap_dma.notify');
+      // the proposed fix (scheme mdevNotifyLock 'after-iommu-lock') drops iommu->lock first and
+      // takes device_list_lock in the callback step, so it never nests inside iommu->lock
+      if (!tx.policy.mdevNotify.dropsIommuLockFirst) acquire(tx, task, lockOf.deviceList(ctx.container), 'write', 'unmap_dma.notify');
       release(tx, task, lockOf.iommu(ctx.container));
       return 'CALLBACKS';
     },
@@ -97,10 +99,14 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
   callback: {
     mirrors: "drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (each device's ops->dma_unmap), mutex_unlock(device_list_lock)",
     // the vendor's dma_unmap calls vfio_unpin_pages, which takes iommu->lock
-    requires: (_w, _t, rp, policy) => (policy.mdevDmaUnmap.vendorUnpins ? [writeLock(lockOf.iommu(rp.ctx.container))] : []),
+    requires: (_w, _t, rp, policy) => [
+      ...(policy.mdevNotify.dropsIommuLockFirst ? [writeLock(lockOf.deviceList(rp.ctx.container))] : []),
+      ...(policy.mdevDmaUnmap.vendorUnpins ? [writeLock(lockOf.iommu(rp.ctx.container))] : []),
+    ],
     run(tx, task, rp) {
       const ctx = rp.ctx;
       const c = containerOf(tx.world, ctx.container);
+      if (tx.policy.mdevNotify.dropsIommuLockFirst) acquire(tx, task, lockOf.deviceList(ctx.container), 'write', 'unmap_dma.callback (device_list_lock)');
       if (tx.policy.mdevDmaUnmap.vendorUnpins) {
         acquire(tx, task, lockOf.iommu(c.id), 'write', 'unmap_dma.callback (vfio_unpin_pages)');
         notifyDmaUnmap(tx, c, ctx.notifyIova);

@@ -105,6 +105,13 @@ const CATALOGUE: readonly Scheme[] = [
     expect: { ...UPSTREAM_EXPECT, 'mdev-unmap-vs-unmap': ['KernelBug'], 'mdev-unmap-while-pinned': ['KernelBug'] },
   }),
   defineScheme({
+    name: 'mdev-notify-unlocked',
+    summary: 'the proposed fix of the device_list_lock inversion: vfio_notify_dma_unmap drops iommu->lock before it takes device_list_lock',
+    source: 'docs/findings/mdev-device-list-lock-inversion.md (against v6.0+ "vfio: Replace the DMA unmapping notifier with a callback")',
+    mdevNotifyLock: 'after-iommu-lock',
+    expect: { ...UPSTREAM_EXPECT, 'mdev-unmap-vs-unmap': [], 'mdev-unmap-while-pinned': [] },
+  }),
+  defineScheme({
     name: 'noiommu',
     summary: 'vfio noiommu mode on a platform without an IOMMU: the device DMAs to raw physical addresses',
     source: 'seed 003 (A. Williamson: "I don\'t think we want no-iommu anywhere near QEMU"); drivers/vfio/container.c vfio-noiommu',

@@ -20,6 +20,14 @@ export interface Scheme {
    */
   readonly mdevDmaUnmap: 'unpin' | 'ignore';
   /**
+   * Where vfio_notify_dma_unmap takes iommu->device_list_lock: `under-iommu-lock` (v6.0+,
+   * upstream: taken while iommu->lock is held, then iommu->lock dropped for the callbacks, which
+   * take iommu->lock again through vfio_unpin_pages: the inversion of
+   * docs/findings/mdev-device-list-lock-inversion.md), or `after-iommu-lock` (the proposed fix:
+   * drop iommu->lock first, then take device_list_lock for the callbacks).
+   */
+  readonly mdevNotifyLock: 'under-iommu-lock' | 'after-iommu-lock';
+  /**
    * noiommu mode (CONFIG_VFIO_NOIOMMU + enable_unsafe_noiommu_mode) on a platform without an
    * IOMMU: every declared device gets a noiommu group (/dev/vfio/noiommu-<n>).
    */
@@ -79,6 +87,7 @@ export interface Scheme {
 /** The choices of today's kernel, which a scheme file overrides. */
 const UPSTREAM_CHOICES = {
   mdevDmaUnmap: 'unpin',
+  mdevNotifyLock: 'under-iommu-lock',
   noiommuEnabled: false,
   type1Notifier: null,
   pfnmap: 'follow',
@@ -89,6 +98,7 @@ const UPSTREAM_CHOICES = {
 /** The policy points and their allowed values, for checking a user's scheme. */
 const CHOICES: Readonly<Record<string, readonly unknown[]>> = {
   mdevDmaUnmap: ['unpin', 'ignore'],
+  mdevNotifyLock: ['under-iommu-lock', 'after-iommu-lock'],
   noiommuEnabled: [true, false],
   pfnmap: ['follow', 'interval', 'vma-link', 'dmabuf'],
   pasidFree: ['mmdrop', 'unbind', 'mmput', 'bind-task-flags'],

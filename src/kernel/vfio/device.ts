@@ -15,6 +15,7 @@ import type { StimulusOf } from '../../vocab/records.js';
 import { fput } from '../fs/file.js';
 import { resetAtDisable, resetFunction } from './pci/reset.js';
 import { unmapUnpin } from './type1/unmap.js';
+import { deviceListLocks } from './type1/attach.js';
 
 /** The device file's ioctls: vfio_device_fops_unl_ioctl -> device->ops->ioctl. */
 export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {
@@ -63,10 +64,14 @@ export const DEVICE_FOPS: FileOps = {
     const d = w.devices.get(f.device!);
     if (d === undefined) return [];
     const last = d.openCount === 1;
+    const g = w.groups.get(d.group);
+    const c = g?.container == null ? undefined : w.containers.get(g.container);
     return [
       writeLock(lockOf.group(d.group)),
       writeLock(lockOf.devSet(d.name)),
       ...(last ? d.linked.map((l) => writeLock(policy.pfnmap.linkLock(l.container, l.iova))) : []),
+      // an mdev's last close unregisters it from type1 (vfio_device_container_unregister)
+      ...(last && d.mdev && c?.type1 != null ? deviceListLocks(c, policy) : []),
     ];
   },
   release: (tx, f) => releaseDeviceFile(tx, f),

@@ -14,6 +14,7 @@ import type { StimulusOf } from '../../vocab/records.js';
 import { openContainer, containerIoctlLocks, containerIoctl } from './container.js';
 import { deviceIoctl } from './device.js';
 import { openGroup, groupIoctlLocks, groupIoctl } from './group.js';
+import type { Policy } from '../../schemes/policies/index.js';
 
 /** SPEC 1.3 `open`: /dev/vfio/vfio is vfio_fops_open; /dev/vfio/<group> vfio_group_fops_open. */
 export function open(tx: Tx, s: StimulusOf<'open'>): Outcome {
@@ -71,7 +72,7 @@ export function isKnownCmd(cmd: string): boolean {
 
 
 /** The locks an ioctl that runs as one step takes, by the file behind the fd. */
-export function ioctlLocks(w: World, s: StimulusOf<'ioctl'>): LockUse[] {
+export function ioctlLocks(w: World, s: StimulusOf<'ioctl'>, policy: Policy): LockUse[] {
   const p = w.processes.get(s.pid);
   const id = p?.fds.get(s.fd);
   const f = id === undefined ? undefined : w.files.get(id);
@@ -81,7 +82,7 @@ export function ioctlLocks(w: World, s: StimulusOf<'ioctl'>): LockUse[] {
   }
   if (f?.kind === 'group') {
     const g = w.groups.get(f.group!);
-    return g === undefined ? [] : groupIoctlLocks(w, p!, g, s);
+    return g === undefined ? [] : groupIoctlLocks(w, p!, g, s, policy);
   }
   return [];
 }

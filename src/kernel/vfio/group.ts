@@ -4,7 +4,7 @@
  */
 
 import { unchargeLocks } from './type1/accounting.js';
-import { attachGroup, detachGroup } from './type1/attach.js';
+import { attachGroup, detachGroup, deviceListLocks } from './type1/attach.js';
 import { fileOf, containerOf, groupOf } from '../../core/lookup.js';
 import { Tx, type Outcome, type FileOps } from '../../core/tx.js';
 import type { Process, Group, World, Container } from '../../core/world.js';
@@ -13,6 +13,7 @@ import { lockOf, writeLock, type LockUse } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { newFile, installFd, fileLabel } from '../fs/file.js';
 import { containerPut } from './container.js';
+import type { Policy } from '../../schemes/policies/index.js';
 
 /**
  * group.c:vfio_group_fops_open, under group->group_lock. No such character device: the group
@@ -196,7 +197,7 @@ function containerLocks(w: World, c: Container | undefined, detaching: boolean):
 }
 
 /** The locks of a group ioctl, in the kernel's order (group->group_lock first). */
-export function groupIoctlLocks(w: World, p: Process, g: Group, s: StimulusOf<'ioctl'>): LockUse[] {
+export function groupIoctlLocks(w: World, p: Process, g: Group, s: StimulusOf<'ioctl'>, policy: Policy): LockUse[] {
   const groupLock = writeLock(lockOf.group(g.key));
   if (s.cmd === 'VFIO_GROUP_SET_CONTAINER') {
     const fd = typeof s.arg === 'object' && s.arg !== null ? (s.arg as { fd?: number }).fd ?? -1 : -1;
@@ -207,7 +208,12 @@ export function groupIoctlLocks(w: World, p: Process, g: Group, s: StimulusOf<'i
   if (s.cmd === 'VFIO_GROUP_UNSET_CONTAINER') return [groupLock, ...containerLocks(w, g.container === null ? undefined : w.containers.get(g.container), true)];
   if (s.cmd === 'VFIO_GROUP_GET_DEVICE_FD') {
     const name = typeof s.arg === 'object' && s.arg !== null ? (s.arg as { name?: unknown }).name : undefined;
-    return [groupLock, ...(typeof name === 'string' && w.devices.has(name) ? [writeLock(lockOf.devSet(name))] : [])];
+    const d = typeof name === 'string' ? w.devices.get(name) : undefined;
+    if (d === undefined) return [groupLock];
+    // an mdev's first open registers it with type1 (vfio_device_container_register)
+    const c = g.container === null ? undefined : w.containers.get(g.container);
+    const registers = d.mdev && d.openCount === 0 && c?.type1 != null;
+    return [groupLock, writeLock(lockOf.devSet(d.name)), ...(registers ? deviceListLocks(c!, policy) : [])];
   }
   return [];
 }

@@ -26,6 +26,12 @@ export interface MdevDmaUnmapPolicy {
   readonly vendorUnpins: boolean;
 }
 
+/** Where vfio_notify_dma_unmap takes device_list_lock (docs/findings/mdev-device-list-lock-inversion.md). */
+export interface MdevNotifyPolicy {
+  /** It drops iommu->lock before it takes device_list_lock for the callbacks (the proposed fix). */
+  readonly dropsIommuLockFirst: boolean;
+}
+
 /** How the MSI window is kept out of user mappings. */
 export interface MsiWindowPolicy {
   /** type1 excludes the IOMMU's reserved regions from the valid IOVA ranges (v4.11/v5.4). */
@@ -39,6 +45,7 @@ export interface Policy {
   readonly pasid: PasidPolicy;
   readonly type1Notifier: Type1NotifierPolicy;
   readonly mdevDmaUnmap: MdevDmaUnmapPolicy;
+  readonly mdevNotify: MdevNotifyPolicy;
   readonly msiWindow: MsiWindowPolicy;
   /** noiommu mode on a platform without an IOMMU: every device gets a noiommu group. */
   readonly noiommu: boolean;
@@ -49,6 +56,13 @@ const MDEV_DMA_UNMAP: { readonly [V in Scheme['mdevDmaUnmap']]: MdevDmaUnmapPoli
   unpin: { vendorUnpins: true },
   /** A vendor driver that ignores the callback: the unmap retries, BUG_ON(++retries > 10). */
   ignore: { vendorUnpins: false },
+};
+
+const MDEV_NOTIFY: { readonly [V in Scheme['mdevNotifyLock']]: MdevNotifyPolicy } = {
+  /** v6.0+ (vfio: Replace the DMA unmapping notifier with a callback): under iommu->lock. */
+  'under-iommu-lock': { dropsIommuLockFirst: false },
+  /** The proposed fix: mutex_unlock(&iommu->lock) first, then mutex_lock(&iommu->device_list_lock). */
+  'after-iommu-lock': { dropsIommuLockFirst: true },
 };
 
 const MSI_WINDOW: { readonly [V in Scheme['msiWindow']]: MsiWindowPolicy } = {
@@ -69,6 +83,7 @@ export function policyOf(scheme: Scheme): Policy {
       pasid: PASID_FREE[scheme.pasidFree],
       type1Notifier: scheme.type1Notifier === null ? NO_TYPE1_NOTIFIER : { registers: true, ...scheme.type1Notifier },
       mdevDmaUnmap: MDEV_DMA_UNMAP[scheme.mdevDmaUnmap],
+      mdevNotify: MDEV_NOTIFY[scheme.mdevNotifyLock],
       msiWindow: MSI_WINDOW[scheme.msiWindow],
       noiommu: scheme.noiommuEnabled,
     };

@@ -12,6 +12,8 @@ import { DMA_ENTRY_LIMIT, markPins } from './dma-tree.js';
 import { accountLockedVm } from './accounting.js';
 import { pinMapDma } from './map.js';
 import { unmapUnpin, unmapUnpinAll } from './unmap.js';
+import type { Policy } from '../../../schemes/policies/index.js';
+import { lockOf, writeLock, type LockUse } from '../../../vocab/locks.js';
 
 /** vfio_iommu_type1_open: v1 for VFIO_TYPE1_IOMMU, v2 for VFIO_TYPE1v2_IOMMU. */
 export function open(v2: boolean): Type1 {
@@ -140,4 +142,15 @@ export function release(tx: Tx, c: Container): void {
   if (t.domain !== null) tx.emit('iommu.domain_freed', { container: c.id, domain: t.domain.id });
   t.domain = null;
   tx.emit('iommu.released', { container: c.id });
+}
+
+/**
+ * The locks under which type1 adds an mdev to, or removes it from, iommu->device_list:
+ * vfio_iommu_type1_register_device / _unregister_device take iommu->lock, then
+ * device_list_lock (docs/kernel-notes.md item 2). Under the proposed fix of
+ * docs/findings/mdev-device-list-lock-inversion.md they take device_list_lock alone (the notify
+ * reads the list under device_list_lock once it has dropped iommu->lock).
+ */
+export function deviceListLocks(c: Container, policy: Policy): LockUse[] {
+  return policy.mdevNotify.dropsIommuLockFirst ? [writeLock(lockOf.deviceList(c.id))] : [writeLock(lockOf.iommu(c.id)), writeLock(lockOf.deviceList(c.id))];
 }
