@@ -22,6 +22,8 @@ import { faultsAnswered } from './properties/FaultsAnswered.js';
 import { kernelBug } from './properties/KernelBug.js';
 import { noBlockInNonBlockable } from './properties/NoBlockInNonBlockable.js';
 import { lockOrder } from './properties/LockOrder.js';
+import { kernelUseAfterFree } from './properties/KernelUseAfterFree.js';
+import { protectedByLock } from './properties/ProtectedByLock.js';
 
 export interface Violation {
   readonly property: PropertyName;
@@ -78,6 +80,8 @@ export class Checker {
     v('FaultsAnswered', faultsAnswered(w, t));
     v('KernelBug', kernelBug(t));
     v('NoBlockInNonBlockable', noBlockInNonBlockable(t));
+    v('KernelUseAfterFree', kernelUseAfterFree(t));
+    v('ProtectedByLock', protectedByLock(t));
     v('LockOrder', lockOrder(this.lockGraph, t));
     return out;
   }

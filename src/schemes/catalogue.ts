@@ -12,7 +12,7 @@ type Expect = Record<string, readonly PropertyName[]>;
 /** The verdicts of upstream: the kernel's own hazards (docs/concurrency.md, docs/schemes.md). */
 const UPSTREAM_EXPECT: Expect = {
   'bar-p2p-revoke': ['NoDmaToDisabledMmio'],
-  'hot-remove-vs-exit': ['NoDeadlock'],
+  'hot-remove-vs-exit': ['NoDeadlock', 'LockOrder'],
   'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
   'mdev-unmap-while-pinned': ['LockOrder'],
   'vm-lifecycle': ['NoDmaToDisabledMmio'],
@@ -33,7 +33,7 @@ const CATALOGUE: readonly Scheme[] = [
       'map-vs-munmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
-      'oom-reap': ['LockOrder', 'NoBlockInNonBlockable'],
+      'oom-reap': ['LockOrder', 'NoBlockInNonBlockable', 'ProtectedByLock'],
       'reclaim-vs-map': ['LockOrder'],
       'unbind-vs-exit': ['LockOrder'],
       'vm-lifecycle': ['LockOrder'],
@@ -46,7 +46,7 @@ const CATALOGUE: readonly Scheme[] = [
     source: 'seed 002 (J. Gunthorpe: "a whole pinless page faulting scheme with the locking like hmm_range_fault uses"); Documentation/mm/hmm.rst',
     pfnmap: 'interval',
     expect: {
-      'hot-remove-vs-exit': ['NoDeadlock'],
+      'hot-remove-vs-exit': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
     },
@@ -58,7 +58,7 @@ const CATALOGUE: readonly Scheme[] = [
     pfnmap: 'vma-link',
     expect: {
       'bar-p2p-revoke': ['LockOrder'],
-      'hot-remove-vs-exit': ['NoDeadlock'],
+      'hot-remove-vs-exit': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
       'zap-vs-p2p-map': ['NoDmaToDisabledMmio', 'LockOrder'],
@@ -70,7 +70,7 @@ const CATALOGUE: readonly Scheme[] = [
     source: 'drivers/vfio/pci/vfio_pci_dmabuf.c (2025, L. Romanovsky / J. Gunthorpe); kernel-reference 4.5',
     pfnmap: 'dmabuf',
     expect: {
-      'hot-remove-vs-exit': ['NoDeadlock'],
+      'hot-remove-vs-exit': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
     },

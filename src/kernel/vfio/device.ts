@@ -7,7 +7,7 @@
 import * as sva from '../iommu/sva.js';
 import { deviceOf, groupOf, containerOf } from '../../core/lookup.js';
 import { Tx, type Outcome, type FileOps } from '../../core/tx.js';
-import type { Process, Device, OpenFile } from '../../core/world.js';
+import type { Container, Process, Device, OpenFile, World } from '../../core/world.js';
 import { hex } from '../../log/u64.js';
 import { BadReference } from '../../vocab/errors.js';
 import { lockOf, writeLock } from '../../vocab/locks.js';
@@ -15,6 +15,8 @@ import type { StimulusOf } from '../../vocab/records.js';
 import { fput } from '../fs/file.js';
 import { resetFunction } from './pci/reset.js';
 import { unmapUnpin } from './type1/unmap.js';
+import { assertDeviceListLocked, registerDeviceLocks } from './type1/attach.js';
+import { assertHeld } from '../../core/locks.js';
 
 /** The device file's ioctls: vfio_device_fops_unl_ioctl -> device->ops->ioctl. */
 export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {
@@ -68,6 +70,7 @@ export const DEVICE_FOPS: FileOps = {
       writeLock(lockOf.devSet(d.name)),
       ...(last && d.hotplug ? [writeLock(lockOf.reset(d.name))] : []),
       ...(last ? d.linked.map((l) => writeLock(policy.pfnmap.linkLock(l.container, l.iova))) : []),
+      ...(last && d.mdev ? registerDeviceLocks(containerOfGroup(w, d.group)) : []), // vfio_df_device_last_close -> vfio_iommu_type1_unregister_device
     ];
   },
   release: (tx, f) => releaseDeviceFile(tx, f),
@@ -81,6 +84,7 @@ export const DEVICE_FOPS: FileOps = {
 export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
   const d = deviceOf(tx.world, f.device!);
   const g = groupOf(tx.world, d.group);
+  assertHeld(tx, lockOf.devSet(d.name), `device ${d.name}'s open_count`); // vfio_main.c:vfio_df_close: lockdep_assert_held(&device->dev_set->lock)
   if (d.openCount === 1) {
     d.openCount = 0;
     // the 2017 RFC: "we do a pass of unbinds on release", without release flags
@@ -97,9 +101,11 @@ export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
     }
     if (g.container !== null) {
       const t = containerOf(tx.world, g.container).type1;
+      if (t !== null && d.mdev) assertDeviceListLocked(tx, containerOf(tx.world, g.container)); // vfio_device_container_unregister -> vfio_iommu_type1_unregister_device
       if (t !== null) t.deviceList = t.deviceList.filter((n) => n !== d.name);
     }
     if (!d.mdev) d.memoryEnabled = false; // vfio_pci_core_disable: the device is disabled
+    assertHeld(tx, lockOf.group(g.key), `group ${g.key}'s container_users`); // container.c:vfio_group_unuse_container: lockdep_assert_held(&group->group_lock)
     g.containerUsers -= 1;
     d.registrations -= 1;
     // The last registration reference: a waiting vfio_unregister_group_dev completes.
@@ -145,3 +151,8 @@ export function removeDevice(tx: Tx, d: Device): void {
   });
 }
 
+/** The container a group is attached to, if any (for the locks its device's release takes). */
+function containerOfGroup(w: World, key: string): Container | undefined {
+  const g = w.groups.get(key);
+  return g?.container == null ? undefined : w.containers.get(g.container);
+}

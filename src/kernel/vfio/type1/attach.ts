@@ -12,6 +12,8 @@ import { DMA_ENTRY_LIMIT, markPins } from './dma-tree.js';
 import { accountLockedVm } from './accounting.js';
 import { pinMapDma } from './map.js';
 import { unmapUnpin, unmapUnpinAll } from './unmap.js';
+import { assertHeld } from '../../../core/locks.js';
+import { lockOf, writeLock, type LockUse } from '../../../vocab/locks.js';
 
 /** vfio_iommu_type1_open: v1 for VFIO_TYPE1_IOMMU, v2 for VFIO_TYPE1v2_IOMMU. */
 export function open(v2: boolean): Type1 {
@@ -25,6 +27,7 @@ export function open(v2: boolean): Type1 {
 export function attachGroup(tx: Tx, c: Container, g: Group): void {
   const t = c.type1!;
   const at = 'vfio_iommu_type1.c:vfio_iommu_type1_attach_group';
+  assertHeld(tx, lockOf.iommu(c.id), `container ${c.id}'s IOMMU groups and domain (attach_group)`); // vfio_iommu_type1_attach_group: mutex_lock(&iommu->lock) first
   if (t.vaddrInvalidCount > 0) tx.fail('EBUSY', `${at}: vaddr_invalid_count`);
   if (t.emulatedGroups.includes(g.key) || t.domain?.groups.includes(g.key)) tx.fail('EINVAL', `${at}: group already attached`);
   if (g.emulated) {
@@ -105,6 +108,7 @@ function replay(tx: Tx, c: Container): void {
 /** vfio_iommu_type1_detach_group. */
 export function detachGroup(tx: Tx, c: Container, g: Group): void {
   const t = c.type1!;
+  assertHeld(tx, lockOf.iommu(c.id), `container ${c.id}'s IOMMU groups and domain (detach_group)`); // vfio_iommu_type1_detach_group: mutex_lock(&iommu->lock) first
   if (g.emulated) {
     t.emulatedGroups = t.emulatedGroups.filter((k) => k !== g.key);
     if (t.emulatedGroups.length === 0 && t.domain === null) {
@@ -140,4 +144,18 @@ export function release(tx: Tx, c: Container): void {
   if (t.domain !== null) tx.emit('iommu.domain_freed', { container: c.id, domain: t.domain.id });
   t.domain = null;
   tx.emit('iommu.released', { container: c.id });
+}
+
+/**
+ * The locks vfio_iommu_type1_register_device and _unregister_device take around the device_list
+ * change (a device with a dma_unmap op: an mdev): iommu->lock, then device_list_lock. "Holding
+ * both locks here allows avoiding the device_list_lock in several fast paths."
+ */
+export function registerDeviceLocks(c: Container | undefined): LockUse[] {
+  return c?.type1 == null ? [] : [writeLock(lockOf.iommu(c.id)), writeLock(lockOf.deviceList(c.id))];
+}
+
+/** The device_list change of vfio_iommu_type1_register_device / _unregister_device, under both locks. */
+export function assertDeviceListLocked(tx: Tx, c: Container): void {
+  for (const l of registerDeviceLocks(c)) assertHeld(tx, l.lock, `container ${c.id}'s device_list`);
 }
