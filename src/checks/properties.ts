@@ -23,6 +23,8 @@ import { faultsAnswered } from './properties/FaultsAnswered.js';
 import { kernelBug } from './properties/KernelBug.js';
 import { noBlockInNonBlockable } from './properties/NoBlockInNonBlockable.js';
 import { lockOrder } from './properties/LockOrder.js';
+import { kernelUseAfterFree } from './properties/KernelUseAfterFree.js';
+import { protectedByLock } from './properties/ProtectedByLock.js';
 
 /** A violation: its one-line message and, for a lock finding, lockdep's scenario (./scenario.ts). */
 export interface Violation extends LockDetail {
@@ -80,6 +82,8 @@ export class Checker {
     v('FaultsAnswered', faultsAnswered(w, t));
     v('KernelBug', kernelBug(t));
     v('NoBlockInNonBlockable', noBlockInNonBlockable(t));
+    v('KernelUseAfterFree', kernelUseAfterFree(t));
+    v('ProtectedByLock', protectedByLock(t));
     for (const c of lockOrder(this.lockGraph, t)) out.push({ property: 'LockOrder', seq, ...c });
     return out;
   }

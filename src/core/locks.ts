@@ -7,7 +7,7 @@
  * (each held class -> the class being acquired) in tx.touched.lockEdges; a trylock
  * (tryAcquire) records none and never waits.
  */
-import { LOCK_CLASSES, lockOf, type LockClass, type LockUse, type Mode } from '../vocab/locks.js';
+import { KERNEL_LOCK_NAMES, LOCK_CLASSES, lockOf, type LockClass, type LockUse, type Mode } from '../vocab/locks.js';
 import { ModelError } from '../vocab/errors.js';
 import type { Tx } from './tx.js';
 import type { LockState, Task, World } from './world.js';
@@ -152,4 +152,36 @@ export function holding<T>(tx: Tx, task: Task, locks: readonly LockUse[], where:
   } finally {
     for (const l of [...locks].reverse()) release(tx, task, l.lock);
   }
+}
+
+/** A lock as the kernel names it, with the model's instance: `&iommu->lock (iommu.lock#5)`. */
+export function kernelName(id: string): string {
+  return `${KERNEL_LOCK_NAMES[lockClass(id)]} (${id})`;
+}
+
+/** The step a task is at, as the reports name it: `unmap_dma.callback (ioctl VFIO_IOMMU_UNMAP_DMA, seq 12)`. */
+export function stepOf(task: Task | null): string {
+  const rp = task?.current;
+  if (rp == null) return 'outside any path';
+  const s = rp.stimulus as { op: string; cmd?: string; seq: number };
+  const what = `${s.op}${s.cmd === undefined ? '' : ` ${s.cmd}`}, seq ${s.seq}`;
+  // a path in its final state is running its task_work (the deferred ____fput of a file)
+  return rp.state === 'done' ? `${rp.path} task_work (____fput) (${what})` : `${rp.path}.${rp.state} (${what})`;
+}
+
+/**
+ * lockdep_assert_held (mode 'any'), lockdep_assert_held_read and lockdep_assert_held_write:
+ * `what` is about to change, and the kernel protects it with `lock`. If the running task does
+ * not hold it (in that mode), the change is recorded for ProtectedByLock and the caller goes on,
+ * as the kernel's assertion WARNs and goes on. Kernel code calls it where the kernel asserts or
+ * documents the lock, citing the line.
+ */
+export function assertHeld(tx: Tx, lock: string, what: string, mode: Mode | 'any' = 'any'): void {
+  const task = tx.task;
+  const h = task?.held.find((x) => x.id === lock);
+  if (h !== undefined && (mode === 'any' || h.mode === mode)) return;
+  const how = mode === 'any' ? '' : ` for ${mode}`;
+  const held = h === undefined ? '' : ` (it holds it for ${h.mode})`;
+  const m = `${what} changed without ${kernelName(lock)} held${how}: task ${task?.name ?? '(none)'}${held} at ${stepOf(task)}`;
+  if (!tx.touched.unprotected.includes(m)) tx.touched.unprotected.push(m);
 }

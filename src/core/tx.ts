@@ -84,6 +84,10 @@ export interface Touched {
   readonly lockEdges: LockEdge[];
   /** Sleeping locks taken inside a non-blockable invalidation. */
   readonly nonBlockSleeps: string[];
+  /** Changes made without the lock that protects them (assertHeld in src/core/locks.ts). */
+  readonly unprotected: string[];
+  /** Objects a path used after another path freed them (src/core/lifetimes.ts). */
+  readonly useAfterFree: string[];
 }
 
 /** A lockdep dependency: `to` was acquired while `from` was held, by `task` at `where`. */
@@ -115,6 +119,8 @@ export class Tx {
     kernelBugs: [],
     lockEdges: [],
     nonBlockSleeps: [],
+    unprotected: [],
+    useAfterFree: [],
   };
   private via: number | undefined = undefined;
   /** The task running this step (fput defers releases to it). */

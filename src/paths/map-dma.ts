@@ -4,21 +4,22 @@
  * (src/kernel/vfio/type1/map.ts), whose own comments cite the kernel's lines.
  */
 import { hex } from '../log/u64.js';
-import { acquire, allocate, locked, release } from '../core/locks.js';
+import { acquire, allocate, assertHeld, locked, release } from '../core/locks.js';
 import { containerOf, mmOf, processOf } from '../core/lookup.js';
 import { type1Target } from '../kernel/vfio/fops.js';
-import { dmaAt } from '../kernel/vfio/type1/dma-tree.js';
+import { dmaAt, dmaKey, findDma } from '../kernel/vfio/type1/dma-tree.js';
+import { forget, keep, type KeepsRefs, useKept } from '../core/lifetimes.js';
 import { chargePins, type MapArg, mapLink, mapRuns, mapValidate, type PinnedRuns, pinRuns } from '../kernel/vfio/type1/map.js';
 import { removeDma } from '../kernel/vfio/type1/unmap.js';
 import type { Tx } from '../core/tx.js';
-import type { IntervalSub, Task, World } from '../core/world.js';
+import type { IntervalSub, Task, VfioDma, World } from '../core/world.js';
 import { hasNotifiers, touchMap } from '../kernel/mm/mmu_notifier.js';
 import { runEntry } from './atomic.js';
 import type { CallbackLocals } from './callbacks.js';
 import { definePath, type PathLocals, type Running } from './types.js';
-import { lockOf, readLock } from '../vocab/locks.js';
+import { lockOf, readLock, writeLock, type LockUse } from '../vocab/locks.js';
 
-interface MapCtx extends PathLocals {
+interface MapCtx extends PathLocals, KeepsRefs {
   container: number;
   pid: number;
   mm: number;
@@ -31,12 +32,39 @@ interface MapCtx extends PathLocals {
 
 type Rp = Running<MapCtx, 'ioctl'>;
 
+/**
+ * The dma this call linked: vfio_dma_do_map keeps its pointer from vfio_link_dma to its return,
+ * all under iommu->lock, so no other path can free it. Checked at each use (KernelUseAfterFree);
+ * null if it was freed all the same, and the call then ends (the kernel would go on with freed
+ * memory, which the model cannot follow).
+ */
+function linkedDma(tx: Tx, task: Task, rp: Rp, what: string): VfioDma | null {
+  const dma = dmaAt(containerOf(tx.world, rp.ctx.container).type1!, rp.ctx.dmaIova);
+  if (useKept(tx, task, 'dma', dma, what)) return dma!;
+  forget(task, 'dma');
+  rp.ctx.outcome ??= { errno: 'EFAULT', decidedBy: `KernelUseAfterFree: ${what} on a freed vfio_dma; the model ends the call here` };
+  return null;
+}
+
 /** Runs `fn`; a kernel error becomes the outcome and `onError` the event. */
 function attempt<A extends string, B extends string>(tx: Tx, rp: Rp, onError: B, fn: () => A): A | B {
   const r = tx.attempt(fn);
   if ('value' in r) return r.value;
   rp.ctx.outcome = r.outcome;
   return onError;
+}
+
+/**
+ * A VADDR update by another process moves the dma's charge (vfio_change_dma_owner): mm_lock_acct
+ * takes mmap_write_lock_killable of the new mm, then of the old one if it is alive, under
+ * iommu->lock.
+ */
+function changeOwnerLocks(w: World, ctx: MapCtx): LockUse[] {
+  const t = w.containers.get(ctx.container)?.type1;
+  const dma = t == null || !ctx.arg.vaddrFlag ? undefined : findDma(t, ctx.arg.iova, ctx.arg.size);
+  if (dma === undefined || !dma.vaddrInvalid || dma.mm === ctx.mm || dma.lockedVm === 0) return [];
+  const mms = w.mms.get(dma.mm)?.state === 'live' ? [ctx.mm, dma.mm] : [ctx.mm];
+  return mms.sort((a, b) => a - b).map((mm) => writeLock(lockOf.mmap(mm)));
 }
 
 /** Whether [vaddr, vaddr+size) is covered by BAR (PFNMAP) vmas only. */
@@ -93,7 +121,8 @@ function barsToFault(w: World, mm: number, vaddr: bigint, size: bigint): string[
  */
 function pinUnderMmapLock<E extends string>(tx: Tx, task: Task, rp: Rp, where: string, okEvent: E): E | 'FAILED' {
   const ctx = rp.ctx;
-  const dma = dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
+  const dma = linkedDma(tx, task, rp, 'vfio_pin_pages_remote(dma, ...)');
+  if (dma === null) return 'FAILED';
   return locked(tx, task, lockOf.mmap(ctx.mm), 'read', where, () => {
     const bars = barsToFault(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size);
     for (const d of bars) acquire(tx, task, lockOf.memory(d), 'read', `${where} (vfio_pci_mmap_huge_fault)`);
@@ -131,10 +160,12 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
   },
   lock: {
     mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_dma_do_map (mutex_lock(iommu->lock), the checks, vfio_link_dma)',
-    requires: (_w, _t, rp) => [{ lock: lockOf.iommu(rp.ctx.container), mode: 'write' }],
+    requires: (w, _t, rp) => [writeLock(lockOf.iommu(rp.ctx.container)), ...changeOwnerLocks(w, rp.ctx)],
     run(tx, task, rp) {
       const ctx = rp.ctx;
       acquire(tx, task, lockOf.iommu(ctx.container), 'write', 'map_dma.lock');
+      const owners = changeOwnerLocks(tx.world, ctx);
+      for (const l of owners) acquire(tx, task, l.lock, l.mode, 'map_dma.lock (vfio_change_dma_owner -> mm_lock_acct)');
       const c = containerOf(tx.world, ctx.container);
       const ev = attempt(tx, rp, 'RETURN', (): 'RETURN' | 'INSERT' | 'REGISTER' | 'LINKED' => {
         const r = mapLink(tx, processOf(tx.world, ctx.pid), c, ctx.arg);
@@ -143,10 +174,12 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
           return 'RETURN';
         }
         ctx.dmaIova = r.dma.iova;
+        keep(task, 'dma', 'vfio_dma', dmaKey(c, r.dma), r.dma.id);
         const mm = mmOf(tx.world, ctx.mm);
         if (tx.policy.pfnmap.intervalNotifier && allBar(tx.world, ctx.mm, ctx.arg.vaddr, ctx.arg.size)) return 'INSERT';
         return tx.policy.type1Notifier.registers && !mm.type1Notifiers.includes(c.id) ? 'REGISTER' : 'LINKED';
       });
+      for (const l of owners.reverse()) release(tx, task, l.lock);
       if (ev === 'RETURN') release(tx, task, lockOf.iommu(ctx.container));
       return ev;
     },
@@ -163,6 +196,7 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.register', () => {
         const mm = mmOf(tx.world, ctx.mm);
         if (!hasNotifiers(mm)) allocate(tx, task, 'map_dma.register (__mmu_notifier_register: kzalloc GFP_KERNEL)');
+        assertHeld(tx, lockOf.mmap(ctx.mm), `mm ${ctx.mm}'s notifier subscriptions`, 'write'); // mm/mmu_notifier.c:__mmu_notifier_register: mmap_assert_write_locked(mm)
         mm.type1Notifiers.push(ctx.container);
       });
       tx.emit('mmu_notifier.registered', { mm: ctx.mm, container: ctx.container });
@@ -190,7 +224,8 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
       // vfio_lock_acct -> mm_lock_acct: mmap_write_lock_killable(mm) around the charge.
       const ctx = rp.ctx;
       const mm = mmOf(tx.world, ctx.mm);
-      const dma = dmaAt(containerOf(tx.world, ctx.container).type1!, ctx.dmaIova)!;
+      const dma = linkedDma(tx, task, rp, 'vfio_lock_acct(dma, ...)');
+      if (dma === null) return 'ACCOUNTED';
       if (ctx.pinned.charge > 0 && mm.state === 'live') locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.account', () => chargePins(tx, mm, dma, ctx.pinned));
       else chargePins(tx, mm, dma, ctx.pinned);
       return 'ACCOUNTED';
@@ -202,6 +237,11 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
     run(tx, task, rp) {
       // vfio_iommu_map: iommu_map(..., GFP_KERNEL_ACCOUNT) under iommu->lock.
       const ctx = rp.ctx;
+      const dma = linkedDma(tx, task, rp, 'vfio_iommu_map(iommu, dma->iova, ...)');
+      if (dma === null) {
+        release(tx, task, lockOf.iommu(ctx.container));
+        return 'RETURN';
+      }
       if (tx.policy.pfnmap.dmabuf && hasMmio(ctx)) {
         // The importer maps under the buffer's reservation lock and checks `revoked` there
         // (vfio_pci_dma_buf_iommufd_map), so a revoke cannot slip between check and map.
@@ -217,8 +257,7 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
         acquire(tx, task, resvLock(ctx), 'write', 'map_dma.map (dma_resv_lock)');
       }
       allocate(tx, task, 'map_dma.map (iommu_map GFP_KERNEL_ACCOUNT)');
-      const c = containerOf(tx.world, ctx.container);
-      mapRuns(tx, c, dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
+      mapRuns(tx, containerOf(tx.world, ctx.container), dma, ctx.pinned, ctx.arg.size);
       if (tx.policy.pfnmap.dmabuf && hasMmio(ctx)) release(tx, task, resvLock(ctx));
       release(tx, task, lockOf.iommu(ctx.container));
       ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped' };
@@ -278,6 +317,11 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
     requires: (_w, _t, rp) => [{ lock: lockOf.update(rp.ctx.container), mode: 'write' }],
     run(tx, task, rp) {
       const ctx = rp.ctx;
+      const dma = linkedDma(tx, task, rp, 'vfio_iommu_map(iommu, dma->iova, ...)');
+      if (dma === null) {
+        release(tx, task, lockOf.iommu(ctx.container));
+        return 'RETURN';
+      }
       const lock = lockOf.update(ctx.container);
       acquire(tx, task, lock, 'write', 'map_dma.program (driver->update)');
       // mmu_interval_read_retry, under the update lock
@@ -286,8 +330,7 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
         tx.emit('mmu_interval_notifier.retry', { container: ctx.container, iova: hex(ctx.dmaIova) });
         return 'RETRY';
       }
-      const c = containerOf(tx.world, ctx.container);
-      mapRuns(tx, c, dmaAt(c.type1!, ctx.dmaIova)!, ctx.pinned, ctx.arg.size);
+      mapRuns(tx, containerOf(tx.world, ctx.container), dma, ctx.pinned, ctx.arg.size);
       release(tx, task, lock);
       release(tx, task, lockOf.iommu(ctx.container));
       ctx.outcome = { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_dma_do_map: mapped through an interval notifier (Documentation/mm/hmm.rst)' };
@@ -299,8 +342,8 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
     run(tx, task, rp) {
       // vfio_pin_map_dma: on error vfio_remove_dma: no partial mapping survives.
       const ctx = rp.ctx;
-      const c = containerOf(tx.world, ctx.container);
-      removeDma(tx, c, dmaAt(c.type1!, ctx.dmaIova)!, 'PIN_FAILED');
+      const dma = linkedDma(tx, task, rp, 'vfio_remove_dma(iommu, dma)');
+      if (dma !== null) removeDma(tx, containerOf(tx.world, ctx.container), dma, 'PIN_FAILED');
       release(tx, task, lockOf.iommu(ctx.container));
       tx.emit('map_dma.unwound', { container: ctx.container, iova: hex(ctx.dmaIova) });
       return 'RETURN';

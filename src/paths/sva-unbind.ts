@@ -6,7 +6,8 @@
  */
 import { acquire, release } from '../core/locks.js';
 import type { World } from '../core/world.js';
-import { bondToUnbind, unbindDetach, unbindPut } from '../kernel/iommu/sva.js';
+import { bondKey, bondToUnbind, unbindDetach, unbindPut } from '../kernel/iommu/sva.js';
+import { keep, type KeepsRefs, useKept } from '../core/lifetimes.js';
 import { lockOf } from '../vocab/locks.js';
 import { definePath, type PathLocals } from './types.js';
 
@@ -22,7 +23,7 @@ function handlersInFlight(w: World, device: string, pasid: number): string[] {
   return out;
 }
 
-interface UnbindLocals extends PathLocals {
+interface UnbindLocals extends PathLocals, KeepsRefs {
   device: string;
   pasid: number;
   mm: number;
@@ -41,6 +42,8 @@ export const svaUnbind = definePath<UnbindLocals, 'sva.unbind'>()('sva_unbind', 
         return 'RETURN';
       }
       Object.assign(rp.ctx, { device: bond.device, pasid: bond.pasid, mm: bond.mm });
+      // the handle is kept across the drain, under iommu_sva_lock
+      keep(task, 'bond', 'sva_bond', bondKey(bond), null);
       return 'DRAIN';
     },
   },
@@ -55,8 +58,10 @@ export const svaUnbind = definePath<UnbindLocals, 'sva.unbind'>()('sva_unbind', 
     },
     run(tx, task, rp) {
       const ctx = rp.ctx;
-      const bond = tx.world.bonds.find((b) => b.device === ctx.device && b.pasid === ctx.pasid && b.mm === ctx.mm)!;
-      rp.ctx.outcome = unbindDetach(tx, bond);
+      const bond = tx.world.bonds.find((b) => bondKey(b) === bondKey(ctx));
+      const alive = useKept(tx, task, 'bond', bond === undefined ? undefined : { id: null }, 'iommu_detach_device_pasid(domain, dev, ...) with the kept handle');
+      // a freed handle: the kernel would detach through freed memory; the model ends the call
+      rp.ctx.outcome = alive ? unbindDetach(tx, bond!) : { ret: 0n, decidedBy: 'KernelUseAfterFree: the SVA handle was freed under the unbind; the model ends the call here' };
       release(tx, task, lockOf.sva);
       return 'RETURN';
     },

@@ -9,6 +9,7 @@ import { acquire, holding, release } from '../core/locks.js';
 import { deviceOf } from '../core/lookup.js';
 import type { World } from '../core/world.js';
 import { unbindPut, unbindRemove } from '../kernel/vfio/device.js';
+import { containerLocks } from '../kernel/vfio/group.js';
 import { lockOf, writeLock, type LockUse } from '../vocab/locks.js';
 import type { StimulusOf } from '../vocab/records.js';
 import { definePath, type PathLocals } from './types.js';
@@ -36,7 +37,8 @@ function removalLocks(w: World, name: string): LockUse[] {
   if (g.devices.some((n) => n !== name && w.devices.get(n)?.state !== 'removed')) return [];
   const c = w.containers.get(g.container);
   if (c === undefined) return [];
-  return [writeLock(lockOf.containerGroups(c.id)), ...(c.type1 === null ? [] : [writeLock(lockOf.iommu(c.id))])];
+  // group.c:vfio_device_remove_group: mutex_lock(&group->group_lock), then vfio_group_detach_container (as a group file's release)
+  return [writeLock(lockOf.group(g.key)), ...containerLocks(w, c, true)];
 }
 
 /**

@@ -3,22 +3,27 @@
  * drivers/vfio/vfio_iommu_type1.c vfio_dma_do_unmap, with vfio_notify_dma_unmap for the dmas
  * that mdev drivers pinned. The type1 rules (src/kernel/vfio/type1/unmap.ts) cite the kernel's lines.
  */
-import { acquire, release } from '../core/locks.js';
+import { acquire, holding, release } from '../core/locks.js';
+import { forget, keep, type KeepsRefs, useKept } from '../core/lifetimes.js';
+import { dmaKey } from '../kernel/vfio/type1/dma-tree.js';
+import { accountLocks } from '../kernel/vfio/mdev.js';
 import { containerOf } from '../core/lookup.js';
 import type { Container, VfioDma, World } from '../core/world.js';
 import { type1Target } from '../kernel/vfio/fops.js';
 import { unchargeLocks as type1UnchargeLocks } from '../kernel/vfio/type1/accounting.js';
 import { notifyDmaUnmap, type UnmapArg, unmapValidate, type UnmapWalk, unmapWalk } from '../kernel/vfio/type1/unmap.js';
-import { U64_MAX } from '../log/u64.js';
+import { PAGE_SHIFT, U64_MAX } from '../log/u64.js';
 import { lockOf, writeLock, type LockUse } from '../vocab/locks.js';
 import { runEntry } from './atomic.js';
 import { definePath, type PathLocals } from './types.js';
 
-interface UnmapCtx extends PathLocals {
+interface UnmapCtx extends PathLocals, KeepsRefs {
   container: number;
   arg: UnmapArg;
   walk: UnmapWalk;
+  /** The pinned dma vfio_notify_dma_unmap is called with: its iova and size, as its memory holds them. */
   notifyIova: bigint;
+  notifySize: bigint;
 }
 
 /** vfio_lock_acct uncharges each live mm with charged dmas in the range under its mmap_lock. */
@@ -35,6 +40,13 @@ function unchargeLocks(w: World, c: Container | undefined, a: UnmapArg): LockUse
 /** iommu->lock, then the mmap_locks of the uncharges. */
 function walkLocks(w: World, container: number, a: UnmapArg): LockUse[] {
   return [writeLock(lockOf.iommu(container)), ...unchargeLocks(w, w.containers.get(container), a)];
+}
+
+/** iommu->lock, then the mmap_locks of the owners the vendor's unpins uncharge (no IOMMU domain). */
+function vendorUnpinLocks(w: World, ctx: UnmapCtx): LockUse[] {
+  const t = w.containers.get(ctx.container)?.type1;
+  const accounts = t != null && t.domain === null;
+  return [writeLock(lockOf.iommu(ctx.container)), ...(accounts ? accountLocks(w, t, ctx.notifyIova, Number(ctx.notifySize >> PAGE_SHIFT)) : [])];
 }
 
 export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
@@ -74,7 +86,11 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
       if ('outcome' in r) ctx.outcome = r.outcome;
       else if ('done' in r.value) ctx.outcome = r.value.done;
       else {
-        ctx.notifyIova = r.value.notify;
+        // vfio_notify_dma_unmap(iommu, dma): the pointer is kept across the drop of iommu->lock
+        const dma = c.type1!.dmas.get(r.value.notify)!;
+        ctx.notifyIova = dma.iova;
+        ctx.notifySize = dma.size;
+        keep(task, 'dma', 'vfio_dma', dmaKey(c, dma), dma.id);
         event = 'NOTIFY';
       }
       // mmap_lock was needed only around the uncharges; iommu->lock stays over the notify's
@@ -98,21 +114,26 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
   },
   callback: {
     mirrors: "drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (each device's ops->dma_unmap), mutex_unlock(device_list_lock)",
-    // the vendor's dma_unmap calls vfio_unpin_pages, which takes iommu->lock
-    requires: (_w, _t, rp, policy) => [
+    // the vendor's dma_unmap calls vfio_unpin_pages, which takes iommu->lock (and, without an
+    // IOMMU domain, the owner's mmap_lock to uncharge: vfio_unpin_page_external -> vfio_lock_acct);
+    // under the proposed fix the callbacks take device_list_lock here, after iommu->lock was dropped
+    requires: (w, _t, rp, policy) => [
       ...(policy.mdevNotify.dropsIommuLockFirst ? [writeLock(lockOf.deviceList(rp.ctx.container))] : []),
-      ...(policy.mdevDmaUnmap.vendorUnpins ? [writeLock(lockOf.iommu(rp.ctx.container))] : []),
+      ...(policy.mdevDmaUnmap.vendorUnpins ? vendorUnpinLocks(w, rp.ctx) : []),
     ],
     run(tx, task, rp) {
       const ctx = rp.ctx;
       const c = containerOf(tx.world, ctx.container);
       if (tx.policy.mdevNotify.dropsIommuLockFirst) acquire(tx, task, lockOf.deviceList(ctx.container), 'write', 'unmap_dma.callback (device_list_lock)');
-      if (tx.policy.mdevDmaUnmap.vendorUnpins) {
-        acquire(tx, task, lockOf.iommu(c.id), 'write', 'unmap_dma.callback (vfio_unpin_pages)');
-        notifyDmaUnmap(tx, c, ctx.notifyIova);
-        release(tx, task, lockOf.iommu(c.id));
-      } else notifyDmaUnmap(tx, c, ctx.notifyIova);
+      // device->ops->dma_unmap(device, dma->iova, dma->size): dma is read after mutex_unlock(&iommu->lock)
+      const now = c.type1!.dmas.get(ctx.notifyIova);
+      useKept(tx, task, 'dma', now, 'vfio_notify_dma_unmap: dma->iova, dma->size');
+      const dma = { iova: ctx.notifyIova, size: ctx.notifySize };
+      const locks = tx.policy.mdevDmaUnmap.vendorUnpins ? vendorUnpinLocks(tx.world, ctx) : [];
+      holding(tx, task, locks, 'unmap_dma.callback (vfio_unpin_pages)', () => notifyDmaUnmap(tx, c, dma));
       release(tx, task, lockOf.deviceList(ctx.container));
+      // goto again: the walk starts from the tree; the dma pointer is not used again
+      forget(task, 'dma');
       return 'RELOCK';
     },
   },

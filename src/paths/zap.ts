@@ -6,7 +6,7 @@
  * callback is a step. Under the dma-buf scheme the BAR's buffers are revoked first and restored
  * when decode comes back.
  */
-import { acquire, release } from '../core/locks.js';
+import { acquire, assertHeld, release } from '../core/locks.js';
 import type { Tx } from '../core/tx.js';
 import type { Device, World } from '../core/world.js';
 import { subscribersOf } from '../kernel/mm/mmu_notifier.js';
@@ -43,6 +43,7 @@ function barMappings(w: World, device: string): ZapLocals['maps'] {
 /** vfio_pci_dma_buf_move(vdev, false): memory decode is back, and the dma-bufs with it. */
 function restoreDmabufs(tx: Tx, d: Device): void {
   if (tx.policy.pfnmap.dmabuf && d.revoked) {
+    assertHeld(tx, lockOf.memory(d.name), `${d.name}'s dma-bufs (revoked)`, 'write'); // vfio_pci_dmabuf.c:vfio_pci_dma_buf_move: lockdep_assert_held_write(&vdev->memory_lock)
     d.revoked = false;
     tx.emit('dmabuf.restored', { device: d.name });
   }
@@ -77,6 +78,7 @@ export const zap = definePath<ZapLocals, ZapOp>()('zap', {
       }
       // vfio_pci_dma_buf_move(vdev, true) under memory_lock: from here on no importer maps it
       if (tx.policy.pfnmap.dmabuf && !d.revoked) {
+        assertHeld(tx, lockOf.memory(dev), `${dev}'s dma-bufs (revoked)`, 'write'); // vfio_pci_dmabuf.c:vfio_pci_dma_buf_move: lockdep_assert_held_write(&vdev->memory_lock)
         d.revoked = true;
         tx.emit('dmabuf.revoked', { device: dev });
       }

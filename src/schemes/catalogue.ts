@@ -32,7 +32,7 @@ const CATALOGUE: readonly Scheme[] = [
       'map-vs-munmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-vs-unmap': ['NoDeadlock', 'LockOrder'],
       'mdev-unmap-while-pinned': ['LockOrder'],
-      'oom-reap': ['LockOrder', 'NoBlockInNonBlockable'],
+      'oom-reap': ['LockOrder', 'NoBlockInNonBlockable', 'ProtectedByLock'],
       'reclaim-vs-map': ['LockOrder'],
       'zap-vs-p2p-map': ['NoDmaToDisabledMmio', 'NoDeadlock', 'LockOrder'],
     },

@@ -17,6 +17,8 @@ export const PROPERTY_NAMES = [
   'TeardownCompletes',
   'LockOrder',
   'NoBlockInNonBlockable',
+  'KernelUseAfterFree',
+  'ProtectedByLock',
   'KernelBug',
 ] as const;
 
@@ -35,5 +37,7 @@ export const GLOSS: Record<PropertyName, string> = {
   TeardownCompletes: 'once every process has exited and every device is unbound, nothing is left',
   LockOrder: 'the lock-class dependency graph over all explored steps has no cycle',
   NoBlockInNonBlockable: 'a non-blockable invalidation callback never sleeps or waits',
+  KernelUseAfterFree: 'a kernel path used an object (a vfio_dma, an SVA bond) after another path freed it, typically after dropping the lock that protected it',
+  ProtectedByLock: 'every change to a structure the kernel protects with a lock happens with that lock held, as lockdep_assert_held asserts',
   KernelBug: 'the model reached a kernel BUG_ON/WARN condition',
 };

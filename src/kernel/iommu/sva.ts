@@ -16,6 +16,7 @@ import { newId, type Device, type Mm, type PageRequest, type Subscriber, type Sv
 import { mmDrop, mmGrab, releasePasid } from '../mm/mm.js';
 import { backAnon } from '../mm/mm.js';
 import { BadReference } from '../../vocab/errors.js';
+import { noteFree } from '../../core/lifetimes.js';
 import { type LockUse, lockOf, writeLock } from '../../vocab/locks.js';
 
 /** IOMMU_FIRST_GLOBAL_PASID: PASID 0 is the RID's. */
@@ -108,6 +109,11 @@ export function bind(tx: Tx, s: StimulusOf<'sva.bind'>): Outcome {
   return { ret: 0n, out: { pasid }, decidedBy: at };
 }
 
+/** An SVA bond's key for the paths that keep a pointer to it (src/core/lifetimes.ts): device, PASID and mm. */
+export function bondKey(b: { readonly device: string; readonly pasid: number; readonly mm: number }): string {
+  return `${b.device}/${b.pasid}/mm${b.mm}`;
+}
+
 /** The SVA bond an unbind names (the handle iommu_sva_unbind_device gets). */
 export function bondToUnbind(tx: Tx, s: StimulusOf<'sva.unbind'>): SvaBond {
   const d = deviceOf(tx.world, s.device);
@@ -138,6 +144,7 @@ export function unbindDetach(tx: Tx, bond: SvaBond, flags: 'none' | 'FLUSHED' | 
     tx.fire('sva_bond', `${d.name}/${bond.pasid}`, bond, 'UNBIND');
     const mm = mmOf(tx.world, bond.mm);
     mm.svaNotifiers = mm.svaNotifiers.filter((n) => n !== d.name);
+    noteFree(tx, 'sva_bond', bondKey(bond), null, 'iommu-sva.c:iommu_sva_unbind_device: kfree(handle)');
     tx.world.bonds = tx.world.bonds.filter((b) => b !== bond);
     const lastBond = !tx.world.bonds.some((b) => b.mm === mm.id);
     const release = lastBond ? policy.atLastUnbind(flags) : null;

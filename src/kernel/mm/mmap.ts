@@ -6,12 +6,14 @@ import { type LockUse, lockOf, writeLock, readLock } from '../../vocab/locks.js'
 import type { StimulusOf } from '../../vocab/records.js';
 import { fput } from '../fs/file.js';
 import { backAnon } from './mm.js';
+import { assertHeld } from '../../core/locks.js';
 
 /**
  * Address spaces (mm/mmap.c, mm/memory.c): mmap of anonymous memory or a device region, munmap's
  * checks and vma removal, and a CPU access that faults pages in.
  */
-function insertVma(mm: Mm, v: Vma): void {
+function insertVma(tx: Tx, mm: Mm, v: Vma): void {
+  assertHeld(tx, lockOf.mmap(mm.id), `mm ${mm.id}'s vma tree`, 'write'); // mm/vma.c: vma_start_write before the tree store -> __is_vma_write_locked: mmap_assert_write_locked(vma->vm_mm)
   let i = mm.vmas.length;
   while (i > 0 && mm.vmas[i - 1]!.start > v.start) i -= 1;
   mm.vmas.splice(i, 0, v);
@@ -42,14 +44,14 @@ export function mmap(tx: Tx, s: StimulusOf<'mmap'>): Outcome {
   }
   if (addr + length > mm.nextMmap) mm.nextMmap = addr + length;
   if (s.fd === undefined) {
-    insertVma(mm, { start: addr, end: addr + length, prot, kind: 'anon', phys: null, state: 'anon' });
+    insertVma(tx, mm, { start: addr, end: addr + length, prot, kind: 'anon', phys: null, state: 'anon' });
     tx.emit('vma.mapped', { pid: p.pid, start: hex(addr), end: hex(addr + length), kind: 'anon' });
     return { ret: addr, decidedBy: at };
   }
   const f = fdFile(tx, p, s.fd);
   if (f.kind !== 'device') tx.fail('ENODEV', `${at}: file has no mmap operation`);
   const v = tx.ops.mmapDevice(tx, deviceOf(tx.world, f.device!), f.id, addr, length, offset, prot); // f_op->mmap
-  insertVma(mm, v);
+  insertVma(tx, mm, v);
   f.refs += 1; // vma->vm_file = get_file(file)
   tx.emit('vma.mapped', { pid: p.pid, start: hex(addr), end: hex(addr + length), kind: 'bar', device: v.device!, bar: v.bar! });
   return { ret: addr, decidedBy: 'vfio_pci_core.c:vfio_pci_core_mmap' };
@@ -79,6 +81,7 @@ export function removeVmas(tx: Tx, mm: Mm, start: bigint, end: bigint): void {
     gone.push(slice(v, v.start < start ? start : v.start, v.end > end ? end : v.end));
   }
   if (gone.length === 0) return;
+  assertHeld(tx, lockOf.mmap(mm.id), `mm ${mm.id}'s vma tree`, 'write'); // every vma removal holds mmap_write_lock: do_vmi_munmap (vms_gather_munmap_vmas: vma_start_write -> mmap_assert_write_locked), exit_mmap (mmap_write_lock before remove_vma)
   mm.vmas = keep;
   for (const v of gone) {
     tx.emit('vma.unmapped', { mm: mm.id, start: hex(v.start), end: hex(v.end), kind: v.kind });

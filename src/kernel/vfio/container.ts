@@ -147,7 +147,9 @@ export const CONTAINER_FOPS: FileOps = {
 
 /** The locks of a container ioctl that runs as one step (SET_IOMMU, GET_INFO), in order. */
 export function containerIoctlLocks(c: Container, cmd: string): LockUse[] {
-  if (cmd === 'VFIO_SET_IOMMU') return [writeLock(lockOf.containerGroups(c.id))];
+  // vfio_ioctl_set_iommu: down_write(&container->group_lock); __vfio_container_attach_groups ->
+  // vfio_iommu_type1_attach_group: mutex_lock(&iommu->lock) for each group
+  if (cmd === 'VFIO_SET_IOMMU') return [writeLock(lockOf.containerGroups(c.id)), writeLock(lockOf.iommu(c.id))];
   if (c.type1 !== null && cmd === 'VFIO_IOMMU_GET_INFO') return [writeLock(lockOf.iommu(c.id))];
   return [];
 }

@@ -15,7 +15,8 @@ import type { StimulusOf } from '../../vocab/records.js';
 import { fput } from '../fs/file.js';
 import { resetAtDisable, resetFunction } from './pci/reset.js';
 import { unmapUnpin } from './type1/unmap.js';
-import { deviceListLocks } from './type1/attach.js';
+import { assertDeviceListLocked, deviceListLocks } from './type1/attach.js';
+import { assertHeld } from '../../core/locks.js';
 
 /** The device file's ioctls: vfio_device_fops_unl_ioctl -> device->ops->ioctl. */
 export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {
@@ -85,6 +86,7 @@ export const DEVICE_FOPS: FileOps = {
 export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
   const d = deviceOf(tx.world, f.device!);
   const g = groupOf(tx.world, d.group);
+  assertHeld(tx, lockOf.devSet(d.name), `device ${d.name}'s open_count`); // vfio_main.c:vfio_df_close: lockdep_assert_held(&device->dev_set->lock)
   if (d.openCount === 1) {
     d.openCount = 0;
     // the 2017 RFC: "we do a pass of unbinds on release", without release flags
@@ -101,6 +103,7 @@ export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
     }
     if (g.container !== null) {
       const t = containerOf(tx.world, g.container).type1;
+      if (t !== null && d.mdev) assertDeviceListLocked(tx, containerOf(tx.world, g.container)); // vfio_device_container_unregister -> vfio_iommu_type1_unregister_device
       if (t !== null) t.deviceList = t.deviceList.filter((n) => n !== d.name);
     }
     if (!d.mdev) {
@@ -108,6 +111,7 @@ export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
       d.memoryEnabled = false;
       resetAtDisable(tx, d);
     }
+    assertHeld(tx, lockOf.group(g.key), `group ${g.key}'s container_users`); // container.c:vfio_group_unuse_container: lockdep_assert_held(&group->group_lock)
     g.containerUsers -= 1;
     d.registrations -= 1;
     // The last registration reference: a waiting vfio_unregister_group_dev completes.

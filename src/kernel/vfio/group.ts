@@ -4,7 +4,8 @@
  */
 
 import { unchargeLocks } from './type1/accounting.js';
-import { attachGroup, detachGroup, deviceListLocks } from './type1/attach.js';
+import { assertDeviceListLocked, attachGroup, detachGroup, deviceListLocks } from './type1/attach.js';
+import { assertHeld } from '../../core/locks.js';
 import { fileOf, containerOf, groupOf } from '../../core/lookup.js';
 import { Tx, type Outcome, type FileOps } from '../../core/tx.js';
 import type { Process, Group, World, Container } from '../../core/world.js';
@@ -87,6 +88,8 @@ function groupSetContainer(tx: Tx, p: Process, g: Group, s: StimulusOf<'ioctl'>)
   if (c.groups.length > 0 && c.noiommu !== g.noiommu) tx.fail('EPERM', 'container.c:vfio_container_attach_group: noiommu and iommu groups cannot share a container');
   // iommu_group_claim_dma_owner: the group's devices are all bound to vfio here, so it succeeds.
   if (c.type1 !== null) attachGroup(tx, c, g);
+  assertHeld(tx, lockOf.group(g.key), `group ${g.key}'s container`); // container.c:vfio_container_attach_group: lockdep_assert_held(&group->group_lock)
+  assertHeld(tx, lockOf.containerGroups(c.id), `container ${c.id}'s group_list`, 'write'); // vfio_container_attach_group: down_write(&container->group_lock) around list_add
   g.container = c.id;
   g.containerUsers = 1;
   c.noiommu = g.noiommu;
@@ -125,14 +128,17 @@ function groupGetDeviceFd(tx: Tx, p: Process, g: Group, s: StimulusOf<'ioctl'>):
     if (g.noiommu && !p.capSysRawio) tx.fail('EPERM', 'group.c:vfio_group_use_container: noiommu && !capable(CAP_SYS_RAWIO)');
   }
   const first = d.openCount === 0;
+  assertHeld(tx, lockOf.devSet(d.name), `device ${d.name}'s open_count`); // vfio_main.c:vfio_df_open: lockdep_assert_held(&device->dev_set->lock)
   d.openCount += 1;
   d.registrations += 1;
   const f = newFile(tx, 'device', { device: d.name });
   if (first) {
     // vfio_group_use_container: get_file(group->opened_file), container_users++.
     fileOf(tx.world, g.file!).refs += 1;
+    assertHeld(tx, lockOf.group(g.key), `group ${g.key}'s container_users`); // container.c:vfio_group_use_container: lockdep_assert_held(&group->group_lock)
     g.containerUsers += 1;
     // vfio_device_container_register: type1 adds devices with a dma_unmap op (mdevs).
+    if (d.mdev && c.type1 !== null) assertDeviceListLocked(tx, c); // vfio_device_container_register -> vfio_iommu_type1_register_device
     if (d.mdev && c.type1 !== null) c.type1.deviceList.push(d.name);
     // vfio_pci_core_enable: pci_enable_device sets PCI_COMMAND_MEMORY, vfio_config_init copies
     // it into vconfig.
@@ -162,6 +168,8 @@ function releaseGroupFile(tx: Tx, key: string): void {
 export function detachContainer(tx: Tx, g: Group): void {
   const c = containerOf(tx.world, g.container!);
   tx.cascade('group.detached', { group: g.key, container: c.id }, () => {
+    assertHeld(tx, lockOf.group(g.key), `group ${g.key}'s container`); // container.c:vfio_group_detach_container: lockdep_assert_held(&group->group_lock)
+    assertHeld(tx, lockOf.containerGroups(c.id), `container ${c.id}'s group_list`, 'write'); // vfio_group_detach_container: down_write(&container->group_lock) around list_del
     if (c.type1 !== null) detachGroup(tx, c, g);
     c.groups = c.groups.filter((k) => k !== g.key);
     g.container = null;
@@ -190,7 +198,7 @@ export const GROUP_FOPS: FileOps = {
  * container->group_lock (write), then type1's iommu->lock; when the last group detaches, the
  * unmap of everything uncharges each live mm under its mmap_lock (vfio_lock_acct).
  */
-function containerLocks(w: World, c: Container | undefined, detaching: boolean): LockUse[] {
+export function containerLocks(w: World, c: Container | undefined, detaching: boolean): LockUse[] {
   if (c === undefined) return [];
   if (c.type1 === null) return [writeLock(lockOf.containerGroups(c.id))];
   return [writeLock(lockOf.containerGroups(c.id)), writeLock(lockOf.iommu(c.id)), ...(detaching && c.groups.length === 1 ? unchargeLocks(w, c.type1.dmas.valuesArray()) : [])];
@@ -210,9 +218,10 @@ export function groupIoctlLocks(w: World, p: Process, g: Group, s: StimulusOf<'i
     const name = typeof s.arg === 'object' && s.arg !== null ? (s.arg as { name?: unknown }).name : undefined;
     const d = typeof name === 'string' ? w.devices.get(name) : undefined;
     if (d === undefined) return [groupLock];
-    // an mdev's first open registers it with type1 (vfio_device_container_register)
+    // the first open of an mdev registers it in type1's device_list (vfio_df_device_first_open ->
+    // vfio_device_container_register -> vfio_iommu_type1_register_device), under dev_set->lock
     const c = g.container === null ? undefined : w.containers.get(g.container);
-    const registers = d.mdev && d.openCount === 0 && c?.type1 != null;
+    const registers = d.mdev && d.openCount === 0 && d.group === g.key && c?.type1 != null;
     return [groupLock, writeLock(lockOf.devSet(d.name)), ...(registers ? deviceListLocks(c!, policy) : [])];
   }
   return [];

@@ -13,6 +13,7 @@ import type { Container, Device, Type1, VfioDma, World } from '../../core/world.
 import { findDma, markPins } from './type1/dma-tree.js';
 import { accountLockedVm } from './type1/accounting.js';
 import { backAnon } from '../mm/mm.js';
+import { assertHeld } from '../../core/locks.js';
 import { BadReference } from '../../vocab/errors.js';
 import { type LockUse, lockOf, writeLock, readLock } from '../../vocab/locks.js';
 
@@ -57,6 +58,7 @@ export function pinPages(tx: Tx, s: StimulusOf<'mdev.pin_pages'>): Outcome {
   }
   if (t.deviceList.length === 0) tx.fail('EINVAL', `${at}: list_empty(&iommu->device_list)`);
   const doAccounting = t.domain === null;
+  assertHeld(tx, lockOf.iommu(c.id), `the pfn_lists of container ${c.id}'s dmas (vfio_iommu_type1_pin_pages)`); // vfio_iommu_type1_pin_pages: mutex_lock(&iommu->lock) before the checks above
   const done: Array<{ dma: VfioDma; iova: bigint; fresh: boolean }> = [];
   try {
     for (let i = 0; i < s.npage; i += 1) {
@@ -128,6 +130,7 @@ export function unpinRange(tx: Tx, c: Container | null, d: Device, iova: bigint,
   const t = c?.type1 ?? null;
   if (c === null || t === null) return;
   if (!t.v2) return tx.kernelBug('vfio_iommu_type1.c:vfio_iommu_type1_unpin_pages: WARN_ON(!iommu->v2)');
+  assertHeld(tx, lockOf.iommu(c.id), `the pfn_lists of container ${c.id}'s dmas (vfio_iommu_type1_unpin_pages)`); // vfio_iommu_type1_unpin_pages: mutex_lock(&iommu->lock)
   let i = 0;
   for (; i < npage; i += 1) {
     const page = (iova & ~(PAGE_SIZE - 1n)) + BigInt(i) * PAGE_SIZE;
@@ -194,10 +197,25 @@ export function mdevLocks(w: World, s: StimulusOf<'mdev.pin_pages' | 'mdev.unpin
   const c = g?.container == null ? undefined : w.containers.get(g.container);
   if (c?.type1 == null) return [];
   const locks = [writeLock(lockOf.iommu(c.id))];
+  // Without an IOMMU domain pins are accounted: vfio_pin_page_external / vfio_unpin_page_external
+  // -> vfio_lock_acct -> mm_lock_acct takes mmap_write_lock_killable(dma->mm), under iommu->lock.
+  if (s.op !== 'mdev.dma_rw' && c.type1.domain === null) locks.push(...accountLocks(w, c.type1, s.iova, s.npage));
   if (s.op === 'mdev.dma_rw') {
     const mms = new Set<number>();
     for (const x of c.type1.dmas.valuesArray()) if (x.iova < s.iova + s.length && s.iova < x.iova + x.size && w.mms.get(x.mm)?.state === 'live') mms.add(x.mm);
     for (const mm of [...mms].sort((a, b) => a - b)) locks.push(readLock(lockOf.mmap(mm)));
   }
   return locks;
+}
+
+/**
+ * The mmap_locks (write) under which pinning or unpinning `npage` pages from `iova` charges or
+ * uncharges the owners of the dmas there (mdev-only containers account: vfio_lock_acct).
+ */
+export function accountLocks(w: World, t: Type1, iova: bigint, npage: number): LockUse[] {
+  const start = iova & ~(PAGE_SIZE - 1n);
+  const end = start + BigInt(npage) * PAGE_SIZE;
+  const mms = new Set<number>();
+  for (const dma of t.dmas.valuesArray()) if (dma.iova < end && start < dma.iova + dma.size && w.mms.get(dma.mm)?.state === 'live') mms.add(dma.mm);
+  return [...mms].sort((a, b) => a - b).map((mm) => writeLock(lockOf.mmap(mm)));
 }

@@ -9,6 +9,8 @@ import { Tx } from '../../../core/tx.js';
 import type { Device, Vma, Process } from '../../../core/world.js';
 import { PAGE_SIZE, hex } from '../../../log/u64.js';
 import type { Prot } from '../../../vocab/records.js';
+import { assertHeld } from '../../../core/locks.js';
+import { lockOf } from '../../../vocab/locks.js';
 
 /** VFIO_PCI_OFFSET_SHIFT: a region's offset in the device file is its index << 40. */
 const OFFSET_SHIFT = 40n;
@@ -45,6 +47,7 @@ export function faultBar(tx: Tx, p: Process, v: Vma): boolean {
     tx.emit('bar.fault', { pid: p.pid, addr: hex(v.start), device: d.name, bar: v.bar!, result: 'VM_FAULT_SIGBUS' });
     return false;
   }
+  assertHeld(tx, lockOf.memory(d.name), `the BAR PTEs of ${d.name} in mm ${p.mm}`, 'read'); // vfio_pci_core.c:vfio_pci_vmf_insert_pfn: lockdep_assert_held_read(&vdev->memory_lock)
   tx.fire('bar_mapping', `${p.mm}@${hex(v.start)}`, v, 'FAULT');
   tx.emit('bar.fault', { pid: p.pid, addr: hex(v.start), device: d.name, bar: v.bar!, result: 'VM_FAULT_NOPAGE' });
   return true;
@@ -55,6 +58,7 @@ export function faultBar(tx: Tx, p: Process, v: Vma): boolean {
  * BAR mmaps of the device lose their PTEs. IOMMU mappings of the BAR are not touched.
  */
 export function zapBars(tx: Tx, d: Device): void {
+  assertHeld(tx, lockOf.memory(d.name), `the BAR PTEs of ${d.name}`, 'write'); // vfio_pci_core.c: vfio_pci_zap_bars runs in vfio_pci_zap_and_down_write_memory_lock, after down_write(&vdev->memory_lock)
   for (const mm of tx.world.mms.values()) {
     for (const v of mm.vmas) {
       if (v.kind === 'bar' && v.device === d.name && v.state === 'populated') {

@@ -7,6 +7,8 @@ import { processOf, fdFile, deviceOf } from '../../../core/lookup.js';
 import { Tx, type Outcome } from '../../../core/tx.js';
 import type { StimulusOf } from '../../../vocab/records.js';
 import { zapBars } from './bar.js';
+import { assertHeld } from '../../../core/locks.js';
+import { lockOf } from '../../../vocab/locks.js';
 
 /**
  * SPEC 1.3 `pci.command`: the user writes PCI_COMMAND through the config region;
@@ -19,6 +21,7 @@ export function pciCommand(tx: Tx, s: StimulusOf<'pci.command'>): Outcome {
   if (f.kind !== 'device') tx.fail('EINVAL', 'fs/read_write.c:vfs_write: the file has no config region');
   const d = deviceOf(tx.world, f.device!);
   if (!s.memory && !d.mdev) zapBars(tx, d);
+  if (!d.mdev) assertHeld(tx, lockOf.memory(d.name), `${d.name}'s virtual PCI_COMMAND`, 'write'); // vfio_basic_config_write: down_write(&vdev->memory_lock) around the vconfig update; __vfio_pci_memory_enabled: "Caller should hold memory_lock semaphore"
   if (d.memoryEnabled !== s.memory) tx.emit('pci.memory', { device: d.name, enabled: s.memory });
   d.memoryEnabled = s.memory;
   return { ret: 0n, decidedBy: 'vfio_pci_config.c:vfio_basic_config_write' };

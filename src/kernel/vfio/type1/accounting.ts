@@ -10,6 +10,7 @@ import type { Container, Mm, Process, VfioDma, World } from '../../../core/world
 import { mmDrop, mmGrab } from '../../mm/mm.js';
 import { type LockUse, writeLock, lockOf } from '../../../vocab/locks.js';
 import { markPins } from './dma-tree.js';
+import { assertHeld } from '../../../core/locks.js';
 
 /** vpfn_pages: pages of [iova, iova+len) already pinned through pfn_list (not charged twice). */
 export function vpfnPages(dma: VfioDma, iova: bigint, len: bigint): number {
@@ -26,6 +27,7 @@ export function accountLockedVm(tx: Tx, mm: Mm, dma: VfioDma | null, pages: numb
     if (dma !== null) dma.lockedVm += pages;
     return;
   }
+  assertHeld(tx, lockOf.mmap(mm.id), `mm ${mm.id}'s locked_vm`, 'write'); // mm/util.c:__account_locked_vm: mmap_assert_write_locked(mm)
   mm.lockedVm += pages;
   if (dma !== null) dma.lockedVm += pages;
   tx.touched.mms.add(mm.id);
@@ -44,9 +46,11 @@ export function changeDmaOwner(tx: Tx, c: Container, p: Process, dma: VfioDma): 
   if (pages > 0) {
     const limit = Number(p.rlimitMemlock >> PAGE_SHIFT);
     if (!p.capIpcLock && newMm.lockedVm + pages > limit) tx.fail('ENOMEM', 'vfio_iommu_type1.c:vfio_change_dma_owner: mm_lock_acct over RLIMIT_MEMLOCK');
+    assertHeld(tx, lockOf.mmap(newMm.id), `mm ${newMm.id}'s locked_vm`, 'write'); // mm_lock_acct -> mm/util.c:__account_locked_vm: mmap_assert_write_locked(mm)
     newMm.lockedVm += pages;
     tx.touched.mms.add(newMm.id);
     if (oldMm.state === 'live') {
+      assertHeld(tx, lockOf.mmap(oldMm.id), `mm ${oldMm.id}'s locked_vm`, 'write'); // mm_lock_acct -> mm/util.c:__account_locked_vm: mmap_assert_write_locked(mm)
       oldMm.lockedVm -= pages;
       tx.touched.mms.add(oldMm.id);
     }

@@ -13,6 +13,7 @@ import { accountLockedVm } from './accounting.js';
 import { pinMapDma } from './map.js';
 import { unmapUnpin, unmapUnpinAll } from './unmap.js';
 import type { Policy } from '../../../schemes/policies/index.js';
+import { assertHeld } from '../../../core/locks.js';
 import { lockOf, writeLock, type LockUse } from '../../../vocab/locks.js';
 
 /** vfio_iommu_type1_open: v1 for VFIO_TYPE1_IOMMU, v2 for VFIO_TYPE1v2_IOMMU. */
@@ -27,6 +28,7 @@ export function open(v2: boolean): Type1 {
 export function attachGroup(tx: Tx, c: Container, g: Group): void {
   const t = c.type1!;
   const at = 'vfio_iommu_type1.c:vfio_iommu_type1_attach_group';
+  assertHeld(tx, lockOf.iommu(c.id), `container ${c.id}'s IOMMU groups and domain (attach_group)`); // vfio_iommu_type1_attach_group: mutex_lock(&iommu->lock) first
   if (t.vaddrInvalidCount > 0) tx.fail('EBUSY', `${at}: vaddr_invalid_count`);
   if (t.emulatedGroups.includes(g.key) || t.domain?.groups.includes(g.key)) tx.fail('EINVAL', `${at}: group already attached`);
   if (g.emulated) {
@@ -107,6 +109,7 @@ function replay(tx: Tx, c: Container): void {
 /** vfio_iommu_type1_detach_group. */
 export function detachGroup(tx: Tx, c: Container, g: Group): void {
   const t = c.type1!;
+  assertHeld(tx, lockOf.iommu(c.id), `container ${c.id}'s IOMMU groups and domain (detach_group)`); // vfio_iommu_type1_detach_group: mutex_lock(&iommu->lock) first
   if (g.emulated) {
     t.emulatedGroups = t.emulatedGroups.filter((k) => k !== g.key);
     if (t.emulatedGroups.length === 0 && t.domain === null) {
@@ -153,4 +156,9 @@ export function release(tx: Tx, c: Container): void {
  */
 export function deviceListLocks(c: Container, policy: Policy): LockUse[] {
   return policy.mdevNotify.dropsIommuLockFirst ? [writeLock(lockOf.deviceList(c.id))] : [writeLock(lockOf.iommu(c.id)), writeLock(lockOf.deviceList(c.id))];
+}
+
+/** The device_list change of vfio_iommu_type1_register_device / _unregister_device, under its locks. */
+export function assertDeviceListLocked(tx: Tx, c: Container): void {
+  for (const l of deviceListLocks(c, tx.policy)) assertHeld(tx, l.lock, `container ${c.id}'s device_list`);
 }

@@ -10,6 +10,8 @@ import { initialState } from '../../../core/stepper.js';
 import { type Outcome, Tx } from '../../../core/tx.js';
 import { newId, type Container, type Domain, type IommuPte, type Mm, type PinExtent, type Process, type Type1, type VfioDma } from '../../../core/world.js';
 import { backAnon, mmGrab } from '../../mm/mm.js';
+import { assertHeld } from '../../../core/locks.js';
+import { lockOf } from '../../../vocab/locks.js';
 import { dmaKey, findDma, linkDma, markPins, pgsizeBitmap } from './dma-tree.js';
 import { dmaArg, MAP_FLAGS, MAP_MINSZ } from './args.js';
 import { accountLockedVm, changeDmaOwner, vpfnPages } from './accounting.js';
@@ -111,6 +113,7 @@ export function mapLink(tx: Tx, p: Process, c: Container, a: MapArg): { done: Ou
   };
   t.dmaAvail -= 1;
   mmGrab(mm);
+  assertHeld(tx, lockOf.iommu(c.id), `the dma tree of container ${c.id} (vfio_link_dma)`); // vfio_dma_do_map: vfio_link_dma after mutex_lock(&iommu->lock)
   linkDma(t, dma);
   tx.touched.containers.add(c.id);
   tx.touched.dmas.push({ container: c.id, iova: dma.iova, dma: dma.id });
@@ -203,6 +206,7 @@ export function chargePins(tx: Tx, mm: Mm, dma: VfioDma, pinned: PinnedRuns): vo
  */
 export function mapRuns(tx: Tx, c: Container, dma: VfioDma, pinned: PinnedRuns, size: bigint): void {
   const domain = c.type1!.domain!;
+  assertHeld(tx, lockOf.iommu(c.id), `vfio_dma ${dmaKey(c, dma)}'s mapping (vfio_iommu_map)`); // vfio_pin_map_dma runs under vfio_dma_do_map's (or vfio_iommu_replay's attach_group's) mutex_lock(&iommu->lock)
   for (const r of pinned.runs) {
     dma.extents.push(r);
     if (r.kind === 'ram') tx.emit('pages.pinned', { container: c.id, iova: hex(r.iova), npages: Number(r.size >> PAGE_SHIFT), phys: hex(r.phys) });

@@ -14,6 +14,9 @@ import { dmaKey, findDma, firstNode, markPins, pgsizeBitmap } from './dma-tree.j
 import { BITMAP_SZ, dmaArg, UNMAP_FLAGS, UNMAP_MINSZ } from './args.js';
 import { accountLockedVm } from './accounting.js';
 import { touchMap } from '../../mm/mmu_notifier.js';
+import { assertHeld } from '../../../core/locks.js';
+import { noteFree } from '../../../core/lifetimes.js';
+import { lockOf } from '../../../vocab/locks.js';
 
 /** UNMAP_DMA's arguments after the ioctl layer's checks. */
 export interface UnmapArg {
@@ -131,11 +134,11 @@ export function unmapWalk(tx: Tx, c: Container, a: UnmapArg, w: UnmapWalk): { do
 
 /**
  * vfio_notify_dma_unmap's callbacks, called with device_list_lock held and iommu->lock dropped:
- * dma_unmap(iova, size) on every registered device (drivers/vfio/vfio_iommu_type1.c).
+ * `device->ops->dma_unmap(device, dma->iova, dma->size)` on every registered device
+ * (drivers/vfio/vfio_iommu_type1.c). The caller read `dma->iova` and `dma->size` (after the
+ * unlock, as the kernel does: src/paths/unmap-dma.ts checks that the dma is still alive).
  */
-export function notifyDmaUnmap(tx: Tx, c: Container, iova: bigint): void {
-  const dma = c.type1!.dmas.get(iova);
-  if (dma === undefined) return;
+export function notifyDmaUnmap(tx: Tx, c: Container, dma: { readonly iova: bigint; readonly size: bigint }): void {
   tx.cascade('mdev.dma_unmap', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => {
     for (const name of c.type1!.deviceList) tx.ops.dmaUnmap(tx, c, deviceOf(tx.world, name), dma.iova, dma.size); // device->ops->dma_unmap
   });
@@ -151,6 +154,8 @@ export function removeDma(tx: Tx, c: Container, dma: VfioDma, event: 'REMOVE' | 
   tx.cascade('dma.removed', { container: c.id, iova: hex(dma.iova), size: hex(removedSize) }, () => {
     if (dma.pfnList.size > 0) tx.kernelBug('vfio_iommu_type1.c:vfio_remove_dma: WARN_ON(!RB_EMPTY_ROOT(&dma->pfn_list))');
     tx.fire('vfio_dma', dmaKey(c, dma), dma, event);
+    assertHeld(tx, lockOf.iommu(c.id), `the dma tree of container ${c.id} (vfio_unlink_dma)`); // every vfio_remove_dma caller holds iommu->lock (vfio_dma_do_unmap, vfio_pin_map_dma, detach_group's unmap_unpin_all)
+    noteFree(tx, 'vfio_dma', dmaKey(c, dma), dma.id, 'vfio_iommu_type1.c:vfio_remove_dma: kfree(dma)');
     t.dmas.delete(dma.iova);
     // mmu_interval_notifier_remove of the pinless scheme's interval notifier, if any, and the
     // BAR links of vma-link / dma-buf schemes
@@ -218,6 +223,7 @@ export function unmapUnpinAll(tx: Tx, c: Container): void {
 export function invalidateUserRange(tx: Tx, c: Container, mm: number, start: bigint, end: bigint): void {
   for (const dma of c.type1!.dmas.valuesArray()) {
     if (dma.mm !== mm || !dma.iommuMapped || dma.vaddr >= end || start >= dma.vaddr + dma.size) continue;
+    assertHeld(tx, lockOf.iommu(c.id), `vfio_dma ${dmaKey(c, dma)}'s mapping and pins (vfio_unmap_unpin)`); // type1 unmaps and unpins a dma only under iommu->lock (vfio_remove_dma's callers, detach_group)
     tx.cascade('dma.invalidated', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => unmapUnpin(tx, c, dma, true));
   }
 }
