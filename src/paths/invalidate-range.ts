@@ -94,7 +94,7 @@ function rangePath<O extends RangeOp>(spec: RangeSpec<O>): PathDef {
         return begin(tx, task, ctx, r, 'enter');
       },
     },
-    callback: callbackStep('mm/mmu_notifier.c:mn_hlist_invalidate_range_start (one subscriber)', `${spec.name}.callback${spec.blockable ? '' : ' (non-blockable)'}`, 'NEXT', 'END'),
+    callback: callbackStep('mm/mmu_notifier.c:mn_itree_invalidate / mn_hlist_invalidate_range_start (one subscriber)', `${spec.name}.callback${spec.blockable ? '' : ' (non-blockable)'}`, 'NEXT', 'END'),
     leave: {
       mirrors: 'mm/mmu_notifier.c:__mmu_notifier_invalidate_range_end, then the unmap (the OOM reaper: then the next vma)',
       run(tx, task, rp) {
