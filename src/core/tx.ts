@@ -266,7 +266,8 @@ export interface KernelOps {
 /** A notifier subscriber's invalidate callback, and the locks it takes (its task waits for them). */
 export interface NotifierOps<S extends Subscriber> {
   locks(w: World, policy: Policy, sub: S, task: Task | undefined): LockUse[];
-  invalidate(tx: Tx, task: Task, sub: S, mm: number, start: bigint, end: bigint, where: string): void;
+  /** `false`: the callback failed (a non-blockable trylock that missed: the core's -EAGAIN). */
+  invalidate(tx: Tx, task: Task, sub: S, mm: number, start: bigint, end: bigint, where: string): boolean | void;
 }
 
 /** What the engine hands every Tx: the action table and the ops tables. */

@@ -5,9 +5,11 @@
  * that takes iommu->lock). munmap, reclaim, the OOM reaper, the BAR zap and exit_mmap's
  * release all run it. The first `inStart` calls run inside invalidate_range_start, under the
  * lockdep map; after the last of them invalidate_range_start returns and the map is left
- * (startReturns), before any later step runs.
+ * (startReturns), before any later step runs. An interval callback that fails (only a
+ * non-blockable one can: its trylock) ends invalidate_range_start with -EAGAIN at once
+ * (invalidateStartFails): the path's `last` step sees `failed` and must not end the range.
  */
-import { invalidateEnd, invalidateStart, callbackRequires, runCallback, startReturns, type Subscriber } from '../kernel/mm/mmu_notifier.js';
+import { invalidateEnd, invalidateStart, invalidateStartFails, callbackRequires, runCallback, startReturns, type Subscriber } from '../kernel/mm/mmu_notifier.js';
 import { KERNEL } from '../kernel/tables.js';
 import type { Task } from '../core/world.js';
 import type { Tx } from '../core/tx.js';
@@ -33,6 +35,11 @@ export interface CallbackLocals extends PathLocals {
    * mmu_interval_read_begin on one of them waits for this task.
    */
   inflight?: number[];
+  /**
+   * invalidate_range_start failed (-EAGAIN: an interval callback of a non-blockable range
+   * failed): the later callbacks were not called and the caller must not call invalidate_range_end.
+   */
+  failed?: boolean;
 }
 
 /** invalidate_range_start on `mm`, counted in the path's invalidations in flight. */
@@ -62,6 +69,7 @@ export function startCalls<A extends string, B extends string>(tx: Tx, task: Tas
   ctx.calls = calls;
   ctx.i = 0;
   ctx.inStart = inStart;
+  ctx.failed = false;
   if (inStart === 0) startReturns(tx, task);
   return calls.length > 0 ? some : none;
 }
@@ -82,7 +90,14 @@ export function callbackStep<Ctx extends CallbackLocals, O extends StimulusOp, A
     run(tx, task, rp) {
       const ctx = rp.ctx;
       const c = ctx.calls[ctx.i]!;
-      runCallback(tx, task, c.sub, c.mm, c.start, c.end, where);
+      if (!runCallback(tx, task, c.sub, c.mm, c.start, c.end, where) && c.sub.kind === 'interval') {
+        // mn_itree_invalidate: goto out_would_block; the remaining calls are not made
+        invalidateStartFails(tx, task, c.mm);
+        forgetInflight(ctx, c.mm);
+        ctx.failed = true;
+        ctx.i = ctx.calls.length;
+        return last;
+      }
       ctx.i += 1;
       if (ctx.i === ctx.inStart) startReturns(tx, task);
       return ctx.i < ctx.calls.length ? next : last;

@@ -2,15 +2,17 @@
  * The steps of munmap, memory reclaim and the OOM reaper, the three paths of
  * machines/paths/invalidate-range.machine.ts: the same invalidate_range_start -> one callback
  * per step -> invalidate_range_end (mm/mmu_notifier.c), entered under a different lock and
- * ending with a different unmap. Each is a `RangeSpec`; the steps are written once.
+ * ending with a different unmap. Each is a `RangeSpec`; the steps are written once. munmap and
+ * reclaim invalidate one range; the OOM reaper one range per reapable vma, each with its own
+ * start, callbacks and end (leave begins the next).
  */
 import { acquire, release } from '../core/locks.js';
 import { mmOf, processOf } from '../core/lookup.js';
 import type { Outcome, Tx } from '../core/tx.js';
-import type { World } from '../core/world.js';
+import type { Task, World } from '../core/world.js';
 import { subscribersOf } from '../kernel/mm/mmu_notifier.js';
 import { hasVmasIn, munmapRange, removeVmas } from '../kernel/mm/mmap.js';
-import { anonSpan, reapVmas, reclaimVmas } from '../kernel/mm/reclaim.js';
+import { reapableVmas, reapOutcome, reapVma, reclaimVmas, type ReapRange } from '../kernel/mm/reclaim.js';
 import { lockOf, readLock, writeLock, type LockUse } from '../vocab/locks.js';
 import type { StimulusOf } from '../vocab/records.js';
 import { beginInvalidation, callbackStep, endInvalidation, startCalls, type CallbackLocals } from './callbacks.js';
@@ -24,6 +26,8 @@ interface RangeLocals extends CallbackLocals {
   start: bigint;
   end: bigint;
   lock: string;
+  /** The OOM reaper: its vmas in order, the current one, and what became of those done. */
+  reap?: { ranges: ReapRange[]; i: number; reaped: ReapRange[]; failed: ReapRange[] };
 }
 
 /** What makes one of the three paths itself. */
@@ -40,11 +44,23 @@ interface RangeSpec<O extends RangeOp> {
   range?(tx: Tx, s: StimulusOf<O>): { start: bigint; end: bigint };
   /** Under the lock: the range, or the outcome when there is nothing to invalidate. */
   within(tx: Tx, ctx: RangeLocals): { start: bigint; end: bigint } | Outcome;
-  /** After invalidate_range_end, still under the lock: what the path does to the range. */
-  finish(tx: Tx, ctx: RangeLocals): Outcome;
+  /**
+   * After invalidate_range_end (or a failed invalidate_range_start: `ctx.failed`), still under
+   * the lock: what the path does to the range; the outcome, or the next range to invalidate.
+   */
+  finish(tx: Tx, ctx: RangeLocals): Outcome | ReapRange;
 }
 
 function rangePath<O extends RangeOp>(spec: RangeSpec<O>): PathDef {
+  /** invalidate_range_start (or _nonblock) of [r.start, r.end); every callback runs inside it, under the lockdep map. */
+  function begin(tx: Tx, task: Task, ctx: RangeLocals, r: ReapRange, at: string): 'CALLBACK' | 'END' {
+    ctx.start = r.start;
+    ctx.end = r.end;
+    beginInvalidation(tx, task, ctx, ctx.mm, ctx.start, ctx.end, spec.blockable, `${spec.name}.${at} (invalidate_range_start${spec.blockable ? '' : '_nonblock'})`);
+    const calls = subscribersOf(tx.world, ctx.mm, ctx.start, ctx.end).map((sub) => ({ sub, mm: ctx.mm, start: ctx.start, end: ctx.end }));
+    return startCalls(tx, task, ctx, calls, calls.length, 'CALLBACK', 'END');
+  }
+
   return definePath<RangeLocals, O>()('invalidate_range', {
     enter: {
       mirrors: spec.mirrors,
@@ -75,21 +91,19 @@ function rangePath<O extends RangeOp>(spec: RangeSpec<O>): PathDef {
           release(tx, task, l.lock);
           return 'RETURN';
         }
-        ctx.start = r.start;
-        ctx.end = r.end;
-        beginInvalidation(tx, task, ctx, ctx.mm, ctx.start, ctx.end, spec.blockable, `${spec.name}.enter (invalidate_range_start${spec.blockable ? '' : '_nonblock'})`);
-        // every callback runs inside invalidate_range_start, under the lockdep map
-        const calls = subscribersOf(tx.world, ctx.mm, ctx.start, ctx.end).map((sub) => ({ sub, mm: ctx.mm, start: ctx.start, end: ctx.end }));
-        return startCalls(tx, task, ctx, calls, calls.length, 'CALLBACK', 'END');
+        return begin(tx, task, ctx, r, 'enter');
       },
     },
-    callback: callbackStep('mm/mmu_notifier.c:mn_hlist_invalidate_range_start (one subscriber)', `${spec.name}.callback${spec.blockable ? '' : ' (non-blockable)'}`, 'NEXT', 'END'),
+    callback: callbackStep('mm/mmu_notifier.c:mn_itree_invalidate / mn_hlist_invalidate_range_start (one subscriber)', `${spec.name}.callback${spec.blockable ? '' : ' (non-blockable)'}`, 'NEXT', 'END'),
     leave: {
-      mirrors: 'mm/mmu_notifier.c:__mmu_notifier_invalidate_range_end, then the unmap',
+      mirrors: 'mm/mmu_notifier.c:__mmu_notifier_invalidate_range_end, then the unmap (the OOM reaper: then the next vma)',
       run(tx, task, rp) {
         const ctx = rp.ctx;
-        endInvalidation(tx, task, ctx, ctx.mm, spec.blockable, `${spec.name}.leave (invalidate_range_end)`);
-        ctx.outcome = spec.finish(tx, ctx);
+        // on -EAGAIN "the non-blocking caller is not allowed to call invalidate_range_end()"
+        if (ctx.failed !== true) endInvalidation(tx, task, ctx, ctx.mm, spec.blockable, `${spec.name}.leave (invalidate_range_end)`);
+        const r = spec.finish(tx, ctx);
+        if ('start' in r) return begin(tx, task, ctx, r, 'leave');
+        ctx.outcome = r;
         release(tx, task, ctx.lock);
         return 'RETURN';
       },
@@ -128,19 +142,35 @@ export const reclaimPath = rangePath<'mm.reclaim'>({
 });
 
 /**
- * SPEC 1.3 `mm.oom_reap`: mm/oom_kill.c __oom_reap_task_mm under mmap_read_trylock (the reaper
- * retries rather than sleeps: the model waits for the lock), non-blockable invalidation
- * (mmu_notifier_invalidate_range_start_nonblock: a callback must not sleep).
+ * SPEC 1.3 `mm.oom_reap`: mm/oom_kill.c:oom_reap_task_mm under mmap_read_trylock (the reaper
+ * retries rather than sleeps: the model waits for the lock), then __oom_reap_task_mm: for each
+ * reapable vma, top down (reapableVmas), `mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0,
+ * mm, vma->vm_start, vma->vm_end)` and `if (mmu_notifier_invalidate_range_start_nonblock(&range))
+ * { tlb_finish_mmu(&tlb); ret = false; continue; }`, else unmap_page_range and
+ * mmu_notifier_invalidate_range_end. A callback must not sleep; an interval callback whose
+ * trylock fails leaves that vma unreaped and the reap to be retried.
  */
 export const oomReapPath = rangePath<'mm.oom_reap'>({
   name: 'oom_reap',
-  mirrors: 'mm/oom_kill.c:__oom_reap_task_mm (mmap_read_trylock, invalidate_range_start_nonblock)',
+  mirrors: 'mm/oom_kill.c:__oom_reap_task_mm (mmap_read_trylock, one invalidate_range_start_nonblock per reapable vma)',
   lockedAt: 'oom_reap.enter (mmap_read_trylock)',
   blockable: false,
   lock: (_w, _s, mm) => readLock(lockOf.mmap(mm)),
   within(tx, ctx) {
-    const span = anonSpan(mmOf(tx.world, ctx.mm));
-    return span ?? reapVmas(tx, ctx.pid, mmOf(tx.world, ctx.mm));
+    const m = mmOf(tx.world, ctx.mm);
+    ctx.reap = { ranges: reapableVmas(m), i: 0, reaped: [], failed: [] };
+    return ctx.reap.ranges[0] ?? reapOutcome(tx, ctx.pid, m, [], []);
   },
-  finish: (tx, ctx) => reapVmas(tx, ctx.pid, mmOf(tx.world, ctx.mm)),
+  finish(tx, ctx) {
+    const m = mmOf(tx.world, ctx.mm);
+    const reap = ctx.reap!;
+    const r = reap.ranges[reap.i]!;
+    if (ctx.failed === true) reap.failed.push(r);
+    else {
+      reapVma(tx, m, r);
+      reap.reaped.push(r);
+    }
+    reap.i += 1;
+    return reap.ranges[reap.i] ?? reapOutcome(tx, ctx.pid, m, reap.reaped, reap.failed);
+  },
 });

@@ -132,7 +132,23 @@ export function touchMap(tx: Tx, task: Task, where: string): void {
   locked(tx, task, lockOf.invalidateRangeStart, 'write', where, () => undefined);
 }
 
-/** One subscriber's invalidate callback over [start, end) of `mm`, through its ops. */
-export function runCallback(tx: Tx, task: Task, sub: Subscriber, mm: number, start: bigint, end: bigint, where: string): void {
-  (tx.ops.notifier[sub.kind] as NotifierOps<Subscriber>).invalidate(tx, task, sub, mm, start, end, where);
+/** One subscriber's invalidate callback over [start, end) of `mm`, through its ops; `false` if it failed. */
+export function runCallback(tx: Tx, task: Task, sub: Subscriber, mm: number, start: bigint, end: bigint, where: string): boolean {
+  return (tx.ops.notifier[sub.kind] as NotifierOps<Subscriber>).invalidate(tx, task, sub, mm, start, end, where) !== false;
+}
+
+/**
+ * A non-blockable invalidate_range_start fails at an interval callback:
+ * mm/mmu_notifier.c:mn_itree_invalidate `if (!ret) { if (WARN_ON(mmu_notifier_range_blockable(range)))
+ * continue; goto out_would_block; }`, and out_would_block is `mn_itree_inv_end(subscriptions);
+ * return -EAGAIN;` ("the non-blocking caller is not allowed to call invalidate_range_end()");
+ * __mmu_notifier_invalidate_range_start returns it before mn_hlist_invalidate_range_start, so
+ * no later interval and no hlist subscriber is called; then
+ * mmu_notifier_invalidate_range_start_nonblock's lock_map_release. The model's non_block
+ * section (invalidateStart to invalidateEnd) ends here, as no invalidateEnd follows.
+ */
+export function invalidateStartFails(tx: Tx, task: Task, mm: number): void {
+  task.nonBlock -= 1;
+  itreeEnd(mmOf(tx.world, mm));
+  startReturns(tx, task);
 }

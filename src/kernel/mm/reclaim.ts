@@ -37,20 +37,48 @@ export function reclaimVmas(tx: Tx, pid: number, mm: Mm, start: bigint, end: big
   return { ret: 0n, decidedBy: 'mm/vmscan.c:shrink_folio_list (pinned folios are skipped)' };
 }
 
-/** The range the OOM reaper invalidates: from the lowest to the highest anonymous vma. */
-export function anonSpan(mm: Mm): { start: bigint; end: bigint } | null {
-  const anon = mm.vmas.filter((v) => v.kind === 'anon');
-  if (anon.length === 0) return null;
-  return { start: anon[0]!.start, end: anon[anon.length - 1]!.end };
+/** A vma the OOM reaper invalidates on its own: [start, end) of mmu_notifier_range_init. */
+export interface ReapRange {
+  readonly start: bigint;
+  readonly end: bigint;
 }
 
 /**
- * SPEC 1.3 `mm.oom_reap`, after the invalidation: mm/oom_kill.c:__oom_reap_task_mm frees the
- * anonymous memory of a victim (pinned pages stay).
+ * The vmas mm/oom_kill.c:__oom_reap_task_mm invalidates and unmaps, in its order: from the top
+ * of the address space down (`mas_for_each_rev(&mas, vma, 0)`, v6.13+), skipping
+ * `vma->vm_flags & (VM_HUGETLB|VM_PFNMAP)` (a BAR mmap is VM_PFNMAP) and keeping
+ * `vma_is_anonymous(vma) || !(vma->vm_flags & VM_SHARED)` (the model's anon vmas are private
+ * anonymous memory).
  */
-export function reapVmas(tx: Tx, pid: number, mm: Mm): Outcome {
-  for (const v of mm.vmas) if (v.kind === 'anon' && !pinned(tx, v)) v.phys = null;
-  mm.reaped = true;
-  tx.emit('mm.oom_reaped', { pid, mm: mm.id });
-  return { ret: 0n, decidedBy: 'mm/oom_kill.c:__oom_reap_task_mm' };
+export function reapableVmas(mm: Mm): ReapRange[] {
+  return mm.vmas
+    .filter((v) => v.kind === 'anon')
+    .map((v) => ({ start: v.start, end: v.end }))
+    .reverse();
+}
+
+/**
+ * __oom_reap_task_mm, one vma whose invalidate_range_start_nonblock succeeded:
+ * unmap_page_range(&tlb, vma, range.start, range.end, NULL) frees its anonymous memory (pinned
+ * pages stay: the pin holds a reference).
+ */
+export function reapVma(tx: Tx, mm: Mm, r: ReapRange): void {
+  const v = mm.vmas.find((x) => x.kind === 'anon' && x.start === r.start && x.end === r.end);
+  if (v !== undefined && !pinned(tx, v)) v.phys = null;
+}
+
+/**
+ * SPEC 1.3 `mm.oom_reap`, after the last vma: __oom_reap_task_mm returns `ret`, false if
+ * any vma's invalidate_range_start_nonblock failed (`ret = false; continue;`: that vma was left
+ * as it was). oom_reap_task_mm then returns it and oom_reap_task retries (`while (attempts++ <
+ * MAX_OOM_REAP_RETRIES && !oom_reap_task_mm(tsk, mm)) schedule_timeout_idle(HZ/10);`, then
+ * MMF_OOM_SKIP): in the model a retry is a later `mm.oom_reap` stimulus. `out` says which vmas
+ * were reaped, which were not, and whether the reap must be retried.
+ */
+export function reapOutcome(tx: Tx, pid: number, mm: Mm, reaped: readonly ReapRange[], failed: readonly ReapRange[]): Outcome {
+  const retry = failed.length > 0;
+  if (!retry) mm.reaped = true;
+  const at = (rs: readonly ReapRange[]) => rs.map((r) => hex(r.start));
+  tx.emit('mm.oom_reaped', { pid, mm: mm.id, reaped: at(reaped), failed: at(failed), retry });
+  return { ret: 0n, out: { reaped: at(reaped), failed: at(failed), retry }, decidedBy: retry ? 'mm/oom_kill.c:__oom_reap_task_mm: mmu_notifier_invalidate_range_start_nonblock failed (ret = false: retry)' : 'mm/oom_kill.c:__oom_reap_task_mm' };
 }

@@ -32,7 +32,7 @@ export const TYPE1_NOTIFIER_OPS: NotifierOps<Extract<Subscriber, { kind: 'type1'
 /**
  * The interval notifier's ops->invalidate (Documentation/mm/hmm.rst): take the driver's update
  * lock (trylock if not blockable: on failure return false, the core gives -EAGAIN and nothing
- * changes), mmu_interval_set_seq(sub, cur_seq), tear down the IOMMU entries of the range before
+ * changes: reported as `false`), mmu_interval_set_seq(sub, cur_seq), tear down the IOMMU entries of the range before
  * returning, unlock. It allocates nothing. A non-blockable caller never waits for the lock.
  */
 export const INTERVAL_NOTIFIER_OPS: NotifierOps<Extract<Subscriber, { kind: 'interval' }>> = {
@@ -41,7 +41,7 @@ export const INTERVAL_NOTIFIER_OPS: NotifierOps<Extract<Subscriber, { kind: 'int
     const lock = lockOf.update(sub.container);
     if (task.nonBlock > 0 && !available(tx.world, lock, 'write', task.name)) {
       tx.emit('mmu_notifier.eagain', { mm, container: sub.container, iova: hex(sub.dmaIova) });
-      return;
+      return false;
     }
     const trylock = task.nonBlock > 0;
     if (trylock) task.nonBlock -= 1; // a trylock never sleeps
@@ -56,5 +56,6 @@ export const INTERVAL_NOTIFIER_OPS: NotifierOps<Extract<Subscriber, { kind: 'int
       tx.cascade('dma.invalidated', { container: c.id, iova: hex(dma.iova), size: hex(dma.size) }, () => unmapUnpin(tx, c, dma, true));
     }
     release(tx, task, lock);
+    return true;
   },
 };
