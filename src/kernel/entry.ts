@@ -14,7 +14,7 @@ import { hostDevice, hostIommu, hostMdev } from './host.js';
 import { close } from './fs/file.js';
 import { mmap, mmapLocks, touch, touchLocks } from './mm/mmap.js';
 import { fork, forkLocks, spawn } from './mm/process.js';
-import { dmaRw, mdevLocks, pinPages, unpinPages } from './vfio/mdev.js';
+import { dmaRw, mdevInnerLocks, mdevLocks, pinPages, unpinPages } from './vfio/mdev.js';
 import { ioctl, ioctlLocks, open } from './vfio/fops.js';
 import { pciCommand } from './vfio/pci/config.js';
 import { sysfs, sysfsLocks } from './drivers/pci-sysfs.js';
@@ -25,6 +25,11 @@ export interface EntryPoint<O extends StimulusOp> {
   readonly rule: Rule<O>;
   /** The locks the entry point holds, in the order it takes them; none when absent. */
   readonly locks?: (w: World, s: StimulusOf<O>, policy: Policy) => LockUse[];
+  /**
+   * The locks the rule itself takes and releases in turn inside `locks` (with locked()), so that
+   * the step also waits for them; none when absent.
+   */
+  readonly inner?: (w: World, s: StimulusOf<O>, policy: Policy) => LockUse[];
 }
 
 type MultiStep = 'munmap' | 'exit' | 'device.page_request' | 'device.unbind' | 'mm.reclaim' | 'mm.oom_reap' | 'sva.unbind' | 'step';
@@ -44,8 +49,8 @@ export const ENTRY_POINTS: { readonly [O in Exclude<StimulusOp, MultiStep>]: Ent
   sysfs: { mirrors: 'fs/kernfs/file.c:kernfs_fop_read_iter / kernfs_fop_write_iter -> drivers/pci/pci-sysfs.c, iov.c (the attribute show / store; device_lock)', rule: sysfs, locks: sysfsLocks },
   'device.dma': { mirrors: 'the IOMMU translating a device DMA through its domain (drivers/iommu)', rule: deviceDma },
   'device.stop_pasid': { mirrors: 'the device stopping a PASID (the PCIe stop-PASID protocol: it drains its page requests)', rule: stopPasid },
-  'mdev.pin_pages': { mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_pin_pages', rule: pinPages, locks: mdevLocks },
-  'mdev.unpin_pages': { mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_unpin_pages', rule: unpinPages, locks: mdevLocks },
+  'mdev.pin_pages': { mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_pin_pages', rule: pinPages, locks: mdevLocks, inner: mdevInnerLocks },
+  'mdev.unpin_pages': { mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_unpin_pages', rule: unpinPages, locks: mdevLocks, inner: mdevInnerLocks },
   'mdev.dma_rw': { mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_dma_rw', rule: dmaRw, locks: mdevLocks },
   'sva.bind': { mirrors: 'drivers/iommu/iommu-sva.c:iommu_sva_bind_device', rule: bind, locks: bindLocks },
 };

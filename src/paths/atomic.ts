@@ -23,6 +23,11 @@ export function entryLocks(w: World, s: StimulusOf<SingleStepOp>, policy: Policy
   return entryOf(s).locks?.(w, s, policy) ?? [];
 }
 
+/** The locks the entry point's rule takes and releases in turn inside those (the step waits for them too). */
+export function entryInnerLocks(w: World, s: StimulusOf<SingleStepOp>, policy: Policy): LockUse[] {
+  return entryOf(s).inner?.(w, s, policy) ?? [];
+}
+
 /** Runs the stimulus's entry point: its outcome, or the errno or BUG_ON it ends with. */
 export function runEntry(tx: Tx, s: StimulusOf<SingleStepOp>): Outcome {
   const rule = entryOf(s).rule as Rule<SingleStepOp>;
@@ -32,7 +37,7 @@ export function runEntry(tx: Tx, s: StimulusOf<SingleStepOp>): Outcome {
 export const atomic = definePath<PathLocals, SingleStepOp>()('atomic', {
   run: {
     mirrors: 'the entry point of src/kernel/entry.ts for the stimulus op',
-    requires: (w, _t, rp, policy) => entryLocks(w, rp.stimulus, policy),
+    requires: (w, _t, rp, policy) => [...entryLocks(w, rp.stimulus, policy), ...entryInnerLocks(w, rp.stimulus, policy)],
     run(tx, task, rp) {
       const s = rp.stimulus;
       rp.ctx.outcome = holding(tx, task, entryLocks(tx.world, s, tx.policy), s.op === 'ioctl' ? `ioctl ${s.cmd}` : s.op, () => runEntry(tx, s));

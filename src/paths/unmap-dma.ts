@@ -3,16 +3,17 @@
  * drivers/vfio/vfio_iommu_type1.c vfio_dma_do_unmap, with vfio_notify_dma_unmap for the dmas
  * that mdev drivers pinned. The type1 rules (src/kernel/vfio/type1/unmap.ts) cite the kernel's lines.
  */
-import { acquire, holding, release } from '../core/locks.js';
+import { acquire, release } from '../core/locks.js';
 import { forget, keep, type KeepsRefs, useKept } from '../core/lifetimes.js';
 import { dmaKey } from '../kernel/vfio/type1/dma-tree.js';
-import { accountLocks } from '../kernel/vfio/mdev.js';
+import { vendorDmaUnmapLocks } from '../kernel/drivers/mdev-vendors.js';
+import type { Policy } from '../schemes/policies/index.js';
 import { containerOf } from '../core/lookup.js';
 import type { Container, VfioDma, World } from '../core/world.js';
 import { type1Target } from '../kernel/vfio/fops.js';
 import { unchargeLocks as type1UnchargeLocks } from '../kernel/vfio/type1/accounting.js';
 import { notifyDmaUnmap, type UnmapArg, unmapValidate, type UnmapWalk, unmapWalk } from '../kernel/vfio/type1/unmap.js';
-import { PAGE_SHIFT, U64_MAX } from '../log/u64.js';
+import { U64_MAX } from '../log/u64.js';
 import { lockOf, writeLock, type LockUse } from '../vocab/locks.js';
 import { runEntry } from './atomic.js';
 import { definePath, type PathLocals } from './types.js';
@@ -42,11 +43,10 @@ function walkLocks(w: World, container: number, a: UnmapArg): LockUse[] {
   return [writeLock(lockOf.iommu(container)), ...unchargeLocks(w, w.containers.get(container), a)];
 }
 
-/** iommu->lock, then the mmap_locks of the owners the vendor's unpins uncharge (no IOMMU domain). */
-function vendorUnpinLocks(w: World, ctx: UnmapCtx): LockUse[] {
-  const t = w.containers.get(ctx.container)?.type1;
-  const accounts = t != null && t.domain === null;
-  return [writeLock(lockOf.iommu(ctx.container)), ...(accounts ? accountLocks(w, t, ctx.notifyIova, Number(ctx.notifySize >> PAGE_SHIFT)) : [])];
+/** The locks the vendors' dma_unmap callbacks take (src/kernel/drivers/mdev-vendors.ts). */
+function vendorUnpinLocks(w: World, policy: Policy, ctx: UnmapCtx): LockUse[] {
+  const c = w.containers.get(ctx.container);
+  return c === undefined ? [] : vendorDmaUnmapLocks(w, policy, c, ctx.notifyIova, ctx.notifySize);
 }
 
 export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
@@ -114,12 +114,13 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
   },
   callback: {
     mirrors: "drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (each device's ops->dma_unmap), mutex_unlock(device_list_lock)",
-    // the vendor's dma_unmap calls vfio_unpin_pages, which takes iommu->lock (and, without an
-    // IOMMU domain, the owner's mmap_lock to uncharge: vfio_unpin_page_external -> vfio_lock_acct);
-    // under the proposed fix the callbacks take device_list_lock here, after iommu->lock was dropped
+    // each vendor's dma_unmap takes its own lock (scheme point mdevVendor), then calls
+    // vfio_unpin_pages, which takes iommu->lock (and, without an IOMMU domain, the owner's
+    // mmap_lock to uncharge: vfio_unpin_page_external -> vfio_lock_acct); under the proposed fix
+    // the callbacks take device_list_lock here, after iommu->lock was dropped
     requires: (w, _t, rp, policy) => [
       ...(policy.mdevNotify.dropsIommuLockFirst ? [writeLock(lockOf.deviceList(rp.ctx.container))] : []),
-      ...(policy.mdevDmaUnmap.vendorUnpins ? vendorUnpinLocks(w, rp.ctx) : []),
+      ...vendorUnpinLocks(w, policy, rp.ctx),
     ],
     run(tx, task, rp) {
       const ctx = rp.ctx;
@@ -129,8 +130,8 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
       const now = c.type1!.dmas.get(ctx.notifyIova);
       useKept(tx, task, 'dma', now, 'vfio_notify_dma_unmap: dma->iova, dma->size');
       const dma = { iova: ctx.notifyIova, size: ctx.notifySize };
-      const locks = tx.policy.mdevDmaUnmap.vendorUnpins ? vendorUnpinLocks(tx.world, ctx) : [];
-      holding(tx, task, locks, 'unmap_dma.callback (vfio_unpin_pages)', () => notifyDmaUnmap(tx, c, dma));
+      // the callbacks take their locks in turn (src/kernel/drivers/mdev-vendors.ts: vendorDmaUnmap)
+      notifyDmaUnmap(tx, c, dma);
       release(tx, task, lockOf.deviceList(ctx.container));
       // goto again: the walk starts from the tree; the dma pointer is not used again
       forget(task, 'dma');

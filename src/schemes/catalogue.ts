@@ -112,6 +112,14 @@ const CATALOGUE: readonly Scheme[] = [
     expect: { ...UPSTREAM_EXPECT, 'mdev-unmap-vs-unmap': [], 'mdev-unmap-while-pinned': [] },
   }),
   defineScheme({
+    name: 'mdev-vendor-gvt',
+    summary: "the mediated devices are i915 gvt vGPUs: vgpu->cache_lock is held around the vendor's pins and its dma_unmap callback",
+    source: 'drivers/gpu/drm/i915/gvt/kvmgt.c (intel_gvt_dma_map_guest_page, intel_vgpu_dma_unmap: mutex_lock(&vgpu->cache_lock))',
+    mdevVendor: 'gvt',
+    // upstream's hazards stay; the device_list_lock inversion runs through cache_lock
+    expect: UPSTREAM_EXPECT,
+  }),
+  defineScheme({
     name: 'noiommu',
     summary: 'vfio noiommu mode on a platform without an IOMMU: the device DMAs to raw physical addresses',
     source: 'seed 003 (A. Williamson: "I don\'t think we want no-iommu anywhere near QEMU"); drivers/vfio/container.c vfio-noiommu',

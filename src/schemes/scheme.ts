@@ -28,6 +28,14 @@ export interface Scheme {
    */
   readonly mdevNotifyLock: 'under-iommu-lock' | 'after-iommu-lock';
   /**
+   * Which vendor driver the mediated devices are, for the lock it holds around its pin path and
+   * its dma_unmap callback: `generic` (no vendor lock), `gvt` (i915 kvmgt.c: vgpu->cache_lock
+   * around intel_gvt_dma_map_guest_page -> gvt_pin_guest_page -> vfio_pin_pages and around
+   * intel_vgpu_dma_unmap) or `vfio-ap` (vfio_ap_ops.c: matrix_dev->mdevs_lock around
+   * handle_pqap -> vfio_ap_irq_enable -> vfio_pin_pages and around vfio_ap_mdev_dma_unmap).
+   */
+  readonly mdevVendor: 'generic' | 'gvt' | 'vfio-ap';
+  /**
    * noiommu mode (CONFIG_VFIO_NOIOMMU + enable_unsafe_noiommu_mode) on a platform without an
    * IOMMU: every declared device gets a noiommu group (/dev/vfio/noiommu-<n>).
    */
@@ -88,6 +96,7 @@ export interface Scheme {
 const UPSTREAM_CHOICES = {
   mdevDmaUnmap: 'unpin',
   mdevNotifyLock: 'under-iommu-lock',
+  mdevVendor: 'generic',
   noiommuEnabled: false,
   type1Notifier: null,
   pfnmap: 'follow',
@@ -99,6 +108,7 @@ const UPSTREAM_CHOICES = {
 const CHOICES: Readonly<Record<string, readonly unknown[]>> = {
   mdevDmaUnmap: ['unpin', 'ignore'],
   mdevNotifyLock: ['under-iommu-lock', 'after-iommu-lock'],
+  mdevVendor: ['generic', 'gvt', 'vfio-ap'],
   noiommuEnabled: [true, false],
   pfnmap: ['follow', 'interval', 'vma-link', 'dmabuf'],
   pasidFree: ['mmdrop', 'unbind', 'mmput', 'bind-task-flags'],

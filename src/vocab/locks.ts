@@ -42,6 +42,18 @@ export const LOCK_CLASSES = {
   reset_lock: 'rwsem',
   /** drivers/pci/remove.c: pci_lock_rescan_remove() */
   pci_rescan_remove_lock: 'mutex',
+  /**
+   * drivers/gpu/drm/i915/gvt: intel_vgpu.cache_lock, one per vGPU: held around the pin path
+   * (kvmgt.c:intel_gvt_dma_map_guest_page -> gvt_dma_map_page -> gvt_pin_guest_page ->
+   * vfio_pin_pages) and the dma_unmap callback (kvmgt.c:intel_vgpu_dma_unmap)
+   */
+  'gvt.cache_lock': 'mutex',
+  /**
+   * drivers/s390/crypto: the vfio_ap matrix_dev->mdevs_lock (one for the driver): held by
+   * vfio_ap_ops.c:handle_pqap around vfio_ap_irq_enable's vfio_pin_pages and by
+   * vfio_ap_mdev_dma_unmap around unmap_iova -> vfio_ap_irq_disable's vfio_unpin_pages
+   */
+  'vfio_ap.mdevs_lock': 'mutex',
   /** lockdep map: any allocation that may enter direct reclaim (GFP_KERNEL) */
   fs_reclaim: 'pseudo',
   /**
@@ -86,6 +98,10 @@ export const LOCKDEP_NAMES: { readonly [C in LockClass]: string } = {
   reset_lock: '&ctrl->reset_lock',
   /** drivers/pci/probe.c: static DEFINE_MUTEX(pci_rescan_remove_lock) */
   pci_rescan_remove_lock: 'pci_rescan_remove_lock',
+  /** kvmgt.c:gvt_cache_init: mutex_init(&vgpu->cache_lock) */
+  'gvt.cache_lock': '&vgpu->cache_lock',
+  /** vfio_ap_drv.c:vfio_ap_matrix_dev_create: mutex_init(&matrix_dev->mdevs_lock) */
+  'vfio_ap.mdevs_lock': '&matrix_dev->mdevs_lock',
   /** page_alloc.c: __fs_reclaim_map = STATIC_LOCKDEP_MAP_INIT("fs_reclaim", ...) */
   fs_reclaim: 'fs_reclaim',
   /** mmu_notifier.c: __mmu_notifier_invalidate_range_start_map's .name */
@@ -125,6 +141,10 @@ export const lockOf = {
   reset: (name: string): string => `reset_lock#${name}`,
   /** struct device.mutex of PCI device `name` (device_lock) */
   device: (name: string): string => `device_lock#${name}`,
+  /** intel_vgpu.cache_lock of the gvt mdev `name` */
+  gvtCache: (name: string): string => `gvt.cache_lock#${name}`,
+  /** vfio_ap's matrix_dev->mdevs_lock (one for the driver) */
+  apMdevs: 'vfio_ap.mdevs_lock',
   rescanRemove: 'pci_rescan_remove_lock',
   sva: 'iommu_sva_lock',
   fsReclaim: 'fs_reclaim',
@@ -152,6 +172,8 @@ export const KERNEL_LOCK_NAMES: { readonly [C in LockClass]: string } = {
   dma_resv: '&dmabuf->resv->lock',
   reset_lock: '&ctrl->reset_lock',
   pci_rescan_remove_lock: 'pci_rescan_remove_lock',
+  'gvt.cache_lock': '&vgpu->cache_lock',
+  'vfio_ap.mdevs_lock': '&matrix_dev->mdevs_lock',
   fs_reclaim: 'fs_reclaim',
   mmu_notifier_invalidate_range_start: 'mmu_notifier_invalidate_range_start',
 };

@@ -9,13 +9,15 @@ import type { StimulusOf } from '../../vocab/records.js';
 import { hex, PAGE_SHIFT, PAGE_SIZE, U64_MAX, wraps } from '../../log/u64.js';
 import { containerOf, deviceOf, groupOf, mmOf, vmaAt } from '../../core/lookup.js';
 import { type Outcome, Tx } from '../../core/tx.js';
-import type { Container, Device, Type1, VfioDma, World } from '../../core/world.js';
+import type { Container, Device, Task, Type1, VfioDma, World } from '../../core/world.js';
 import { findDma, markPins } from './type1/dma-tree.js';
 import { accountLockedVm } from './type1/accounting.js';
 import { backAnon } from '../mm/mm.js';
-import { assertHeld } from '../../core/locks.js';
-import { BadReference } from '../../vocab/errors.js';
+import { assertHeld, locked } from '../../core/locks.js';
+import { followFaultPfn, gupRefuses } from './type1/map.js';
+import { BadReference, ModelError } from '../../vocab/errors.js';
 import { type LockUse, lockOf, writeLock, readLock } from '../../vocab/locks.js';
+import type { Policy } from '../../schemes/policies/index.js';
 
 /** VFIO_PIN_PAGES_MAX_ENTRIES = PAGE_SIZE / sizeof(unsigned long) on x86-64. */
 const PIN_PAGES_MAX_ENTRIES = 512;
@@ -74,21 +76,12 @@ export function pinPages(tx: Tx, s: StimulusOf<'mdev.pin_pages'>): Outcome {
         done.push({ dma, iova: page, fresh: false });
         continue;
       }
-      // vfio_pin_page_external
-      const mm = mmOf(tx.world, dma.mm);
-      if (mm.state !== 'live') tx.fail('ENODEV', 'vfio_iommu_type1.c:vfio_pin_page_external: !mmget_not_zero(dma->mm)');
       const vaddr = dma.vaddr + (page - dma.iova);
-      const vma = vmaAt(mm, vaddr);
-      if (vma === undefined || (prot.write && !vma.prot.write)) tx.fail('EFAULT', 'vfio_iommu_type1.c:vaddr_get_pfns: no pinnable page');
-      if (vma.kind === 'bar') tx.fail('EINVAL', `${at}: !pfn_valid(phys_pfn) (MMIO has no struct page)`);
-      if (vma.phys === null) backAnon(tx, vma);
-      if (doAccounting) {
-        const owner = tx.world.processes.get(dma.task);
-        const limit = owner === undefined ? 0 : Number(owner.rlimitMemlock >> PAGE_SHIFT);
-        if (!dma.lockCap && mm.lockedVm + 1 > limit) tx.fail('ENOMEM', 'vfio_iommu_type1.c:vfio_pin_page_external: RLIMIT_MEMLOCK exceeded');
-        accountLockedVm(tx, mm, dma, 1);
-      }
-      dma.pfnList.set(page, { phys: vma.phys! + (vaddr - vma.start), refs: 1 });
+      const pfn = pinPageExternal(tx, dma, vaddr, doAccounting);
+      // vfio_iommu_type1_pin_pages: `if (!pfn_valid(phys_pfn)) ret = -EINVAL` (a BAR pfn has no
+      // struct page; vfio_pin_page_external returned it unpinned and uncharged)
+      if (pfn.kind === 'mmio') tx.fail('EINVAL', `${at}: !pfn_valid(phys_pfn) (MMIO has no struct page)`);
+      dma.pfnList.set(page, { phys: pfn.phys, refs: 1 });
       markPins(tx, c, dma);
       done.push({ dma, iova: page, fresh: true });
     }
@@ -103,6 +96,49 @@ export function pinPages(tx: Tx, s: StimulusOf<'mdev.pin_pages'>): Outcome {
   return { ret: BigInt(s.npage), decidedBy: at };
 }
 
+/** The task running the step: the locks a rule takes in turn are its. */
+function runningTask(tx: Tx): Task {
+  if (tx.task === null) throw new ModelError('an mdev pin or unpin ran outside a task');
+  return tx.task;
+}
+
+/**
+ * vfio_pin_page_external(dma, vaddr, &pfn, do_accounting): mmget_not_zero(dma->mm) (-ENODEV),
+ * vaddr_get_pfns(mm, vaddr, 1, dma->prot, ...) under mmap_read_lock(mm) (the pin uses the dma's
+ * prot, not the caller's: the caller's was only checked against it), then, for a page with a
+ * struct page and do_accounting, vfio_lock_acct(dma, 1, false) -> mm_lock_acct ->
+ * mmap_write_lock_killable(mm) and __account_locked_vm (-ENOMEM over RLIMIT_MEMLOCK).
+ */
+function pinPageExternal(tx: Tx, dma: VfioDma, vaddr: bigint, doAccounting: boolean): { kind: 'ram' | 'mmio'; phys: bigint } {
+  const task = runningTask(tx);
+  const mm = mmOf(tx.world, dma.mm);
+  const owner = tx.world.processes.get(dma.task);
+  if (mm.state !== 'live' || owner === undefined) return tx.fail('ENODEV', 'vfio_iommu_type1.c:vfio_pin_page_external: !mmget_not_zero(dma->mm)');
+  const at = 'vfio_iommu_type1.c:vaddr_get_pfns';
+  const pfn = locked(tx, task, lockOf.mmap(mm.id), 'read', 'mdev.pin_pages (vaddr_get_pfns: mmap_read_lock)', () => {
+    const vma = vmaAt(mm, vaddr);
+    if (vma === undefined) return tx.fail('EFAULT', `${at}: pin_user_pages_remote failed and vma_lookup found no vma`);
+    if (vma.kind === 'anon') {
+      if (gupRefuses(dma, vma)) tx.fail('EFAULT', `${at}: pin_user_pages_remote: the vma does not allow dma->prot`);
+      if (vma.phys === null) backAnon(tx, vma);
+      return { kind: 'ram' as const, phys: vma.phys! + (vaddr - vma.start) };
+    }
+    // VM_PFNMAP: follow_fault_pfn; fixup_user_fault enters vfio_pci_mmap_huge_fault, which takes
+    // down_read(&vdev->memory_lock) before it checks memory decode
+    const fault = (): boolean => locked(tx, task, lockOf.memory(vma.device!), 'read', 'mdev.pin_pages (vfio_pci_mmap_huge_fault)', () => tx.ops.faultBar(tx, owner, vma));
+    return { kind: 'mmio' as const, phys: followFaultPfn(tx, dma, vma, vaddr, fault) };
+  });
+  // is_invalid_reserved_pfn(pfn): MMIO is neither charged nor unpinned
+  if (doAccounting && pfn.kind === 'ram') {
+    locked(tx, task, lockOf.mmap(mm.id), 'write', 'mdev.pin_pages (vfio_lock_acct: mmap_write_lock_killable)', () => {
+      const limit = Number(owner.rlimitMemlock >> PAGE_SHIFT);
+      if (!dma.lockCap && mm.lockedVm + 1 > limit) tx.fail('ENOMEM', 'vfio_iommu_type1.c:vfio_pin_page_external: vfio_lock_acct: RLIMIT_MEMLOCK exceeded');
+      accountLockedVm(tx, mm, dma, 1);
+    });
+  }
+  return pfn;
+}
+
 /** vfio_unpin_page_external: ref_count--, at zero put_pfn and uncharge (if accounting). */
 function unpinExternal(tx: Tx, c: Container, t: Type1, dma: VfioDma, page: bigint): void {
   const vpfn = dma.pfnList.get(page);
@@ -111,7 +147,12 @@ function unpinExternal(tx: Tx, c: Container, t: Type1, dma: VfioDma, page: bigin
   if (vpfn.refs > 0) return;
   dma.pfnList.delete(page);
   markPins(tx, c, dma);
-  if (t.domain === null) accountLockedVm(tx, mmOf(tx.world, dma.mm), dma, -1);
+  if (t.domain !== null) return;
+  // vfio_lock_acct(dma, -unlocked, true): mmget_not_zero(dma->mm) (-ESRCH: skipped), then
+  // mm_lock_acct -> mmap_write_lock_killable(mm), under iommu->lock
+  const mm = mmOf(tx.world, dma.mm);
+  if (mm.state !== 'live') return accountLockedVm(tx, mm, dma, -1);
+  locked(tx, runningTask(tx), lockOf.mmap(mm.id), 'write', 'vfio_unpin_page_external (vfio_lock_acct: mmap_write_lock_killable)', () => accountLockedVm(tx, mm, dma, -1));
 }
 
 /** SPEC 1.3 `mdev.unpin_pages`: vfio_unpin_pages -> vfio_iommu_type1_unpin_pages (void). */
@@ -187,35 +228,89 @@ export function dmaRw(tx: Tx, s: StimulusOf<'mdev.dma_rw'>): Outcome {
   return { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_iommu_type1_dma_rw' };
 }
 
-/**
- * vfio_pin_pages, vfio_unpin_pages and vfio_dma_rw run under type1's iommu->lock;
- * vfio_dma_rw copies through each owner's mm (kthread_use_mm; its faults take mmap_lock).
- */
-export function mdevLocks(w: World, s: StimulusOf<'mdev.pin_pages' | 'mdev.unpin_pages' | 'mdev.dma_rw'>): LockUse[] {
-  const d = w.devices.get(s.device);
+/** The container type1 state behind the mdev a stimulus names, if any. */
+function type1Behind(w: World, device: string): { c: Container; t: Type1 } | null {
+  const d = w.devices.get(device);
   const g = d === undefined ? undefined : w.groups.get(d.group);
   const c = g?.container == null ? undefined : w.containers.get(g.container);
-  if (c?.type1 == null) return [];
-  const locks = [writeLock(lockOf.iommu(c.id))];
-  // Without an IOMMU domain pins are accounted: vfio_pin_page_external / vfio_unpin_page_external
-  // -> vfio_lock_acct -> mm_lock_acct takes mmap_write_lock_killable(dma->mm), under iommu->lock.
-  if (s.op !== 'mdev.dma_rw' && c.type1.domain === null) locks.push(...accountLocks(w, c.type1, s.iova, s.npage));
-  if (s.op === 'mdev.dma_rw') {
-    const mms = new Set<number>();
-    for (const x of c.type1.dmas.valuesArray()) if (x.iova < s.iova + s.length && s.iova < x.iova + x.size && w.mms.get(x.mm)?.state === 'live') mms.add(x.mm);
-    for (const mm of [...mms].sort((a, b) => a - b)) locks.push(readLock(lockOf.mmap(mm)));
-  }
-  return locks;
+  return c?.type1 == null ? null : { c, t: c.type1 };
 }
 
 /**
- * The mmap_locks (write) under which pinning or unpinning `npage` pages from `iova` charges or
- * uncharges the owners of the dmas there (mdev-only containers account: vfio_lock_acct).
+ * The locks the entry point holds across the call, in the kernel's order: for vfio_pin_pages and
+ * vfio_unpin_pages the vendor driver's lock (scheme point mdevVendor: gvt's vgpu->cache_lock,
+ * vfio-ap's matrix_dev->mdevs_lock), then type1's iommu->lock (vfio_iommu_type1_pin_pages /
+ * _unpin_pages: mutex_lock(&iommu->lock)); vfio_dma_rw holds iommu->lock and copies through each
+ * owner's mm (kthread_use_mm; its faults take mmap_lock). The locks taken and released in turn
+ * inside iommu->lock are mdevInnerLocks.
  */
-export function accountLocks(w: World, t: Type1, iova: bigint, npage: number): LockUse[] {
-  const start = iova & ~(PAGE_SIZE - 1n);
-  const end = start + BigInt(npage) * PAGE_SIZE;
+export function mdevLocks(w: World, s: StimulusOf<'mdev.pin_pages' | 'mdev.unpin_pages' | 'mdev.dma_rw'>, policy: Policy): LockUse[] {
+  const ct = type1Behind(w, s.device);
+  if (ct === null) return [];
+  const iommu = writeLock(lockOf.iommu(ct.c.id));
+  if (s.op !== 'mdev.dma_rw') {
+    const vendor = policy.mdevVendor.vendorLock(s.device);
+    return [...(vendor === null ? [] : [writeLock(vendor)]), iommu];
+  }
   const mms = new Set<number>();
-  for (const dma of t.dmas.valuesArray()) if (dma.iova < end && start < dma.iova + dma.size && w.mms.get(dma.mm)?.state === 'live') mms.add(dma.mm);
+  for (const x of ct.t.dmas.valuesArray()) if (x.iova < s.iova + s.length && s.iova < x.iova + x.size && w.mms.get(x.mm)?.state === 'live') mms.add(x.mm);
+  return [iommu, ...[...mms].sort((a, b) => a - b).map((mm) => readLock(lockOf.mmap(mm)))];
+}
+
+/**
+ * The locks vfio_pin_pages / vfio_unpin_pages take and release in turn under iommu->lock (the
+ * step waits for them too). Pinning a page not yet in the dma's pfn_list: mmap_read_lock(dma->mm)
+ * (vaddr_get_pfns), inside it the BAR's memory_lock (read) if the PFNMAP PTE must be faulted in
+ * (vfio_pci_mmap_huge_fault), then, without an IOMMU domain and for RAM, mmap_write_lock(dma->mm)
+ * to charge (vfio_lock_acct). Unpinning a page's last reference without an IOMMU domain:
+ * mmap_write_lock(dma->mm) to uncharge. The pin's walk stops where the kernel's first error would.
+ */
+export function mdevInnerLocks(w: World, s: StimulusOf<'mdev.pin_pages' | 'mdev.unpin_pages' | 'mdev.dma_rw'>): LockUse[] {
+  const ct = type1Behind(w, s.device);
+  if (ct === null || s.op === 'mdev.dma_rw') return [];
+  const { t } = ct;
+  const out: LockUse[] = [];
+  const add = (l: LockUse): void => {
+    if (!out.some((x) => x.lock === l.lock && x.mode === l.mode)) out.push(l);
+  };
+  const prot = s.op === 'mdev.pin_pages' ? (s.prot ?? { read: true, write: true }) : null;
+  for (let i = 0; i < Math.min(s.npage, PIN_PAGES_MAX_ENTRIES); i += 1) {
+    const page = ((s.iova & ~(PAGE_SIZE - 1n)) + BigInt(i) * PAGE_SIZE) & U64_MAX;
+    const dma = findDma(t, page, PAGE_SIZE);
+    if (dma === undefined) break;
+    const mm = w.mms.get(dma.mm);
+    const vpfn = dma.pfnList.get(page);
+    if (prot === null) {
+      if (vpfn?.refs === 1 && t.domain === null && mm?.state === 'live') add(writeLock(lockOf.mmap(dma.mm)));
+      continue;
+    }
+    if ((prot.read && !dma.prot.read) || (prot.write && !dma.prot.write)) break;
+    if (vpfn !== undefined) continue;
+    if (mm?.state !== 'live') break;
+    add(readLock(lockOf.mmap(mm.id)));
+    const vma = vmaAt(mm, dma.vaddr + (page - dma.iova));
+    if (vma === undefined) break;
+    if (vma.kind === 'bar') {
+      if (vma.state === 'empty') add(readLock(lockOf.memory(vma.device!)));
+      break; // !pfn_valid: -EINVAL (or the fault's -EFAULT)
+    }
+    if (gupRefuses(dma, vma)) break;
+    if (t.domain === null) add(writeLock(lockOf.mmap(mm.id)));
+  }
+  return out;
+}
+
+/**
+ * The mmap_locks (write) under which the vendor's unpins in [iova, iova + size) uncharge: the
+ * owners of the dmas with pinned pages there, when the container has no IOMMU domain
+ * (vfio_unpin_page_external -> vfio_lock_acct -> mm_lock_acct).
+ */
+export function unchargeOnUnpinLocks(w: World, t: Type1, iova: bigint, size: bigint): LockUse[] {
+  if (t.domain !== null) return [];
+  const mms = new Set<number>();
+  for (const dma of t.dmas.valuesArray()) {
+    if (w.mms.get(dma.mm)?.state !== 'live') continue;
+    for (const page of dma.pfnList.keys()) if (page >= iova && page < iova + size) mms.add(dma.mm);
+  }
   return [...mms].sort((a, b) => a - b).map((mm) => writeLock(lockOf.mmap(mm)));
 }

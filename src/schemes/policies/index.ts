@@ -6,6 +6,7 @@
 import type { Scheme } from '../scheme.js';
 import { PASID_FREE, type PasidPolicy } from './pasid.js';
 import { PFNMAP, type PfnmapPolicy } from './pfnmap.js';
+import { lockOf } from '../../vocab/locks.js';
 
 /**
  * The type1 MMU notifier a scheme may add (seed 002's alternative; upstream has none): its
@@ -32,6 +33,12 @@ export interface MdevNotifyPolicy {
   readonly dropsIommuLockFirst: boolean;
 }
 
+/** The mdev vendor driver's own lock around its pin path and its dma_unmap callback. */
+export interface MdevVendorPolicy {
+  /** The instance of the vendor lock mdev `device` holds there, or null (no vendor lock). */
+  readonly vendorLock: (device: string) => string | null;
+}
+
 /** How the MSI window is kept out of user mappings. */
 export interface MsiWindowPolicy {
   /** type1 excludes the IOMMU's reserved regions from the valid IOVA ranges (v4.11/v5.4). */
@@ -46,6 +53,7 @@ export interface Policy {
   readonly type1Notifier: Type1NotifierPolicy;
   readonly mdevDmaUnmap: MdevDmaUnmapPolicy;
   readonly mdevNotify: MdevNotifyPolicy;
+  readonly mdevVendor: MdevVendorPolicy;
   readonly msiWindow: MsiWindowPolicy;
   /** noiommu mode on a platform without an IOMMU: every device gets a noiommu group. */
   readonly noiommu: boolean;
@@ -63,6 +71,25 @@ const MDEV_NOTIFY: { readonly [V in Scheme['mdevNotifyLock']]: MdevNotifyPolicy 
   'under-iommu-lock': { dropsIommuLockFirst: false },
   /** The proposed fix: mutex_unlock(&iommu->lock) first, then mutex_lock(&iommu->device_list_lock). */
   'after-iommu-lock': { dropsIommuLockFirst: true },
+};
+
+const MDEV_VENDOR: { readonly [V in Scheme['mdevVendor']]: MdevVendorPolicy } = {
+  /** A vendor driver with no lock of its own around vfio_pin_pages / vfio_unpin_pages. */
+  generic: { vendorLock: () => null },
+  /**
+   * i915 gvt (drivers/gpu/drm/i915/gvt/kvmgt.c): intel_gvt_dma_map_guest_page and
+   * intel_gvt_dma_unmap_guest_page take mutex_lock(&vgpu->cache_lock) around gvt_dma_map_page /
+   * gvt_dma_unmap_page (vfio_pin_pages / vfio_unpin_pages); intel_vgpu_dma_unmap holds it across
+   * the range's gvt_dma_unmap_page calls.
+   */
+  gvt: { vendorLock: (device) => lockOf.gvtCache(device) },
+  /**
+   * vfio-ap (drivers/s390/crypto/vfio_ap_ops.c): handle_pqap takes
+   * mutex_lock(&matrix_dev->mdevs_lock) before vfio_ap_irq_enable's vfio_pin_pages;
+   * vfio_ap_mdev_dma_unmap takes it around unmap_iova -> vfio_ap_irq_disable ->
+   * vfio_ap_free_aqic_resources' vfio_unpin_pages.
+   */
+  'vfio-ap': { vendorLock: () => lockOf.apMdevs },
 };
 
 const MSI_WINDOW: { readonly [V in Scheme['msiWindow']]: MsiWindowPolicy } = {
@@ -84,6 +111,7 @@ export function policyOf(scheme: Scheme): Policy {
       type1Notifier: scheme.type1Notifier === null ? NO_TYPE1_NOTIFIER : { registers: true, ...scheme.type1Notifier },
       mdevDmaUnmap: MDEV_DMA_UNMAP[scheme.mdevDmaUnmap],
       mdevNotify: MDEV_NOTIFY[scheme.mdevNotifyLock],
+      mdevVendor: MDEV_VENDOR[scheme.mdevVendor],
       msiWindow: MSI_WINDOW[scheme.msiWindow],
       noiommu: scheme.noiommuEnabled,
     };

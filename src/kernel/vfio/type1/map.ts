@@ -8,7 +8,7 @@ import { hex, isAligned, lowestBit, PAGE_SHIFT, wraps } from '../../../log/u64.j
 import { deviceOf, mmOf, vmaAt } from '../../../core/lookup.js';
 import { initialState } from '../../../core/stepper.js';
 import { type Outcome, Tx } from '../../../core/tx.js';
-import { newId, type Container, type Domain, type IommuPte, type Mm, type PinExtent, type Process, type Type1, type VfioDma } from '../../../core/world.js';
+import { newId, type Container, type Domain, type IommuPte, type Mm, type PinExtent, type Process, type Type1, type VfioDma, type Vma } from '../../../core/world.js';
 import { backAnon, mmGrab } from '../../mm/mm.js';
 import { assertHeld } from '../../../core/locks.js';
 import { lockOf } from '../../../vocab/locks.js';
@@ -165,7 +165,7 @@ export function pinRuns(tx: Tx, p: Process, dma: VfioDma, mm: Mm, size: bigint):
     if (vma.kind === 'anon') {
       // pin_user_pages_remote(FOLL_LONGTERM | FOLL_WRITE if IOMMU_WRITE): GUP checks the vma's
       // permissions; a failure on a non-PFNMAP vma returns the GUP error.
-      if ((dma.prot.write && !vma.prot.write) || !vma.prot.read) tx.fail('EFAULT', `${at}: pin_user_pages_remote: vma does not allow the access`);
+      if (gupRefuses(dma, vma)) tx.fail('EFAULT', `${at}: pin_user_pages_remote: vma does not allow the access`);
       if (vma.phys === null) backAnon(tx, vma);
       runs.push({ iova: dma.iova + off, size: len, phys: vma.phys! + (vaddr - vma.start), kind: 'ram' });
       // vfio_pin_pages_remote: non-reserved pages are charged, less those already in pfn_list.
@@ -178,14 +178,9 @@ export function pinRuns(tx: Tx, p: Process, dma: VfioDma, mm: Mm, size: bigint):
       const bar = d.bars.find((b) => b.index === vma.bar)!;
       runs.push({ iova: dma.iova + off, size: len, phys: bar.phys + vma.pgoff! + (vaddr - vma.start), kind: 'mmio', device: d.name, bar: bar.index });
     } else {
-      // VM_PFNMAP: follow_fault_pfn -> fixup_user_fault on a missing PTE: the vfio-pci fault
-      // handler gives VM_FAULT_SIGBUS when memory decode is off (CVE-2020-12888) -> -EFAULT.
-      const d = deviceOf(tx.world, vma.device!);
-      if (vma.state === 'empty' && !tx.ops.faultBar(tx, p, vma)) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: fixup_user_fault: VM_FAULT_SIGBUS (memory disabled)');
-      if (dma.prot.write && !vma.prot.write) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: write_fault && !args.writable');
-      const bar = d.bars.find((b) => b.index === vma.bar)!;
+      const phys = followFaultPfn(tx, dma, vma, vaddr, () => tx.ops.faultBar(tx, p, vma));
       // is_invalid_reserved_pfn: MMIO has no struct page: not pinned, not charged.
-      runs.push({ iova: dma.iova + off, size: len, phys: bar.phys + vma.pgoff! + (vaddr - vma.start), kind: 'mmio', device: d.name, bar: bar.index });
+      runs.push({ iova: dma.iova + off, size: len, phys, kind: 'mmio', device: vma.device!, bar: vma.bar! });
     }
     off += len;
   }
@@ -193,6 +188,31 @@ export function pinRuns(tx: Tx, p: Process, dma: VfioDma, mm: Mm, size: bigint):
   const limit = Number(p.rlimitMemlock >> PAGE_SHIFT);
   if (!dma.lockCap && mm.lockedVm + charge > limit) tx.fail('ENOMEM', 'vfio_iommu_type1.c:vfio_pin_pages_remote: RLIMIT_MEMLOCK exceeded');
   return { runs, charge };
+}
+
+/**
+ * vaddr_get_pfns: pin_user_pages_remote(FOLL_LONGTERM | (dma->prot & IOMMU_WRITE ? FOLL_WRITE :
+ * 0)) refuses a vma that does not allow the access (check_vma_flags: -EFAULT). The prot is the
+ * dma's, never a caller's.
+ */
+export function gupRefuses(dma: VfioDma, vma: Vma): boolean {
+  return (dma.prot.write && !vma.prot.write) || !vma.prot.read;
+}
+
+/**
+ * vaddr_get_pfns on a VM_PFNMAP vma (GUP refused it): follow_fault_pfn(vma, mm, vaddr, ...,
+ * prot & IOMMU_WRITE) with prot = dma->prot. A missing PTE is faulted in by fixup_user_fault
+ * (`fault`, vfio_pci_mmap_huge_fault); with memory decode off it gives VM_FAULT_SIGBUS ->
+ * -EFAULT (CVE-2020-12888); `write_fault && !args.writable` -> -EFAULT. Then
+ * is_invalid_reserved_pfn(*pfn) holds for a BAR (no struct page), so the pfn is returned (ret =
+ * 1 page or more). Returns the BAR's physical address at vaddr.
+ */
+export function followFaultPfn(tx: Tx, dma: VfioDma, vma: Vma, vaddr: bigint, fault: () => boolean): bigint {
+  const d = deviceOf(tx.world, vma.device!);
+  if (vma.state === 'empty' && !fault()) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: fixup_user_fault: VM_FAULT_SIGBUS (memory disabled)');
+  if (dma.prot.write && !vma.prot.write) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: write_fault && !args.writable');
+  const bar = d.bars.find((b) => b.index === vma.bar)!;
+  return bar.phys + vma.pgoff! + (vaddr - vma.start);
 }
 
 /** vfio_pin_pages_remote's vfio_lock_acct(dma, lock_acct, false): charge the pinned pages. */
