@@ -199,6 +199,8 @@ export interface Vma {
   readonly file?: number;
   /** bar: PTEs installed by the fault handler (machines/bar-mapping.machine.ts); anon: 'anon'. */
   state: string;
+  /** bar: the page addresses whose PTEs the fault handler inserted, ascending (state 'populated' iff any). */
+  pages?: bigint[];
 }
 
 export interface Mm {

@@ -87,3 +87,47 @@ describe('VFIO_DEVICE_RESET (vfio_pci_ioctl_reset)', () => {
     expect(r.last.errno).toBe('ENOENT');
   });
 });
+
+describe('the BAR fault (vfio_pci_mmap_huge_fault since v6.12, vfio_pci_mmap_fault before)', () => {
+  const pagesOf = (r: ReturnType<typeof probe>): bigint[] => procMm(r.world).vmas.find((v) => v.kind === 'bar')?.pages ?? [];
+  const faults = (r: ReturnType<typeof probe>): number => r.steps[r.steps.length - 1]!.derived.filter((d) => d.op === 'bar.fault').length;
+  const touchSecond = { op: 'touch', pid: PID, addr: hex(BAR_VA + 0x1000n), write: true, ...ok() };
+
+  it('inserts only the faulting page since v6.12, so the next page faults again', () => {
+    const r = probe([...withBar(), touchSecond]);
+    expect(pagesOf(r)).toEqual([BAR_VA, BAR_VA + 0x1000n]);
+    expect(faults(r)).toBe(1);
+  });
+
+  it('populates the whole vma before v6.12, so the next page does not fault', () => {
+    const r = probe([...withBar(), touchSecond], 'upstream', '6.11');
+    expect(pagesOf(r)).toHaveLength(0x100);
+    expect(faults(r)).toBe(0);
+  });
+
+  it('faults in each page of a MAP_DMA range over the BAR that has no PTE, and a zap removes them all', () => {
+    const map = ioctl(CFD, 'VFIO_IOMMU_MAP_DMA', { flags: ['READ', 'WRITE'], vaddr: hex(BAR_VA), iova: '0x100000000', size: '0x3000' }, ok());
+    const r = probe([...withBar(), map]);
+    expect(faults(r)).toBe(2);
+    expect(pagesOf(r)).toEqual([BAR_VA, BAR_VA + 0x1000n, BAR_VA + 0x2000n]);
+    const z = probe([...withBar(), map, { op: 'pci.command', pid: PID, fd: DFD, memory: false, ...ok() }]);
+    expect(pagesOf(z)).toEqual([]);
+    expect(barState(z)).toBe('empty');
+  });
+});
+
+describe('mmap of a BAR smaller than a page (vfio_pci_probe_mmaps)', () => {
+  const subPage = (phys: string): Rec[] =>
+    prefix({ openDevice: true }).map((r) => (r['op'] === 'host.device' ? { ...r, bars: [{ index: 0, phys, size: '0x100' }] } : r));
+  const mmapBar = (expect: Rec): Rec => ({ op: 'mmap', pid: PID, fd: DFD, offset: '0x0', length: '0x1000', addr: hex(BAR_VA), expect });
+
+  it('maps the page of a page-aligned sub-page BAR (the rest of the page is reserved)', () => {
+    const r = probe([...subPage('0xfd000000'), mmapBar({ ret: hex(BAR_VA) }), { op: 'touch', pid: PID, addr: hex(BAR_VA), ...ok() }]);
+    expect(barState(r)).toBe('populated');
+  });
+
+  it('refuses a sub-page BAR that does not start a page (EINVAL: !bar_mmap_supported)', () => {
+    const r = probe([...subPage('0xfd000800'), mmapBar({ errno: 'EINVAL' })]);
+    expect(r.last.decidedBy).toContain('bar_mmap_supported');
+  });
+});

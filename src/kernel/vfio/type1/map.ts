@@ -15,6 +15,7 @@ import { lockOf } from '../../../vocab/locks.js';
 import { dmaKey, findDma, linkDma, markPins, pgsizeBitmap } from './dma-tree.js';
 import { dmaArg, MAP_FLAGS, MAP_MINSZ } from './args.js';
 import { accountLockedVm, changeDmaOwner, vpfnPages } from './accounting.js';
+import { barPagesMissing, barPagePresent } from '../../mm/mmap.js';
 
 /** MAP_DMA's arguments after the checks made before iommu->lock (steps 2-4). */
 export interface MapArg {
@@ -181,7 +182,10 @@ export function pinRuns(tx: Tx, p: Process, dma: VfioDma, mm: Mm, size: bigint):
       // VM_PFNMAP: follow_fault_pfn -> fixup_user_fault on a missing PTE: the vfio-pci fault
       // handler gives VM_FAULT_SIGBUS when memory decode is off (CVE-2020-12888) -> -EFAULT.
       const d = deviceOf(tx.world, vma.device!);
-      if (vma.state === 'empty' && !tx.ops.faultBar(tx, p, vma)) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: fixup_user_fault: VM_FAULT_SIGBUS (memory disabled)');
+      // Each page without a PTE faults (before v6.12 the first fault populates the whole vma).
+      for (const page of barPagesMissing(vma, vaddr, vaddr + len)) {
+        if (!barPagePresent(vma, page) && !tx.ops.faultBar(tx, p, vma, page)) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: fixup_user_fault: VM_FAULT_SIGBUS (memory disabled)');
+      }
       if (dma.prot.write && !vma.prot.write) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: write_fault && !args.writable');
       const bar = d.bars.find((b) => b.index === vma.bar)!;
       // is_invalid_reserved_pfn: MMIO has no struct page: not pinned, not charged.
