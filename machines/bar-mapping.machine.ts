@@ -3,11 +3,12 @@
  * vfio_pci_mmap_huge_fault, vfio_pci_zap_bars).
  *
  * States:
- *   empty      no PTEs: vfio_pci_core_mmap installs none, and a zap removes them
- *   populated  the fault handler inserted the pfns under down_read(memory_lock)
+ *   empty      no PTEs: vfio_pci_core_mmap installs none, and a zap removes them all
+ *   populated  the fault handler inserted pfns under down_read(memory_lock): since v6.12 the
+ *              faulting page's (the vma's `pages` lists them), before v6.12 the whole vma's
  *   gone       munmap or exit_mmap removed the vma
  *
- * A fault with memory decode disabled is VM_FAULT_SIGBUS and leaves the vma empty.
+ * A fault with memory decode disabled is VM_FAULT_SIGBUS and inserts nothing.
  */
 import { setup } from 'xstate';
 

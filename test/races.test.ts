@@ -196,9 +196,10 @@ describe('race 4: device unbind while the process holding the device exits (upst
   //                                                    16 mmput; exit_mmap: mmu_notifier_release
   //                                                    17 mmap_lock: unmap the buffer and BAR vmas, mmdrop
   //                                                    18 exit_files: close every fd
-  //                                                    19 task_work: container file release
-  //                                                    20 task_work: device file release:
-  //                                                       vfio_device_put_registration -> complete()
+  //                                                    19 task_work (last fd first): device file
+  //                                                       release: vfio_device_put_registration
+  //                                                       -> complete()
+  //                                                    20 task_work: container file release
   //   21 vfio_device_remove_group: force-detach the
   //      container (unmap + unpin): returns 0
   //                                                    22 task_work: group file release: returns 0
@@ -211,7 +212,7 @@ describe('race 4: device unbind while the process holding the device exits (upst
     const unbind = returnedAt(r, 'unbind');
     expect(unbind).toMatchObject({ seq: 21, outcome: { ret: 0n } });
     const deviceRelease = r.steps.find((s) => s.derived.some((d) => d.op === 'file.released' && d['file'] === 'device:0000:01:00.0'))!;
-    expect(deviceRelease.stimulus).toMatchObject({ task: 'exit', seq: 20 });
+    expect(deviceRelease.stimulus).toMatchObject({ task: 'exit', seq: 19 });
     expect(unbind.seq).toBeGreaterThan(deviceRelease.stimulus.seq);
     expect(derivedOps(r, 21)).toEqual(expect.arrayContaining(['device.unregistered', 'group.detached', 'dma.removed']));
     expect(returnedAt(r, 'exit')).toMatchObject({ seq: 22, outcome: { ret: 0n } });
@@ -219,8 +220,8 @@ describe('race 4: device unbind while the process holding the device exits (upst
 
   it('keeps the unbind waiting for the last registration reference until the device file is released', () => {
     const b = blockedAfter(LOG, 'unbind', [14, 15, 16, 17, 18, 19, 20]);
-    for (const seq of [14, 15, 16, 17, 18, 19]) expect(b.get(seq)).toContain('last registration reference of 0000:01:00.0');
-    expect(b.get(20)).toBeNull();
+    for (const seq of [14, 15, 16, 17, 18]) expect(b.get(seq)).toContain('last registration reference of 0000:01:00.0');
+    expect(b.get(19)).toBeNull();
   });
 });
 

@@ -254,7 +254,7 @@ export interface KernelOps {
   /** f_op->mmap of a vfio device file: vfio_pci_core_mmap; returns the new vma. */
   mmapDevice(tx: Tx, d: Device, file: number, addr: bigint, length: bigint, offset: bigint, prot: Prot): Vma;
   /** vma->vm_ops->fault of a BAR vma: vfio_pci_mmap_huge_fault; whether the vma is populated. */
-  faultBar(tx: Tx, p: Process, v: Vma): boolean;
+  faultBar(tx: Tx, p: Process, v: Vma, addr?: bigint): boolean;
   /** mmu_notifier_release's call to the SVA bonds of an exiting mm (ops->release). */
   releaseSva(tx: Tx, mm: Mm): void;
   /** vfio_device_ops->dma_unmap of a mediated device's vendor driver. */

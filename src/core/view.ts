@@ -45,6 +45,7 @@ export function describeWorld(w: World): { [k: string]: JsonValue } {
     state: d.state,
     open_count: d.openCount,
     memory: d.memoryEnabled,
+    ...(d.mdev ? {} : { bus_master: d.busMaster }),
     ...(d.mdev ? { vendor_pins: d.vendorPins.size } : {}),
     ...(d.pasidsInUse.length > 0 ? { pasids_in_use: d.pasidsInUse } : {}),
   }));

@@ -42,6 +42,13 @@ export interface Device {
   registrations: number;
   /** PCI_COMMAND_MEMORY in vfio-pci's virtualised command register (vconfig). */
   memoryEnabled: boolean;
+  /**
+   * PCI_COMMAND_MASTER in the device's command register: vfio-pci's last close clears it
+   * (vfio_pci_core_disable: pci_clear_master, pci_disable_device); a device without it issues
+   * no DMA. The model's open device is a bus master (the user sets the bit through the config
+   * region, which the model does not model).
+   */
+  busMaster: boolean;
   /** PASIDs the device may still issue requests on: set at bind, cleared by device.stop_pasid. */
   pasidsInUse: number[];
   /** PASIDs the device stopped (and was not bound to again): it sends no page request on them. */
@@ -50,6 +57,12 @@ export interface Device {
   vendorPins: Map<bigint, number>;
   /** The device sits in a PCIe hotplug slot (pciehp): a function reset resets the slot. */
   readonly hotplug: boolean;
+  /**
+   * The device has a reset method (`host.device` `reset`, default true): vfio_pci_core_enable's
+   * `vdev->reset_works = !ret` of pci_try_reset_function, which is -ENOTTY without one
+   * (pci_reset_supported), and the sysfs `reset` attribute's visibility.
+   */
+  readonly resetWorks: boolean;
   /** The device is an SR-IOV physical function (its sriov_* sysfs attributes exist). */
   readonly sriov: boolean;
   /**
@@ -186,6 +199,8 @@ export interface Vma {
   readonly file?: number;
   /** bar: PTEs installed by the fault handler (machines/bar-mapping.machine.ts); anon: 'anon'. */
   state: string;
+  /** bar: the page addresses whose PTEs the fault handler inserted, ascending (state 'populated' iff any). */
+  pages?: bigint[];
 }
 
 export interface Mm {

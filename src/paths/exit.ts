@@ -126,7 +126,12 @@ export const exit = definePath<ExitLocals, 'exit'>()('exit', {
     run(tx, _task, rp) {
       // every fd, lowest first; the releases run afterwards as task_work, one step each
       const p = exitingProcess(tx.world, rp.stimulus.pid);
+      const queued = _task.deferred.length;
       for (let fd = nextFd(p); fd !== undefined; fd = nextFd(p)) exitCloseFd(tx, p, fd);
+      // kernel/task_work.c: task_work_add pushes at the head (`work->next = head;
+      // try_cmpxchg(&task->task_works, &head, work)`) and task_work_run runs the list from the
+      // head, so the last fd's release runs first (releases they queue run after this batch)
+      _task.deferred.push(..._task.deferred.splice(queued).reverse());
       rp.ctx.outcome = finishExit(tx, p);
       return 'RETURN';
     },

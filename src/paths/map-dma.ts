@@ -18,6 +18,7 @@ import { runEntry } from './atomic.js';
 import type { CallbackLocals } from './callbacks.js';
 import { definePath, type PathLocals, type Running } from './types.js';
 import { lockOf, readLock, writeLock, type LockUse } from '../vocab/locks.js';
+import { barPagesMissing } from '../kernel/mm/mmap.js';
 
 interface MapCtx extends PathLocals, KeepsRefs {
   container: number;
@@ -109,7 +110,9 @@ function resvLock(ctx: MapCtx): string {
 function barsToFault(w: World, mm: number, vaddr: bigint, size: bigint): string[] {
   const out = new Set<string>();
   for (const v of mmOf(w, mm).vmas) {
-    if (v.kind === 'bar' && v.state === 'empty' && v.start < vaddr + size && vaddr < v.end) out.add(v.device!);
+    if (v.kind !== 'bar' || v.start >= vaddr + size || vaddr >= v.end) continue;
+    // the pages of the range this vma lacks (before v6.12 a populated vma lacks none)
+    if (barPagesMissing(v, vaddr > v.start ? vaddr : v.start, vaddr + size < v.end ? vaddr + size : v.end).length > 0) out.add(v.device!);
   }
   return [...out];
 }

@@ -25,13 +25,18 @@ interface ZapLocals extends CallbackLocals {
   maps: Array<{ mm: number; start: bigint; end: bigint }>;
 }
 
-/** The device a zap acts on, if the write or reset reaches vfio-pci (not an mdev's). */
+/**
+ * The device a zap acts on, if the write or reset reaches vfio-pci (not an mdev's). A reset of a
+ * device without reset_works fails first (vfio_pci_ioctl_reset: `if (!vdev->reset_works) return
+ * -EINVAL;` precedes vfio_pci_zap_and_down_write_memory_lock): no lock, no zap.
+ */
 function zapDevice(w: World, s: StimulusOf<ZapOp>): string | undefined {
   const id = w.processes.get(s.pid)?.fds.get(s.fd);
   const f = id === undefined ? undefined : w.files.get(id);
   if (f?.kind !== 'device') return undefined;
   const d = w.devices.get(f.device!);
-  return d === undefined || d.mdev ? undefined : d.name;
+  if (d === undefined || d.mdev) return undefined;
+  return s.op === 'ioctl' && !d.resetWorks ? undefined : d.name;
 }
 
 function barMappings(w: World, device: string): ZapLocals['maps'] {

@@ -45,6 +45,7 @@ export const STIMULUS_SCHEMA = {
     noiommu: opt('bool'),
     hotplug: opt('bool'),
     sriov: opt('bool'),
+    reset: opt('bool'),
   },
   'host.mdev': { device: req('string'), group: req('int'), parent: opt('string') },
   'process.spawn': {

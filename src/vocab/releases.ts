@@ -59,6 +59,13 @@ export const VERSIONED_RULES = {
     before: 'UNMAP_DMA of a range that ends at 2^64 finds no mapping (iova + size wraps to 0 in vfio_find_dma_first_node): ret 0, size 0, nothing unmapped',
     after: 'the range is compared by its inclusive end: the mappings in it are unmapped',
   },
+  'vfio-pci-huge-fault': {
+    since: '6.12',
+    commit: { hash: 'f9e54c3a2f5b', title: 'vfio/pci: implement huge_fault support' },
+    mirrors: 'vfio_pci_core.c:vfio_pci_mmap_huge_fault (vfio_pci_mmap_fault before)',
+    before: 'a BAR fault populates the whole vma (v6.10-v6.11 vfio_pci_mmap_fault: vmf_insert_pfn, then "Pre-fault the remainder of the vma"; earlier io_remap_pfn_range of the vma)',
+    after: 'a BAR fault inserts one pfn (or one PMD/PUD pfn), the page that faulted: "The pre-faulting behavior ... is removed"',
+  },
 } as const satisfies Readonly<Record<string, VersionedRule>>;
 
 export type RuleId = keyof typeof VERSIONED_RULES;

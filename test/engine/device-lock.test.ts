@@ -75,11 +75,12 @@ describe('hot-remove against the exit of the device holder (hot-remove-vs-exit, 
   //   pciehp (device.unbind hot_remove, seq 12)      exit (pid 1 holds the device fd, seq 13)
   //   14 pci_lock_rescan_remove; device_lock;
   //      vfio_device_put_registration; waits
-  //                                                  15-19 do_exit, exit_mmap, exit_files,
-  //                                                        the container file's release
-  //                                                  20 the device file's release:
-  //                                                     vfio_pci_core_disable: pci_dev_trylock
-  //                                                     fails -> no reset; put_registration
+  //                                                  15-18 do_exit, exit_mmap, exit_files
+  //                                                  19 the device file's release (the last fd's
+  //                                                     first): vfio_pci_core_disable:
+  //                                                     pci_dev_trylock fails -> no reset;
+  //                                                     put_registration
+  //                                                  20 the container file's release
   //   21 vfio_device_remove_group: returns 0
   //                                                  22 the group file's release: returns 0
   const SCHEDULE = ['pciehp', 'exit', 'exit', 'exit', 'exit', 'exit', 'exit', 'pciehp', 'exit'];
@@ -89,7 +90,7 @@ describe('hot-remove against the exit of the device holder (hot-remove-vs-exit, 
     expect(report.divergences).toEqual([]);
     expect(report.violations).toEqual([]);
     const release = steps.find((s) => s.derived.some((d) => d.op === 'file.released' && d['file'] === `device:${DEV}`))!;
-    expect(release.stimulus.seq).toBe(20);
+    expect(release.stimulus.seq).toBe(19);
     const skipped = release.derived.find((d) => d.op === 'device.reset_skipped')!;
     expect(skipped).toMatchObject({ device: DEV, holder: 'pciehp' });
     expect(String(skipped['check'])).toContain('vfio_pci_core_disable: pci_dev_trylock(pdev) failed');

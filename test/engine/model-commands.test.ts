@@ -82,12 +82,14 @@ interface Model {
   readonly attached: Map<G, ContainerM>;
   /** vma slot -> pages. */
   readonly vmas: Map<number, number>;
+  /** Devices whose last close cleared bus mastering (vfio_pci_core_disable), not reopened since. */
+  readonly noBusMaster: Set<G>;
   /** The process's locked_vm in pages: the pages of every live mapping (each map charges its own). */
   lockedVm: number;
 }
 
 function emptyModel(): Model {
-  return { fds: new Map(), containers: new Set(), attached: new Map(), vmas: new Map(), lockedVm: 0 };
+  return { fds: new Map(), containers: new Set(), attached: new Map(), vmas: new Map(), noBusMaster: new Set(), lockedVm: 0 };
 }
 
 /** The one open container fd (OpenContainer keeps it at most one). */
@@ -385,7 +387,9 @@ class GetDeviceFd extends Cmd {
     return c === undefined || c.driver === null ? err('EINVAL') : ok(lowestFreeFd(m));
   }
   protected apply(m: Model, p: Prediction): void {
-    if (succeeded(p)) m.fds.set(lowestFreeFd(m), { kind: 'device', g: this.g });
+    if (!succeeded(p)) return;
+    m.fds.set(lowestFreeFd(m), { kind: 'device', g: this.g });
+    m.noBusMaster.delete(this.g);
   }
 }
 
@@ -569,8 +573,10 @@ class DeviceDma extends Cmd {
   }
   protected predict(m: Readonly<Model>): Prediction {
     // Translated iff the device's group is attached to a container whose mappings cover the
-    // IOVA (every mapping is READ|WRITE; a container with mappings has its driver, so a domain).
+    // IOVA (every mapping is READ|WRITE; a container with mappings has its driver, so a domain),
+    // and the device is a bus master (not closed since its last open).
     const c = m.attached.get(this.g);
+    if (m.noBusMaster.has(this.g)) return { dma: 'fault' };
     return { dma: c !== undefined && c.maps.some((x) => contains(x, this.iova())) ? 'ok' : 'fault' };
   }
   protected apply(): void {}
@@ -595,6 +601,8 @@ class CloseDevice extends Cmd {
   protected apply(m: Model): void {
     const fd = fdsOf(m, 'device', this.g)[0];
     if (fd !== undefined) m.fds.delete(fd);
+    // The last close clears bus mastering (vfio_pci_core_disable: pci_clear_master).
+    if (fdsOf(m, 'device', this.g).length === 0) m.noBusMaster.add(this.g);
     // The last device fd drops the device's reference on the group file.
     if (!groupFileAlive(m, this.g)) releaseGroupFile(m, this.g);
   }

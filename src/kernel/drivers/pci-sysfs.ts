@@ -38,7 +38,8 @@ const deviceLock = (d: Device): LockUse[] => [writeLock(lockOf.device(d.name))];
 const ATTRS: Readonly<Record<string, Attr>> = {
   /**
    * pci-sysfs.c: `static DEVICE_ATTR_WO(reset)`, visible when pci_reset_supported
-   * (pci_dev_reset_attr_is_visible; the model's vfio-pci devices can all reset). reset_store:
+   * (pci_dev_reset_attr_is_visible: `if (!pci_reset_supported(pdev)) return 0;`; a `host.device`
+   * with `reset: false` has no reset method). reset_store:
    * kstrtoul, `if (val != 1) return -EINVAL;`, pci_reset_function: pci_dev_lock(bridge) (no
    * bridge in the model), pci_dev_lock(dev) = device_lock + pci_cfg_access_lock,
    * pci_dev_save_and_disable, __pci_reset_function_locked (in a hotplug slot the model's reset
@@ -46,7 +47,7 @@ const ATTRS: Readonly<Record<string, Attr>> = {
    * not told: the saved config state, memory decode included, is restored.
    */
   reset: {
-    visible: () => true,
+    visible: (d) => d.resetWorks,
     store: {
       mirrors: 'drivers/pci/pci-sysfs.c:reset_store -> pci.c:pci_reset_function',
       locks: (d) => [...deviceLock(d), ...(d.hotplug ? [writeLock(lockOf.reset(d.name))] : [])],

@@ -19,6 +19,13 @@ export function deviceDma(tx: Tx, s: StimulusOf<'device.dma'>): Outcome {
   if (d.mdev) throw new BadReference('device', 'an mdev does not DMA itself; its vendor driver uses mdev.pin_pages or mdev.dma_rw');
   if (s.length === 0n) throw new BadReference('length', 'a DMA of length 0');
   const write = s.write === true;
+  if (!d.busMaster) {
+    // PCI_COMMAND_MASTER clear: the function issues no memory request (PCIe: Bus Master
+    // Enable "controls the ability of a Function to issue Memory and I/O Read/Write Requests"),
+    // so nothing reaches the IOMMU and nothing lands.
+    tx.emit('dma.not_issued', { device: d.name, reason: 'bus master off' });
+    return { dma: 'fault', decidedBy: 'PCI_COMMAND_MASTER clear (vfio_pci_core_disable: pci_clear_master, pci_disable_device): the device issues no DMA' };
+  }
   if (s.pasid !== undefined) return svaDma(tx, d, s.pasid, s.iova, s.length, write);
   const g = groupOf(tx.world, d.group);
   if (g.noiommu) {

@@ -96,6 +96,7 @@ function slice(v: Vma, start: bigint, end: bigint): Vma {
   const phys = v.phys === null ? null : v.phys + (start - v.start);
   const pgoff = v.pgoff === undefined ? undefined : v.pgoff + (start - v.start);
   const out: Vma = { ...v, start, end, phys };
+  if (v.pages !== undefined) out.pages = v.pages.filter((a) => start <= a && a < end);
   if (pgoff !== undefined) (out as { pgoff?: bigint }).pgoff = pgoff;
   return out;
 }
@@ -108,6 +109,20 @@ export function munmapRange(tx: Tx, s: StimulusOf<'munmap'>): { readonly start: 
   const len = (s.length + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
   if (wraps(s.addr, len)) tx.fail('EINVAL', `${at}: range wraps`);
   return { start: s.addr, end: s.addr + len };
+}
+
+const pageOf = (addr: bigint): bigint => addr & ~(PAGE_SIZE - 1n);
+
+/** Whether the BAR vma has the PTE of the page at `addr`. */
+export function barPagePresent(v: Vma, addr: bigint): boolean {
+  return (v.pages ?? []).includes(pageOf(addr));
+}
+
+/** The pages of [from, to) whose PTEs the BAR vma lacks, ascending. */
+export function barPagesMissing(v: Vma, from: bigint, to: bigint): bigint[] {
+  const out: bigint[] = [];
+  for (let a = pageOf(from); a < to; a += PAGE_SIZE) if (!barPagePresent(v, a)) out.push(a);
+  return out;
 }
 
 /** SPEC 1.3 `touch`: a CPU access; mm/memory.c:handle_mm_fault. */
@@ -123,8 +138,8 @@ export function touch(tx: Tx, s: StimulusOf<'touch'>): Outcome {
     if (v.phys === null) backAnon(tx, v);
     return { ret: 0n, decidedBy: 'mm/memory.c:handle_mm_fault' };
   }
-  if (v.state === 'populated') return { ret: 0n, decidedBy: 'the BAR PTEs are present' };
-  if (!tx.ops.faultBar(tx, p, v)) return { signal: 'SIGBUS', decidedBy: 'vfio_pci_core.c:vfio_pci_mmap_huge_fault: memory disabled -> VM_FAULT_SIGBUS' };
+  if (barPagePresent(v, s.addr)) return { ret: 0n, decidedBy: 'the BAR PTE is present' };
+  if (!tx.ops.faultBar(tx, p, v, s.addr)) return { signal: 'SIGBUS', decidedBy: 'vfio_pci_core.c:vfio_pci_mmap_huge_fault: memory disabled -> VM_FAULT_SIGBUS' };
   return { ret: 0n, decidedBy: 'vfio_pci_core.c:vfio_pci_mmap_huge_fault: vmf_insert_pfn' };
 }
 
@@ -136,11 +151,11 @@ export function mmapLocks(w: World, s: StimulusOf<'mmap'>): LockUse[] {
 
 /**
  * The page fault holds mmap_lock for read; vfio_pci_mmap_huge_fault takes the device's
- * memory_lock for read when the BAR vma has no PTEs yet.
+ * memory_lock for read when the BAR vma has no PTE for the address.
  */
 export function touchLocks(w: World, s: StimulusOf<'touch'>): LockUse[] {
   const p = w.processes.get(s.pid);
   if (p === undefined) return [];
   const v = vmaAt(w.mms.get(p.mm)!, s.addr);
-  return [readLock(lockOf.mmap(p.mm)), ...(v?.kind === 'bar' && v.state === 'empty' ? [readLock(lockOf.memory(v.device!))] : [])];
+  return [readLock(lockOf.mmap(p.mm)), ...(v?.kind === 'bar' && !barPagePresent(v, s.addr) ? [readLock(lockOf.memory(v.device!))] : [])];
 }

@@ -50,6 +50,7 @@ export function fork(tx: Tx, s: StimulusOf<'fork'>): Outcome {
     const copy: Vma = { ...v, phys: null };
     if (v.kind === 'bar') {
       copy.state = initialState('bar_mapping');
+      copy.pages = [];
       fileOf(tx.world, v.file!).refs += 1;
     }
     mm.vmas.push(copy);

@@ -106,11 +106,7 @@ export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
       if (t !== null && d.mdev) assertDeviceListLocked(tx, containerOf(tx.world, g.container)); // vfio_device_container_unregister -> vfio_iommu_type1_unregister_device
       if (t !== null) t.deviceList = t.deviceList.filter((n) => n !== d.name);
     }
-    if (!d.mdev) {
-      // vfio_pci_core_close_device -> vfio_pci_core_disable: the device is disabled and reset
-      d.memoryEnabled = false;
-      resetAtDisable(tx, d);
-    }
+    if (!d.mdev) disableDevice(tx, d);
     assertHeld(tx, lockOf.group(g.key), `group ${g.key}'s container_users`); // container.c:vfio_group_unuse_container: lockdep_assert_held(&group->group_lock)
     g.containerUsers -= 1;
     d.registrations -= 1;
@@ -121,6 +117,28 @@ export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
     d.openCount -= 1;
     d.registrations -= 1;
   }
+}
+
+/**
+ * vfio_pci_core_close_device -> vfio_pci_core_disable, in the kernel's order:
+ *
+ *   pci_clear_master(pdev);                      "Stop the device from further DMA"
+ *   ...
+ *   pci_write_config_word(pdev, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE);
+ *   if (vdev->reset_works) { ... __pci_reset_function_locked(pdev) under pci_dev_trylock ... }
+ *   out_restore_state: pci_restore_state(pdev);
+ *   out: pci_disable_device(pdev);               do_pci_disable_device: clears PCI_COMMAND_MASTER
+ *
+ * The command register ends as it was saved at open (vfio_pci_core_enable: pci_clear_master,
+ * pci_enable_device, pci_save_state): memory decode on, bus mastering off. The write of
+ * INTX_DISABLE (decode off) is undone within the same step, so nothing observes it. (When the
+ * saved state cannot be reloaded and !reset_works the kernel skips the restore; the model
+ * always has the saved state.)
+ */
+function disableDevice(tx: Tx, d: Device): void {
+  d.busMaster = false;
+  resetAtDisable(tx, d);
+  d.memoryEnabled = true;
 }
 
 /**

@@ -143,6 +143,10 @@ function groupGetDeviceFd(tx: Tx, p: Process, g: Group, s: StimulusOf<'ioctl'>):
     // vfio_pci_core_enable: pci_enable_device sets PCI_COMMAND_MEMORY, vfio_config_init copies
     // it into vconfig.
     if (!d.mdev) d.memoryEnabled = true;
+    // vfio_pci_core_enable: pci_clear_master ("Don't allow our initial saved state to include
+    // busmaster"); the user's driver sets it again through the config region, which the model
+    // does not model: an open device is a bus master.
+    if (!d.mdev) d.busMaster = true;
     tx.fire('device', d.name, d, 'OPEN_FIRST');
   }
   const fd = installFd(p, f.id);

@@ -125,8 +125,8 @@ function pinPageExternal(tx: Tx, dma: VfioDma, vaddr: bigint, doAccounting: bool
     }
     // VM_PFNMAP: follow_fault_pfn; fixup_user_fault enters vfio_pci_mmap_huge_fault, which takes
     // down_read(&vdev->memory_lock) before it checks memory decode
-    const fault = (): boolean => locked(tx, task, lockOf.memory(vma.device!), 'read', 'mdev.pin_pages (vfio_pci_mmap_huge_fault)', () => tx.ops.faultBar(tx, owner, vma));
-    return { kind: 'mmio' as const, phys: followFaultPfn(tx, dma, vma, vaddr, fault) };
+    const fault = (page: bigint): boolean => locked(tx, task, lockOf.memory(vma.device!), 'read', 'mdev.pin_pages (vfio_pci_mmap_huge_fault)', () => tx.ops.faultBar(tx, owner, vma, page));
+    return { kind: 'mmio' as const, phys: followFaultPfn(tx, dma, vma, vaddr, PAGE_SIZE, fault) };
   });
   // is_invalid_reserved_pfn(pfn): MMIO is neither charged nor unpinned
   if (doAccounting && pfn.kind === 'ram') {

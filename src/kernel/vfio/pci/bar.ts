@@ -11,6 +11,7 @@ import { PAGE_SIZE, hex } from '../../../log/u64.js';
 import type { Prot } from '../../../vocab/records.js';
 import { assertHeld } from '../../../core/locks.js';
 import { lockOf } from '../../../vocab/locks.js';
+import { barPagesMissing } from '../../mm/mmap.js';
 
 /** VFIO_PCI_OFFSET_SHIFT: a region's offset in the device file is its index << 40. */
 const OFFSET_SHIFT = 40n;
@@ -30,26 +31,36 @@ export function barMmap(tx: Tx, d: Device, file: number, addr: bigint, length: b
   // (vm_end < vm_start cannot happen; the model's device mmaps are MAP_SHARED.)
   if (index >= ROM_REGION_INDEX) tx.fail('EINVAL', `${at}: index >= VFIO_PCI_ROM_REGION_INDEX`);
   const bar = d.bars.find((b) => BigInt(b.index) === index);
-  if (bar === undefined || bar.size < PAGE_SIZE) tx.fail('EINVAL', `${at}: !vdev->bar_mmap_supported[index]`);
+  // vfio_pci_probe_mmaps: bar_mmap_supported when the BAR is at least a page, or smaller and
+  // page-aligned (`if (!(res->start & ~PAGE_MASK))`: the rest of its page is reserved as "vfio
+  // sub-page reserved"; the model assumes that request_resource succeeds)
+  const mmapSupported = bar !== undefined && bar.size > 0n && (bar.size >= PAGE_SIZE || (bar.phys & (PAGE_SIZE - 1n)) === 0n);
+  if (bar === undefined || !mmapSupported) tx.fail('EINVAL', `${at}: !vdev->bar_mmap_supported[index]`);
   const reqStart = offset & ((1n << OFFSET_SHIFT) - 1n);
   const barLen = (bar.size + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
   if (reqStart + length > barLen) tx.fail('EINVAL', `${at}: req_start + req_len > PAGE_ALIGN(bar_len)`);
-  return { start: addr, end: addr + length, prot, kind: 'bar', phys: null, device: d.name, bar: bar.index, pgoff: reqStart, file, state: initialState('bar_mapping') };
+  return { start: addr, end: addr + length, prot, kind: 'bar', phys: null, device: d.name, bar: bar.index, pgoff: reqStart, file, state: initialState('bar_mapping'), pages: [] };
 }
 
 /**
- * vfio_pci_mmap_huge_fault: under down_read(memory_lock), SIGBUS when memory decode is off,
- * else insert the pfns. Returns whether the vma is now populated.
+ * The fault of the page at `addr` (default: the vma's first): under down_read(memory_lock),
+ * SIGBUS when memory decode is off, else insert pfns. Since v6.12 (rule vfio-pci-huge-fault)
+ * vfio_pci_mmap_huge_fault inserts the one pfn of the faulting page (vmf_insert_pfn; the model's
+ * faults are order 0); before, vfio_pci_mmap_fault populated the whole vma. Returns whether the
+ * page is now present.
  */
-export function faultBar(tx: Tx, p: Process, v: Vma): boolean {
+export function faultBar(tx: Tx, p: Process, v: Vma, addr: bigint = v.start): boolean {
   const d = deviceOf(tx.world, v.device!);
+  const at = addr & ~(PAGE_SIZE - 1n);
   if (!d.memoryEnabled) {
-    tx.emit('bar.fault', { pid: p.pid, addr: hex(v.start), device: d.name, bar: v.bar!, result: 'VM_FAULT_SIGBUS' });
+    tx.emit('bar.fault', { pid: p.pid, addr: hex(at), device: d.name, bar: v.bar!, result: 'VM_FAULT_SIGBUS' });
     return false;
   }
   assertHeld(tx, lockOf.memory(d.name), `the BAR PTEs of ${d.name} in mm ${p.mm}`, 'read'); // vfio_pci_core.c:vfio_pci_vmf_insert_pfn: lockdep_assert_held_read(&vdev->memory_lock)
+  const inserted = tx.release.has('vfio-pci-huge-fault') ? [at] : barPagesMissing(v, v.start, v.end);
+  v.pages = [...new Set([...(v.pages ?? []), ...inserted])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   tx.fire('bar_mapping', `${p.mm}@${hex(v.start)}`, v, 'FAULT');
-  tx.emit('bar.fault', { pid: p.pid, addr: hex(v.start), device: d.name, bar: v.bar!, result: 'VM_FAULT_NOPAGE' });
+  tx.emit('bar.fault', { pid: p.pid, addr: hex(at), device: d.name, bar: v.bar!, result: 'VM_FAULT_NOPAGE' });
   return true;
 }
 
@@ -62,6 +73,7 @@ export function zapBars(tx: Tx, d: Device): void {
   for (const mm of tx.world.mms.values()) {
     for (const v of mm.vmas) {
       if (v.kind === 'bar' && v.device === d.name && v.state === 'populated') {
+        v.pages = [];
         tx.fire('bar_mapping', `${mm.id}@${hex(v.start)}`, v, 'ZAP');
         tx.emit('bar.zapped', { mm: mm.id, start: hex(v.start), end: hex(v.end), device: d.name, bar: v.bar! });
       }

@@ -37,12 +37,15 @@ function tryResetLocked(tx: Tx, task: Task, d: Device, where: string): boolean {
 }
 
 /**
- * VFIO_DEVICE_RESET: !reset_works -> EINVAL; vfio_pci_zap_and_down_write_memory_lock (the
+ * VFIO_DEVICE_RESET: `if (!vdev->reset_works) return -EINVAL;` first, before the lock and the
+ * zap; then vfio_pci_zap_and_down_write_memory_lock (the
  * caller, the zap path, holds memory_lock), zap the BARs, pci_try_reset_function: "Same as
  * above, except return -EAGAIN if unable to lock device" (`if (!pci_dev_trylock(dev)) return
  * -EAGAIN;`). The command register is restored by the reset's save/restore of config state.
  */
 export function resetFunction(tx: Tx, d: Device): Outcome {
+  // checked before vfio_pci_zap_and_down_write_memory_lock: the zap path runs no zap then (zap.ts)
+  if (!d.resetWorks) return tx.fail('EINVAL', 'vfio_pci_core.c:vfio_pci_ioctl_reset: !vdev->reset_works');
   tx.cascade('device.reset', { device: d.name }, () => zapBars(tx, d));
   if (!tryResetLocked(tx, taskOf(tx, 'vfio_pci_ioctl_reset'), d, 'vfio_pci_ioctl_reset')) {
     return tx.fail('EAGAIN', 'drivers/pci/pci.c:pci_try_reset_function: pci_dev_trylock(dev) failed');
@@ -70,6 +73,7 @@ export function resetFunction(tx: Tx, d: Device): Outcome {
  * this step it fails the same way (-EAGAIN), so the device is closed without a reset.
  */
 export function resetAtDisable(tx: Tx, d: Device): void {
+  if (!d.resetWorks) return; // `if (vdev->reset_works) {`: no reset is tried, so none is skipped
   const task = taskOf(tx, 'vfio_pci_core_disable');
   if (tryResetLocked(tx, task, d, 'vfio_pci_core_disable')) return;
   const holder = tx.world.locks.get(lockOf.device(d.name))?.writer ?? null;

@@ -15,6 +15,7 @@ import { lockOf } from '../../../vocab/locks.js';
 import { dmaKey, findDma, linkDma, markPins, pgsizeBitmap } from './dma-tree.js';
 import { dmaArg, MAP_FLAGS, MAP_MINSZ } from './args.js';
 import { accountLockedVm, changeDmaOwner, vpfnPages } from './accounting.js';
+import { barPagesMissing, barPagePresent } from '../../mm/mmap.js';
 
 /** MAP_DMA's arguments after the checks made before iommu->lock (steps 2-4). */
 export interface MapArg {
@@ -178,7 +179,7 @@ export function pinRuns(tx: Tx, p: Process, dma: VfioDma, mm: Mm, size: bigint):
       const bar = d.bars.find((b) => b.index === vma.bar)!;
       runs.push({ iova: dma.iova + off, size: len, phys: bar.phys + vma.pgoff! + (vaddr - vma.start), kind: 'mmio', device: d.name, bar: bar.index });
     } else {
-      const phys = followFaultPfn(tx, dma, vma, vaddr, () => tx.ops.faultBar(tx, p, vma));
+      const phys = followFaultPfn(tx, dma, vma, vaddr, len, (page) => tx.ops.faultBar(tx, p, vma, page));
       // is_invalid_reserved_pfn: MMIO has no struct page: not pinned, not charged.
       runs.push({ iova: dma.iova + off, size: len, phys, kind: 'mmio', device: vma.device!, bar: vma.bar! });
     }
@@ -207,9 +208,12 @@ export function gupRefuses(dma: VfioDma, vma: Vma): boolean {
  * is_invalid_reserved_pfn(*pfn) holds for a BAR (no struct page), so the pfn is returned (ret =
  * 1 page or more). Returns the BAR's physical address at vaddr.
  */
-export function followFaultPfn(tx: Tx, dma: VfioDma, vma: Vma, vaddr: bigint, fault: () => boolean): bigint {
+export function followFaultPfn(tx: Tx, dma: VfioDma, vma: Vma, vaddr: bigint, len: bigint, fault: (page: bigint) => boolean): bigint {
   const d = deviceOf(tx.world, vma.device!);
-  if (vma.state === 'empty' && !fault()) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: fixup_user_fault: VM_FAULT_SIGBUS (memory disabled)');
+  // Each page without a PTE faults (before v6.12 the first fault populates the whole vma).
+  for (const page of barPagesMissing(vma, vaddr, vaddr + len)) {
+    if (!barPagePresent(vma, page) && !fault(page)) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: fixup_user_fault: VM_FAULT_SIGBUS (memory disabled)');
+  }
   if (dma.prot.write && !vma.prot.write) tx.fail('EFAULT', 'vfio_iommu_type1.c:follow_fault_pfn: write_fault && !args.writable');
   const bar = d.bars.find((b) => b.index === vma.bar)!;
   return bar.phys + vma.pgoff! + (vaddr - vma.start);
