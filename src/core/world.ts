@@ -6,8 +6,7 @@
  * `state`, the value of its machine in machines/ (the machine owns which transitions are legal;
  * the engine owns everything else: counts, ranges, page tables).
  *
- * Units: addresses and sizes are bytes (bigint); locked_vm and npage are pages (number), as in the
- * kernel.
+ * Units: addresses and sizes are bytes (bigint); locked_vm and npage are pages (number).
  */
 import type { Prot, ResvSpec, Stimulus } from '../vocab/records.js';
 import type { IovaTree } from './iova-tree.js';
@@ -66,8 +65,7 @@ export interface Device {
   /** The device is an SR-IOV physical function (its sriov_* sysfs attributes exist). */
   readonly sriov: boolean;
   /**
-   * IOMMU mappings of this device's BARs that schemes with pfnmap 'vma-link' or 'dmabuf' track,
-   * to unmap them when the BAR is zapped or revoked.
+   * IOMMU mappings of this device's BARs that 'vma-link' and 'dmabuf' schemes unmap on a zap.
    */
   linked: Array<{ container: number; iova: bigint }>;
   /** dma-buf schemes: the BAR's dma-bufs are revoked (vfio_pci_dma_buf_move). */
@@ -240,8 +238,7 @@ export const MMAP_BASE = 0x7f0000000000n;
 /**
  * A subscriber an MMU-notifier invalidation of an mm calls (mm->notifier_subscriptions): an SVA
  * bond's notifier, type1's notifier (schemes with type1Notifier), an interval notifier (pfnmap
- * 'interval'), or a BAR mapping a scheme linked to the BAR's device ('vma-link', 'dmabuf'),
- * which the BAR's zap tears down.
+ * 'interval'), or a BAR mapping a scheme linked to its device ('vma-link', 'dmabuf').
  */
 export type Subscriber =
   | { readonly kind: 'sva'; readonly device: string }

@@ -12,7 +12,7 @@ import { forget, keep, type KeepsRefs, useKept } from '../core/lifetimes.js';
 import { chargePins, type MapArg, mapLink, mapRuns, mapValidate, type PinnedRuns, pinRuns } from '../kernel/vfio/type1/map.js';
 import { removeDma } from '../kernel/vfio/type1/unmap.js';
 import type { Tx } from '../core/tx.js';
-import type { IntervalSub, Task, VfioDma, World } from '../core/world.js';
+import type { IntervalSub, Mm, Task, VfioDma, World } from '../core/world.js';
 import { hasNotifiers, touchMap } from '../kernel/mm/mmu_notifier.js';
 import { runEntry } from './atomic.js';
 import type { CallbackLocals } from './callbacks.js';
@@ -140,6 +140,21 @@ function pinUnderMmapLock<E extends string>(tx: Tx, task: Task, rp: Rp, where: s
   });
 }
 
+/**
+ * A registration on the mm's notifier subscriptions under mmap_write_lock
+ * (mm/mmu_notifier.c:mmu_notifier_register, mmu_interval_notifier_insert): the first one's
+ * __mmu_notifier_register kzallocs mm->notifier_subscriptions (GFP_KERNEL), and that
+ * allocation's fs_reclaim_acquire primes fs_reclaim -> mmu_notifier_invalidate_range_start
+ * (mm/page_alloc.c; __mmu_notifier_register primes nothing itself since v5.11, f920e413ff9c).
+ */
+function registering(tx: Tx, task: Task, ctx: MapCtx, where: string, step: string, fn: (mm: Mm) => void): void {
+  locked(tx, task, lockOf.mmap(ctx.mm), 'write', where, () => {
+    const mm = mmOf(tx.world, ctx.mm);
+    if (!hasNotifiers(mm)) allocate(tx, task, `${step} (__mmu_notifier_register: kzalloc GFP_KERNEL)`);
+    fn(mm);
+  });
+}
+
 export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
   validate: {
     mirrors: "drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_map_dma (argsz, flags) and vfio_dma_do_map's checks before iommu->lock",
@@ -189,16 +204,10 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
   },
   register: {
     mirrors: "mm/mmu_notifier.c:mmu_notifier_register (a scheme's type1 notifier, under mmap_write_lock)",
-    requires: (_w, _t, rp) => [{ lock: lockOf.mmap(rp.ctx.mm), mode: 'write' }],
+    requires: (_w, _t, rp) => [writeLock(lockOf.mmap(rp.ctx.mm))],
     run(tx, task, rp) {
-      // mm/mmu_notifier.c:mmu_notifier_register: mmap_write_lock, then __mmu_notifier_register,
-      // which kzallocs mm->notifier_subscriptions (GFP_KERNEL) if the mm has none yet: that
-      // allocation's fs_reclaim_acquire primes fs_reclaim -> mmu_notifier_invalidate_range_start
-      // (mm/page_alloc.c; __mmu_notifier_register primes nothing itself since v5.11, f920e413ff9c)
       const ctx = rp.ctx;
-      locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.register', () => {
-        const mm = mmOf(tx.world, ctx.mm);
-        if (!hasNotifiers(mm)) allocate(tx, task, 'map_dma.register (__mmu_notifier_register: kzalloc GFP_KERNEL)');
+      registering(tx, task, ctx, 'map_dma.register', 'map_dma.register', (mm) => {
         assertHeld(tx, lockOf.mmap(ctx.mm), `mm ${ctx.mm}'s notifier subscriptions`, 'write'); // mm/mmu_notifier.c:__mmu_notifier_register: mmap_assert_write_locked(mm)
         mm.type1Notifiers.push(ctx.container);
       });
@@ -269,15 +278,11 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
   },
   insert: {
     mirrors: "mm/mmu_notifier.c:mmu_interval_notifier_insert (pfnmap 'interval')",
-    requires: (_w, _t, rp) => [{ lock: lockOf.mmap(rp.ctx.mm), mode: 'write' }],
+    requires: (_w, _t, rp) => [writeLock(lockOf.mmap(rp.ctx.mm))],
     run(tx, task, rp) {
       // mmu_interval_notifier_insert (registering the itree subscription under mmap_lock)
       const ctx = rp.ctx;
-      locked(tx, task, lockOf.mmap(ctx.mm), 'write', 'map_dma.insert (mmu_interval_notifier_insert)', () => {
-        const mm = mmOf(tx.world, ctx.mm);
-        // the first insert registers the itree: __mmu_notifier_register kzallocs the mm's
-        // notifier_subscriptions (GFP_KERNEL) if it has none
-        if (!hasNotifiers(mm)) allocate(tx, task, 'map_dma.insert (__mmu_notifier_register: kzalloc GFP_KERNEL)');
+      registering(tx, task, ctx, 'map_dma.insert (mmu_interval_notifier_insert)', 'map_dma.insert', (mm) => {
         let seq: number;
         if (mm.itreeActive > 0) {
           mm.itreeSeq |= 1;
