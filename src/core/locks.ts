@@ -7,7 +7,7 @@
  * (each held class -> the class being acquired) in tx.touched.lockEdges; a trylock
  * (tryAcquire) records none and never waits.
  */
-import { KERNEL_LOCK_NAMES, LOCK_CLASSES, lockOf, type LockClass, type LockUse, type Mode } from '../vocab/locks.js';
+import { LOCKDEP_NAMES, LOCK_CLASSES, lockOf, type LockClass, type LockUse, type Mode } from '../vocab/locks.js';
 import { ModelError } from '../vocab/errors.js';
 import type { Tx } from './tx.js';
 import type { LockState, Task, World } from './world.js';
@@ -156,7 +156,7 @@ export function holding<T>(tx: Tx, task: Task, locks: readonly LockUse[], where:
 
 /** A lock as the kernel names it, with the model's instance: `&iommu->lock (iommu.lock#5)`. */
 export function kernelName(id: string): string {
-  return `${KERNEL_LOCK_NAMES[lockClass(id)]} (${id})`;
+  return `${LOCKDEP_NAMES[lockClass(id)]} (${id})`;
 }
 
 /** The step a task is at, as the reports name it: `unmap_dma.callback (ioctl VFIO_IOMMU_UNMAP_DMA, seq 12)`. */

@@ -153,27 +153,3 @@ export const lockOf = {
 
 export const writeLock = (lock: string): LockUse => ({ lock, mode: 'write' });
 export const readLock = (lock: string): LockUse => ({ lock, mode: 'read' });
-
-/**
- * Each class as the kernel spells the lock (lockdep prints `&iommu->lock`), for the reports that
- * name a lock: ProtectedByLock's.
- */
-export const KERNEL_LOCK_NAMES: { readonly [C in LockClass]: string } = {
-  'iommu.lock': '&iommu->lock',
-  device_list_lock: '&iommu->device_list_lock',
-  mmap_lock: '&mm->mmap_lock',
-  memory_lock: '&vdev->memory_lock',
-  'container.group_lock': '&container->group_lock',
-  'group.group_lock': '&group->group_lock',
-  'dev_set.lock': '&dev_set->lock',
-  iommu_sva_lock: 'iommu_sva_lock',
-  device_lock: '&dev->mutex',
-  update_lock: '&driver->update',
-  dma_resv: '&dmabuf->resv->lock',
-  reset_lock: '&ctrl->reset_lock',
-  pci_rescan_remove_lock: 'pci_rescan_remove_lock',
-  'gvt.cache_lock': '&vgpu->cache_lock',
-  'vfio_ap.mdevs_lock': '&matrix_dev->mdevs_lock',
-  fs_reclaim: 'fs_reclaim',
-  mmu_notifier_invalidate_range_start: 'mmu_notifier_invalidate_range_start',
-};
