@@ -64,12 +64,12 @@ export interface Device {
   readonly resetWorks: boolean;
   /** The device is an SR-IOV physical function (its sriov_* sysfs attributes exist). */
   readonly sriov: boolean;
-  /**
-   * IOMMU mappings of this device's BARs that 'vma-link' and 'dmabuf' schemes unmap on a zap.
-   */
+  /** IOMMU mappings of this device's BARs that 'vma-link' and 'dmabuf' schemes unmap on a zap. */
   linked: Array<{ container: number; iova: bigint }>;
   /** dma-buf schemes: the BAR's dma-bufs are revoked (vfio_pci_dma_buf_move). */
   revoked: boolean;
+  /** vdev->pm_runtime_engaged (VFIO_DEVICE_FEATURE LOW_POWER_ENTRY): BAR faults SIGBUS. */
+  pmRuntimeEngaged: boolean;
 }
 
 export interface Group {

@@ -61,6 +61,7 @@ export function hostDevice(tx: Tx, s: StimulusOf<'host.device'>): Outcome {
     sriov: s.sriov === true,
     linked: [],
     revoked: false,
+    pmRuntimeEngaged: false,
   };
   tx.world.devices.set(d.name, d);
   tx.emit('device.registered', { device: d.name, group: g.key });
@@ -89,6 +90,7 @@ export function hostMdev(tx: Tx, s: StimulusOf<'host.mdev'>): Outcome {
     sriov: false,
     linked: [],
     revoked: false,
+    pmRuntimeEngaged: false,
   };
   tx.world.devices.set(d.name, d);
   tx.emit('device.registered', { device: d.name, group: g.key, mdev: true });

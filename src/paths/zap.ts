@@ -1,7 +1,8 @@
 /**
  * The steps of the BAR zap (machines/paths/zap.machine.ts): a PCI_COMMAND write
- * (vfio_pci_config.c vfio_basic_config_write) or VFIO_DEVICE_RESET (vfio_pci_core.c
- * vfio_pci_ioctl_reset), under down_write(memory_lock). Clearing MEMORY or resetting zaps the
+ * (vfio_pci_config.c vfio_basic_config_write), VFIO_DEVICE_RESET (vfio_pci_core.c
+ * vfio_pci_ioctl_reset) or LOW_POWER_ENTRY (vfio_pci_runtime_pm_entry), under
+ * down_write(memory_lock). Clearing MEMORY or resetting zaps the
  * BARs through unmap_mapping_range, which invalidates every mm mapping them; each notifier
  * callback is a step. Under the dma-buf scheme the BAR's buffers are revoked first and restored
  * when decode comes back.
@@ -11,6 +12,7 @@ import type { Tx } from '../core/tx.js';
 import type { Device, World } from '../core/world.js';
 import { subscribersOf } from '../kernel/mm/mmu_notifier.js';
 import { linksOf } from '../kernel/vfio/pci/links.js';
+import { isPmEntry } from '../kernel/vfio/pci/pm.js';
 import { lockOf, writeLock } from '../vocab/locks.js';
 import type { Stimulus, StimulusOf } from '../vocab/records.js';
 import { runEntry } from './atomic.js';
@@ -36,7 +38,7 @@ function zapDevice(w: World, s: StimulusOf<ZapOp>): string | undefined {
   if (f?.kind !== 'device') return undefined;
   const d = w.devices.get(f.device!);
   if (d === undefined || d.mdev) return undefined;
-  return s.op === 'ioctl' && !d.resetWorks ? undefined : d.name;
+  return s.op === 'ioctl' && s.cmd === 'VFIO_DEVICE_RESET' && !d.resetWorks ? undefined : d.name;
 }
 
 function barMappings(w: World, device: string): ZapLocals['maps'] {
@@ -54,9 +56,13 @@ function restoreDmabufs(tx: Tx, d: Device): void {
   }
 }
 
-/** Whether a stimulus is a zap: a PCI_COMMAND write or VFIO_DEVICE_RESET. */
+/**
+ * Whether a stimulus is a zap: a PCI_COMMAND write, VFIO_DEVICE_RESET, or VFIO_DEVICE_FEATURE
+ * SET LOW_POWER_ENTRY past its flag checks (vfio_pci_runtime_pm_entry starts with
+ * vfio_pci_zap_and_down_write_memory_lock and vfio_pci_dma_buf_move(vdev, true)).
+ */
 export function isZap(s: Stimulus): s is StimulusOf<ZapOp> {
-  return s.op === 'pci.command' || (s.op === 'ioctl' && s.cmd === 'VFIO_DEVICE_RESET');
+  return s.op === 'pci.command' || (s.op === 'ioctl' && (s.cmd === 'VFIO_DEVICE_RESET' || isPmEntry(s)));
 }
 
 export const zap = definePath<ZapLocals, ZapOp>()('zap', {
@@ -111,7 +117,7 @@ export const zap = definePath<ZapLocals, ZapOp>()('zap', {
       rp.ctx.outcome = runEntry(tx, rp.stimulus);
       // after a reset, vfio_pci_ioctl_reset un-revokes the dma-bufs if memory is enabled
       const d = tx.world.devices.get(ctx.device)!;
-      if (rp.stimulus.op === 'ioctl' && d.memoryEnabled) restoreDmabufs(tx, d);
+      if (rp.stimulus.op === 'ioctl' && rp.stimulus.cmd === 'VFIO_DEVICE_RESET' && d.memoryEnabled) restoreDmabufs(tx, d);
       release(tx, task, lockOf.memory(ctx.device));
       return 'RETURN';
     },

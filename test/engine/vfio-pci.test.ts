@@ -131,3 +131,42 @@ describe('mmap of a BAR smaller than a page (vfio_pci_probe_mmaps)', () => {
     expect(r.last.decidedBy).toContain('bar_mmap_supported');
   });
 });
+
+describe('runtime PM through VFIO_DEVICE_FEATURE (vfio_pci_core_pm_entry / _exit)', () => {
+  const feature = (f: string, expect: Rec, flags: string[] = ['SET']): Rec => ioctl(DFD, 'VFIO_DEVICE_FEATURE', { flags, feature: f }, expect);
+  const touch = (expect: Rec): Rec => ({ op: 'touch', pid: PID, addr: hex(BAR_VA), write: true, ...(Object.keys(expect).length > 0 ? { expect } : ok()) });
+
+  it('LOW_POWER_ENTRY zaps the BAR under memory_lock, and the next touch gets SIGBUS (pm_runtime_engaged)', () => {
+    const r = probe([...withBar(), feature('LOW_POWER_ENTRY', ok()), touch({ signal: 'SIGBUS' })]);
+    expect(r.steps.flatMap((s) => s.derived.map((d) => d.op))).toContain('bar.zapped');
+    expect(r.world.devices.get(DEV)?.pmRuntimeEngaged).toBe(true);
+    expect(r.last.decidedBy).toContain('runtime PM engaged');
+  });
+
+  it('LOW_POWER_EXIT lets the BAR fault again', () => {
+    const r = probe([...withBar(), feature('LOW_POWER_ENTRY', ok()), feature('LOW_POWER_EXIT', ok()), touch({})]);
+    expect(r.world.devices.get(DEV)?.pmRuntimeEngaged).toBe(false);
+    expect(barState(r)).toBe('populated');
+  });
+
+  it('a second LOW_POWER_ENTRY is EINVAL (already engaged), after its zap', () => {
+    const r = probe([...withBar(), feature('LOW_POWER_ENTRY', ok()), feature('LOW_POWER_ENTRY', { expect: { errno: 'EINVAL' } })]);
+    expect(r.last.decidedBy).toContain('vfio_pci_runtime_pm_entry: vdev->pm_runtime_engaged');
+  });
+
+  it('GET is EINVAL and PROBE is 0, neither zapping nor engaging (vfio_check_feature)', () => {
+    const r = probe([...withBar(), feature('LOW_POWER_ENTRY', { expect: { errno: 'EINVAL' } }, ['GET']), feature('LOW_POWER_ENTRY', ok(), ['PROBE', 'SET']), touch({})]);
+    expect(r.steps.flatMap((s) => s.derived.map((d) => d.op))).not.toContain('bar.zapped');
+    expect(r.world.devices.get(DEV)?.pmRuntimeEngaged).toBe(false);
+  });
+
+  it('the last close leaves low power (vfio_pci_core_disable: vfio_pci_runtime_pm_exit)', () => {
+    const r = probe([...prefix({ openDevice: true }), feature('LOW_POWER_ENTRY', ok()), { op: 'close', pid: PID, fd: DFD, ...ok() }]);
+    expect(r.world.devices.get(DEV)?.pmRuntimeEngaged).toBe(false);
+  });
+
+  it('rejects a bad feature arg as bad input (exit 2) naming the field', () => {
+    expect(() => probe([...withBar(), feature('D3COLD', ok())])).toThrow(expect.objectContaining({ code: 'input', message: expect.stringContaining("field 'arg.feature'") }));
+    expect(() => probe([...withBar(), feature('LOW_POWER_EXIT', ok(), ['SOMETIMES'])])).toThrow(/field 'arg.flags'/);
+  });
+});

@@ -139,7 +139,7 @@ export function touch(tx: Tx, s: StimulusOf<'touch'>): Outcome {
     return { ret: 0n, decidedBy: 'mm/memory.c:handle_mm_fault' };
   }
   if (barPagePresent(v, s.addr)) return { ret: 0n, decidedBy: 'the BAR PTE is present' };
-  if (!tx.ops.faultBar(tx, p, v, s.addr)) return { signal: 'SIGBUS', decidedBy: 'vfio_pci_core.c:vfio_pci_mmap_huge_fault: memory disabled -> VM_FAULT_SIGBUS' };
+  if (!tx.ops.faultBar(tx, p, v, s.addr)) return { signal: 'SIGBUS', decidedBy: 'vfio_pci_core.c:vfio_pci_mmap_huge_fault: runtime PM engaged or memory disabled -> VM_FAULT_SIGBUS' };
   return { ret: 0n, decidedBy: 'vfio_pci_core.c:vfio_pci_mmap_huge_fault: vmf_insert_pfn' };
 }
 

@@ -14,12 +14,14 @@ import { lockOf, writeLock } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { fput } from '../fs/file.js';
 import { resetAtDisable, resetFunction } from './pci/reset.js';
+import { deviceFeature } from './pci/pm.js';
 import { unmapUnpin } from './type1/unmap.js';
 import { assertDeviceListLocked, deviceListLocks } from './type1/attach.js';
 import { assertHeld } from '../../core/locks.js';
 
 /** The device file's ioctls: vfio_device_fops_unl_ioctl -> device->ops->ioctl. */
 export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {
+  if (s.cmd === 'VFIO_DEVICE_FEATURE') return deviceFeature(tx, d, s);
   if (s.cmd === 'VFIO_DEVICE_RESET') return d.mdev ? { ret: 0n, decidedBy: 'the mdev vendor driver resets its emulated state' } : resetFunction(tx, d);
   if (s.cmd === 'VFIO_DEVICE_BIND_TASK' || s.cmd === 'VFIO_DEVICE_UNBIND_TASK') {
     // Only the 2017 RFC scheme has these; upstream's vfio_pci_core_ioctl returns -ENOTTY.
@@ -136,6 +138,9 @@ export function releaseDeviceFile(tx: Tx, f: OpenFile): void {
  * always has the saved state.)
  */
 function disableDevice(tx: Tx, d: Device): void {
+  // vfio_pci_core_disable begins with vfio_pci_runtime_pm_exit(vdev) (under memory_lock, which
+  // the model's release does not take: nothing else runs on the closed device's flag)
+  d.pmRuntimeEngaged = false;
   d.busMaster = false;
   resetAtDisable(tx, d);
   d.memoryEnabled = true;

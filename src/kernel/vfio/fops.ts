@@ -9,12 +9,13 @@ import { processOf, fdFile, containerOf, groupOf, deviceOf, fileOf } from '../..
 import { Tx, type Outcome } from '../../core/tx.js';
 import type { Process, Container, World } from '../../core/world.js';
 import { BadReference } from '../../vocab/errors.js';
-import type { LockUse } from '../../vocab/locks.js';
+import { lockOf, writeLock, type LockUse } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { openContainer, containerIoctlLocks, containerIoctl } from './container.js';
 import { deviceIoctl } from './device.js';
 import { openGroup, groupIoctlLocks, groupIoctl } from './group.js';
 import type { Policy } from '../../schemes/policies/index.js';
+import { actingFeature } from './pci/pm.js';
 
 /** SPEC 1.3 `open`: /dev/vfio/vfio is vfio_fops_open; /dev/vfio/<group> vfio_group_fops_open. */
 export function open(tx: Tx, s: StimulusOf<'open'>): Outcome {
@@ -62,6 +63,7 @@ const OTHER_CMDS = new Set([
   'VFIO_GROUP_UNSET_CONTAINER',
   'VFIO_GROUP_GET_DEVICE_FD',
   'VFIO_DEVICE_RESET',
+  'VFIO_DEVICE_FEATURE',
   'VFIO_DEVICE_BIND_TASK',
   'VFIO_DEVICE_UNBIND_TASK',
 ]);
@@ -84,5 +86,8 @@ export function ioctlLocks(w: World, s: StimulusOf<'ioctl'>, policy: Policy): Lo
     const g = w.groups.get(f.group!);
     return g === undefined ? [] : groupIoctlLocks(w, p!, g, s, policy);
   }
+  // vfio_pci_runtime_pm_exit: down_write(&vdev->memory_lock) (LOW_POWER_ENTRY is a zap)
+  const d = f?.kind === 'device' ? w.devices.get(f.device!) : undefined;
+  if (d !== undefined && !d.mdev && actingFeature(s) === 'LOW_POWER_EXIT') return [writeLock(lockOf.memory(d.name))];
   return [];
 }

@@ -44,7 +44,9 @@ export function barMmap(tx: Tx, d: Device, file: number, addr: bigint, length: b
 
 /**
  * The fault of the page at `addr` (default: the vma's first): under down_read(memory_lock),
- * SIGBUS when memory decode is off, else insert pfns. Since v6.12 (rule vfio-pci-huge-fault)
+ * SIGBUS when runtime PM is engaged or memory decode is off (vfio_pci_vmf_insert_pfn: `if
+ * (vdev->pm_runtime_engaged || !__vfio_pci_memory_enabled(vdev)) return VM_FAULT_SIGBUS;`), else
+ * insert pfns. Since v6.12 (rule vfio-pci-huge-fault)
  * vfio_pci_mmap_huge_fault inserts the one pfn of the faulting page (vmf_insert_pfn; the model's
  * faults are order 0); before, vfio_pci_mmap_fault populated the whole vma. Returns whether the
  * page is now present.
@@ -52,7 +54,7 @@ export function barMmap(tx: Tx, d: Device, file: number, addr: bigint, length: b
 export function faultBar(tx: Tx, p: Process, v: Vma, addr: bigint = v.start): boolean {
   const d = deviceOf(tx.world, v.device!);
   const at = addr & ~(PAGE_SIZE - 1n);
-  if (!d.memoryEnabled) {
+  if (d.pmRuntimeEngaged || !d.memoryEnabled) {
     tx.emit('bar.fault', { pid: p.pid, addr: hex(at), device: d.name, bar: v.bar!, result: 'VM_FAULT_SIGBUS' });
     return false;
   }
