@@ -107,7 +107,7 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
         event = 'NOTIFY';
       }
       // mmap_lock was needed only around the uncharges; iommu->lock stays over the notify's
-      // device_list_lock acquisition.
+      // device_list_lock acquisition (before v6.0 the notify drops it, then takes the chain's rwsem).
       for (const l of locks.slice(1).reverse()) release(tx, task, l.lock);
       if (event === 'RETURN') release(tx, task, lockOf.iommu(c.id));
       return event;
@@ -126,7 +126,7 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
     },
   },
   callback: {
-    mirrors: "drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (each device's ops->dma_unmap), mutex_unlock(device_list_lock)",
+    mirrors: "drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (each device's ops->dma_unmap), mutex_unlock(device_list_lock); before v6.0 the chain's notifier calls, up_read(&nh->rwsem)",
     // each vendor's dma_unmap takes its own lock (scheme point mdevVendor), then calls
     // vfio_unpin_pages, which takes iommu->lock (and, without an IOMMU domain, the owner's
     // mmap_lock to uncharge: vfio_unpin_page_external -> vfio_lock_acct); under the proposed fix
