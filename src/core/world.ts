@@ -152,8 +152,10 @@ export interface Type1 {
    */
   domain: Domain | null;
   emulatedGroups: string[];
-  /** Devices with a dma_unmap op (mdevs) registered through vfio_device_container_register. */
+  /** Devices with a dma_unmap op (mdevs) registered (before v6.0: notifier blocks on iommu->notifier). */
   deviceList: string[];
+  /** Before v6.0 (rule vfio-dma-unmap-callback): a blocking notifier chain, no device_list_lock. */
+  readonly notifierChain: boolean;
   vaddrInvalidCount: number;
 }
 
@@ -394,7 +396,5 @@ export function emptyWorld(): World {
 }
 
 export function newId(w: World): number {
-  const id = w.nextId;
-  w.nextId += 1;
-  return id;
+  return w.nextId++;
 }

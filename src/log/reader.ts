@@ -8,7 +8,7 @@
 import { PROPERTY_NAMES, type PropertyName } from '../vocab/properties.js';
 import { fail, type Where } from '../vocab/errors.js';
 import { ERRNOS } from '../vocab/errno.js';
-import { isRelease, LATEST_RELEASE, RELEASES } from '../vocab/releases.js';
+import { compareReleases, isRelease, LATEST_RELEASE, RELEASES, SVA_OPS, SVA_SINCE } from '../vocab/releases.js';
 import {
   COMMON_FIELDS,
   ON_ERROR,
@@ -60,6 +60,10 @@ export class LogReader {
     if ('format' in rec) fail(where, 'format', 'a second header; the header must be the first record only');
     if ('cause' in rec) return { kind: 'derived', derived: this.parseDerived(rec, where), line: this.lineNo };
     const stimulus = parseStimulus(rec, where);
+    const kernel = this.header.kernel;
+    if (kernel !== undefined && compareReleases(kernel, SVA_SINCE) < 0 && SVA_OPS.includes(stimulus.op)) {
+      fail(where, 'op', `'${stimulus.op}' needs kernel ${SVA_SINCE} or later: the model mirrors SVA from v${SVA_SINCE} (the SVA domain), and the header says "kernel":"${kernel}"`);
+    }
     if (stimulus.seq <= this.lastSeq) {
       fail(where, 'seq', `seq ${stimulus.seq} does not increase (previous record was ${this.lastSeq})`);
     }

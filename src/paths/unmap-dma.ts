@@ -14,7 +14,7 @@ import { type1Target } from '../kernel/vfio/fops.js';
 import { unchargeLocks as type1UnchargeLocks } from '../kernel/vfio/type1/accounting.js';
 import { notifyDmaUnmap, type UnmapArg, unmapValidate, type UnmapWalk, unmapWalk } from '../kernel/vfio/type1/unmap.js';
 import { U64_MAX } from '../log/u64.js';
-import { lockOf, writeLock, type LockUse } from '../vocab/locks.js';
+import { lockOf, readLock, writeLock, type LockUse } from '../vocab/locks.js';
 import { runEntry } from './atomic.js';
 import { definePath, type PathLocals } from './types.js';
 
@@ -47,6 +47,19 @@ function walkLocks(w: World, container: number, a: UnmapArg): LockUse[] {
 function vendorUnpinLocks(w: World, policy: Policy, ctx: UnmapCtx): LockUse[] {
   const c = w.containers.get(ctx.container);
   return c === undefined ? [] : vendorDmaUnmapLocks(w, policy, c, ctx.notifyIova, ctx.notifySize);
+}
+
+/**
+ * The locks of the notify and callback steps. Since v6.0 vfio_notify_dma_unmap takes
+ * device_list_lock under iommu->lock, then drops iommu->lock (the proposed fix: drops it first,
+ * takes device_list_lock for the callbacks). Before v6.0 (rule vfio-dma-unmap-callback)
+ * vfio_dma_do_unmap drops iommu->lock, then blocking_notifier_call_chain(&iommu->notifier,
+ * VFIO_IOMMU_NOTIFY_DMA_UNMAP, &nb_unmap) holds the chain's rwsem for read across the callbacks.
+ */
+function notifyLocks(w: World, container: number, policy: Policy): { notify: LockUse[]; callback: LockUse[]; iommuFirst: boolean } {
+  if (w.containers.get(container)?.type1?.notifierChain === true) return { notify: [readLock(lockOf.notifier(container))], callback: [], iommuFirst: true };
+  const dll = [writeLock(lockOf.deviceList(container))];
+  return policy.mdevNotify.dropsIommuLockFirst ? { notify: [], callback: dll, iommuFirst: true } : { notify: dll, callback: [], iommuFirst: false };
 }
 
 export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
@@ -94,45 +107,44 @@ export const unmapDma = definePath<UnmapCtx, 'ioctl'>()('unmap_dma', {
         event = 'NOTIFY';
       }
       // mmap_lock was needed only around the uncharges; iommu->lock stays over the notify's
-      // device_list_lock acquisition.
+      // device_list_lock acquisition (before v6.0 the notify drops it, then takes the chain's rwsem).
       for (const l of locks.slice(1).reverse()) release(tx, task, l.lock);
       if (event === 'RETURN') release(tx, task, lockOf.iommu(c.id));
       return event;
     },
   },
   notify: {
-    mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (mutex_lock(device_list_lock), mutex_unlock(iommu->lock))',
-    requires: (_w, _t, rp, policy) => (policy.mdevNotify.dropsIommuLockFirst ? [] : [writeLock(lockOf.deviceList(rp.ctx.container))]),
+    mirrors: 'drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (mutex_lock(device_list_lock), mutex_unlock(iommu->lock)); before v6.0 vfio_dma_do_unmap (mutex_unlock(iommu->lock), blocking_notifier_call_chain: down_read(&nh->rwsem))',
+    requires: (w, _t, rp, policy) => notifyLocks(w, rp.ctx.container, policy).notify,
     run(tx, task, rp) {
       const ctx = rp.ctx;
-      // the proposed fix (scheme mdevNotifyLock 'after-iommu-lock') drops iommu->lock first and
-      // takes device_list_lock in the callback step, so it never nests inside iommu->lock
-      if (!tx.policy.mdevNotify.dropsIommuLockFirst) acquire(tx, task, lockOf.deviceList(ctx.container), 'write', 'unmap_dma.notify');
-      release(tx, task, lockOf.iommu(ctx.container));
+      const { notify, iommuFirst } = notifyLocks(tx.world, ctx.container, tx.policy);
+      if (iommuFirst) release(tx, task, lockOf.iommu(ctx.container));
+      for (const l of notify) acquire(tx, task, l.lock, l.mode, 'unmap_dma.notify');
+      if (!iommuFirst) release(tx, task, lockOf.iommu(ctx.container));
       return 'CALLBACKS';
     },
   },
   callback: {
-    mirrors: "drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (each device's ops->dma_unmap), mutex_unlock(device_list_lock)",
+    mirrors: "drivers/vfio/vfio_iommu_type1.c:vfio_notify_dma_unmap (each device's ops->dma_unmap), mutex_unlock(device_list_lock); before v6.0 the chain's notifier calls, up_read(&nh->rwsem)",
     // each vendor's dma_unmap takes its own lock (scheme point mdevVendor), then calls
     // vfio_unpin_pages, which takes iommu->lock (and, without an IOMMU domain, the owner's
     // mmap_lock to uncharge: vfio_unpin_page_external -> vfio_lock_acct); under the proposed fix
     // the callbacks take device_list_lock here, after iommu->lock was dropped
-    requires: (w, _t, rp, policy) => [
-      ...(policy.mdevNotify.dropsIommuLockFirst ? [writeLock(lockOf.deviceList(rp.ctx.container))] : []),
-      ...vendorUnpinLocks(w, policy, rp.ctx),
-    ],
+    requires: (w, _t, rp, policy) => [...notifyLocks(w, rp.ctx.container, policy).callback, ...vendorUnpinLocks(w, policy, rp.ctx)],
     run(tx, task, rp) {
       const ctx = rp.ctx;
       const c = containerOf(tx.world, ctx.container);
-      if (tx.policy.mdevNotify.dropsIommuLockFirst) acquire(tx, task, lockOf.deviceList(ctx.container), 'write', 'unmap_dma.callback (device_list_lock)');
+      const { notify, callback } = notifyLocks(tx.world, ctx.container, tx.policy);
+      for (const l of callback) acquire(tx, task, l.lock, l.mode, 'unmap_dma.callback (device_list_lock)');
       // device->ops->dma_unmap(device, dma->iova, dma->size): dma is read after mutex_unlock(&iommu->lock)
+      // (before v6.0 nb_unmap.iova / .size were copied under iommu->lock: no pointer is read)
       const now = c.type1!.dmas.get(ctx.notifyIova);
-      useKept(tx, task, 'dma', now, 'vfio_notify_dma_unmap: dma->iova, dma->size');
+      if (!c.type1!.notifierChain) useKept(tx, task, 'dma', now, 'vfio_notify_dma_unmap: dma->iova, dma->size');
       const dma = { iova: ctx.notifyIova, size: ctx.notifySize };
       // the callbacks take their locks in turn (src/kernel/drivers/mdev-vendors.ts: vendorDmaUnmap)
       notifyDmaUnmap(tx, c, dma);
-      release(tx, task, lockOf.deviceList(ctx.container));
+      for (const l of [...notify, ...callback]) release(tx, task, l.lock);
       // goto again: the walk starts from the tree; the dma pointer is not used again
       forget(task, 'dma');
       return 'RELOCK';

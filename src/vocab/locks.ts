@@ -9,6 +9,11 @@ export const LOCK_CLASSES = {
   'iommu.lock': 'mutex',
   /** vfio_iommu.device_list_lock, held across the mdev dma_unmap callbacks */
   'device_list_lock': 'mutex',
+  /**
+   * before v6.0 (rule vfio-dma-unmap-callback): vfio_iommu.notifier's rwsem, the blocking
+   * notifier chain of the mdev vendors: read across the UNMAP_DMA callbacks, write to register
+   */
+  'iommu.notifier': 'rwsem',
   /** mm->mmap_lock */
   mmap_lock: 'rwsem',
   /** drivers/vfio/pci: vfio_pci_core_device.memory_lock */
@@ -76,6 +81,8 @@ export const LOCKDEP_NAMES: { readonly [C in LockClass]: string } = {
   'iommu.lock': '&iommu->lock',
   /** vfio_iommu_type1.c:vfio_iommu_type1_open: mutex_init(&iommu->device_list_lock) */
   device_list_lock: '&iommu->device_list_lock',
+  /** v5.x vfio_iommu_type1_open: BLOCKING_INIT_NOTIFIER_HEAD(&iommu->notifier) -> init_rwsem(&(name)->rwsem) */
+  'iommu.notifier': '&(&iommu->notifier)->rwsem',
   /** mmap_init_lock: init_rwsem(&mm->mmap_lock) */
   mmap_lock: '&mm->mmap_lock',
   /** vfio_pci_core.c:vfio_pci_core_init_dev: init_rwsem(&vdev->memory_lock) */
@@ -127,6 +134,8 @@ export const lockOf = {
   iommu: (c: number): string => `iommu.lock#${c}`,
   /** container `c`'s vfio_iommu->device_list_lock */
   deviceList: (c: number): string => `device_list_lock#${c}`,
+  /** container `c`'s vfio_iommu->notifier.rwsem (before v6.0) */
+  notifier: (c: number): string => `iommu.notifier#${c}`,
   mmap: (mm: number): string => `mmap_lock#${mm}`,
   /** vdev->memory_lock of device `name` */
   memory: (name: string): string => `memory_lock#${name}`,

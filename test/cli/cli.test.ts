@@ -124,9 +124,9 @@ describe('iommu-model replay', () => {
   });
 
   it('rejects an unknown kernel release in the header with exit 2, naming line 1, the field and the known releases', async () => {
-    const r = await run('replay', tmpLog([{ format: 'iommu-model/1', kernel: '5.15' }]));
+    const r = await run('replay', tmpLog([{ format: 'iommu-model/1', kernel: '5.18' }]));
     expect(r.code).toBe(2);
-    expect(r.err).toContain(":1: field 'kernel': unknown kernel release \"5.15\"; the model knows 6.2, 6.3,");
+    expect(r.err).toContain(":1: field 'kernel': unknown kernel release \"5.18\"; the model knows 5.19, 6.0, 6.1, 6.2, 6.3,");
     expect(r.err).toContain('6.17, 6.18 (absent: 6.18)');
     expect(r.err).not.toContain('    at ');
   });

@@ -103,11 +103,26 @@ describe("the header's kernel release (SPEC 1)", () => {
     expect(releaseOf(header).has('sva-pasid-ida')).toBe(true);
   });
 
-  it.each([['"7.0"'], ['"6.1"'], ['"v6.18"'], ['6.18'], ['"6.18.1"']])('rejects kernel %s naming line 1, the field and the known releases', (v) => {
+  it.each([['"7.0"'], ['"5.18"'], ['"v6.18"'], ['6.18'], ['"6.18.1"']])('rejects kernel %s naming line 1, the field and the known releases', (v) => {
     const e = errorOf(`{"format":"iommu-model/1","kernel":${v}}`);
     expect([e.line, e.field]).toEqual([1, 'kernel']);
     expect(e.detail).toContain('unknown kernel release');
-    expect(e.detail).toContain('6.2, 6.3, 6.4');
+    expect(e.detail).toContain('5.19, 6.0, 6.1, 6.2, 6.3, 6.4');
     expect(e.detail).toContain('6.17, 6.18');
+  });
+
+  it.each(['sva.bind', 'sva.unbind', 'device.page_request', 'device.stop_pasid'])('refuses %s in a log of a kernel before v6.2 (the model mirrors SVA from v6.2), naming the line and the field op', (op) => {
+    const fields: Record<string, string> = {
+      'sva.bind': '"device":"d","pid":1',
+      'sva.unbind': '"device":"d","pid":1',
+      'device.page_request': '"device":"d","pasid":1,"addr":"0x0"',
+      'device.stop_pasid': '"device":"d","pasid":1',
+    };
+    const rec = `{"op":"${op}",${fields[op]}}`;
+    const e = errorOf(`{"format":"iommu-model/1","kernel":"6.1"}\n${rec}`);
+    expect([e.line, e.field]).toEqual([2, 'op']);
+    expect(e.detail).toContain('needs kernel 6.2 or later');
+    expect(e.detail).toContain('"kernel":"6.1"');
+    expect(() => parseLog(`{"format":"iommu-model/1","kernel":"6.2"}\n${rec}`)).not.toThrow();
   });
 });

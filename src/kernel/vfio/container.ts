@@ -97,7 +97,7 @@ function setIommu(tx: Tx, p: Process, c: Container, arg: string): Outcome {
   if (!c.noiommu && (arg === 'VFIO_TYPE1_IOMMU' || arg === 'VFIO_TYPE1v2_IOMMU')) {
     // vfio_iommu_type1_open, then __vfio_container_attach_groups (type1 attach for each group).
     const v2 = arg === 'VFIO_TYPE1v2_IOMMU';
-    c.type1 = type1Open(v2);
+    c.type1 = type1Open(v2, !tx.release.has('vfio-dma-unmap-callback'));
     try {
       for (const key of c.groups) attachGroup(tx, c, groupOf(tx.world, key));
     } catch (e) {

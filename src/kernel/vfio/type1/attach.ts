@@ -16,9 +16,13 @@ import type { Policy } from '../../../schemes/policies/index.js';
 import { assertHeld } from '../../../core/locks.js';
 import { lockOf, writeLock, type LockUse } from '../../../vocab/locks.js';
 
-/** vfio_iommu_type1_open: v1 for VFIO_TYPE1_IOMMU, v2 for VFIO_TYPE1v2_IOMMU. */
-export function open(v2: boolean): Type1 {
-  return { v2, dmas: iovaTree(), dmaAvail: DMA_ENTRY_LIMIT, domain: null, emulatedGroups: [], deviceList: [], vaddrInvalidCount: 0 };
+/**
+ * vfio_iommu_type1_open: v1 for VFIO_TYPE1_IOMMU, v2 for VFIO_TYPE1v2_IOMMU. Before v6.0 the
+ * vfio_iommu has a blocking notifier head (BLOCKING_INIT_NOTIFIER_HEAD(&iommu->notifier)), not
+ * device_list and device_list_lock.
+ */
+export function open(v2: boolean, notifierChain: boolean): Type1 {
+  return { v2, dmas: iovaTree(), dmaAvail: DMA_ENTRY_LIMIT, domain: null, emulatedGroups: [], deviceList: [], vaddrInvalidCount: 0, notifierChain };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,9 +156,13 @@ export function release(tx: Tx, c: Container): void {
  * vfio_iommu_type1_register_device / _unregister_device take iommu->lock, then
  * device_list_lock (docs/kernel-notes.md item 2). Under the proposed fix of
  * docs/findings/mdev-device-list-lock-inversion.md they take device_list_lock alone (the notify
- * reads the list under device_list_lock once it has dropped iommu->lock).
+ * reads the list under device_list_lock once it has dropped iommu->lock). Before v6.0 the mdev
+ * vendor registers a notifier block on the chain instead (vfio_register_notifier).
  */
 export function deviceListLocks(c: Container, policy: Policy): LockUse[] {
+  // before v6.0: vfio_iommu_type1_register_notifier / _unregister_notifier ->
+  // blocking_notifier_chain_register / _unregister: down_write(&nh->rwsem) alone, no iommu->lock
+  if (c.type1?.notifierChain === true) return [writeLock(lockOf.notifier(c.id))];
   return policy.mdevNotify.dropsIommuLockFirst ? [writeLock(lockOf.deviceList(c.id))] : [writeLock(lockOf.iommu(c.id)), writeLock(lockOf.deviceList(c.id))];
 }
 
