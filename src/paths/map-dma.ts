@@ -47,6 +47,13 @@ function linkedDma(tx: Tx, task: Task, rp: Rp, what: string): VfioDma | null {
   return null;
 }
 
+/** The dma vfio_iommu_map maps; when it was freed meanwhile, the call ends, releasing iommu->lock. */
+function dmaToMap(tx: Tx, task: Task, rp: Rp): VfioDma | null {
+  const dma = linkedDma(tx, task, rp, 'vfio_iommu_map(iommu, dma->iova, ...)');
+  if (dma === null) release(tx, task, lockOf.iommu(rp.ctx.container));
+  return dma;
+}
+
 /** Runs `fn`; a kernel error becomes the outcome and `onError` the event. */
 function attempt<A extends string, B extends string>(tx: Tx, rp: Rp, onError: B, fn: () => A): A | B {
   const r = tx.attempt(fn);
@@ -249,11 +256,8 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
     run(tx, task, rp) {
       // vfio_iommu_map: iommu_map(..., GFP_KERNEL_ACCOUNT) under iommu->lock.
       const ctx = rp.ctx;
-      const dma = linkedDma(tx, task, rp, 'vfio_iommu_map(iommu, dma->iova, ...)');
-      if (dma === null) {
-        release(tx, task, lockOf.iommu(ctx.container));
-        return 'RETURN';
-      }
+      const dma = dmaToMap(tx, task, rp);
+      if (dma === null) return 'RETURN';
       if (tx.policy.pfnmap.dmabuf && hasMmio(ctx)) {
         // The importer maps under the buffer's reservation lock and checks `revoked` there
         // (vfio_pci_dma_buf_iommufd_map), so a revoke cannot slip between check and map.
@@ -325,11 +329,8 @@ export const mapDma = definePath<MapCtx, 'ioctl'>()('map_dma', {
     requires: (_w, _t, rp) => [{ lock: lockOf.update(rp.ctx.container), mode: 'write' }],
     run(tx, task, rp) {
       const ctx = rp.ctx;
-      const dma = linkedDma(tx, task, rp, 'vfio_iommu_map(iommu, dma->iova, ...)');
-      if (dma === null) {
-        release(tx, task, lockOf.iommu(ctx.container));
-        return 'RETURN';
-      }
+      const dma = dmaToMap(tx, task, rp);
+      if (dma === null) return 'RETURN';
       const lock = lockOf.update(ctx.container);
       acquire(tx, task, lock, 'write', 'map_dma.program (driver->update)');
       // mmu_interval_read_retry, under the update lock
