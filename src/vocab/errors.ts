@@ -34,8 +34,10 @@ export class InputError extends Error {
     readonly field: string | null,
     readonly detail: string,
   ) {
+    // One line whatever the input holds: a file name or a key with a newline or an escape
+    // sequence cannot break the line or drive the terminal; a field named by input is cut.
     super(
-      `${file}${line === null ? '' : `:${line}`}${field === null ? '' : `: field '${field}'`}: ${detail}`,
+      `${oneLine(file)}${line === null ? '' : `:${line}`}${field === null ? '' : `: field '${clip(field)}'`}: ${oneLine(detail)}`,
     );
     this.name = 'InputError';
   }
@@ -60,6 +62,9 @@ export class BadReference extends Error {
 export class ModelError extends Error {
   readonly code: ErrorCode = 'model';
   override name = 'ModelError';
+  constructor(message: string) {
+    super(oneLine(message));
+  }
 }
 
 /**
@@ -72,4 +77,133 @@ export interface Where {
 
 export function fail(where: Where, field: string | null, detail: string): never {
   throw new InputError(where.file, where.line, field, detail);
+}
+
+/** The longest echo of an input value in a message; a longer one is cut, saying by how much. */
+export const SHOW_MAX = 200;
+
+/**
+ * Characters a message never carries raw: C0 controls (newline, NUL, ESC ...), DEL, C1 controls
+ * (U+009B is CSI on some terminals), the Unicode line and paragraph separators, and lone
+ * surrogates (not text; the terminal would get U+FFFD).
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function escapeUnsafe(c: string): string {
+  if (c === '\n') return '\\n';
+  if (c === '\r') return '\\r';
+  if (c === '\t') return '\\t';
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+/** `s` on one line: every unsafe character escaped as JSON escapes it (`\n`, `\u001b`). */
+export function oneLine(s: string): string {
+  return s.replace(UNSAFE, escapeUnsafe);
+}
+
+/**
+ * Collects a rendering up to `max` characters, then only counts: pieces are whole escapes or
+ * tokens, so a cut never splits `\u001b`, and a huge input costs no memory past the limit.
+ */
+class Clipped {
+  private text = '';
+  private cut = 0;
+  constructor(private readonly max: number) {}
+
+  get full(): boolean {
+    return this.cut > 0;
+  }
+
+  add(piece: string): void {
+    if (this.cut === 0 && this.text.length + piece.length <= this.max) this.text += piece;
+    else this.cut += piece.length;
+  }
+
+  /** Counts `n` characters as cut without seeing them. */
+  skip(n: number): void {
+    this.cut += n;
+  }
+
+  result(): string {
+    return this.cut === 0 ? this.text : `${this.text}... (${this.cut} more characters)`;
+  }
+}
+
+/** The unit (or surrogate pair) of `s` at `i` as a message shows it, and how many units it took. */
+function unitAt(s: string, i: number, quoted: boolean): readonly [string, number] {
+  const c = s.charCodeAt(i);
+  if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+    const d = s.charCodeAt(i + 1);
+    if (d >= 0xdc00 && d <= 0xdfff) return [s.slice(i, i + 2), 2];
+  }
+  const ch = s[i]!;
+  if (quoted && (ch === '"' || ch === '\\')) return [`\\${ch}`, 1];
+  return [oneLine(ch), 1];
+}
+
+/** Adds `s` unit by unit while it fits, then only counts what the rest would take. */
+function addText(out: Clipped, s: string, quoted: boolean): void {
+  let i = 0;
+  while (i < s.length && !out.full) {
+    const [text, width] = unitAt(s, i, quoted);
+    out.add(text);
+    i += width;
+  }
+  if (i >= s.length) return;
+  // The rest is counted, not built: its length plus what each escape adds.
+  let n = s.length - i;
+  const re = new RegExp(quoted ? `["\\\\]|${UNSAFE.source}` : UNSAFE.source, 'g');
+  re.lastIndex = i;
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) n += unitAt(s, m.index, quoted)[0].length - 1;
+  out.skip(n);
+}
+
+/** What is left to show: a literal token, a string to quote, or a value to walk. */
+type Work = { readonly lit: string; readonly closes?: object } | { readonly str: string } | { readonly val: unknown };
+
+/**
+ * Any input value as JSON-ish text for a message: strings quoted with their control characters
+ * escaped, at most SHOW_MAX characters and a marker saying how many more were cut. Walks arrays
+ * and objects with its own stack (no recursion), so no nesting overflows it.
+ */
+export function showValue(v: unknown): string {
+  const out = new Clipped(SHOW_MAX);
+  const open = new Set<object>();
+  const stack: Work[] = [{ val: v }];
+  for (let w = stack.pop(); w !== undefined; w = stack.pop()) {
+    if ('lit' in w) {
+      out.add(w.lit);
+      if (w.closes !== undefined) open.delete(w.closes);
+      continue;
+    }
+    const x = 'str' in w ? w.str : w.val;
+    if (typeof x === 'string') {
+      out.add('"');
+      addText(out, x, true);
+      out.add('"');
+    } else if (typeof x === 'bigint') out.add(`0x${x.toString(16)}`);
+    else if (typeof x !== 'object' || x === null) out.add(String(x));
+    else if (open.has(x)) out.add('[circular]');
+    else {
+      open.add(x);
+      const array = Array.isArray(x);
+      const entries: ReadonlyArray<readonly [string | null, unknown]> = array ? x.map((e: unknown) => [null, e] as const) : Object.entries(x);
+      out.add(array ? '[' : '{');
+      stack.push({ lit: array ? ']' : '}', closes: x });
+      for (let i = entries.length - 1; i >= 0; i -= 1) {
+        const [k, e] = entries[i]!;
+        stack.push({ val: e });
+        if (k !== null) stack.push({ lit: ':' }, { str: k });
+        if (i > 0) stack.push({ lit: ',' });
+      }
+    }
+  }
+  return out.result();
+}
+
+/** Text from input (a field name) on one line and cut to SHOW_MAX characters, unquoted. */
+export function clip(s: string): string {
+  const out = new Clipped(SHOW_MAX);
+  addText(out, s, false);
+  return out.result();
 }
