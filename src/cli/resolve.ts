@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import { InputError } from '../vocab/errors.js';
+import { InputError, showValue } from '../vocab/errors.js';
 import { checkScheme, defineScheme, type Scheme } from '../schemes/scheme.js';
 import { builtinScheme } from '../schemes/catalogue.js';
 import { packageRoot } from './io.js';
@@ -27,13 +27,13 @@ export function scenarioFile(nameOrFile: string): string {
   const builtin = join(scenarioDir(), `${nameOrFile}.jsonl`);
   if (!nameOrFile.includes('/') && !nameOrFile.endsWith('.jsonl') && existsSync(builtin)) return builtin;
   if (existsSync(nameOrFile)) return nameOrFile;
-  throw new InputError('<command line>', null, '--scenario', `'${nameOrFile}' is neither a built-in scenario (${builtinScenarios().join(', ')}) nor a file`);
+  throw new InputError('<command line>', null, '--scenario', `${showValue(nameOrFile)} is neither a built-in scenario (${builtinScenarios().join(', ')}) nor a file`);
 }
 
 export async function loadScheme(nameOrFile: string): Promise<Scheme> {
   const builtin = builtinScheme(nameOrFile);
   if (builtin !== undefined) return builtin;
-  if (!existsSync(nameOrFile)) throw new InputError('<command line>', null, '--scheme', `'${nameOrFile}' is neither a built-in scheme (iommu-model schemes lists them) nor a file`);
+  if (!existsSync(nameOrFile)) throw new InputError('<command line>', null, '--scheme', `${showValue(nameOrFile)} is neither a built-in scheme (iommu-model schemes lists them) nor a file`);
   if (!/\.(m?[jt]s)$/.test(nameOrFile)) throw new InputError(nameOrFile, null, null, 'a scheme file is a module (.ts, .mts, .js or .mjs) exporting the scheme as default');
   let mod: { default?: unknown; scheme?: unknown };
   try {

@@ -4,7 +4,7 @@
  */
 import { type Tx } from './tx.js';
 import type { Container, Device, Group, Mm, OpenFile, Process, Vma, World } from './world.js';
-import { BadReference, ModelError } from '../vocab/errors.js';
+import { BadReference, ModelError, showValue } from '../vocab/errors.js';
 
 export function processOf(w: World, pid: number, field = 'pid'): Process {
   const p = w.processes.get(pid);
@@ -21,7 +21,7 @@ export function mmOf(w: World, id: number): Mm {
 
 export function deviceOf(w: World, name: string, field = 'device'): Device {
   const d = w.devices.get(name);
-  if (d === undefined) throw new BadReference(field, `no device '${name}' (declare it with host.device or host.mdev)`);
+  if (d === undefined) throw new BadReference(field, `no device ${showValue(name)} (declare it with host.device or host.mdev)`);
   return d;
 }
 

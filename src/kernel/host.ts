@@ -6,7 +6,7 @@ import type { StimulusOf } from '../vocab/records.js';
 import { type Outcome, Tx } from '../core/tx.js';
 import { initialState } from '../core/stepper.js';
 import type { Device, Group } from '../core/world.js';
-import { BadReference } from '../vocab/errors.js';
+import { BadReference, showValue } from '../vocab/errors.js';
 
 export function hostIommu(tx: Tx, s: StimulusOf<'host.iommu'>): Outcome {
   if (tx.world.sealed) throw new BadReference('op', 'host.iommu must come before the first host.device or host.mdev');
@@ -21,7 +21,7 @@ export function hostIommu(tx: Tx, s: StimulusOf<'host.iommu'>): Outcome {
 }
 
 function declareDevice(tx: Tx, name: string, groupNo: number, noiommu: boolean, mdev: boolean): Group {
-  if (tx.world.devices.has(name)) throw new BadReference('device', `device ${name} is already declared`);
+  if (tx.world.devices.has(name)) throw new BadReference('device', `device ${showValue(name)} is already declared`);
   const key = noiommu ? `noiommu-${groupNo}` : String(groupNo);
   let g = tx.world.groups.get(key);
   if (g === undefined) {

@@ -1,12 +1,14 @@
 /**
  * The log reader: JSON Lines in, validated records out, one line at a time (SPEC 1).
  *
- * Validation is strict: an unknown op or field, a wrong type, a missing field, a u64 out of range
- * or a seq that does not increase is an InputError naming file, line and field. The reader holds
- * no more than one line; callers stream (see readLogFile in src/cli/io.ts).
+ * Validation is strict: invalid UTF-8 or JSON, a record nested too deep, an unknown op or field,
+ * a wrong type, a missing field, a u64 out of range or a seq that does not increase is an
+ * InputError naming file, line and field; every input value it echoes goes through showValue.
+ * The reader holds no more than one line; callers stream (see streamLog in src/cli/io.ts, which
+ * splits the bytes with src/log/lines.ts).
  */
 import { PROPERTY_NAMES, type PropertyName } from '../vocab/properties.js';
-import { fail, type Where } from '../vocab/errors.js';
+import { fail, showValue, type Where } from '../vocab/errors.js';
 import { ERRNOS } from '../vocab/errno.js';
 import { compareReleases, isRelease, LATEST_RELEASE, RELEASES, SVA_OPS, SVA_SINCE } from '../vocab/releases.js';
 import {
@@ -24,6 +26,7 @@ import {
   type Stimulus,
   type StimulusOp,
 } from '../vocab/records.js';
+import { checkShape, own } from './json.js';
 import { parseU64 } from './u64.js';
 
 export type LogItem =
@@ -38,27 +41,47 @@ export class LogReader {
   private lastSeq = 0;
   private lastStimulusSeq: number | null = null;
 
+  /** Fatal: invalid UTF-8 is an error, not U+FFFD (two different device names would become one). */
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
   constructor(readonly file: string) {}
 
-  /** Validates the next line; returns null for a blank line. */
+  /** Decodes the next line's bytes (UTF-8) and validates it as `push` does. */
+  pushBytes(bytes: Uint8Array): LogItem | null {
+    let text: string;
+    try {
+      text = this.utf8.decode(bytes);
+    } catch {
+      fail({ file: this.file, line: this.lineNo + 1 }, null, 'not valid UTF-8');
+    }
+    return this.push(text);
+  }
+
+  /**
+   * Validates the next line; returns null for a blank line. A UTF-8 byte order mark opening the
+   * first line is dropped (as JSON Lines readers do); a "\r" before the "\n" is JSON whitespace.
+   */
   push(text: string): LogItem | null {
     this.lineNo += 1;
     const where: Where = { file: this.file, line: this.lineNo };
-    if (text.trim() === '') return null;
+    const line = this.lineNo === 1 && text.startsWith('\ufeff') ? text.slice(1) : text;
+    if (line.trim() === '') return null;
     let raw: unknown;
     try {
-      raw = JSON.parse(text);
+      raw = JSON.parse(line);
     } catch (e) {
-      fail(where, null, `not valid JSON (${(e as Error).message})`);
+      // Any failure of JSON.parse (a RangeError too) is the line's fault.
+      fail(where, null, `not valid JSON (${e instanceof Error ? e.message : showValue(e)})`);
     }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, null, 'a record must be a JSON object');
+    checkShape(raw, where);
     const rec = raw as Record<string, unknown>;
     if (this.header === null) {
       this.header = parseHeader(rec, where);
       return { kind: 'header', header: this.header, line: this.lineNo };
     }
-    if ('format' in rec) fail(where, 'format', 'a second header; the header must be the first record only');
-    if ('cause' in rec) return { kind: 'derived', derived: this.parseDerived(rec, where), line: this.lineNo };
+    if (Object.hasOwn(rec, 'format')) fail(where, 'format', 'a second header; the header must be the first record only');
+    if (Object.hasOwn(rec, 'cause')) return { kind: 'derived', derived: this.parseDerived(rec, where), line: this.lineNo };
     const stimulus = parseStimulus(rec, where);
     const kernel = this.header.kernel;
     if (kernel !== undefined && compareReleases(kernel, SVA_SINCE) < 0 && SVA_OPS.includes(stimulus.op)) {
@@ -79,13 +102,13 @@ export class LogReader {
   }
 
   private parseDerived(rec: Record<string, unknown>, where: Where): Derived {
-    const cause = rec['cause'];
+    const cause = own(rec, 'cause');
     if (typeof cause !== 'number' || !Number.isSafeInteger(cause) || cause <= 0) fail(where, 'cause', 'must be a positive integer (the seq of the stimulus)');
     if (this.lastStimulusSeq !== cause) {
       fail(where, 'cause', `derived record names cause ${cause} but follows record ${this.lastStimulusSeq ?? 'none'}; derived records follow the stimulus that caused them`);
     }
-    if (typeof rec['op'] !== 'string') fail(where, 'op', 'a derived record needs an op');
-    const id = rec['id'];
+    if (typeof own(rec, 'op') !== 'string') fail(where, 'op', 'a derived record needs an op');
+    const id = own(rec, 'id');
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) fail(where, 'id', 'must be a positive integer');
     return rec as unknown as Derived;
   }
@@ -103,27 +126,27 @@ export function parseLog(text: string, file = '<log>'): { header: Header; items:
 }
 
 function parseHeader(rec: Record<string, unknown>, where: Where): Header {
-  if (!('format' in rec)) fail(where, 'format', 'the first record must be the header {"format":"iommu-model/1"}');
-  if (rec['format'] !== 'iommu-model/1') fail(where, 'format', `unsupported format ${JSON.stringify(rec['format'])}; this tool reads "iommu-model/1"`);
+  if (!Object.hasOwn(rec, 'format')) fail(where, 'format', 'the first record must be the header {"format":"iommu-model/1"}');
+  if (rec['format'] !== 'iommu-model/1') fail(where, 'format', `unsupported format ${showValue(rec['format'])}; this tool reads "iommu-model/1"`);
   for (const k of Object.keys(rec)) {
     if (k !== 'format' && k !== 'scheme' && k !== 'kernel' && k !== 'description' && k !== 'violations' && k !== 'exercises') fail(where, k, 'unknown header field');
   }
-  const scheme = rec['scheme'] ?? 'upstream';
+  const scheme = own(rec, 'scheme') ?? 'upstream';
   if (typeof scheme !== 'string') fail(where, 'scheme', 'must be a string');
-  const kernel = rec['kernel'];
+  const kernel = own(rec, 'kernel');
   if (kernel !== undefined && (typeof kernel !== 'string' || !isRelease(kernel))) {
-    fail(where, 'kernel', `unknown kernel release ${JSON.stringify(kernel)}; the model knows ${RELEASES.join(', ')} (absent: ${LATEST_RELEASE})`);
+    fail(where, 'kernel', `unknown kernel release ${showValue(kernel)}; the model knows ${RELEASES.join(', ')} (absent: ${LATEST_RELEASE})`);
   }
-  const description = rec['description'];
+  const description = own(rec, 'description');
   if (description !== undefined && typeof description !== 'string') fail(where, 'description', 'must be a string');
-  const violations = rec['violations'];
+  const violations = own(rec, 'violations');
   if (violations !== undefined && (!Array.isArray(violations) || violations.some((v) => typeof v !== 'string'))) fail(where, 'violations', 'must be an array of property names');
-  const exercises = rec['exercises'];
+  const exercises = own(rec, 'exercises');
   if (exercises !== undefined) {
     if (!Array.isArray(exercises)) fail(where, 'exercises', 'must be an array of property names');
     exercises.forEach((p: unknown, i) => {
       if (typeof p !== 'string' || !(PROPERTY_NAMES as readonly string[]).includes(p)) {
-        fail(where, `exercises[${i}]`, `${JSON.stringify(p)} is not a property (${PROPERTY_NAMES.join(', ')})`);
+        fail(where, `exercises[${i}]`, `${showValue(p)} is not a property (${PROPERTY_NAMES.join(', ')})`);
       }
     });
   }
@@ -142,37 +165,37 @@ function isOp(op: string): op is StimulusOp {
 }
 
 function parseStimulus(rec: Record<string, unknown>, where: Where): Stimulus {
-  const op = rec['op'];
+  const op = own(rec, 'op');
   if (op === undefined) fail(where, 'op', 'missing');
   if (typeof op !== 'string') fail(where, 'op', 'must be a string');
-  if (!isOp(op)) fail(where, 'op', `unknown op '${op}'`);
+  if (!isOp(op)) fail(where, 'op', `unknown op ${showValue(op)}`);
   const schema = STIMULUS_SCHEMA[op] as Readonly<Record<string, { kind: FieldKind; optional?: true }>>;
   const out: Record<string, unknown> = { op, line: where.line };
   for (const [k, v] of Object.entries(rec)) {
     if ((COMMON_FIELDS as readonly string[]).includes(k)) continue;
-    const spec = schema[k];
+    const spec = Object.hasOwn(schema, k) ? schema[k] : undefined;
     if (spec === undefined) fail(where, k, `unknown field for op '${op}'`);
     out[k] = parseField(spec.kind, v, where, k);
   }
   for (const [k, spec] of Object.entries(schema)) {
-    if (!spec.optional && !(k in rec)) fail(where, k, `missing (op '${op}' needs it)`);
+    if (!spec.optional && !Object.hasOwn(rec, k)) fail(where, k, `missing (op '${op}' needs it)`);
   }
-  const seq = rec['seq'];
+  const seq = own(rec, 'seq');
   if (seq === undefined) out['seq'] = where.line;
   else if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= 0) fail(where, 'seq', 'must be a positive integer');
   else out['seq'] = seq;
-  if ('expect' in rec) out['expect'] = parseExpect(rec['expect'], where);
-  if ('task' in rec) {
+  if (Object.hasOwn(rec, 'expect')) out['expect'] = parseExpect(rec['expect'], where);
+  if (Object.hasOwn(rec, 'task')) {
     if (typeof rec['task'] !== 'string' || rec['task'] === '') fail(where, 'task', 'must be a non-empty string');
     out['task'] = rec['task'];
   }
-  if ('on_error' in rec) {
+  if (Object.hasOwn(rec, 'on_error')) {
     const v = rec['on_error'];
-    if (typeof v !== 'string' || !(ON_ERROR as readonly string[]).includes(v)) fail(where, 'on_error', `expected one of ${ON_ERROR.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || !(ON_ERROR as readonly string[]).includes(v)) fail(where, 'on_error', `expected one of ${ON_ERROR.map((x) => `"${x}"`).join(', ')}, got ${showValue(v)}`);
     if (op === 'step') fail(where, 'on_error', 'a step record runs a step of its task; on_error belongs on the stimulus');
     out['on_error'] = v;
   }
-  if ('comment' in rec) {
+  if (Object.hasOwn(rec, 'comment')) {
     if (typeof rec['comment'] !== 'string') fail(where, 'comment', 'must be a string');
     out['comment'] = rec['comment'];
   }
@@ -180,7 +203,7 @@ function parseStimulus(rec: Record<string, unknown>, where: Where): Stimulus {
 }
 
 function parseInt(v: unknown, where: Where, field: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(where, field, `expected a non-negative integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(where, field, `expected a non-negative integer, got ${showValue(v)}`);
   return v;
 }
 
@@ -191,7 +214,7 @@ export function parseProt(v: unknown, where: Where, field: string): Prot {
   for (const f of v) {
     if (f === 'READ') read = true;
     else if (f === 'WRITE') write = true;
-    else fail(where, field, `unknown protection ${JSON.stringify(f)} (READ, WRITE)`);
+    else fail(where, field, `unknown protection ${showValue(f)} (READ, WRITE)`);
   }
   return { read, write };
 }
@@ -203,10 +226,10 @@ function parseField(kind: FieldKind, v: unknown, where: Where, field: string): u
     case 'int':
       return parseInt(v, where, field);
     case 'string':
-      if (typeof v !== 'string') fail(where, field, `expected a string, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'string') fail(where, field, `expected a string, got ${showValue(v)}`);
       return v;
     case 'bool':
-      if (typeof v !== 'boolean') fail(where, field, `expected true or false, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'boolean') fail(where, field, `expected true or false, got ${showValue(v)}`);
       return v;
     case 'prot':
       return parseProt(v, where, field);
@@ -226,9 +249,9 @@ function parseField(kind: FieldKind, v: unknown, where: Where, field: string): u
         if (typeof b !== 'object' || b === null) fail(where, f, 'expected {index, phys, size}');
         const o = b as Record<string, unknown>;
         for (const k of Object.keys(o)) if (!['index', 'phys', 'size'].includes(k)) fail(where, `${f}.${k}`, 'unknown field');
-        const index = parseInt(o['index'], where, `${f}.index`);
+        const index = parseInt(own(o, 'index'), where, `${f}.index`);
         if (index > 5) fail(where, `${f}.index`, 'a PCI device has BARs 0 to 5');
-        return { index, phys: parseU64(o['phys'], where, `${f}.phys`), size: parseU64(o['size'], where, `${f}.size`) };
+        return { index, phys: parseU64(own(o, 'phys'), where, `${f}.phys`), size: parseU64(own(o, 'size'), where, `${f}.size`) };
       });
     }
     case 'resv': {
@@ -238,10 +261,10 @@ function parseField(kind: FieldKind, v: unknown, where: Where, field: string): u
         if (typeof r !== 'object' || r === null) fail(where, f, 'expected {start, end, type}');
         const o = r as Record<string, unknown>;
         for (const k of Object.keys(o)) if (!['start', 'end', 'type'].includes(k)) fail(where, `${f}.${k}`, 'unknown field');
-        const type = o['type'];
+        const type = own(o, 'type');
         if (type !== 'msi' && type !== 'sw_msi' && type !== 'reserved' && type !== 'direct') fail(where, `${f}.type`, 'one of msi, sw_msi, reserved, direct');
-        const start = parseU64(o['start'], where, `${f}.start`);
-        const end = parseU64(o['end'], where, `${f}.end`);
+        const start = parseU64(own(o, 'start'), where, `${f}.start`);
+        const end = parseU64(own(o, 'end'), where, `${f}.end`);
         if (end < start) fail(where, f, 'end is below start');
         return { start, end, type };
       });
@@ -259,7 +282,7 @@ function parseExpect(v: unknown, where: Where): Expect {
         e.ret = parseU64(x, where, 'expect.ret');
         break;
       case 'errno':
-        if (typeof x !== 'string' || !ERRNOS.has(x)) fail(where, 'expect.errno', `unknown errno ${JSON.stringify(x)}`);
+        if (typeof x !== 'string' || !ERRNOS.has(x)) fail(where, 'expect.errno', `unknown errno ${showValue(x)}`);
         e.errno = x;
         break;
       case 'out':

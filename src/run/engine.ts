@@ -16,7 +16,7 @@ import { policyOf } from '../schemes/policies/index.js';
 import { initialState, isFinal, step } from '../core/stepper.js';
 import { Tx, type Outcome, type Touched } from '../core/tx.js';
 import type { RunningPath, Task, World } from '../core/world.js';
-import { BadReference, ModelError } from '../vocab/errors.js';
+import { BadReference, ModelError, showValue } from '../vocab/errors.js';
 import type { Scheduler } from '../checks/liveness.js';
 
 function pathDef(name: string): PathDef {
@@ -135,9 +135,9 @@ function takeErrorPath(tx: Tx, task: Task, failed: { stimulus: Stimulus; outcome
 /** One atomic step of task `name`, with `cause` the seq of the record that asked for it. */
 export function stepTask(world: World, scheme: Scheme, name: string, cause: number, release: KernelRelease): Stepped {
   const task = world.tasks.get(name);
-  if (task === undefined || !hasWork(task)) throw new BadReference('task', `task '${name}' has nothing to run${task?.stopped === undefined ? '' : ` (it took its error path: record ${task.stopped.seq} failed with ${task.stopped.why})`}`);
+  if (task === undefined || !hasWork(task)) throw new BadReference('task', `task ${showValue(name)} has nothing to run${task?.stopped === undefined ? '' : ` (it took its error path: record ${task.stopped.seq} failed with ${task.stopped.why})`}`);
   const b = blockedOn(world, scheme, task);
-  if (b !== null) throw new BadReference('task', `task '${name}' is blocked on ${describeBlock(world, b)}`);
+  if (b !== null) throw new BadReference('task', `task ${showValue(name)} is blocked on ${describeBlock(world, b)}`);
   const tx = new Tx(world, scheme, cause, KERNEL, release);
   const finished = runOneStep(tx, scheme, task);
   if (finished !== null) {

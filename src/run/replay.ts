@@ -9,10 +9,11 @@ import { leftovers, stuck, waitForCycle } from '../checks/liveness.js';
 import { fingerprint } from '../core/fingerprint.js';
 import { type Outcome, type Touched } from '../core/tx.js';
 import { emptyWorld, type World } from '../core/world.js';
-import { InputError, BadReference, ModelError } from '../vocab/errors.js';
+import { InputError, BadReference, ModelError, showValue } from '../vocab/errors.js';
 import type { LogItem } from '../log/reader.js';
 import type { Derived, Expect, Header, JsonValue, Stimulus } from '../vocab/records.js';
-import { hex } from '../log/u64.js';
+import { own } from '../log/json.js';
+import { hex, u64Text } from '../log/u64.js';
 import { type Scheme } from '../schemes/scheme.js';
 import { builtinScheme } from '../schemes/catalogue.js';
 import { PATHS, pathNameFor, type PathName } from '../paths/index.js';
@@ -56,8 +57,8 @@ function expectJson(e: Expect): { [k: string]: JsonValue } {
 function sameValue(expected: unknown, actual: unknown): boolean {
   const asBig = (x: unknown): bigint | null => {
     if (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0) return BigInt(x);
-    if (typeof x === 'string' && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(x)) return BigInt(x);
-    return null;
+    const v = typeof x === 'string' ? u64Text(x) : null;
+    return typeof v === 'bigint' ? v : null;
   };
   const a = asBig(expected);
   const b = asBig(actual);
@@ -72,8 +73,7 @@ function sameValue(expected: unknown, actual: unknown): boolean {
   }
   if (typeof expected === 'object' && expected !== null && typeof actual === 'object' && actual !== null) {
     const eo = expected as Record<string, unknown>;
-    const ao = actual as Record<string, unknown>;
-    return Object.keys(eo).every((k) => sameValue(eo[k], ao[k]));
+    return Object.keys(eo).every((k) => sameValue(eo[k], own(actual, k)));
   }
   return expected === actual;
 }
@@ -87,7 +87,7 @@ export function meets(e: Expect, o: Outcome): boolean {
   if (e.signal !== undefined && o.signal !== e.signal) return false;
   if (e.out !== undefined) {
     if (o.out === undefined) return false;
-    for (const [k, v] of Object.entries(e.out)) if (!sameValue(v, o.out[k])) return false;
+    for (const [k, v] of Object.entries(e.out)) if (!sameValue(v, own(o.out, k))) return false;
   }
   return true;
 }
@@ -142,7 +142,7 @@ export class Replay {
     schemeOverride?: Scheme,
   ) {
     const scheme = schemeOverride ?? builtinScheme(header.scheme);
-    if (scheme === undefined) throw new InputError(file, 1, 'scheme', `unknown scheme '${header.scheme}' (iommu-model schemes lists them)`);
+    if (scheme === undefined) throw new InputError(file, 1, 'scheme', `unknown scheme ${showValue(header.scheme)} (iommu-model schemes lists them)`);
     this.scheme = scheme;
     this.release = releaseOf(header);
   }

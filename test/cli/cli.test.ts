@@ -57,14 +57,14 @@ describe('iommu-model replay', () => {
     const file = tmpLog([{ format: 'iommu-model/1' }, { op: 'process.spawn', pid: 1 }, { op: 'munmap', pid: 1, addr: '0x10000000000000000', length: '0x1000' }]);
     const r = await run('replay', file);
     expect(r.code).toBe(2);
-    expect(r.err).toContain(":3: field 'addr': 0x10000000000000000 is above 2^64-1");
+    expect(r.err).toContain(':3: field \'addr\': "0x10000000000000000" is above 2^64-1');
   });
 
   it('prints the stack of an input error only with --debug', async () => {
     const file = tmpLog([{ format: 'iommu-model/1' }, { op: 'teleport' }]);
     const r = await run('replay', file, '--debug');
     expect(r.code).toBe(2);
-    expect(r.err).toContain("field 'op': unknown op 'teleport'");
+    expect(r.err).toContain('field \'op\': unknown op "teleport"');
     expect(r.err).toContain('    at ');
   });
 
@@ -134,7 +134,7 @@ describe('iommu-model replay', () => {
   it('rejects an unknown scheme in the header', async () => {
     const r = await run('replay', tmpLog([{ format: 'iommu-model/1', scheme: 'nope' }]));
     expect(r.code).toBe(2);
-    expect(r.err).toContain(":1: field 'scheme': unknown scheme 'nope'");
+    expect(r.err).toContain(':1: field \'scheme\': unknown scheme "nope"');
   });
 });
 
@@ -160,6 +160,6 @@ describe('bad ioctl names', () => {
     const file = tmpLog([{ format: 'iommu-model/1' }, { op: 'process.spawn', pid: 1 }, { op: 'open', pid: 1, path: '/dev/vfio/vfio' }, { op: 'ioctl', pid: 1, fd: 3, cmd: 'VFIO_IOMMU_MAP_DAM' }]);
     const r = await run('replay', file);
     expect(r.code).toBe(2);
-    expect(r.err).toContain(":4: field 'cmd': unknown ioctl 'VFIO_IOMMU_MAP_DAM'");
+    expect(r.err).toContain(':4: field \'cmd\': unknown ioctl "VFIO_IOMMU_MAP_DAM"');
   });
 });

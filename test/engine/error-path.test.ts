@@ -96,7 +96,7 @@ describe('a recorded schedule', () => {
     const step = { op: 'step', task: 'b' };
     const e = inputError(() => replay([...PROLOGUE, BIND2, { op: 'exit', pid: 2, task: 'b' }, step, step]));
     expect([e.line, e.field]).toEqual([10, 'task']);
-    expect(e.detail).toBe("task 'b' has nothing to run (it took its error path: record 7 failed with ENOSPC)");
+    expect(e.detail).toBe('task "b" has nothing to run (it took its error path: record 7 failed with ENOSPC)');
   });
 
   it('that stops stepping the task at its failed record replays cleanly and shows the error path', () => {

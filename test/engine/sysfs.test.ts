@@ -88,7 +88,7 @@ describe('a sysfs attribute the model does not know', () => {
     const code = await main(['replay', file], { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false });
     expect(code).toBe(2);
     expect(out).toBe('');
-    expect(err).toContain(`${file}:4: field 'attr': unknown sysfs attribute 'sriov_numvf'`);
+    expect(err).toContain(`${file}:4: field 'attr': unknown sysfs attribute "sriov_numvf"`);
     expect(err.trim().split('\n')).toHaveLength(1);
   });
 
@@ -99,6 +99,6 @@ describe('a sysfs attribute the model does not know', () => {
     expect(() => {
       for (const item of items) r.push(item);
       r.finish();
-    }).toThrow(/:9: field 'attr': unknown sysfs attribute 'numvfs'/);
+    }).toThrow(/:9: field 'attr': unknown sysfs attribute "numvfs"/);
   });
 });

@@ -53,7 +53,7 @@ describe('records', () => {
     [`{"op":"exit"}`, 2, 'pid', "missing (op 'exit' needs it)"],
     [`{"op":"exit","pid":"1"}`, 2, 'pid', 'expected a non-negative integer'],
     [`{"op":"exit","pid":1,"colour":"red"}`, 2, 'colour', "unknown field for op 'exit'"],
-    [`{"op":"fly","pid":1}`, 2, 'op', "unknown op 'fly'"],
+    [`{"op":"fly","pid":1}`, 2, 'op', 'unknown op "fly"'],
     [`{"pid":1}`, 2, 'op', 'missing'],
     [`[1,2]`, 2, null, 'a record must be a JSON object'],
     [`{"op":"exit",`, 2, null, 'not valid JSON'],

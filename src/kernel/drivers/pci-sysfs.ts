@@ -13,7 +13,7 @@
 import { deviceOf, processOf } from '../../core/lookup.js';
 import { Tx, type Outcome } from '../../core/tx.js';
 import type { Device, World } from '../../core/world.js';
-import { BadReference } from '../../vocab/errors.js';
+import { BadReference, showValue } from '../../vocab/errors.js';
 import { lockOf, writeLock, type LockUse } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 
@@ -82,7 +82,7 @@ export const SYSFS_ATTRS: readonly string[] = Object.keys(ATTRS);
 
 function attrOf(s: StimulusOf<'sysfs'>): Attr {
   const a = Object.prototype.hasOwnProperty.call(ATTRS, s.attr) ? ATTRS[s.attr] : undefined;
-  if (a === undefined) throw new BadReference('attr', `unknown sysfs attribute '${s.attr}' (the model knows ${SYSFS_ATTRS.join(', ')}; docs/model.md)`);
+  if (a === undefined) throw new BadReference('attr', `unknown sysfs attribute ${showValue(s.attr)} (the model knows ${SYSFS_ATTRS.join(', ')}; docs/model.md)`);
   return a;
 }
 

@@ -15,7 +15,7 @@ import { type NotifierOps, type Outcome, Tx } from '../../core/tx.js';
 import { newId, type Device, type Mm, type PageRequest, type Subscriber, type SvaBond, type World } from '../../core/world.js';
 import { mmDrop, mmGrab, releasePasid } from '../mm/mm.js';
 import { backAnon } from '../mm/mm.js';
-import { BadReference } from '../../vocab/errors.js';
+import { BadReference, showValue } from '../../vocab/errors.js';
 import { noteFree } from '../../core/lifetimes.js';
 import { type LockUse, lockOf, writeLock } from '../../vocab/locks.js';
 
@@ -120,7 +120,7 @@ export function bondToUnbind(tx: Tx, s: StimulusOf<'sva.unbind'>): SvaBond {
   const p = tx.world.processes.get(s.pid);
   if (p === undefined) throw new BadReference('pid', `no process ${s.pid}`);
   const bond = tx.world.bonds.find((b) => b.device === d.name && b.mm === p.mm && b.state !== 'unbound');
-  if (bond === undefined) throw new BadReference('device', `no SVA bond of ${d.name} to process ${s.pid} to unbind`);
+  if (bond === undefined) throw new BadReference('device', `no SVA bond of ${showValue(d.name)} to process ${s.pid} to unbind`);
   return bond;
 }
 
@@ -183,7 +183,7 @@ export function mmRelease(tx: Tx, mm: Mm): void {
 /** SPEC 1.3 `device.page_request`, first part: iommu_report_device_fault queues the request. */
 export function reportFault(tx: Tx, s: StimulusOf<'device.page_request'>): PageRequest | null {
   const d = deviceOf(tx.world, s.device);
-  if (!d.pri) throw new BadReference('device', `${d.name} has no PRI (declare it with "pri": true)`);
+  if (!d.pri) throw new BadReference('device', `${showValue(d.name)} has no PRI (declare it with "pri": true)`);
   // A device that stopped a PASID (PCIe PASID stop, device.stop_pasid) sends no more page
   // requests on it: in a schedule where the request would come after the stop, it never exists.
   if (d.pasidsStopped.includes(s.pasid)) return null;

@@ -9,7 +9,7 @@ import { deviceOf, groupOf, containerOf } from '../../core/lookup.js';
 import { Tx, type Outcome, type FileOps } from '../../core/tx.js';
 import type { Process, Device, OpenFile } from '../../core/world.js';
 import { hex } from '../../log/u64.js';
-import { BadReference } from '../../vocab/errors.js';
+import { BadReference, showValue } from '../../vocab/errors.js';
 import { lockOf, writeLock } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { fput } from '../fs/file.js';
@@ -153,7 +153,7 @@ function disableDevice(tx: Tx, d: Device): void {
  */
 export function unbindPut(tx: Tx, s: StimulusOf<'device.unbind'>): Device {
   const d = deviceOf(tx.world, s.device);
-  if (d.state !== 'closed' && d.state !== 'open') throw new BadReference('device', `device ${d.name} is already being unbound`);
+  if (d.state !== 'closed' && d.state !== 'open') throw new BadReference('device', `device ${showValue(d.name)} is already being unbound`);
   tx.fire('device', d.name, d, 'UNBIND');
   if ((d.state as string) === 'unregistering') tx.emit('device.request', { device: d.name, count: 0 });
   return d;

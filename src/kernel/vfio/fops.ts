@@ -8,7 +8,7 @@ import { TYPE1_IOCTLS } from './type1/ioctl.js';
 import { processOf, fdFile, containerOf, groupOf, deviceOf, fileOf } from '../../core/lookup.js';
 import { Tx, type Outcome } from '../../core/tx.js';
 import type { Process, Container, World } from '../../core/world.js';
-import { BadReference } from '../../vocab/errors.js';
+import { BadReference, showValue } from '../../vocab/errors.js';
 import { lockOf, writeLock, type LockUse } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { openContainer, containerIoctlLocks, containerIoctl } from './container.js';
@@ -22,7 +22,7 @@ export function open(tx: Tx, s: StimulusOf<'open'>): Outcome {
   const p = processOf(tx.world, s.pid);
   if (s.path === '/dev/vfio/vfio') return openContainer(tx, p);
   const m = /^\/dev\/vfio\/(noiommu-)?(\d+)$/.exec(s.path);
-  if (m === null) throw new BadReference('path', `'${s.path}' is not /dev/vfio/vfio, /dev/vfio/<group> or /dev/vfio/noiommu-<n>`);
+  if (m === null) throw new BadReference('path', `${showValue(s.path)} is not /dev/vfio/vfio, /dev/vfio/<group> or /dev/vfio/noiommu-<n>`);
   return openGroup(tx, p, s.path, m[1] === undefined ? m[2]! : `noiommu-${m[2]}`);
 }
 
@@ -30,7 +30,7 @@ export function open(tx: Tx, s: StimulusOf<'open'>): Outcome {
 export function ioctl(tx: Tx, s: StimulusOf<'ioctl'>): Outcome {
   const p = processOf(tx.world, s.pid);
   // An ioctl name the model does not know is a typo in the log, not a kernel -ENOTTY.
-  if (!isKnownCmd(s.cmd)) throw new BadReference('cmd', `unknown ioctl '${s.cmd}'`);
+  if (!isKnownCmd(s.cmd)) throw new BadReference('cmd', `unknown ioctl ${showValue(s.cmd)}`);
   const f = fdFile(tx, p, s.fd);
   if (f.kind === 'container') return containerIoctl(tx, p, containerOf(tx.world, f.container!), s);
   if (f.kind === 'group') return groupIoctl(tx, p, groupOf(tx.world, f.group!), s);
@@ -45,7 +45,7 @@ export function ioctl(tx: Tx, s: StimulusOf<'ioctl'>): Outcome {
  */
 export function type1Target(tx: Tx, s: StimulusOf<'ioctl'>): { p: Process; c: Container } | null {
   const p = processOf(tx.world, s.pid);
-  if (!isKnownCmd(s.cmd)) throw new BadReference('cmd', `unknown ioctl '${s.cmd}'`);
+  if (!isKnownCmd(s.cmd)) throw new BadReference('cmd', `unknown ioctl ${showValue(s.cmd)}`);
   const id = p.fds.get(s.fd);
   const f = id === undefined ? undefined : fileOf(tx.world, id);
   if (f?.kind !== 'container') return null;

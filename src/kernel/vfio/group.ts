@@ -10,6 +10,7 @@ import { fileOf, containerOf, groupOf } from '../../core/lookup.js';
 import { Tx, type Outcome, type FileOps } from '../../core/tx.js';
 import type { Process, Group, World, Container } from '../../core/world.js';
 import { BadReference } from '../../vocab/errors.js';
+import { own } from '../../log/json.js';
 import { lockOf, writeLock, type LockUse } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { newFile, installFd, fileLabel } from '../fs/file.js';
@@ -63,12 +64,11 @@ function groupGetStatus(tx: Tx, g: Group, s: StimulusOf<'ioctl'>): Outcome {
 }
 
 function fdArg(s: StimulusOf<'ioctl'>): number {
-  const a = s.arg as { fd?: unknown } | undefined;
-  if (typeof a !== 'object' || a === null || typeof a.fd !== 'number' || !Number.isSafeInteger(a.fd)) {
-    throw new BadReference('arg.fd', 'expected {"fd": <container fd>}');
-  }
-  for (const k of Object.keys(a)) if (k !== 'fd') throw new BadReference(`arg.${k}`, 'unknown field');
-  return a.fd;
+  const a = s.arg;
+  const fd = typeof a === 'object' && a !== null ? own(a, 'fd') : undefined;
+  if (typeof fd !== 'number' || !Number.isSafeInteger(fd)) throw new BadReference('arg.fd', 'expected {"fd": <container fd>}');
+  for (const k of Object.keys(a as object)) if (k !== 'fd') throw new BadReference(`arg.${k}`, 'unknown field');
+  return fd;
 }
 
 /** group.c:vfio_group_ioctl_set_container -> container.c:vfio_container_attach_group. */
@@ -110,12 +110,13 @@ function groupUnsetContainer(tx: Tx, g: Group): Outcome {
 
 /** group.c:vfio_group_ioctl_get_device_fd -> vfio_device_open_file -> vfio_df_group_open. */
 function groupGetDeviceFd(tx: Tx, p: Process, g: Group, s: StimulusOf<'ioctl'>): Outcome {
-  const a = s.arg as { name?: unknown } | undefined;
-  if (typeof a !== 'object' || a === null || typeof a.name !== 'string') throw new BadReference('arg.name', 'expected {"name": "<device>"}');
-  for (const k of Object.keys(a)) if (k !== 'name') throw new BadReference(`arg.${k}`, 'unknown field');
+  const a = s.arg;
+  const name = typeof a === 'object' && a !== null ? own(a, 'name') : undefined;
+  if (typeof name !== 'string') throw new BadReference('arg.name', 'expected {"name": "<device>"}');
+  for (const k of Object.keys(a as object)) if (k !== 'name') throw new BadReference(`arg.${k}`, 'unknown field');
   // vfio_device_get_from_name: by name within the group; takes a registration reference,
   // which fails once vfio_unregister_group_dev has put the registration.
-  const d = tx.world.devices.get(a.name);
+  const d = tx.world.devices.get(name);
   if (d === undefined || d.group !== g.key || d.state === 'unregistering' || d.state === 'released' || d.state === 'removed') {
     tx.fail('ENODEV', 'group.c:vfio_group_ioctl_get_device_fd: no device of that name in the group');
   }

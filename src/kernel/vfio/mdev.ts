@@ -15,7 +15,7 @@ import { accountLockedVm } from './type1/accounting.js';
 import { backAnon } from '../mm/mm.js';
 import { assertHeld, locked } from '../../core/locks.js';
 import { followFaultPfn, gupRefuses } from './type1/map.js';
-import { BadReference, ModelError } from '../../vocab/errors.js';
+import { BadReference, ModelError, showValue } from '../../vocab/errors.js';
 import { type LockUse, lockOf, writeLock, readLock } from '../../vocab/locks.js';
 import type { Policy } from '../../schemes/policies/index.js';
 
@@ -24,7 +24,7 @@ const PIN_PAGES_MAX_ENTRIES = 512;
 
 function mdevOf(tx: Tx, name: string): Device {
   const d = deviceOf(tx.world, name);
-  if (!d.mdev) throw new BadReference('device', `${name} is not a mediated device (declare it with host.mdev)`);
+  if (!d.mdev) throw new BadReference('device', `${showValue(name)} is not a mediated device (declare it with host.mdev)`);
   return d;
 }
 

@@ -4,8 +4,9 @@
  * minsz and the parsing of `arg` that vfio_iommu_type1_map_dma and _unmap_dma copy_from_user.
  */
 import type { StimulusOf } from '../../../vocab/records.js';
-import { U64_MAX } from '../../../log/u64.js';
-import { BadReference } from '../../../vocab/errors.js';
+import { own } from '../../../log/json.js';
+import { u64Text } from '../../../log/u64.js';
+import { BadReference, showValue } from '../../../vocab/errors.js';
 
 
 export const MAP_FLAGS = ['READ', 'WRITE', 'VADDR', 'MSI_RESERVED_IOVA'] as const;
@@ -18,29 +19,26 @@ export interface DmaArg {
   readonly size: bigint;
 }
 
-function u64Field(o: Record<string, unknown>, k: string): bigint {
-  const v = o[k];
+function u64Field(o: object, k: string): bigint {
+  const v = own(o, k);
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-  if (typeof v === 'string' && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v)) {
-    const b = BigInt(v);
-    if (b <= U64_MAX) return b;
-  }
+  const b = typeof v === 'string' ? u64Text(v) : null;
+  if (typeof b === 'bigint') return b;
   throw new BadReference(`arg.${k}`, 'expected a u64 ("0x..." or a safe integer)');
 }
 
 export function dmaArg(s: StimulusOf<'ioctl'>, known: readonly string[], fields: readonly string[]): DmaArg {
   const a = s.arg;
   if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new BadReference('arg', `expected {${['flags', ...fields].join(', ')}}`);
-  const o = a as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'flags' && !fields.includes(k)) throw new BadReference(`arg.${k}`, 'unknown field');
-  const flagsRaw = o['flags'] ?? [];
+  for (const k of Object.keys(a)) if (k !== 'flags' && !fields.includes(k)) throw new BadReference(`arg.${k}`, 'unknown field');
+  const flagsRaw = own(a, 'flags') ?? [];
   if (!Array.isArray(flagsRaw)) throw new BadReference('arg.flags', 'expected an array of flag names');
   const flags = new Set<string>();
   for (const f of flagsRaw) {
-    if (typeof f !== 'string' || !known.includes(f)) throw new BadReference('arg.flags', `unknown flag ${JSON.stringify(f)} (${known.join(', ')})`);
+    if (typeof f !== 'string' || !known.includes(f)) throw new BadReference('arg.flags', `unknown flag ${showValue(f)} (${known.join(', ')})`);
     flags.add(f);
   }
-  const get = (k: string): bigint => (fields.includes(k) ? (o[k] === undefined ? missing(k) : u64Field(o, k)) : 0n);
+  const get = (k: string): bigint => (fields.includes(k) ? (own(a, k) === undefined ? missing(k) : u64Field(a, k)) : 0n);
   return { flags, vaddr: get('vaddr'), iova: get('iova'), size: get('size') };
 }
 
