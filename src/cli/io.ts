@@ -3,11 +3,12 @@
  * the file system side: streaming a log in, writing a file atomically out, the package's root.
  * Nothing below src/cli touches the file system.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { createReadStream, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { InputError } from '../vocab/errors.js';
+import { InputError, showValue } from '../vocab/errors.js';
+import { DEFAULT_MAX_LINE, LineSplitter } from '../log/lines.js';
 import { LogReader, type LogItem } from '../log/reader.js';
 import type { Header } from '../vocab/records.js';
 
@@ -28,31 +29,90 @@ export const EXIT_INPUT = 2;
 export const EXIT_BUG = 3;
 export const EXIT_NOT_EXHAUSTED = 4;
 
-/** Streams a log: the header first, then each item, one line in memory at a time. */
-export async function streamLog(file: string, onHeader: (h: Header) => void, onItem: (it: LogItem) => void): Promise<void> {
-  if (!existsSync(file)) throw new InputError(file, null, null, 'no such file');
+/** How a command reads its log: `maxLine`, the longest line accepted in bytes (`--max-line`). */
+export interface ReadOptions {
+  readonly maxLine?: number;
+}
+
+/**
+ * The line limit a command gets: its --max-line, but never above the longest string the
+ * runtime can make (V8: 2^29-24 UTF-16 units; a line of that many bytes always fits).
+ */
+export function lineLimit(maxLine: number = DEFAULT_MAX_LINE): { bytes: number; name: string } {
+  const most = bufferConstants.MAX_STRING_LENGTH;
+  return maxLine <= most ? { bytes: maxLine, name: '--max-line' } : { bytes: most, name: 'the longest string Node.js holds, whatever --max-line says' };
+}
+
+/** `--max-line`'s value: bytes, or with a binary suffix K, M or G (`4096`, `64M`, `1G`). */
+export function parseSize(v: string, flag: string): number {
+  const m = /^([1-9][0-9]*)([KMG]?)$/i.exec(v);
+  const bytes = m === null ? NaN : Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
+  if (!Number.isSafeInteger(bytes)) throw new InputError('<command line>', null, flag, `expected a size in bytes, or with K, M or G (like 64M), got ${showValue(v)}`);
+  return bytes;
+}
+
+/** What a failed open or read of the log means, as one line naming it (exit 2), or null. */
+export function fileProblem(file: string, e: unknown): InputError | null {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return null;
+  const why: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EISDIR: 'is a directory',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    ENOTDIR: 'not a directory (a component of the path is a file)',
+    ELOOP: 'too many levels of symbolic links',
+    ENAMETOOLONG: 'file name too long',
+  };
+  return new InputError(file, null, null, Object.hasOwn(why, code) ? why[code]! : `cannot read (${code})`);
+}
+
+/**
+ * Streams a log: the header first, then each item. The file is read as bytes and split into
+ * lines by LineSplitter, so no more than one line (at most the line limit) is in memory.
+ */
+export async function streamLog(file: string, onHeader: (h: Header) => void, onItem: (it: LogItem) => void, options: ReadOptions = {}): Promise<void> {
   const reader = new LogReader(file);
-  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const limit = lineLimit(options.maxLine);
+  const lines = new LineSplitter(file, limit.bytes, limit.name);
+  const stream = createReadStream(file);
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let sawHeader = false;
-  for await (const line of rl) {
-    const it = reader.push(line);
-    if (it === null) continue;
+  const take = (bytes: Uint8Array): void => {
+    const it = reader.pushBytes(bytes);
+    if (it === null) return;
     if (it.kind === 'header') {
       sawHeader = true;
       onHeader(it.header);
     } else onItem(it);
+  };
+  try {
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (e) {
+        throw fileProblem(file, e) ?? e;
+      }
+      if (next.done === true) break;
+      for (const line of lines.push(next.value)) take(line);
+    }
+    const last = lines.finish();
+    if (last !== null) take(last);
+  } finally {
+    stream.destroy();
   }
   const h = reader.finish();
   if (!sawHeader) onHeader(h);
 }
 
 /** Reads a whole log into memory: its header and its items, in order. */
-export async function readLog(file: string): Promise<{ header: Header; items: LogItem[] }> {
+export async function readLog(file: string, options: ReadOptions = {}): Promise<{ header: Header; items: LogItem[] }> {
   let header: Header | undefined;
   const items: LogItem[] = [];
   await streamLog(file, (h) => {
     header = h;
-  }, (it) => items.push(it));
+  }, (it) => items.push(it), options);
   return { header: header!, items };
 }
 

@@ -4,7 +4,7 @@
  * work; this file only wires them to their names and options.
  */
 import { Command, CommanderError } from 'commander';
-import { ERRORS, InputError, ModelError } from '../vocab/errors.js';
+import { ERRORS, InputError, ModelError, oneLine } from '../vocab/errors.js';
 import { runCheck, type CheckOptions } from './commands/check.js';
 import { runDemo, type DemoOptions } from './commands/demo.js';
 import { runProperties } from './commands/properties.js';
@@ -32,6 +32,9 @@ interface CommandSpec {
   readonly handler: (io: Io, args: readonly string[], options: Record<string, unknown>) => Promise<number> | number;
 }
 
+/** Every command that reads a log takes it (docs/event-log.md, Limits). */
+const MAX_LINE: OptionSpec = { flags: '--max-line <size>', description: 'the longest log line accepted, in bytes or with K, M, G (a longer one is bad input)', default: '64M' };
+
 const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'replay',
@@ -40,12 +43,13 @@ const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '--json', description: 'one JSON document on stdout' },
       { flags: '--scheme <name|file>', description: "use this scheme instead of the header's" },
-      { flags: '--at <seq>', description: 'print the world after record <seq>' },
+      { flags: '--at <seq>', description: 'print the world after record <seq>; the later lines are still read and validated (JSON, ops, fields: exit 2 if bad), not folded' },
       { flags: '--why <seq[.id]>', description: 'the chain of causes from a derived record back to its stimulus' },
       { flags: '--record <file>', description: 'write a recording: every stimulus with its outcome, and its derived records' },
       { flags: '--trace', description: "every record's outcome on one line (ret, errno, dma, signal, oops), its derived records below it" },
+      MAX_LINE,
     ],
-    handler: (io, [log], o) => runReplay(io, log!, o as ReplayOptions),
+    handler: (io, [log], o) => runReplay(io, log!, o as unknown as ReplayOptions),
   },
   {
     name: 'check',
@@ -56,6 +60,7 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--max-states <n>', description: 'stop after generating this many states (cut off with no violation: exit 4)', default: '200000' },
       { flags: '--out <file>', description: 'write the shortest counterexample (of the first violated property) as a log' },
       { flags: '--json', description: 'one JSON document on stdout' },
+      MAX_LINE,
     ],
     handler: (io, _args, o) => runCheck(io, o as unknown as CheckOptions),
   },
@@ -113,8 +118,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       if (debug) io.stderr(`${e.stack ?? ''}\n`);
       return entry.exit;
     }
-    io.stderr(`iommu-model: ${(e as Error).message}\n`);
-    if (debug) io.stderr(`${(e as Error).stack ?? ''}\n`);
+    // Anything else is a bug of the tool, exit 3, whatever its class: input reaches no RangeError
+    // or TypeError any more (the reader bounds lines, depth, u64 text and echoes), so mapping
+    // those to exit 2 would only hide a real bug.
+    io.stderr(`iommu-model: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
+    if (debug) io.stderr(`${e instanceof Error ? (e.stack ?? '') : ''}\n`);
     return EXIT_BUG;
   }
 }

@@ -7,8 +7,8 @@ import { PROPERTY_NAMES } from '../../vocab/properties.js';
 import { counterexampleLines } from '../../run/counterexample.js';
 import { explore, scenarioOf } from '../../run/explore.js';
 import { setupFailure } from '../../run/verdicts.js';
-import { InputError } from '../../vocab/errors.js';
-import { EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, readLog, writeAtomic, type Io } from '../io.js';
+import { InputError, showValue } from '../../vocab/errors.js';
+import { EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, parseSize, readLog, writeAtomic, type Io } from '../io.js';
 import { checkJson } from '../render/json.js';
 import { renderCheck, renderExploreProgress, type CheckRun } from '../render/text.js';
 import { loadScheme, scenarioFile } from '../resolve.js';
@@ -19,19 +19,21 @@ export interface CheckOptions {
   maxStates: string;
   out?: string;
   json?: boolean;
+  maxLine: string;
 }
 
 export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
-  if (!/^[1-9][0-9]*$/.test(o.maxStates)) throw new InputError('<command line>', null, '--max-states', `expected a positive integer, got '${o.maxStates}'`);
+  if (!/^[1-9][0-9]*$/.test(o.maxStates)) throw new InputError('<command line>', null, '--max-states', `expected a positive integer, got ${showValue(o.maxStates)}`);
+  const maxLine = parseSize(o.maxLine, '--max-line');
   const scheme = await loadScheme(o.scheme);
   const file = scenarioFile(o.scenario);
-  const { header, items } = await readLog(file);
+  const { header, items } = await readLog(file, { maxLine });
   const sc = scenarioOf(header, items, file);
   // A scheme that refuses the scenario's set-up (noiommu has no /dev/vfio/<group>) leaves nothing
   // to explore: no property can be said to hold, so the pair is bad input, named by its record.
   const setup = setupFailure(header, items, file, scheme);
   if (setup !== null) {
-    throw new InputError(file, setup.line, 'expect', `the scenario's set-up fails under scheme '${scheme.name}': record ${setup.seq} (${setup.op}) expected ${JSON.stringify(setup.expected)}, got ${JSON.stringify(setup.actual)} (${setup.decidedBy}); nothing to explore`);
+    throw new InputError(file, setup.line, 'expect', `the scenario's set-up fails under scheme '${scheme.name}': record ${setup.seq} (${setup.op}) expected ${showValue(setup.expected)}, got ${showValue(setup.actual)} (${setup.decidedBy}); nothing to explore`);
   }
   const t0 = process.hrtime.bigint();
   const progress = io.isTTY

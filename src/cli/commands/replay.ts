@@ -6,9 +6,9 @@
  */
 import { describeWorld } from '../../core/view.js';
 import { Replay, recordLines, type StepRecord } from '../../run/replay.js';
-import { InputError } from '../../vocab/errors.js';
+import { InputError, showValue } from '../../vocab/errors.js';
 import type { Derived, JsonValue } from '../../vocab/records.js';
-import { EXIT_CLEAN, EXIT_FOUND, streamLog, writeAtomic, type Io } from '../io.js';
+import { EXIT_CLEAN, EXIT_FOUND, parseSize, streamLog, writeAtomic, type Io } from '../io.js';
 import { reportJson, whyJson, worldJson } from '../render/json.js';
 import { renderReport, renderTrace, renderWhy, renderWorld } from '../render/text.js';
 import { loadScheme } from '../resolve.js';
@@ -20,17 +20,18 @@ export interface ReplayOptions {
   why?: string;
   record?: string;
   trace?: boolean;
+  maxLine: string;
 }
 
 function parseSeq(v: string, flag: string): number {
-  if (!/^[1-9][0-9]*$/.test(v)) throw new InputError('<command line>', null, flag, `expected a positive record number, got '${v}'`);
+  if (!/^[1-9][0-9]*$/.test(v)) throw new InputError('<command line>', null, flag, `expected a positive record number, got ${showValue(v)}`);
   return Number(v);
 }
 
 /** --why's <seq> or <seq>.<derived id>; id 0 when only the stimulus is named. */
 function parseWhy(v: string): { seq: number; id: number } {
   const m = /^([1-9][0-9]*)(?:\.([1-9][0-9]*))?$/.exec(v);
-  if (m === null) throw new InputError('<command line>', null, '--why', `expected <seq> or <seq>.<derived id>, got '${v}'`);
+  if (m === null) throw new InputError('<command line>', null, '--why', `expected <seq> or <seq>.<derived id>, got ${showValue(v)}`);
   return { seq: Number(m[1]), id: m[2] === undefined ? 0 : Number(m[2]) };
 }
 
@@ -51,6 +52,7 @@ function whyChain(step: StepRecord, id: number): Derived[] | null {
 export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise<number> {
   const at = o.at === undefined ? undefined : parseSeq(o.at, '--at');
   const why = o.why === undefined ? undefined : parseWhy(o.why);
+  const maxLine = parseSize(o.maxLine, '--max-line');
   const recording: string[] = [];
   const trace: StepRecord[] = [];
   let whyStep: StepRecord | undefined;
@@ -73,9 +75,12 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
       replay = new Replay(h, file, onStep, schemeOverride);
       if (o.record !== undefined) recording.push(JSON.stringify(h));
     },
+    // After --at's record the reader still validates every line (a bad one is exit 2), but
+    // nothing more is folded, so what only folding finds (an unknown pid) goes unreported.
     (it) => {
       if (!stop) replay!.push(it);
     },
+    { maxLine },
   );
   const report = replay!.finish();
   if (at !== undefined) {
