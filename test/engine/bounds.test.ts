@@ -1,0 +1,95 @@
+/**
+ * Arithmetic past 2^64 and past TASK_SIZE: every sum of two u64s from the log either meets the
+ * kernel's own check (mm/mmap.c do_mmap, __get_unmapped_area; mm/vma.c do_vmi_munmap; type1's
+ * overflow checks) or wraps as the kernel's unsigned arithmetic does (vfio_iommu_type1_dma_rw,
+ * _unpin_pages before v6.18), and no value above 2^64 - 1 reaches the world.
+ */
+import { fc, test as fcTest } from '@fast-check/vitest';
+import { describe, expect, it } from 'vitest';
+import { parseLog } from '../../src/log/reader.js';
+import { recordLines, replayItems } from '../../src/run/replay.js';
+import { TASK_SIZE } from '../../src/kernel/mm/mmap.js';
+import type { World } from '../../src/core/world.js';
+import { err, hex, inputError, ok, PID, probe, procMm, run, VA, type Rec } from './helpers.js';
+
+const TOP = 0xfffffffffffff000n;
+const mmap = (length: bigint | string, extra: Rec = {}): Rec => ({ op: 'mmap', pid: PID, length: typeof length === 'string' ? length : hex(length), ...extra });
+const munmap = (addr: bigint, length: bigint, extra: Rec = {}): Rec => ({ op: 'munmap', pid: PID, addr: hex(addr), length: hex(length), ...extra });
+const spawn: Rec = { op: 'process.spawn', pid: PID };
+
+/** Replays the recording of `records` (every outcome as expect, every derived record): its divergences. */
+function replayRecording(records: readonly Rec[]): readonly unknown[] {
+  const r = run(records);
+  const text = [JSON.stringify({ format: 'iommu-model/1', scheme: 'upstream' }), ...r.steps.flatMap((s) => recordLines(s))].join('\n');
+  const { header, items } = parseLog(text);
+  return replayItems(header, items, '<recording>', () => {}).report.divergences;
+}
+
+/** Every vma of every mm lies below TASK_SIZE. */
+function vmasInTaskSize(w: World): boolean {
+  return [...w.mms.values()].every((mm) => mm.vmas.every((v) => v.start < v.end && v.end <= TASK_SIZE));
+}
+
+describe('mmap: do_mmap and __get_unmapped_area (mm/mmap.c)', () => {
+  it('refuses two mmaps of 0xfffffffffffff000 bytes with ENOMEM (len > TASK_SIZE), and the recording replays', () => {
+    const recs = [spawn, mmap(TOP, err('ENOMEM')), mmap(TOP, err('ENOMEM'))];
+    const r = probe(recs);
+    expect(r.last.decidedBy).toBe('mm/mmap.c:__get_unmapped_area: len > TASK_SIZE');
+    expect(procMm(r.world).vmas).toEqual([]);
+    expect(replayRecording(recs)).toEqual([]);
+  });
+
+  it('refuses a length that PAGE_ALIGN wraps to 0 with ENOMEM, and length 0 with EINVAL', () => {
+    expect(probe([spawn, mmap(TOP + 1n, err('ENOMEM'))]).last.decidedBy).toContain('PAGE_ALIGN(len) wraps to 0');
+    expect(probe([spawn, mmap(0n, err('EINVAL'))]).last.decidedBy).toContain('!len');
+  });
+
+  it('checks a fixed address against TASK_SIZE (ENOMEM) before its alignment (EINVAL)', () => {
+    const fixed = (addr: bigint, len: bigint, expect: Rec): Rec => mmap(len, { addr: hex(addr), expect });
+    const r = probe([spawn, fixed(TASK_SIZE - 0x2000n, 0x2000n, { ret: hex(TASK_SIZE - 0x2000n) }), fixed(TASK_SIZE - 0x1000n, 0x2000n, { errno: 'ENOMEM' })]);
+    expect(procMm(r.world).vmas.map((v) => hex(v.end))).toEqual([hex(TASK_SIZE)]);
+    expect(probe([spawn, fixed(TASK_SIZE - 0x800n, 0x1000n, { errno: 'ENOMEM' })]).last.decidedBy).toContain('addr > TASK_SIZE - len');
+    expect(probe([spawn, fixed(VA + 0x800n, 0x1000n, { errno: 'EINVAL' })]).last.decidedBy).toContain('offset_in_page(addr)');
+  });
+
+  it('places a mapping that no longer fits above the bump pointer in the lowest free range, and ENOMEM when none is left', () => {
+    const big = 0x20000000000n; // 2 TiB: more than is left between 0x7f0000000000 and TASK_SIZE
+    const r = probe([spawn, mmap(big, ok(0x1000)), mmap(TASK_SIZE - big, err('ENOMEM'))]);
+    expect(r.last.decidedBy).toContain('vm_unmapped_area');
+    expect(procMm(r.world).vmas.map((v) => [hex(v.start), hex(v.end)])).toEqual([[hex(0x1000n), hex(0x1000n + big)]]);
+  });
+
+  // lengths and addresses around TASK_SIZE as often as anywhere in the u64 range
+  const u64 = fc.oneof(fc.bigInt({ min: 0n, max: 1n << 48n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }));
+  fcTest.prop([fc.array(fc.record({ len: u64, at: fc.option(u64, { nil: undefined }) }), { minLength: 1, maxLength: 6 })], { numRuns: 60 })(
+    'never creates a vma past TASK_SIZE, and its recording replays with no divergence',
+    (maps) => {
+      const recs = [spawn, ...maps.map((m) => mmap(m.len, m.at === undefined ? {} : { addr: hex(m.at & ~0xfffn) }))];
+      expect(vmasInTaskSize(run(recs).world)).toBe(true);
+      expect(replayRecording(recs)).toEqual([]);
+    },
+  );
+});
+
+describe('munmap: do_vmi_munmap (mm/vma.c)', () => {
+  const at = 'start > TASK_SIZE || len > TASK_SIZE - start';
+
+  it('refuses a range past TASK_SIZE with EINVAL, the length compared before PAGE_ALIGN', () => {
+    expect(probe([spawn, munmap(TOP, 0x2000n, err('EINVAL'))]).last.decidedBy).toContain(at);
+    expect(probe([spawn, munmap(TASK_SIZE, 1n, err('EINVAL'))]).last.decidedBy).toContain(at);
+    expect(probe([spawn, munmap(TASK_SIZE - 0x1000n, 0x1001n, err('EINVAL'))]).last.decidedBy).toContain(at);
+  });
+
+  it('unmaps up to TASK_SIZE exactly', () => {
+    const r = probe([spawn, mmap(0x1000n, { addr: hex(TASK_SIZE - 0x1000n), ...ok(hex(TASK_SIZE - 0x1000n)) }), munmap(TASK_SIZE - 0x1000n, 0x1000n, ok())]);
+    expect(procMm(r.world).vmas).toEqual([]);
+  });
+});
+
+describe('mm.reclaim: a range of user memory', () => {
+  it('is bad input when it runs past TASK_SIZE, naming the field', () => {
+    const reclaim = (addr: bigint, length: bigint): Rec => ({ op: 'mm.reclaim', pid: PID, addr: hex(addr), length: hex(length) });
+    expect(inputError(() => run([spawn, reclaim(VA, TOP)]))).toMatchObject({ line: 3, field: 'length' });
+    expect(inputError(() => run([spawn, reclaim(TOP, 0x1000n)]))).toMatchObject({ line: 3, field: 'addr' });
+  });
+});
