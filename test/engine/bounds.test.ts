@@ -10,7 +10,7 @@ import { parseLog } from '../../src/log/reader.js';
 import { recordLines, replayItems } from '../../src/run/replay.js';
 import { TASK_SIZE } from '../../src/kernel/mm/mmap.js';
 import type { World } from '../../src/core/world.js';
-import { err, hex, inputError, ok, PID, probe, procMm, run, VA, type Rec } from './helpers.js';
+import { DEV, err, hex, inputError, mapDma, MDEV, ok, PID, prefix, probe, procMm, run, VA, type Rec } from './helpers.js';
 
 const TOP = 0xfffffffffffff000n;
 const mmap = (length: bigint | string, extra: Rec = {}): Rec => ({ op: 'mmap', pid: PID, length: typeof length === 'string' ? length : hex(length), ...extra });
@@ -91,5 +91,44 @@ describe('mm.reclaim: a range of user memory', () => {
     const reclaim = (addr: bigint, length: bigint): Rec => ({ op: 'mm.reclaim', pid: PID, addr: hex(addr), length: hex(length) });
     expect(inputError(() => run([spawn, reclaim(VA, TOP)]))).toMatchObject({ line: 3, field: 'length' });
     expect(inputError(() => run([spawn, reclaim(TOP, 0x1000n)]))).toMatchObject({ line: 3, field: 'addr' });
+  });
+});
+
+describe('type1 and device DMA ranges that reach 2^64', () => {
+  // mdev-only v2 container (no IOMMU domain), device open: dmas at the top page of the iova
+  // space and at iova 0.
+  const mdevTop = [...prefix({ mdev: true, openDevice: true }), mapDma(VA, TOP, 0x1000n, ['READ', 'WRITE'], ok()), mapDma(VA + 0x1000n, 0n, 0x1000n, ['READ', 'WRITE'], ok())];
+  const rw = (extra: Rec): Rec => ({ op: 'mdev.dma_rw', device: MDEV, iova: hex(TOP), length: '0x2000', write: true, ...extra });
+  const pin = (extra: Rec): Rec => ({ op: 'mdev.pin_pages', device: MDEV, iova: hex(TOP), npage: 2, ...extra });
+  const unpin: Rec = { op: 'mdev.unpin_pages', device: MDEV, iova: hex(TOP), npage: 2, ...ok() };
+
+  it('vfio_dma_rw goes on at iova 0 past 2^64, as user_iova += done does in dma_addr_t', () => {
+    const r = probe([...mdevTop, rw(ok())]);
+    expect(r.last.decidedBy).toBe('vfio_iommu_type1.c:vfio_iommu_type1_dma_rw');
+  });
+
+  it('before v6.18, vfio_pin_pages and vfio_unpin_pages wrap past 2^64 to iova 0', () => {
+    const r = probe([...mdevTop, pin(ok(2)), unpin], 'upstream', '6.17');
+    const t = [...r.world.containers.values()][0]!.type1!;
+    expect(t.dmas.valuesArray().map((d) => d.pfnList.size)).toEqual([0, 0]);
+    expect(r.report.violations).toEqual([]);
+  });
+
+  it('since v6.18, vfio_pin_pages is EOVERFLOW and vfio_unpin_pages WARNs and returns', () => {
+    const r = probe([...mdevTop, pin(err('EOVERFLOW')), unpin]);
+    expect(r.report.violations.map((v) => [v.property, v.message])).toEqual([['KernelBug', expect.stringContaining('vfio_iommu_type1_unpin_pages: WARN_ON(check_add_overflow')]]);
+  });
+
+  it('since v6.18, checks the RFC MSI window for !size and an iova wrap like a mapping (EINVAL, EOVERFLOW)', () => {
+    const msi = (iova: bigint, size: bigint, expect: Rec): Rec => mapDma(0n, iova, size, ['MSI_RESERVED_IOVA'], expect);
+    const base = prefix();
+    expect(probe([...base, msi(TOP, 0x2000n, err('EOVERFLOW'))], 'msi-reserved-iova-rfc').last.decidedBy).toContain('check_add_overflow');
+    expect(probe([...base, msi(0x8000000n, 0n, err('EINVAL'))], 'msi-reserved-iova-rfc').last.decidedBy).toContain('!size');
+    expect(probe([...base, msi(TOP, 0x2000n, err('EINVAL'))], 'msi-reserved-iova-rfc', '6.17').last.decidedBy).toContain('iova + size - 1 < iova');
+  });
+
+  it('a device DMA that runs past 2^64 - 1 is bad input naming its length', () => {
+    const recs = [...prefix({ openDevice: true }), { op: 'device.dma', device: DEV, iova: hex(TOP), length: '0x1001' }];
+    expect(inputError(() => run(recs))).toMatchObject({ line: recs.length + 1, field: 'length' });
   });
 });
