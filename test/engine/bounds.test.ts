@@ -132,3 +132,25 @@ describe('type1 and device DMA ranges that reach 2^64', () => {
     expect(inputError(() => run(recs))).toMatchObject({ line: recs.length + 1, field: 'length' });
   });
 });
+
+describe('host.device: a device as PCI enumeration finds it', () => {
+  const device = (extra: Rec): Rec[] => [{ op: 'host.device', device: DEV, group: 26, ...extra }];
+  const bars = (...b: Array<[number, string, string]>): Rec => ({ bars: b.map(([index, phys, size]) => ({ index, phys, size })) });
+
+  it.each([
+    ['a BAR past 2^64 (not aligned to its size)', bars([0, hex(TOP), '0x100000']), 'bars[0].phys'],
+    ['a BAR whose size is not a power of two (drivers/pci/probe.c pci_size)', bars([0, '0xfd000000', '0x3000']), 'bars[0].size'],
+    ['a BAR of size 0', bars([0, '0xfd000000', '0x0']), 'bars[0].size'],
+    ['a BAR not aligned to its size', bars([0, '0xfd080000', '0x100000']), 'bars[0].phys'],
+    ['a BAR index declared twice', bars([0, '0xfd000000', '0x100000'], [0, '0xfe000000', '0x1000']), 'bars[1].index'],
+    ['pasid_bits above the PASID capability\'s 20 (drivers/pci/ats.c pci_max_pasids)', { pasid_bits: 1000 }, 'pasid_bits'],
+  ])('refuses %s as bad input naming the field', (_what, extra, field) => {
+    expect(inputError(() => run(device(extra)))).toMatchObject({ line: 2, field });
+  });
+
+  it('accepts the widest PASID width, no PASID capability (0), and a naturally aligned BAR at the top of the address space', () => {
+    for (const extra of [{ pasid_bits: 20 }, { pasid_bits: 0 }, bars([0, '0xfff0000000000000', '0x10000000000000'], [2, '0xfd000000', '0x100'])]) {
+      expect(probe(device({ ...extra, expect: { ret: 0 } })).world.devices.has(DEV)).toBe(true);
+    }
+  });
+});
