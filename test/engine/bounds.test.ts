@@ -10,7 +10,7 @@ import { parseLog } from '../../src/log/reader.js';
 import { recordLines, replayItems } from '../../src/run/replay.js';
 import { TASK_SIZE } from '../../src/kernel/mm/mmap.js';
 import type { World } from '../../src/core/world.js';
-import { DEV, err, hex, inputError, mapDma, MDEV, ok, PID, prefix, probe, procMm, run, VA, type Rec } from './helpers.js';
+import { CFD, DEV, DFD, err, GFD, hex, inputError, ioctl, mapDma, MDEV, ok, PID, prefix, probe, procMm, run, VA, type Rec } from './helpers.js';
 
 const TOP = 0xfffffffffffff000n;
 const mmap = (length: bigint | string, extra: Rec = {}): Rec => ({ op: 'mmap', pid: PID, length: typeof length === 'string' ? length : hex(length), ...extra });
@@ -152,5 +152,67 @@ describe('host.device: a device as PCI enumeration finds it', () => {
     for (const extra of [{ pasid_bits: 20 }, { pasid_bits: 0 }, bars([0, '0xfff0000000000000', '0x10000000000000'], [2, '0xfd000000', '0x100'])]) {
       expect(probe(device({ ...extra, expect: { ret: 0 } })).world.devices.has(DEV)).toBe(true);
     }
+  });
+});
+
+describe('ioctl arguments: what each ioctl takes (include/uapi/linux/vfio.h)', () => {
+  const opened = prefix({ openDevice: true });
+  const bad = (rec: Rec, scheme = 'upstream') => inputError(() => run([...opened, rec], scheme));
+  const at = opened.length + 2;
+
+  it.each([
+    ['VFIO_GET_API_VERSION', CFD],
+    ['VFIO_GET_API_VERSION', GFD], // on a group fd the kernel would say ENOTTY: the record is bad all the same
+    ['VFIO_GROUP_UNSET_CONTAINER', GFD],
+    ['VFIO_GROUP_GET_STATUS', GFD],
+    ['VFIO_IOMMU_GET_INFO', CFD],
+    ['VFIO_DEVICE_RESET', DFD],
+    ['VFIO_DEVICE_BIND_TASK', DFD],
+  ])('%s takes no arg: an arg is bad input, not dropped (fd %i)', (cmd, fd) => {
+    const e = bad(ioctl(fd, cmd, { flags: [] }));
+    expect(e).toMatchObject({ line: at, field: 'arg' });
+    expect(e.detail).toContain(`${cmd} takes no arg`);
+  });
+
+  it.each([
+    ['VFIO_GET_API_VERSION', CFD, undefined],
+    ['VFIO_CHECK_EXTENSION', CFD, 'VFIO_TYPE1v2_IOMMU'],
+    ['VFIO_GROUP_SET_CONTAINER', GFD, { fd: CFD }],
+    ['VFIO_GROUP_GET_DEVICE_FD', GFD, { name: DEV }],
+    ['VFIO_DEVICE_RESET', DFD, undefined],
+  ])('%s has no struct: an argsz is bad input', (cmd, fd, arg) => {
+    expect(bad(ioctl(fd, cmd, arg, { argsz: 16 }))).toMatchObject({ line: at, field: 'argsz' });
+  });
+
+  it.each([
+    ['VFIO_IOMMU_MAP_DMA', CFD, { flags: null, vaddr: hex(VA), iova: '0x0', size: '0x1000' }],
+    ['VFIO_IOMMU_UNMAP_DMA', CFD, { flags: null, iova: '0x0', size: '0x1000' }],
+    ['VFIO_DEVICE_FEATURE', DFD, { flags: null, feature: 'LOW_POWER_EXIT' }],
+    ['VFIO_DEVICE_UNBIND_TASK', DFD, { flags: null, pasid: 1 }],
+  ])('%s: "flags": null is bad input, not an empty set', (cmd, fd, arg) => {
+    expect(bad(ioctl(fd, cmd, arg))).toMatchObject({ line: at, field: 'arg.flags' });
+  });
+
+  it('VFIO_DEVICE_UNBIND_TASK takes {flags, pasid}: a missing pasid, an unknown flag or field is bad input under every scheme', () => {
+    for (const scheme of ['upstream', 'svm-bind-task-rfc']) {
+      expect(bad(ioctl(DFD, 'VFIO_DEVICE_UNBIND_TASK', { flags: ['FLUSHED'] }), scheme)).toMatchObject({ field: 'arg.pasid' });
+      expect(bad(ioctl(DFD, 'VFIO_DEVICE_UNBIND_TASK', { flags: ['DIRTY'], pasid: 1 }), scheme)).toMatchObject({ field: 'arg.flags' });
+      expect(bad(ioctl(DFD, 'VFIO_DEVICE_UNBIND_TASK', { pasid: 1, mm: 2 }), scheme)).toMatchObject({ field: 'arg.mm' });
+    }
+    expect(probe([...opened, ioctl(DFD, 'VFIO_DEVICE_UNBIND_TASK', { pasid: 1 }, err('ENOTTY'))]).last.errno).toBe('ENOTTY');
+  });
+
+  it('mirrors minsz where the log carries argsz: GROUP_GET_STATUS and the RFC\'s BIND/UNBIND_TASK (EINVAL)', () => {
+    expect(probe([...opened, ioctl(GFD, 'VFIO_GROUP_GET_STATUS', undefined, { argsz: 4, ...err('EINVAL') })]).last.decidedBy).toContain('argsz < minsz');
+    const sva = opened.map((r) => (r['op'] === 'host.device' ? { ...r, pasid_bits: 20 } : r));
+    const r = probe([...sva, ioctl(DFD, 'VFIO_DEVICE_BIND_TASK', undefined, { argsz: 8, ...err('EINVAL') }), ioctl(DFD, 'VFIO_DEVICE_BIND_TASK', undefined, { argsz: 12, ...ok() })], 'svm-bind-task-rfc');
+    expect(r.steps[r.steps.length - 2]!.outcome?.decidedBy).toContain('svm.argsz < minsz');
+    expect(probe([...sva, ioctl(DFD, 'VFIO_DEVICE_UNBIND_TASK', { pasid: 1 }, { argsz: 8, ...err('EINVAL') })], 'svm-bind-task-rfc').last.errno).toBe('EINVAL');
+  });
+
+  it('a VFIO_DEVICE_RESET with an arg is bad input on the zap path too', () => {
+    const withBar = opened.map((r) => (r['op'] === 'host.device' ? { ...r, bars: [{ index: 0, phys: '0xfd000000', size: '0x100000' }] } : r));
+    const recs = [...withBar, { op: 'mmap', pid: PID, fd: DFD, offset: '0x0', length: '0x1000', addr: hex(VA + 0x1000000n), ...ok(hex(VA + 0x1000000n)) }, ioctl(DFD, 'VFIO_DEVICE_RESET', 0)];
+    expect(inputError(() => run(recs))).toMatchObject({ line: recs.length + 1, field: 'arg' });
   });
 });

@@ -14,6 +14,7 @@ import { lockOf, writeLock, type LockUse } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { newFile, installFd, fileLabel } from '../fs/file.js';
 import { containerPut } from './container.js';
+import { argObject } from './uapi.js';
 import type { Policy } from '../../schemes/policies/index.js';
 
 /**
@@ -62,13 +63,18 @@ function groupGetStatus(tx: Tx, g: Group, s: StimulusOf<'ioctl'>): Outcome {
   return { ret: 0n, out: { flags }, decidedBy: 'group.c:vfio_group_ioctl_get_status' };
 }
 
-function fdArg(s: StimulusOf<'ioctl'>): number {
-  const a = s.arg as { fd?: unknown } | undefined;
-  if (typeof a !== 'object' || a === null || typeof a.fd !== 'number' || !Number.isSafeInteger(a.fd)) {
-    throw new BadReference('arg.fd', 'expected {"fd": <container fd>}');
-  }
-  for (const k of Object.keys(a)) if (k !== 'fd') throw new BadReference(`arg.${k}`, 'unknown field');
-  return a.fd;
+/** VFIO_GROUP_SET_CONTAINER's `arg: {fd}`: the int the kernel reads (`get_user(fd, arg)`; a negative one fails fdget). */
+export function fdArg(s: StimulusOf<'ioctl'>): number {
+  const fd = argObject(s, ['fd'])['fd'];
+  if (typeof fd !== 'number' || !Number.isSafeInteger(fd)) throw new BadReference('arg.fd', 'expected {"fd": <container fd>}');
+  return fd;
+}
+
+/** VFIO_GROUP_GET_DEVICE_FD's `arg: {name}`: the string the kernel copies (strndup_user). */
+export function nameArg(s: StimulusOf<'ioctl'>): string {
+  const name = argObject(s, ['name'])['name'];
+  if (typeof name !== 'string') throw new BadReference('arg.name', 'expected {"name": "<device>"}');
+  return name;
 }
 
 /** group.c:vfio_group_ioctl_set_container -> container.c:vfio_container_attach_group. */
@@ -110,12 +116,10 @@ function groupUnsetContainer(tx: Tx, g: Group): Outcome {
 
 /** group.c:vfio_group_ioctl_get_device_fd -> vfio_device_open_file -> vfio_df_group_open. */
 function groupGetDeviceFd(tx: Tx, p: Process, g: Group, s: StimulusOf<'ioctl'>): Outcome {
-  const a = s.arg as { name?: unknown } | undefined;
-  if (typeof a !== 'object' || a === null || typeof a.name !== 'string') throw new BadReference('arg.name', 'expected {"name": "<device>"}');
-  for (const k of Object.keys(a)) if (k !== 'name') throw new BadReference(`arg.${k}`, 'unknown field');
+  const name = nameArg(s);
   // vfio_device_get_from_name: by name within the group; takes a registration reference,
   // which fails once vfio_unregister_group_dev has put the registration.
-  const d = tx.world.devices.get(a.name);
+  const d = tx.world.devices.get(name);
   if (d === undefined || d.group !== g.key || d.state === 'unregistering' || d.state === 'released' || d.state === 'removed') {
     tx.fail('ENODEV', 'group.c:vfio_group_ioctl_get_device_fd: no device of that name in the group');
   }
