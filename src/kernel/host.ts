@@ -37,7 +37,16 @@ function declareDevice(tx: Tx, name: string, groupNo: number, noiommu: boolean, 
   return g;
 }
 
+/**
+ * The widest PASID a PCIe function can have: the PASID capability's Max PASID Width is 5 bits
+ * (drivers/pci/ats.c:pci_max_pasids: `return (1 << FIELD_GET(PCI_PASID_CAP_WIDTH, supported));`),
+ * and a PASID is 20 bits (PCIe base spec), so widths above 20 are reserved.
+ */
+const MAX_PASID_BITS = 20;
+
 export function hostDevice(tx: Tx, s: StimulusOf<'host.device'>): Outcome {
+  // 0 (the default) is a device without the PASID capability (pci_max_pasids: -EINVAL).
+  if (s.pasid_bits !== undefined && s.pasid_bits > MAX_PASID_BITS) throw new BadReference('pasid_bits', `${s.pasid_bits} is above the PASID capability's widest Max PASID Width, ${MAX_PASID_BITS} (0: no PASID capability)`);
   // A scheme with noiommu mode models a platform without an IOMMU: every device is noiommu.
   const g = declareDevice(tx, s.device, s.group, s.noiommu === true || tx.policy.noiommu, false);
   const bars = s.bars ?? [];

@@ -27,7 +27,7 @@ import {
   type StimulusOp,
 } from '../vocab/records.js';
 import { checkShape, own } from './json.js';
-import { parseU64 } from './u64.js';
+import { hex, parseU64 } from './u64.js';
 
 export type LogItem =
   | { readonly kind: 'header'; readonly header: Header; readonly line: number }
@@ -243,7 +243,12 @@ function parseField(kind: FieldKind, v: unknown, where: Where, field: string): u
       return [start, end] as const;
     }
     case 'bars': {
+      // A BAR as PCI enumeration finds it (drivers/pci/probe.c __pci_read_base): its size is
+      // the lowest set bit of the decoded address mask (pci_size: `size & ~(size-1)`), so a
+      // power of two; the bits below it read as zero, so the BAR is aligned to its size, and
+      // so it ends at or below 2^64.
       if (!Array.isArray(v)) fail(where, field, 'expected an array of {index, phys, size}');
+      const seen = new Set<number>();
       return v.map((b: unknown, i): BarSpec => {
         const f = `${field}[${i}]`;
         if (typeof b !== 'object' || b === null) fail(where, f, 'expected {index, phys, size}');
@@ -251,7 +256,13 @@ function parseField(kind: FieldKind, v: unknown, where: Where, field: string): u
         for (const k of Object.keys(o)) if (!['index', 'phys', 'size'].includes(k)) fail(where, `${f}.${k}`, 'unknown field');
         const index = parseInt(own(o, 'index'), where, `${f}.index`);
         if (index > 5) fail(where, `${f}.index`, 'a PCI device has BARs 0 to 5');
-        return { index, phys: parseU64(own(o, 'phys'), where, `${f}.phys`), size: parseU64(own(o, 'size'), where, `${f}.size`) };
+        if (seen.has(index)) fail(where, `${f}.index`, `BAR ${index} is declared twice`);
+        seen.add(index);
+        const phys = parseU64(own(o, 'phys'), where, `${f}.phys`);
+        const size = parseU64(own(o, 'size'), where, `${f}.size`);
+        if (size === 0n || (size & (size - 1n)) !== 0n) fail(where, `${f}.size`, `${hex(size)} is not a power of two (a PCI BAR's size is the lowest set bit of its address mask: drivers/pci/probe.c pci_size)`);
+        if ((phys & (size - 1n)) !== 0n) fail(where, `${f}.phys`, `${hex(phys)} is not aligned to the BAR's size ${hex(size)} (its address bits below the size read as zero)`);
+        return { index, phys, size };
       });
     }
     case 'resv': {

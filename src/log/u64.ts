@@ -60,3 +60,9 @@ export function isAligned(v: bigint, align: bigint): boolean {
 export function lowestBit(x: bigint): bigint {
   return x & -x;
 }
+
+/** The half-open ranges [start, start + len) covers in u64 arithmetic: two when it runs past 2^64. */
+export function u64Ranges(start: bigint, len: bigint): Array<readonly [bigint, bigint]> {
+  const end = start + len;
+  return end <= U64_MAX + 1n ? [[start, end]] : [[start, U64_MAX + 1n], [0n, end - U64_MAX - 1n]];
+}

@@ -12,7 +12,7 @@ import type { Outcome, Tx } from '../core/tx.js';
 import type { Task, World } from '../core/world.js';
 import { subscribersOf } from '../kernel/mm/mmu_notifier.js';
 import { hasVmasIn, munmapRange, removeVmas } from '../kernel/mm/mmap.js';
-import { reapableVmas, reapOutcome, reapVma, reclaimVmas, type ReapRange } from '../kernel/mm/reclaim.js';
+import { reapableVmas, reapOutcome, reapVma, reclaimRange, reclaimVmas, type ReapRange } from '../kernel/mm/reclaim.js';
 import { lockOf, readLock, writeLock, type LockUse } from '../vocab/locks.js';
 import type { StimulusOf } from '../vocab/records.js';
 import { beginInvalidation, callbackStep, endInvalidation, startCalls, type CallbackLocals } from './callbacks.js';
@@ -111,18 +111,18 @@ function rangePath<O extends RangeOp>(spec: RangeSpec<O>): PathDef {
   });
 }
 
-/** SPEC 1.3 `munmap`: mm/mmap.c do_vmi_munmap under mmap_write_lock, blockable invalidation. */
+/** SPEC 1.3 `munmap`: mm/vma.c do_vmi_munmap under mmap_write_lock, blockable invalidation. */
 export const munmapPath = rangePath<'munmap'>({
   name: 'munmap',
-  mirrors: 'mm/mmap.c:do_vmi_munmap (checks, mmap_write_lock, invalidate_range_start)',
+  mirrors: 'mm/vma.c:do_vmi_munmap (checks, mmap_write_lock, invalidate_range_start)',
   lockedAt: 'munmap.enter',
   blockable: true,
   lock: (_w, _s, mm) => writeLock(lockOf.mmap(mm)),
   range: (tx, s) => munmapRange(tx, s),
-  within: (tx, ctx) => (hasVmasIn(mmOf(tx.world, ctx.mm), ctx.start, ctx.end) ? { start: ctx.start, end: ctx.end } : { ret: 0n, decidedBy: 'mm/mmap.c:do_vmi_munmap: nothing mapped' }),
+  within: (tx, ctx) => (hasVmasIn(mmOf(tx.world, ctx.mm), ctx.start, ctx.end) ? { start: ctx.start, end: ctx.end } : { ret: 0n, decidedBy: 'mm/vma.c:do_vmi_munmap: nothing mapped' }),
   finish(tx, ctx) {
     removeVmas(tx, mmOf(tx.world, ctx.mm), ctx.start, ctx.end);
-    return { ret: 0n, decidedBy: 'mm/mmap.c:do_vmi_munmap' };
+    return { ret: 0n, decidedBy: 'mm/vma.c:do_vmi_munmap' };
   },
 });
 
@@ -136,7 +136,7 @@ export const reclaimPath = rangePath<'mm.reclaim'>({
   lockedAt: 'reclaim.enter (direct reclaim)',
   blockable: true,
   lock: () => writeLock(lockOf.fsReclaim),
-  range: (_tx, s) => ({ start: s.addr, end: s.addr + s.length }),
+  range: (_tx, s) => reclaimRange(s),
   within: (_tx, ctx) => ({ start: ctx.start, end: ctx.end }),
   finish: (tx, ctx) => reclaimVmas(tx, ctx.pid, mmOf(tx.world, ctx.mm), ctx.start, ctx.end),
 });

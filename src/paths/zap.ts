@@ -12,6 +12,7 @@ import type { Tx } from '../core/tx.js';
 import type { Device, World } from '../core/world.js';
 import { subscribersOf } from '../kernel/mm/mmu_notifier.js';
 import { linksOf } from '../kernel/vfio/pci/links.js';
+import { checkIoctlArgs } from '../kernel/vfio/fops.js';
 import { isPmEntry } from '../kernel/vfio/pci/pm.js';
 import { lockOf, writeLock } from '../vocab/locks.js';
 import type { Stimulus, StimulusOf } from '../vocab/records.js';
@@ -74,6 +75,7 @@ export const zap = definePath<ZapLocals, ZapOp>()('zap', {
     },
     run(tx, task, rp) {
       const s = rp.stimulus;
+      if (s.op === 'ioctl') checkIoctlArgs(s); // a malformed record is bad input before anything is zapped
       const dev = zapDevice(tx.world, s);
       if (dev === undefined) {
         rp.ctx.outcome = runEntry(tx, s);

@@ -62,9 +62,9 @@ export const VERSIONED_RULES = {
   'type1-overflow': {
     since: '6.18',
     commit: { hash: '6012379ede6a', title: 'vfio/type1: sanitize for overflow using check_*_overflow()' },
-    mirrors: 'vfio_iommu_type1.c:vfio_dma_do_map, vfio_dma_do_unmap, vfio_iommu_type1_pin_pages',
-    before: 'MAP_DMA: size 0 and an iova or vaddr range that wraps are EINVAL, under iommu->lock after the prot/VADDR and alignment checks; UNMAP_DMA: a wrap is EINVAL; mdev pin_pages has no wrap check (the iova wraps in the loop)',
-    after: 'MAP_DMA: size 0 is EINVAL, then a wrap EOVERFLOW, both before the prot/VADDR check and iommu->lock; UNMAP_DMA: a wrap is EOVERFLOW (after the size and alignment checks); mdev pin_pages: EOVERFLOW after the v2 check',
+    mirrors: 'vfio_iommu_type1.c:vfio_dma_do_map, vfio_dma_do_unmap, vfio_iommu_type1_pin_pages, vfio_iommu_type1_unpin_pages',
+    before: 'MAP_DMA: size 0 and an iova or vaddr range that wraps are EINVAL, under iommu->lock after the prot/VADDR and alignment checks; UNMAP_DMA: a wrap is EINVAL; mdev pin_pages and unpin_pages have no wrap check (the iova wraps in the loop)',
+    after: 'MAP_DMA: size 0 is EINVAL, then a wrap EOVERFLOW, both before the prot/VADDR check and iommu->lock; UNMAP_DMA: a wrap is EOVERFLOW (after the size and alignment checks); mdev pin_pages: EOVERFLOW after the v2 check; unpin_pages: WARN_ON and return',
   },
   'type1-addressable-limit': {
     since: '6.18',

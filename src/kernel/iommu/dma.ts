@@ -7,7 +7,7 @@ import { atOrBelow } from '../../core/iova-tree.js';
 import { deviceOf, groupOf } from '../../core/lookup.js';
 import { Tx, type Outcome, type DmaLanding } from '../../core/tx.js';
 import type { Process } from '../../core/world.js';
-import { hex } from '../../log/u64.js';
+import { hex, U64_MAX, wraps } from '../../log/u64.js';
 import { BadReference } from '../../vocab/errors.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { findDma } from '../vfio/type1/dma-tree.js';
@@ -18,6 +18,8 @@ export function deviceDma(tx: Tx, s: StimulusOf<'device.dma'>): Outcome {
   const d = deviceOf(tx.world, s.device);
   if (d.mdev) throw new BadReference('device', 'an mdev does not DMA itself; its vendor driver uses mdev.pin_pages or mdev.dma_rw');
   if (s.length === 0n) throw new BadReference('length', 'a DMA of length 0');
+  // A device's bus address is 64 bits; a request does not wrap past 2^64 - 1 to 0.
+  if (wraps(s.iova, s.length)) throw new BadReference('length', `iova + length runs past 2^64 - 1 (a device addresses no byte above ${hex(U64_MAX)})`);
   const write = s.write === true;
   if (!d.busMaster) {
     // PCI_COMMAND_MASTER clear: the function issues no memory request (PCIe: Bus Master

@@ -1,7 +1,7 @@
 import { processOf, mmOf, fdFile, deviceOf, fileOf, vmaAt } from '../../core/lookup.js';
 import { Tx, type Outcome } from '../../core/tx.js';
 import type { Mm, Vma, World } from '../../core/world.js';
-import { PAGE_SIZE, isAligned, wraps, hex } from '../../log/u64.js';
+import { PAGE_SIZE, U64_MAX, isAligned, hex } from '../../log/u64.js';
 import { type LockUse, lockOf, writeLock, readLock } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { fput } from '../fs/file.js';
@@ -23,32 +23,70 @@ function overlaps(mm: Mm, start: bigint, end: bigint): boolean {
   return mm.vmas.some((v) => v.start < end && start < v.end);
 }
 
-/** SPEC 1.3 `mmap`: anonymous memory, or a device region of a vfio device fd. */
+/**
+ * TASK_SIZE of a 64-bit x86 task with 4-level paging: TASK_SIZE_MAX = (1 << 47) - PAGE_SIZE
+ * (arch/x86/include/asm/page_64_types.h, __VIRTUAL_MASK_SHIFT 47). No user mapping ends above it.
+ */
+export const TASK_SIZE = (1n << 47n) - PAGE_SIZE;
+
+/** PAGE_ALIGN in unsigned long arithmetic: a length within a page of 2^64 wraps to 0. */
+function pageAlign(len: bigint): bigint {
+  return (len + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n) & U64_MAX;
+}
+
+/** The lowest start at or above `from` of a free range of `len` bytes ending at or below TASK_SIZE. */
+function lowestFree(mm: Mm, from: bigint, len: bigint): bigint | undefined {
+  let addr = from;
+  for (const v of mm.vmas) if (v.start < addr + len && addr < v.end) addr = v.end; // vmas are sorted and disjoint
+  return addr <= TASK_SIZE - len ? addr : undefined;
+}
+
+/**
+ * SPEC 1.3 `mmap`: anonymous memory, or a device region of a vfio device fd. With `addr` it is
+ * MAP_FIXED_NOREPLACE (the range must be free); without, the model hands out the lowest free
+ * range at or above its bump pointer (mm.nextMmap, from 0x7f0000000000), else the lowest free
+ * range above PAGE_SIZE (arch_get_unmapped_area_topdown's low_limit), else -ENOMEM as
+ * vm_unmapped_area gives when no gap is left. Checks in the kernel's order: sys_mmap, fget,
+ * do_mmap, __get_unmapped_area, then f_op->mmap.
+ */
 export function mmap(tx: Tx, s: StimulusOf<'mmap'>): Outcome {
   const p = processOf(tx.world, s.pid);
   const mm = mmOf(tx.world, p.mm);
   const prot = s.prot ?? { read: true, write: true };
   const at = 'mm/mmap.c:do_mmap';
-  if (s.length === 0n) tx.fail('EINVAL', `${at}: !len`);
-  const length = (s.length + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
   const offset = s.offset ?? 0n;
-  if (!isAligned(offset, PAGE_SIZE)) tx.fail('EINVAL', `${at}: offset not page aligned`);
-  if (s.addr !== undefined && !isAligned(s.addr, PAGE_SIZE)) tx.fail('EINVAL', `${at}: addr not page aligned (MAP_FIXED_NOREPLACE)`);
-  let addr = s.addr;
-  if (addr !== undefined) {
-    // The model treats addr as MAP_FIXED_NOREPLACE: it must be free.
-    if (wraps(addr, length) || overlaps(mm, addr, addr + length)) tx.fail('EEXIST', `${at}: MAP_FIXED_NOREPLACE range is in use`);
+  // arch/x86/kernel/sys_x86_64.c: SYSCALL_DEFINE6(mmap): `if (off & ~PAGE_MASK) return -EINVAL;`
+  if (!isAligned(offset, PAGE_SIZE)) tx.fail('EINVAL', 'arch/x86/kernel/sys_x86_64.c:sys_mmap: off & ~PAGE_MASK');
+  // mm/mmap.c:ksys_mmap_pgoff: `file = fget(fd); if (!file) return -EBADF;`
+  const f = s.fd === undefined ? undefined : fdFile(tx, p, s.fd);
+  if (s.length === 0n) tx.fail('EINVAL', `${at}: !len`);
+  // "Careful about overflows..": `len = PAGE_ALIGN(len); if (!len) return -ENOMEM;`. The offset
+  // overflow check `(pgoff + (len >> PAGE_SHIFT)) < pgoff` cannot fire: both are below 2^52.
+  const length = pageAlign(s.length);
+  if (length === 0n) tx.fail('ENOMEM', `${at}: PAGE_ALIGN(len) wraps to 0`);
+  // __get_unmapped_area: `if (len > TASK_SIZE) return -ENOMEM;`
+  if (length > TASK_SIZE) tx.fail('ENOMEM', 'mm/mmap.c:__get_unmapped_area: len > TASK_SIZE');
+  let addr: bigint;
+  if (s.addr !== undefined) {
+    // MAP_FIXED_NOREPLACE sets MAP_FIXED, so arch_get_unmapped_area_topdown returns addr as it
+    // is; then __get_unmapped_area: `if (addr > TASK_SIZE - len) return -ENOMEM; if
+    // (offset_in_page(addr)) return -EINVAL;`, and do_mmap: `if (find_vma_intersection(mm,
+    // addr, addr + len)) return -EEXIST;`
+    addr = s.addr;
+    if (addr > TASK_SIZE - length) tx.fail('ENOMEM', 'mm/mmap.c:__get_unmapped_area: addr > TASK_SIZE - len');
+    if (!isAligned(addr, PAGE_SIZE)) tx.fail('EINVAL', 'mm/mmap.c:__get_unmapped_area: offset_in_page(addr)');
+    if (overlaps(mm, addr, addr + length)) tx.fail('EEXIST', `${at}: MAP_FIXED_NOREPLACE range is in use`);
   } else {
-    addr = mm.nextMmap;
-    while (overlaps(mm, addr, addr + length)) addr += length;
+    const free = lowestFree(mm, mm.nextMmap, length) ?? lowestFree(mm, PAGE_SIZE, length);
+    if (free === undefined) tx.fail('ENOMEM', 'mm/mmap.c:vm_unmapped_area: no free range of len below TASK_SIZE');
+    addr = free;
   }
   if (addr + length > mm.nextMmap) mm.nextMmap = addr + length;
-  if (s.fd === undefined) {
+  if (f === undefined) {
     insertVma(tx, mm, { start: addr, end: addr + length, prot, kind: 'anon', phys: null, state: 'anon' });
     tx.emit('vma.mapped', { pid: p.pid, start: hex(addr), end: hex(addr + length), kind: 'anon' });
     return { ret: addr, decidedBy: at };
   }
-  const f = fdFile(tx, p, s.fd);
   if (f.kind !== 'device') tx.fail('ENODEV', `${at}: file has no mmap operation`);
   const v = tx.ops.mmapDevice(tx, deviceOf(tx.world, f.device!), f.id, addr, length, offset, prot); // f_op->mmap
   insertVma(tx, mm, v);
@@ -101,14 +139,18 @@ function slice(v: Vma, start: bigint, end: bigint): Vma {
   return out;
 }
 
-/** SPEC 1.3 `munmap`: the checks of mm/mmap.c:do_vmi_munmap; returns the page-aligned range. */
+/**
+ * SPEC 1.3 `munmap`: the checks of mm/vma.c:do_vmi_munmap (mm/mmap.c before v6.12); returns the
+ * page-aligned range: `if ((offset_in_page(start)) || start > TASK_SIZE || len > TASK_SIZE-start)
+ * return -EINVAL; end = start + PAGE_ALIGN(len); if (end == start) return -EINVAL;`
+ */
 export function munmapRange(tx: Tx, s: StimulusOf<'munmap'>): { readonly start: bigint; readonly end: bigint } {
-  const at = 'mm/mmap.c:do_vmi_munmap';
-  if (!isAligned(s.addr, PAGE_SIZE)) tx.fail('EINVAL', `${at}: start not page aligned`);
-  if (s.length === 0n) tx.fail('EINVAL', `${at}: len == 0`);
-  const len = (s.length + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
-  if (wraps(s.addr, len)) tx.fail('EINVAL', `${at}: range wraps`);
-  return { start: s.addr, end: s.addr + len };
+  const at = 'mm/vma.c:do_vmi_munmap';
+  if (!isAligned(s.addr, PAGE_SIZE)) tx.fail('EINVAL', `${at}: offset_in_page(start)`);
+  if (s.addr > TASK_SIZE || s.length > TASK_SIZE - s.addr) tx.fail('EINVAL', `${at}: start > TASK_SIZE || len > TASK_SIZE - start`);
+  const end = s.addr + pageAlign(s.length);
+  if (end === s.addr) tx.fail('EINVAL', `${at}: end == start (len == 0)`);
+  return { start: s.addr, end };
 }
 
 const pageOf = (addr: bigint): bigint => addr & ~(PAGE_SIZE - 1n);

@@ -6,6 +6,9 @@
 import { Tx, type Outcome } from '../../core/tx.js';
 import type { Vma, Mm } from '../../core/world.js';
 import { hex } from '../../log/u64.js';
+import { BadReference } from '../../vocab/errors.js';
+import type { StimulusOf } from '../../vocab/records.js';
+import { TASK_SIZE } from './mmap.js';
 
 /** Whether any vfio_dma still pins pages of this anonymous vma. */
 function pinned(tx: Tx, v: Vma): boolean {
@@ -19,6 +22,17 @@ function pinned(tx: Tx, v: Vma): boolean {
     }
   }
   return false;
+}
+
+/**
+ * The range of a `mm.reclaim` stimulus. Reclaim walks user memory, so a range that does not lie
+ * below TASK_SIZE describes no memory the kernel could reclaim: bad input naming the field.
+ */
+export function reclaimRange(s: StimulusOf<'mm.reclaim'>): { readonly start: bigint; readonly end: bigint } {
+  const where = `the reclaimed range must lie in the user address space, below TASK_SIZE ${hex(TASK_SIZE)}`;
+  if (s.addr > TASK_SIZE) throw new BadReference('addr', where);
+  if (s.length > TASK_SIZE - s.addr) throw new BadReference('length', where);
+  return { start: s.addr, end: s.addr + s.length };
 }
 
 /**

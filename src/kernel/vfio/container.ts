@@ -40,7 +40,8 @@ const EXTENSIONS = new Set([
   'VFIO_EEH',
 ]);
 
-function extensionArg(s: StimulusOf<'ioctl'>): string {
+/** The extension of VFIO_CHECK_EXTENSION and VFIO_SET_IOMMU: the ioctl's argument is the value itself. */
+export function extensionArg(s: StimulusOf<'ioctl'>): string {
   if (typeof s.arg !== 'string' || !EXTENSIONS.has(s.arg)) {
     throw new BadReference('arg', `expected an extension name (${[...EXTENSIONS].join(', ')})`);
   }

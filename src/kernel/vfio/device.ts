@@ -18,6 +18,7 @@ import { deviceFeature } from './pci/pm.js';
 import { unmapUnpin } from './type1/unmap.js';
 import { assertDeviceListLocked, deviceListLocks } from './type1/attach.js';
 import { assertHeld } from '../../core/locks.js';
+import { argFlags, argInt, argObject } from './uapi.js';
 
 /** The device file's ioctls: vfio_device_fops_unl_ioctl -> device->ops->ioctl. */
 export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {
@@ -31,27 +32,41 @@ export function deviceIoctl(tx: Tx, _p: Process, d: Device, s: StimulusOf<'ioctl
   return tx.fail('ENOTTY', 'vfio_pci_core.c:vfio_pci_core_ioctl: not a device ioctl');
 }
 
+/** The 2017 RFC's release flags of VFIO_DEVICE_UNBIND_TASK (VFIO_SVM_PASID_RELEASE_FLUSHED, _CLEAN). */
+const SVM_FLAGS = ['FLUSHED', 'CLEAN'] as const;
+/** offsetofend(struct vfio_device_svm, pasid): argsz, flags, pasid. */
+const SVM_MINSZ = 12;
+
+/** VFIO_DEVICE_UNBIND_TASK's `arg: {flags, pasid}` (struct vfio_device_svm's input fields). */
+export function unbindTaskArg(s: StimulusOf<'ioctl'>): { readonly flags: ReadonlySet<string>; readonly pasid: number } {
+  const o = argObject(s, ['flags', 'pasid']);
+  return { flags: argFlags(o, SVM_FLAGS), pasid: argInt(o, 'pasid') };
+}
+
 /**
  * The 2017 RFC's vfio_svm_ioctl (seed 001): VFIO_DEVICE_BIND_TASK binds the caller's mm and
- * writes the PASID back; VFIO_DEVICE_UNBIND_TASK takes `{flags, pasid}`, flags among
- * FLUSHED and CLEAN (anything else: -EINVAL); released without either, the PASID is never
- * reused.
+ * writes the PASID back; VFIO_DEVICE_UNBIND_TASK takes `{flags, pasid}`, flags among FLUSHED
+ * and CLEAN; released without either, the PASID is never reused. Both read struct
+ * vfio_device_svm first; the RFC's text is not among the reference copies, and the model follows
+ * the VFIO convention for it: `minsz = offsetofend(struct vfio_device_svm, pasid);
+ * copy_from_user(&svm, arg, minsz); if (svm.argsz < minsz) return -EINVAL;`.
  */
 function bindTaskIoctl(tx: Tx, p: Process, d: Device, s: StimulusOf<'ioctl'>): Outcome {
-  const a = (typeof s.arg === 'object' && s.arg !== null ? s.arg : {}) as { flags?: unknown; pasid?: unknown };
-  const flags = Array.isArray(a.flags) ? (a.flags as unknown[]) : [];
+  if ((s.argsz ?? SVM_MINSZ) < SVM_MINSZ) tx.fail('EINVAL', 'vfio.c:vfio_svm_ioctl: svm.argsz < minsz');
   if (s.cmd === 'VFIO_DEVICE_BIND_TASK') {
     const r = sva.bind(tx, { op: 'sva.bind', device: d.name, pid: p.pid, seq: s.seq, line: s.line });
     const bond = tx.world.bonds.find((b) => b.device === d.name && b.mm === p.mm && b.state !== 'unbound');
     if (bond !== undefined) bond.viaVfio = true;
     return { ...r, decidedBy: 'vfio.c:vfio_svm_ioctl: VFIO_DEVICE_BIND_TASK (2017 RFC)' };
   }
-  if (flags.some((f) => f !== 'FLUSHED' && f !== 'CLEAN')) tx.fail('EINVAL', 'vfio.c:vfio_svm_ioctl: svm.flags & ~(VFIO_SVM_PASID_RELEASE_FLUSHED | VFIO_SVM_PASID_RELEASE_CLEAN)');
-  const bond = tx.world.bonds.find((b) => b.device === d.name && b.pasid === a.pasid && b.state !== 'unbound');
+  // `svm.flags & ~(VFIO_SVM_PASID_RELEASE_FLUSHED | VFIO_SVM_PASID_RELEASE_CLEAN)` -> -EINVAL:
+  // the log can name no other flag (unbindTaskArg: bad input).
+  const { flags, pasid } = unbindTaskArg(s);
+  const bond = tx.world.bonds.find((b) => b.device === d.name && b.pasid === pasid && b.state !== 'unbound');
   if (bond === undefined) return { ret: 0n, decidedBy: 'vfio.c:vfio_svm_ioctl: no task bound with that PASID' };
   bond.users = 1;
   sva.unbindPut(bond);
-  sva.unbindDetach(tx, bond, flags.includes('FLUSHED') ? 'FLUSHED' : flags.includes('CLEAN') ? 'CLEAN' : 'none');
+  sva.unbindDetach(tx, bond, flags.has('FLUSHED') ? 'FLUSHED' : flags.has('CLEAN') ? 'CLEAN' : 'none');
   return { ret: 0n, decidedBy: 'vfio.c:vfio_svm_ioctl: VFIO_DEVICE_UNBIND_TASK (2017 RFC)' };
 }
 

@@ -4,18 +4,18 @@
  * ->unlocked_ioctl dispatch (drivers/vfio/container.c, group.c, vfio_main.c).
  */
 
-import { TYPE1_IOCTLS } from './type1/ioctl.js';
 import { processOf, fdFile, containerOf, groupOf, deviceOf, fileOf } from '../../core/lookup.js';
 import { Tx, type Outcome } from '../../core/tx.js';
 import type { Process, Container, World } from '../../core/world.js';
 import { BadReference, showValue } from '../../vocab/errors.js';
 import { lockOf, writeLock, type LockUse } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
-import { openContainer, containerIoctlLocks, containerIoctl } from './container.js';
-import { deviceIoctl } from './device.js';
-import { openGroup, groupIoctlLocks, groupIoctl } from './group.js';
+import { openContainer, containerIoctlLocks, containerIoctl, extensionArg } from './container.js';
+import { deviceIoctl, unbindTaskArg } from './device.js';
+import { openGroup, groupIoctlLocks, groupIoctl, fdArg, nameArg } from './group.js';
+import { dmaArg, MAP_FIELDS, MAP_FLAGS, UNMAP_FIELDS, UNMAP_FLAGS } from './type1/args.js';
 import type { Policy } from '../../schemes/policies/index.js';
-import { actingFeature } from './pci/pm.js';
+import { actingFeature, featureArg } from './pci/pm.js';
 
 /** SPEC 1.3 `open`: /dev/vfio/vfio is vfio_fops_open; /dev/vfio/<group> vfio_group_fops_open. */
 export function open(tx: Tx, s: StimulusOf<'open'>): Outcome {
@@ -29,8 +29,7 @@ export function open(tx: Tx, s: StimulusOf<'open'>): Outcome {
 /** SPEC 1.3 `ioctl`: dispatched by the kind of file behind the fd. */
 export function ioctl(tx: Tx, s: StimulusOf<'ioctl'>): Outcome {
   const p = processOf(tx.world, s.pid);
-  // An ioctl name the model does not know is a typo in the log, not a kernel -ENOTTY.
-  if (!isKnownCmd(s.cmd)) throw new BadReference('cmd', `unknown ioctl ${showValue(s.cmd)}`);
+  checkIoctlArgs(s);
   const f = fdFile(tx, p, s.fd);
   if (f.kind === 'container') return containerIoctl(tx, p, containerOf(tx.world, f.container!), s);
   if (f.kind === 'group') return groupIoctl(tx, p, groupOf(tx.world, f.group!), s);
@@ -45,7 +44,7 @@ export function ioctl(tx: Tx, s: StimulusOf<'ioctl'>): Outcome {
  */
 export function type1Target(tx: Tx, s: StimulusOf<'ioctl'>): { p: Process; c: Container } | null {
   const p = processOf(tx.world, s.pid);
-  if (!isKnownCmd(s.cmd)) throw new BadReference('cmd', `unknown ioctl ${showValue(s.cmd)}`);
+  checkIoctlArgs(s);
   const id = p.fds.get(s.fd);
   const f = id === undefined ? undefined : fileOf(tx.world, id);
   if (f?.kind !== 'container') return null;
@@ -53,25 +52,64 @@ export function type1Target(tx: Tx, s: StimulusOf<'ioctl'>): { p: Process; c: Co
   return c.state === 'type1' ? { p, c } : null;
 }
 
-/** Every ioctl name a log may use (SPEC 1.3). */
-const OTHER_CMDS = new Set([
-  'VFIO_GET_API_VERSION',
-  'VFIO_CHECK_EXTENSION',
-  'VFIO_SET_IOMMU',
-  'VFIO_GROUP_GET_STATUS',
-  'VFIO_GROUP_SET_CONTAINER',
-  'VFIO_GROUP_UNSET_CONTAINER',
-  'VFIO_GROUP_GET_DEVICE_FD',
-  'VFIO_DEVICE_RESET',
-  'VFIO_DEVICE_FEATURE',
-  'VFIO_DEVICE_BIND_TASK',
-  'VFIO_DEVICE_UNBIND_TASK',
-]);
-
-export function isKnownCmd(cmd: string): boolean {
-  return OTHER_CMDS.has(cmd) || TYPE1_IOCTLS.has(cmd);
+/** What an ioctl takes from the log (docs/event-log.md, "ioctl arguments"). */
+interface IoctlArgs {
+  /** Checks `arg` (bad input when malformed), or why the ioctl takes none. */
+  readonly arg: ((s: StimulusOf<'ioctl'>) => unknown) | { readonly none: string };
+  /** The ioctl's struct begins with argsz (its handler checks it against minsz). */
+  readonly argsz: boolean;
 }
 
+const UNUSED = 'its handler never reads the ioctl argument';
+const OUT_ONLY = 'the kernel reads only argsz of its struct (give that as the record\'s "argsz"); the rest is written back (out)';
+
+/**
+ * Every ioctl name a log may use (SPEC 1.3) and its argument, as the ioctl's handler and uapi
+ * struct (include/uapi/linux/vfio.h) take it.
+ */
+const IOCTLS: Readonly<Record<string, IoctlArgs>> = {
+  // container.c:vfio_fops_unl_ioctl: `case VFIO_GET_API_VERSION: ret = VFIO_API_VERSION;`
+  VFIO_GET_API_VERSION: { arg: { none: UNUSED }, argsz: false },
+  // the extension is the argument itself: vfio_container_ioctl_check_extension(container, arg),
+  // vfio_ioctl_set_iommu(container, arg)
+  VFIO_CHECK_EXTENSION: { arg: extensionArg, argsz: false },
+  VFIO_SET_IOMMU: { arg: extensionArg, argsz: false },
+  // group.c:vfio_group_ioctl_get_status: struct vfio_group_status {argsz; flags (out)}
+  VFIO_GROUP_GET_STATUS: { arg: { none: OUT_ONLY }, argsz: true },
+  // group.c:vfio_group_ioctl_set_container(group, int __user *arg): `get_user(fd, arg)`
+  VFIO_GROUP_SET_CONTAINER: { arg: fdArg, argsz: false },
+  // group.c:vfio_group_fops_unl_ioctl: `return vfio_group_ioctl_unset_container(group);`
+  VFIO_GROUP_UNSET_CONTAINER: { arg: { none: UNUSED }, argsz: false },
+  // group.c:vfio_group_ioctl_get_device_fd(group, char __user *arg): `strndup_user(arg, PAGE_SIZE)`
+  VFIO_GROUP_GET_DEVICE_FD: { arg: nameArg, argsz: false },
+  // vfio_pci_core.c:vfio_pci_ioctl_reset(vdev, arg) does not read arg
+  VFIO_DEVICE_RESET: { arg: { none: UNUSED }, argsz: false },
+  // vfio_main.c:vfio_ioctl_device_feature: struct vfio_device_feature {argsz, flags (and the feature)}
+  VFIO_DEVICE_FEATURE: { arg: featureArg, argsz: true },
+  // the 2017 RFC: struct vfio_device_svm {argsz, flags, pasid}
+  VFIO_DEVICE_BIND_TASK: { arg: { none: 'it binds the caller\'s mm and writes the PASID back (out.pasid); the model has none of its flags' }, argsz: true },
+  VFIO_DEVICE_UNBIND_TASK: { arg: unbindTaskArg, argsz: true },
+  // vfio_iommu_type1.c:vfio_iommu_type1_get_info: struct vfio_iommu_type1_info {argsz; flags,
+  // iova_pgsizes, cap_offset (out)}
+  VFIO_IOMMU_GET_INFO: { arg: { none: OUT_ONLY }, argsz: true },
+  VFIO_IOMMU_MAP_DMA: { arg: (s) => dmaArg(s, MAP_FLAGS, MAP_FIELDS), argsz: true },
+  VFIO_IOMMU_UNMAP_DMA: { arg: (s) => dmaArg(s, UNMAP_FLAGS, UNMAP_FIELDS), argsz: true },
+};
+
+/**
+ * Checks an ioctl record's `cmd`, `arg` and `argsz` against what the ioctl takes, before the
+ * ioctl is dispatched on its fd, so that a record is bad input whatever file the fd is and
+ * whatever the scheme. An ioctl name the model does not know is a typo in the log, not a
+ * kernel -ENOTTY; an `arg` for an ioctl that takes none, or an `argsz` for one whose argument
+ * is not a struct, would be silently dropped by the kernel and is bad input too.
+ */
+export function checkIoctlArgs(s: StimulusOf<'ioctl'>): void {
+  const spec = Object.prototype.hasOwnProperty.call(IOCTLS, s.cmd) ? IOCTLS[s.cmd]! : undefined;
+  if (spec === undefined) throw new BadReference('cmd', `unknown ioctl ${showValue(s.cmd)}`);
+  if (typeof spec.arg === 'function') spec.arg(s);
+  else if (s.arg !== undefined) throw new BadReference('arg', `${s.cmd} takes no arg: ${spec.arg.none}`);
+  if (!spec.argsz && s.argsz !== undefined) throw new BadReference('argsz', `${s.cmd}'s argument is not a struct: it has no argsz`);
+}
 
 /** The locks an ioctl that runs as one step takes, by the file behind the fd. */
 export function ioctlLocks(w: World, s: StimulusOf<'ioctl'>, policy: Policy): LockUse[] {

@@ -10,11 +10,11 @@ import { fileOf, containerOf, groupOf } from '../../core/lookup.js';
 import { Tx, type Outcome, type FileOps } from '../../core/tx.js';
 import type { Process, Group, World, Container } from '../../core/world.js';
 import { BadReference } from '../../vocab/errors.js';
-import { own } from '../../log/json.js';
 import { lockOf, writeLock, type LockUse } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { newFile, installFd, fileLabel } from '../fs/file.js';
 import { containerPut } from './container.js';
+import { argObject } from './uapi.js';
 import type { Policy } from '../../schemes/policies/index.js';
 
 /**
@@ -63,12 +63,18 @@ function groupGetStatus(tx: Tx, g: Group, s: StimulusOf<'ioctl'>): Outcome {
   return { ret: 0n, out: { flags }, decidedBy: 'group.c:vfio_group_ioctl_get_status' };
 }
 
-function fdArg(s: StimulusOf<'ioctl'>): number {
-  const a = s.arg;
-  const fd = typeof a === 'object' && a !== null ? own(a, 'fd') : undefined;
+/** VFIO_GROUP_SET_CONTAINER's `arg: {fd}`: the int the kernel reads (`get_user(fd, arg)`; a negative one fails fdget). */
+export function fdArg(s: StimulusOf<'ioctl'>): number {
+  const fd = argObject(s, ['fd'])['fd'];
   if (typeof fd !== 'number' || !Number.isSafeInteger(fd)) throw new BadReference('arg.fd', 'expected {"fd": <container fd>}');
-  for (const k of Object.keys(a as object)) if (k !== 'fd') throw new BadReference(`arg.${k}`, 'unknown field');
   return fd;
+}
+
+/** VFIO_GROUP_GET_DEVICE_FD's `arg: {name}`: the string the kernel copies (strndup_user). */
+export function nameArg(s: StimulusOf<'ioctl'>): string {
+  const name = argObject(s, ['name'])['name'];
+  if (typeof name !== 'string') throw new BadReference('arg.name', 'expected {"name": "<device>"}');
+  return name;
 }
 
 /** group.c:vfio_group_ioctl_set_container -> container.c:vfio_container_attach_group. */
@@ -110,10 +116,7 @@ function groupUnsetContainer(tx: Tx, g: Group): Outcome {
 
 /** group.c:vfio_group_ioctl_get_device_fd -> vfio_device_open_file -> vfio_df_group_open. */
 function groupGetDeviceFd(tx: Tx, p: Process, g: Group, s: StimulusOf<'ioctl'>): Outcome {
-  const a = s.arg;
-  const name = typeof a === 'object' && a !== null ? own(a, 'name') : undefined;
-  if (typeof name !== 'string') throw new BadReference('arg.name', 'expected {"name": "<device>"}');
-  for (const k of Object.keys(a as object)) if (k !== 'name') throw new BadReference(`arg.${k}`, 'unknown field');
+  const name = nameArg(s);
   // vfio_device_get_from_name: by name within the group; takes a registration reference,
   // which fails once vfio_unregister_group_dev has put the registration.
   const d = tx.world.devices.get(name);

@@ -6,7 +6,7 @@
  * docs/kernel-notes.md items 1 and 2), and the dma_unmap callback the vendor must honour.
  */
 import type { StimulusOf } from '../../vocab/records.js';
-import { hex, PAGE_SHIFT, PAGE_SIZE, U64_MAX, wraps } from '../../log/u64.js';
+import { hex, PAGE_SHIFT, PAGE_SIZE, U64_MAX, u64Ranges, wraps } from '../../log/u64.js';
 import { containerOf, deviceOf, groupOf, mmOf, vmaAt } from '../../core/lookup.js';
 import { type Outcome, Tx } from '../../core/tx.js';
 import type { Container, Device, Task, Type1, VfioDma, World } from '../../core/world.js';
@@ -171,10 +171,14 @@ export function unpinRange(tx: Tx, c: Container | null, d: Device, iova: bigint,
   const t = c?.type1 ?? null;
   if (c === null || t === null) return;
   if (!t.v2) return tx.kernelBug('vfio_iommu_type1.c:vfio_iommu_type1_unpin_pages: WARN_ON(!iommu->v2)');
+  // v6.18 (VERSIONED_RULES 'type1-overflow'): `if (WARN_ON(check_mul_overflow(npage, PAGE_SIZE,
+  // &iova_size) || check_add_overflow(user_iova, iova_size - 1, &iova_end))) return;`
+  if (tx.release.has('type1-overflow') && wraps(iova, BigInt(npage) * PAGE_SIZE)) return tx.kernelBug('vfio_iommu_type1.c:vfio_iommu_type1_unpin_pages: WARN_ON(check_add_overflow(user_iova, npage * PAGE_SIZE - 1))');
   assertHeld(tx, lockOf.iommu(c.id), `the pfn_lists of container ${c.id}'s dmas (vfio_iommu_type1_unpin_pages)`); // vfio_iommu_type1_unpin_pages: mutex_lock(&iommu->lock)
   let i = 0;
   for (; i < npage; i += 1) {
-    const page = (iova & ~(PAGE_SIZE - 1n)) + BigInt(i) * PAGE_SIZE;
+    // `dma_addr_t iova = user_iova + PAGE_SIZE * i`: before v6.18 it can wrap.
+    const page = ((iova & ~(PAGE_SIZE - 1n)) + BigInt(i) * PAGE_SIZE) & U64_MAX;
     const dma = findDma(t, page, PAGE_SIZE);
     if (dma === undefined) break;
     unpinExternal(tx, c, t, dma, page);
@@ -204,25 +208,30 @@ export function dmaRw(tx: Tx, s: StimulusOf<'mdev.dma_rw'>): Outcome {
     tx.kernelBug('vfio_iommu_type1.c:vfio_iommu_type1_dma_rw: WARN_ONCE(vfio_dma_rw not allowed with VFIO_UPDATE_VADDR)');
     tx.fail('EBUSY', 'vfio_iommu_type1.c:vfio_iommu_type1_dma_rw: vaddr_invalid_count');
   }
+  // vfio_iommu_type1_dma_rw: `while (count > 0) { ... count -= done; user_iova += done; }`, the
+  // iova in dma_addr_t: a copy that runs past 2^64 goes on at iova 0.
   let iova = s.iova;
-  const end = s.iova + s.length;
-  while (iova < end) {
+  let count = s.length;
+  while (count > 0n) {
     const dma = findDma(t, iova, 1n);
     if (dma === undefined) tx.fail('EINVAL', `${at}: no vfio_dma at ${hex(iova)}`);
     if ((write && !dma.prot.write) || !dma.prot.read) tx.fail('EPERM', `${at}: (write && !(prot & IOMMU_WRITE)) || !(prot & IOMMU_READ)`);
     const mm = mmOf(tx.world, dma.mm);
     if (mm.state !== 'live') tx.fail('EPERM', `${at}: !mmget_not_zero(dma->mm) (the mapping process exited)`);
-    const chunkEnd = dma.iova + dma.size < end ? dma.iova + dma.size : end;
+    // `offset = user_iova - dma->iova; if (count > dma->size - offset) count = dma->size - offset;`
+    const offset = iova - dma.iova;
+    const done = count < dma.size - offset ? count : dma.size - offset;
     // kthread_use_mm + copy_to/from_user at dma->vaddr + offset: all or nothing per chunk.
-    let va = dma.vaddr + (iova - dma.iova);
-    const vaEnd = dma.vaddr + (chunkEnd - dma.iova);
+    let va = dma.vaddr + offset;
+    const vaEnd = va + done;
     while (va < vaEnd) {
       const vma = vmaAt(mm, va);
       if (vma === undefined || (write && !vma.prot.write) || vma.kind !== 'anon') tx.fail('EFAULT', `${at}: copy_${write ? 'to' : 'from'}_user copied nothing`);
       if (vma.phys === null) backAnon(tx, vma);
       va = vma.end;
     }
-    iova = chunkEnd;
+    count -= done;
+    iova = (iova + done) & U64_MAX;
   }
   tx.emit('mdev.dma_rw', { device: d.name, iova: hex(s.iova), length: hex(s.length), write });
   return { ret: 0n, decidedBy: 'vfio_iommu_type1.c:vfio_iommu_type1_dma_rw' };
@@ -253,7 +262,8 @@ export function mdevLocks(w: World, s: StimulusOf<'mdev.pin_pages' | 'mdev.unpin
     return [...(vendor === null ? [] : [writeLock(vendor)]), iommu];
   }
   const mms = new Set<number>();
-  for (const x of ct.t.dmas.valuesArray()) if (x.iova < s.iova + s.length && s.iova < x.iova + x.size && w.mms.get(x.mm)?.state === 'live') mms.add(x.mm);
+  const touches = (x: VfioDma): boolean => u64Ranges(s.iova, s.length).some(([a, b]) => x.iova < b && a < x.iova + x.size);
+  for (const x of ct.t.dmas.valuesArray()) if (touches(x) && w.mms.get(x.mm)?.state === 'live') mms.add(x.mm);
   return [iommu, ...[...mms].sort((a, b) => a - b).map((mm) => readLock(lockOf.mmap(mm)))];
 }
 

@@ -33,9 +33,12 @@ export function barMmap(tx: Tx, d: Device, file: number, addr: bigint, length: b
   const bar = d.bars.find((b) => BigInt(b.index) === index);
   // vfio_pci_probe_mmaps: bar_mmap_supported when the BAR is at least a page, or smaller and
   // page-aligned (`if (!(res->start & ~PAGE_MASK))`: the rest of its page is reserved as "vfio
-  // sub-page reserved"; the model assumes that request_resource succeeds)
-  const mmapSupported = bar !== undefined && bar.size > 0n && (bar.size >= PAGE_SIZE || (bar.phys & (PAGE_SIZE - 1n)) === 0n);
+  // sub-page reserved"; the model assumes that request_resource succeeds). A declared BAR has a
+  // size (the log's BARs are powers of two, aligned to their size: docs/event-log.md).
+  const mmapSupported = bar !== undefined && (bar.size >= PAGE_SIZE || (bar.phys & (PAGE_SIZE - 1n)) === 0n);
   if (bar === undefined || !mmapSupported) tx.fail('EINVAL', `${at}: !vdev->bar_mmap_supported[index]`);
+  // `phys_len = PAGE_ALIGN(pci_resource_len(pdev, index)); req_start = pgoff << PAGE_SHIFT;` in
+  // u64: req_start < 2^40 and req_len <= TASK_SIZE, so `req_start + req_len` cannot wrap.
   const reqStart = offset & ((1n << OFFSET_SHIFT) - 1n);
   const barLen = (bar.size + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
   if (reqStart + length > barLen) tx.fail('EINVAL', `${at}: req_start + req_len > PAGE_ALIGN(bar_len)`);

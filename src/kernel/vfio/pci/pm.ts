@@ -8,10 +8,10 @@
 import { assertHeld } from '../../../core/locks.js';
 import type { Outcome, Tx } from '../../../core/tx.js';
 import type { Device } from '../../../core/world.js';
-import { BadReference, showValue } from '../../../vocab/errors.js';
-import { own } from '../../../log/json.js';
+import { BadReference } from '../../../vocab/errors.js';
 import { lockOf } from '../../../vocab/locks.js';
 import { zapBars } from './bar.js';
+import { argFlags, argObject } from '../uapi.js';
 import type { StimulusOf } from '../../../vocab/records.js';
 
 const FLAGS = ['GET', 'SET', 'PROBE'] as const;
@@ -26,15 +26,11 @@ export interface FeatureArg {
 
 /** The `arg` of VFIO_DEVICE_FEATURE: `{flags: [GET|SET|PROBE...], feature}`; bad input names the field. */
 export function featureArg(s: StimulusOf<'ioctl'>): FeatureArg {
-  const a = s.arg;
-  if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new BadReference('arg', 'expected {flags, feature}');
-  for (const k of Object.keys(a)) if (k !== 'flags' && k !== 'feature') throw new BadReference(`arg.${k}`, 'unknown field');
-  const raw = own(a, 'flags') ?? [];
-  if (!Array.isArray(raw)) throw new BadReference('arg.flags', 'expected an array of flag names');
-  for (const f of raw) if (typeof f !== 'string' || !(FLAGS as readonly string[]).includes(f)) throw new BadReference('arg.flags', `unknown flag ${showValue(f)} (${FLAGS.join(', ')})`);
-  const feature = own(a, 'feature');
+  const o = argObject(s, ['flags', 'feature']);
+  const flags = argFlags(o, FLAGS);
+  const feature = o['feature'];
   if (typeof feature !== 'string' || !(FEATURES as readonly string[]).includes(feature)) throw new BadReference('arg.feature', `expected one of ${FEATURES.join(', ')}`);
-  return { flags: new Set(raw as string[]), feature: feature as FeatureArg['feature'] };
+  return { flags, feature: feature as FeatureArg['feature'] };
 }
 
 /**

@@ -10,8 +10,6 @@ import type { Container } from '../../../core/world.js';
 import { ModelError } from '../../../vocab/errors.js';
 import { pgsizeBitmap } from './dma-tree.js';
 
-export const TYPE1_IOCTLS: ReadonlySet<string> = new Set(['VFIO_IOMMU_GET_INFO', 'VFIO_IOMMU_MAP_DMA', 'VFIO_IOMMU_UNMAP_DMA']);
-
 // ---------------------------------------------------------------------------------------------
 // ioctls
 

@@ -13,7 +13,7 @@ import { backAnon, mmGrab } from '../../mm/mm.js';
 import { assertHeld } from '../../../core/locks.js';
 import { lockOf } from '../../../vocab/locks.js';
 import { dmaKey, findDma, linkDma, markPins, pgsizeBitmap } from './dma-tree.js';
-import { dmaArg, MAP_FLAGS, MAP_MINSZ } from './args.js';
+import { dmaArg, MAP_FIELDS, MAP_FLAGS, MAP_MINSZ } from './args.js';
 import { accountLockedVm, changeDmaOwner, vpfnPages } from './accounting.js';
 import { barPagesMissing, barPagePresent } from '../../mm/mmap.js';
 
@@ -35,21 +35,21 @@ export interface MapArg {
  * || check_add_overflow(vaddr, size - 1, &vaddr_end)` -> -EOVERFLOW.
  */
 export function mapValidate(tx: Tx, s: StimulusOf<'ioctl'>): MapArg {
-  const a = dmaArg(s, MAP_FLAGS, ['vaddr', 'iova', 'size']);
+  const a = dmaArg(s, MAP_FLAGS, MAP_FIELDS);
   const at = 'vfio_iommu_type1.c:vfio_dma_do_map';
   // 2. argsz < minsz, or a flag outside READ|WRITE|VADDR (upstream has no MSI_RESERVED_IOVA bit)
   if ((s.argsz ?? MAP_MINSZ) < MAP_MINSZ) tx.fail('EINVAL', 'vfio_iommu_type1.c:vfio_iommu_type1_map_dma: argsz < minsz');
-  if (a.flags.has('MSI_RESERVED_IOVA')) {
-    if (!tx.policy.msiWindow.userReservedIova) tx.fail('EINVAL', 'vfio_iommu_type1.c:vfio_iommu_type1_map_dma: flags & ~(READ|WRITE|VADDR)');
-    // the 2016 RFC (seed 004): vfio_register_msi_range: vaddr is ignored, no READ/WRITE needed
-    return { prot: { read: false, write: false }, vaddrFlag: false, msiReserved: true, vaddr: 0n, iova: a.iova, size: a.size };
-  }
+  const msiReserved = a.flags.has('MSI_RESERVED_IOVA');
+  if (msiReserved && !tx.policy.msiWindow.userReservedIova) tx.fail('EINVAL', 'vfio_iommu_type1.c:vfio_iommu_type1_map_dma: flags & ~(READ|WRITE|VADDR)');
   // 3. u64 fields fit size_t/unsigned long/dma_addr_t on a 64-bit kernel: nothing to check
-  // (`map->size != size || ...`: -EINVAL before v6.18, -EOVERFLOW since).
+  // (`map->size != size || ...`: -EINVAL before v6.18, -EOVERFLOW since). The RFC's window
+  // (its vaddr ignored) goes through the same range checks as a mapping, here and in mapLink.
   if (tx.release.has('type1-overflow')) {
     if (a.size === 0n) tx.fail('EINVAL', `${at}: !size`);
-    if (wraps(a.iova, a.size) || wraps(a.vaddr, a.size)) tx.fail('EOVERFLOW', `${at}: check_add_overflow(iova or vaddr, size - 1)`);
+    if (wraps(a.iova, a.size) || (!msiReserved && wraps(a.vaddr, a.size))) tx.fail('EOVERFLOW', `${at}: check_add_overflow(iova or vaddr, size - 1)`);
   }
+  // the 2016 RFC (seed 004): vfio_register_msi_range: vaddr is ignored, no READ/WRITE needed
+  if (msiReserved) return { prot: { read: false, write: false }, vaddrFlag: false, msiReserved: true, vaddr: 0n, iova: a.iova, size: a.size };
   // 4. prot from READ/WRITE; VADDR must come alone
   const prot: Prot = { read: a.flags.has('READ'), write: a.flags.has('WRITE') };
   const anyProt = prot.read || prot.write;

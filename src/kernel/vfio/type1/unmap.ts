@@ -11,7 +11,7 @@ import { above } from '../../../core/iova-tree.js';
 import type { Container, Domain, VfioDma } from '../../../core/world.js';
 import { mmDrop } from '../../mm/mm.js';
 import { dmaKey, findDma, firstNode, markPins, pgsizeBitmap } from './dma-tree.js';
-import { BITMAP_SZ, dmaArg, UNMAP_FLAGS, UNMAP_MINSZ } from './args.js';
+import { BITMAP_SZ, dmaArg, UNMAP_FIELDS, UNMAP_FLAGS, UNMAP_MINSZ } from './args.js';
 import { accountLockedVm } from './accounting.js';
 import { touchMap } from '../../mm/mmu_notifier.js';
 import { assertHeld } from '../../../core/locks.js';
@@ -28,7 +28,7 @@ export interface UnmapArg {
 
 /** vfio_iommu_type1_unmap_dma: the ioctl layer's checks, before iommu->lock. */
 export function unmapValidate(tx: Tx, s: StimulusOf<'ioctl'>): UnmapArg {
-  const a = dmaArg(s, UNMAP_FLAGS, ['iova', 'size']);
+  const a = dmaArg(s, UNMAP_FLAGS, UNMAP_FIELDS);
   const at = 'vfio_iommu_type1.c:vfio_iommu_type1_unmap_dma';
   const all = a.flags.has('ALL');
   const vaddr = a.flags.has('VADDR');
