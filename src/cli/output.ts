@@ -91,6 +91,8 @@ type Target =
 
 /** What `file` names, its symlinks followed one at a time (a dangling link names its target). */
 function classify(file: string): Target {
+  // `out/` names a directory even when there is none (resolve would drop the slash)
+  if (file.endsWith('/')) throw isDirectory(file);
   let cur = resolve(file);
   for (let hops = 0; ; hops += 1) {
     let st: Stats;
@@ -105,7 +107,7 @@ function classify(file: string): Target {
     if (st.isSymbolicLink()) {
       if (hops === MAX_LINKS) throw new InputError(file, null, null, 'cannot write: too many levels of symbolic links (ELOOP)');
       cur = resolve(dirname(cur), readlinkSync(cur));
-    } else if (st.isDirectory()) throw new InputError(file, null, null, 'cannot write: is a directory (EISDIR)');
+    } else if (st.isDirectory()) throw isDirectory(file);
     else if (!st.isFile()) return { kind: 'through', path: cur };
     else {
       // A file the user may not write is refused, as open(O_WRONLY) would refuse it, rather than
@@ -310,6 +312,10 @@ function cannotWrite(file: string, e: unknown, dir?: string): InputError {
   if (code === 'ENOENT' && dir !== undefined) return new InputError(file, null, null, `cannot write: no such directory ${dir}`);
   const what = /^E[A-Z0-9]+: ([^,]+)/.exec((e as Error).message)?.[1] ?? (e as Error).message;
   return new InputError(file, null, null, `cannot write: ${what}${code === undefined ? '' : ` (${code})`}`);
+}
+
+function isDirectory(file: string): InputError {
+  return new InputError(file, null, null, 'cannot write: is a directory (EISDIR)');
 }
 
 function errCode(e: unknown): string | undefined {

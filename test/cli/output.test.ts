@@ -118,6 +118,7 @@ describe('the output writer', () => {
     const dir = tmp();
     await refused(join(dir, 'no', 'such', 'rec.jsonl'), /no such directory/);
     await refused(dir, /is a directory \(EISDIR\)/);
+    await refused(join(dir, 'not-yet/'), /is a directory \(EISDIR\)/);
     await refused('/sys/iommu-model-rec.jsonl', /permission denied|read-only file system/);
     expect(readdirSync(dir)).toEqual([]);
   });
