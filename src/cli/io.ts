@@ -1,10 +1,10 @@
 /**
  * The outside world of the CLI: the output streams a command writes to (Io), its exit codes, and
- * the file system side: streaming a log in, writing a file atomically out, the package's root.
+ * the file system side: streaming a log in, the package's root (writing a file out is output.ts).
  * Nothing below src/cli touches the file system.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { createReadStream, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, showValue } from '../vocab/errors.js';
@@ -116,17 +116,8 @@ export async function readLog(file: string, options: ReadOptions = {}): Promise<
   return { header: header!, items };
 }
 
-/** Writes a file whole or not at all: a temporary file beside it, then rename. */
-export function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new InputError(file, null, null, `cannot write: ${(e as Error).message}`);
-  }
-}
+/** Writes a file whole or not at all (src/cli/output.ts: FIFOs, devices, symlinks, modes, kills). */
+export { writeAtomic } from './output.js';
 
 /** The package's root (where package.json named iommu-model is), from compiled or source code. */
 export function packageRoot(): string {

@@ -8,7 +8,8 @@ import { counterexampleLines } from '../../run/counterexample.js';
 import { explore, scenarioOf } from '../../run/explore.js';
 import { setupFailure } from '../../run/verdicts.js';
 import { InputError, showValue } from '../../vocab/errors.js';
-import { EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, parseSize, readLog, writeAtomic, type Io } from '../io.js';
+import { EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, parseSize, readLog, type Io } from '../io.js';
+import { writeAtomic } from '../output.js';
 import { checkJson } from '../render/json.js';
 import { renderCheck, renderExploreProgress, type CheckRun } from '../render/text.js';
 import { loadScheme, scenarioFile } from '../resolve.js';
@@ -45,7 +46,7 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
   const byProperty = new Map(report.findings.map((f) => [f.property, f]));
   const first = PROPERTY_NAMES.map((p) => byProperty.get(p)).find((f) => f !== undefined);
   const written = o.out !== undefined && first !== undefined ? { file: o.out, finding: first } : undefined;
-  if (written !== undefined) writeAtomic(written.file, `${counterexampleLines(sc, scheme, written.finding).join('\n')}\n`);
+  if (written !== undefined) writeAtomic(written.file, `${counterexampleLines(sc, scheme, written.finding).join('\n')}\n`, io.stdout);
   const run: CheckRun = {
     scenario: o.scenario,
     schemeArg: o.scheme,

@@ -15,7 +15,8 @@ import { counterexampleName, exploreEveryPair, goldenResult, summarizeDemo, type
 import { builtinSchemes } from '../../schemes/catalogue.js';
 import type { Scheme } from '../../schemes/scheme.js';
 import type { Header } from '../../vocab/records.js';
-import { EXIT_CLEAN, EXIT_FOUND, packageRoot, readLog, streamLog, writeAtomic, type Io } from '../io.js';
+import { EXIT_CLEAN, EXIT_FOUND, packageRoot, readLog, streamLog, type Io } from '../io.js';
+import { attempt, writeAtomic } from '../output.js';
 import { demoJson } from '../render/json.js';
 import { renderDemoMarkdown } from '../render/markdown.js';
 import { renderDemoOutcome, renderDemoText, renderGoldenLogs, renderPairProgress } from '../render/text.js';
@@ -86,7 +87,7 @@ function writeCounterexamples(runs: readonly ScenarioRun[], schemes: readonly Sc
       verdicts: row.verdicts.map((v): Verdict => {
         if (v.got !== 'violated') return v;
         if (!madeDir) {
-          mkdirSync(outDir, { recursive: true });
+          attempt(OUT_DIR, () => mkdirSync(outDir, { recursive: true }));
           madeDir = true;
         }
         const file = counterexampleName(r.name, row.scheme, v.property);
@@ -105,7 +106,7 @@ function writeCounterexamples(runs: readonly ScenarioRun[], schemes: readonly Sc
 function removeStaleCounterexamples(runs: readonly ScenarioRun[], outDir: string): void {
   const written = new Set(runs.flatMap((r) => r.rows.flatMap((row) => row.verdicts.flatMap((v) => (v.counterexample === undefined ? [] : [v.counterexample.slice(OUT_DIR.length + 1)])))));
   const stale = runs.flatMap((r) => r.rows.flatMap((row) => PROPERTY_NAMES.map((p) => counterexampleName(r.name, row.scheme, p)))).filter((f) => !written.has(f) && existsSync(join(outDir, f)));
-  for (const f of stale) rmSync(join(outDir, f));
+  for (const f of stale) attempt(`${OUT_DIR}/${f}`, () => rmSync(join(outDir, f)));
 }
 
 export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatalogue): Promise<number> {

@@ -5,10 +5,11 @@
  * every record's outcome on one line and its derived records below it, before the report.
  */
 import { describeWorld } from '../../core/view.js';
-import { Replay, recordLines, type StepRecord } from '../../run/replay.js';
+import { Replay, recordLines, type ReplayReport, type StepRecord } from '../../run/replay.js';
 import { InputError, showValue } from '../../vocab/errors.js';
 import type { Derived, JsonValue } from '../../vocab/records.js';
-import { EXIT_CLEAN, EXIT_FOUND, parseSize, streamLog, writeAtomic, type Io } from '../io.js';
+import { EXIT_CLEAN, EXIT_FOUND, parseSize, streamLog, type Io } from '../io.js';
+import { openOutput, type Output } from '../output.js';
 import { reportJson, whyJson, worldJson } from '../render/json.js';
 import { renderReport, renderTrace, renderWhy, renderWorld } from '../render/text.js';
 import { loadScheme } from '../resolve.js';
@@ -53,14 +54,16 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
   const at = o.at === undefined ? undefined : parseSeq(o.at, '--at');
   const why = o.why === undefined ? undefined : parseWhy(o.why);
   const maxLine = parseSize(o.maxLine, '--max-line');
-  const recording: string[] = [];
+  // --at and --why print one record and write no recording.
+  const recordTo = at === undefined && why === undefined ? o.record : undefined;
+  let recording: Output | undefined;
   const trace: StepRecord[] = [];
   let whyStep: StepRecord | undefined;
   let atView: { [k: string]: JsonValue } | undefined;
   let replay: Replay | undefined;
   let stop = false;
   const onStep = (r: StepRecord): void => {
-    if (o.record !== undefined) recording.push(...recordLines(r));
+    if (recording !== undefined) recording.write(`${recordLines(r).join('\n')}\n`);
     if (o.trace === true) trace.push(r);
     if (why !== undefined && r.stimulus.seq === why.seq) whyStep = r;
     if (at !== undefined && r.stimulus.seq === at) {
@@ -69,20 +72,32 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
     }
   };
   const schemeOverride = o.scheme === undefined ? undefined : await loadScheme(o.scheme);
-  await streamLog(
-    file,
-    (h) => {
-      replay = new Replay(h, file, onStep, schemeOverride);
-      if (o.record !== undefined) recording.push(JSON.stringify(h));
-    },
-    // After --at's record the reader still validates every line (a bad one is exit 2), but
-    // nothing more is folded, so what only folding finds (an unknown pid) goes unreported.
-    (it) => {
-      if (!stop) replay!.push(it);
-    },
-    { maxLine },
-  );
-  const report = replay!.finish();
+  let report: ReplayReport;
+  try {
+    // The recording streams to its file as the replay goes (one buffer in memory); it replaces
+    // the target only when the whole log replayed, so bad input at any line leaves it untouched.
+    await streamLog(
+      file,
+      (h) => {
+        replay = new Replay(h, file, onStep, schemeOverride);
+        if (recordTo !== undefined) {
+          recording = openOutput(recordTo, io.stdout);
+          recording.write(`${JSON.stringify(h)}\n`);
+        }
+      },
+      // After --at's record the reader still validates every line (a bad one is exit 2), but
+      // nothing more is folded, so what only folding finds (an unknown pid) goes unreported.
+      (it) => {
+        if (!stop) replay!.push(it);
+      },
+      { maxLine },
+    );
+    report = replay!.finish();
+    recording?.close();
+  } catch (e) {
+    recording?.abort();
+    throw e;
+  }
   if (at !== undefined) {
     if (atView === undefined) throw new InputError(file, null, '--at', `no record with seq ${at}`);
     io.stdout(o.json === true ? worldJson(at, atView) : renderWorld(at, atView));
@@ -95,7 +110,6 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
     io.stdout(o.json === true ? whyJson(o.why!, chain) : renderWhy(whyStep, chain, why.id === 0));
     return EXIT_CLEAN;
   }
-  if (o.record !== undefined) writeAtomic(o.record, `${recording.join('\n')}\n`);
   if (o.json === true) io.stdout(reportJson(file, report, o.trace === true ? trace : undefined));
   else io.stdout(`${o.trace === true ? renderTrace(trace, report.violations) : ''}${renderReport(file, report)}`);
   return report.divergences.length > 0 || report.violations.length > 0 ? EXIT_FOUND : EXIT_CLEAN;
