@@ -35,6 +35,9 @@ interface CommandSpec {
 /** Every command that reads a log takes it (docs/event-log.md, Limits). */
 const MAX_LINE: OptionSpec = { flags: '--max-line <size>', description: 'the longest log line accepted, in bytes or with K, M, G (a longer one is bad input)', default: '64M' };
 
+/** How --scheme finds its scheme (src/cli/resolve.ts loadScheme). */
+const SCHEME_LOOKUP = 'a name is looked up among the built-in schemes (iommu-model schemes) first, then as the path of a scheme module (.ts, .mts, .cts, .js, .mjs, .cjs), from the current directory when relative';
+
 const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'replay',
@@ -42,7 +45,7 @@ const COMMANDS: readonly CommandSpec[] = [
     description: 'fold a log, check every property after every record, report divergences and violations',
     options: [
       { flags: '--json', description: 'one JSON document on stdout' },
-      { flags: '--scheme <name|file>', description: "use this scheme instead of the header's" },
+      { flags: '--scheme <name|file>', description: `instead of the log header's scheme (absent: upstream); ${SCHEME_LOOKUP}` },
       { flags: '--at <seq>', description: 'print the world after record <seq>; the later lines are still read and validated (JSON, ops, fields: exit 2 if bad), not folded' },
       { flags: '--why <seq[.id]>', description: 'the chain of causes from a derived record back to its stimulus' },
       { flags: '--record <file>', description: 'write a recording: every stimulus with its outcome, and its derived records' },
@@ -56,7 +59,7 @@ const COMMANDS: readonly CommandSpec[] = [
     description: 'explore every schedule of a scenario under a scheme, check every property',
     options: [
       { flags: '--scenario <name|file>', description: 'a built-in scenario (iommu-model scenarios) or a log with tasks', required: true },
-      { flags: '--scheme <name|file>', description: 'a built-in scheme or a scheme module', default: 'upstream' },
+      { flags: '--scheme <name|file>', description: `instead of the scenario header's scheme (absent: upstream); ${SCHEME_LOOKUP}` },
       { flags: '--max-states <n>', description: 'stop after generating this many states (cut off with no violation: exit 4)', default: '200000' },
       { flags: '--out <file>', description: 'write the shortest counterexample (of the first violated property) as a log' },
       { flags: '--json', description: 'one JSON document on stdout' },

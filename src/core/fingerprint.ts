@@ -1,9 +1,19 @@
 /**
  * Canonical text and a 53-bit fingerprint of a world: the same world gives the same bytes,
- * whatever order its Maps were filled in. Used by the determinism tests and replay's report.
+ * whatever order its Maps were filled in. Used by replay's report, the determinism tests and the
+ * explorer's visited set.
+ *
+ * The fingerprint is of kernel state alone (kernelState): what a log says about its records
+ * beyond what the kernel does with them (the line a record is on, its comment, its expectation,
+ * the numbering of its seq) and the model's explanations (why a task took its error path, the
+ * check that decided a pending return) are left out, so a scenario and its recording, or two
+ * logs that differ only in those, fingerprint the same. None of it decides what the kernel does
+ * next; the one use of seq by kernel code, the log order of the syscalls in flight when a process
+ * exits (src/paths/exit.ts tasksOfPid), is kept as each seq's rank.
  */
+import type { Stimulus } from '../vocab/records.js';
 import { isIovaTree } from './iova-tree.js';
-import type { World } from './world.js';
+import type { RunningPath, Task, World } from './world.js';
 
 /** A canonical JSON-like text: object keys and Map entries sorted, bigints as hex. */
 export function canonical(v: unknown): string {
@@ -37,6 +47,37 @@ export function hash53(s: string, seed = 0): number {
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
+/** A task's record as the kernel sees it: its op and arguments, on_error, and its seq's rank. */
+function recordState(s: Stimulus, rank: ReadonlyMap<number, number>): Record<string, unknown> {
+  const { line: _line, comment: _comment, expect: _expect, seq, ...kernel } = s;
+  return { ...kernel, seq: rank.get(seq) };
+}
+
+function pathState(rp: RunningPath, rank: ReadonlyMap<number, number>): Record<string, unknown> {
+  const outcome = rp.ctx['outcome'] as { decidedBy?: string } | undefined;
+  const ctx = outcome === undefined ? rp.ctx : { ...rp.ctx, outcome: { ...outcome, decidedBy: undefined } };
+  return { ...rp, stimulus: recordState(rp.stimulus, rank), ctx };
+}
+
+/** A task without `stopped` (the record it failed on: its queue is already empty) and with its records as the kernel sees them. */
+function taskState(t: Task, rank: ReadonlyMap<number, number>): Record<string, unknown> {
+  const { stopped: _stopped, ...rest } = t;
+  return { ...rest, queue: t.queue.map((s) => recordState(s, rank)), current: t.current === null ? null : pathState(t.current, rank) };
+}
+
+/** The world with its tasks' records as the kernel sees them (see the header). */
+export function kernelState(w: World): Record<string, unknown> {
+  const seqs = [...w.tasks.values()].flatMap((t) => [...(t.current === null ? [] : [t.current.stimulus.seq]), ...t.queue.map((s) => s.seq)]);
+  const rank = new Map([...new Set(seqs)].sort((a, b) => a - b).map((seq, i) => [seq, i]));
+  return { ...w, tasks: new Map([...w.tasks].map(([name, t]) => [name, taskState(t, rank)])) };
+}
+
+/** The 53-bit hash of the world's kernel state: the explorer's visited set. */
+export function worldHash(w: World): number {
+  return hash53(canonical(kernelState(w)));
+}
+
+/** The world's fingerprint as replay reports it: worldHash in hex. */
 export function fingerprint(w: World): string {
-  return hash53(canonical(w)).toString(16).padStart(14, '0');
+  return worldHash(w).toString(16).padStart(14, '0');
 }

@@ -1,8 +1,10 @@
 /**
  * The explorer behind `check`: every schedule of a scenario's tasks, breadth-first, each
- * distinct world expanded once (53-bit fingerprints of a canonical text). Every property of
- * SPEC 2 is checked on every transition and state; the first (so shortest) schedule that breaks
- * each property becomes a counterexample log with explicit step records.
+ * distinct world expanded once (53-bit fingerprints of its kernel state, src/core/fingerprint.ts;
+ * no expectation is checked here, so leaving them out of it merges no states whose futures
+ * differ). Every property of SPEC 2 is checked on every transition and state; the first (so
+ * shortest) schedule that breaks each property becomes a counterexample log with explicit step
+ * records.
  *
  * Pure: no clock, no I/O. The CLI measures time and writes files.
  */
@@ -11,7 +13,7 @@ import type { LockDetail } from '../checks/scenario.js';
 import type { PropertyName } from '../vocab/properties.js';
 import { leftovers, stuck, waitForCycle } from '../checks/liveness.js';
 import { addToTask, applyStimulus, blockedOn, hasWork, scheduler, stepTask } from './engine.js';
-import { canonical, hash53 } from '../core/fingerprint.js';
+import { worldHash } from '../core/fingerprint.js';
 
 import { emptyWorld, type World } from '../core/world.js';
 import { InputError, BadReference } from '../vocab/errors.js';
@@ -120,10 +122,6 @@ function detailOf(v: LockDetail): LockDetail {
   return { ...(v.scenario === undefined ? {} : { scenario: v.scenario }), ...(v.chain === undefined ? {} : { chain: v.chain }) };
 }
 
-export function fingerprintOf(w: World): number {
-  return hash53(canonical(w));
-}
-
 /** Explores every schedule of the scenario under the scheme. */
 export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): ExploreReport {
   const base = stepSeqBase(sc);
@@ -146,7 +144,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   for (const v of early) note(v, [], v.seq);
   // every distinct lock-order cycle found; the finding reports them all
   const cycles = new Set<string>(early.filter((v) => v.property === 'LockOrder').map((v) => v.message));
-  const visited = new Set<number>([fingerprintOf(start)]);
+  const visited = new Set<number>([worldHash(start)]);
   let frontier: Node[] = [{ world: start, index: 0, depth: 0 }];
   let generated = 1;
   let depth = 0;
@@ -196,7 +194,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         }
         const cycle = waitForCycle(w, sched);
         if (cycle !== null) note({ property: 'NoDeadlock', ...cycle }, schedule(node.index, name));
-        const fp = fingerprintOf(w);
+        const fp = worldHash(w);
         if (visited.has(fp)) continue;
         visited.add(fp);
         parent.push(node.index);
@@ -263,7 +261,7 @@ function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number): Find
         const hit = checker.check(w, st.touched, seq).find((v) => v.property === 'LockOrder');
         const sched = [...h.sched, name];
         if (hit !== undefined) return { ...detailOf(hit), property: 'LockOrder', message: hit.message, schedule: sched, seq };
-        const key = `${fingerprintOf(w)}:${checker.lockGraph.edges().map((e) => `${e.from}>${e.to}`).sort().join(',')}`;
+        const key = `${worldHash(w)}:${checker.lockGraph.edges().map((e) => `${e.from}>${e.to}`).sort().join(',')}`;
         if (seen.has(key)) continue;
         seen.add(key);
         next.push({ world: w, checker, sched });

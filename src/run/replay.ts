@@ -117,6 +117,17 @@ function stepName(w: World, name: string): string | undefined {
   return isFinal(PATHS[rp.path as PathName].machine, rp.state) ? 'task_work (____fput)' : `${rp.path}.${rp.state}`;
 }
 
+/**
+ * The scheme a log runs under, for replay and check alike: the one given instead (--scheme), or
+ * else the built-in its header names (absent: upstream); any other name is bad input.
+ */
+export function schemeOfLog(header: Header, file: string, override?: Scheme): Scheme {
+  if (override !== undefined) return override;
+  const scheme = builtinScheme(header.scheme);
+  if (scheme === undefined) throw new InputError(file, 1, 'scheme', `unknown scheme ${showValue(header.scheme)} (iommu-model schemes lists them; a scheme file is given with --scheme)`);
+  return scheme;
+}
+
 /** A replay in progress: push items, then read the report. */
 export class Replay {
   readonly world: World = emptyWorld();
@@ -141,9 +152,7 @@ export class Replay {
     /** A scheme that overrides the header's (a user's scheme file). */
     schemeOverride?: Scheme,
   ) {
-    const scheme = schemeOverride ?? builtinScheme(header.scheme);
-    if (scheme === undefined) throw new InputError(file, 1, 'scheme', `unknown scheme ${showValue(header.scheme)} (iommu-model schemes lists them)`);
-    this.scheme = scheme;
+    this.scheme = schemeOfLog(header, file, schemeOverride);
     this.release = releaseOf(header);
   }
 

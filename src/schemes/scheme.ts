@@ -120,7 +120,10 @@ export function defineScheme(s: Pick<Scheme, 'name' | 'summary' | 'source'> & Pa
   return { ...UPSTREAM_CHOICES, expect: {}, expectNotRun: [], ...s };
 }
 
-/** Checks a scheme a user's file exports; returns the first problem, or null. */
+/**
+ * Checks a scheme a user's file exports; returns the first problem, or null. `v` is plain data
+ * (src/cli/resolve.ts copies a module's exports first, so no getter or Proxy trap runs here).
+ */
 export function checkScheme(v: unknown): { field: string; detail: string } | null {
   if (typeof v !== 'object' || v === null) return { field: 'default', detail: 'the module must export a scheme object as default (or as `scheme`)' };
   const s = v as Record<string, unknown>;

@@ -167,6 +167,17 @@ type Work = { readonly lit: string; readonly closes?: object } | { readonly str:
  * and objects with its own stack (no recursion), so no nesting overflows it.
  */
 export function showValue(v: unknown): string {
+  // What a module threw can be anything: an Error shows as its name and message; a Proxy or a
+  // getter that throws while it is walked shows as what it is, so that showing never throws.
+  try {
+    if (v instanceof Error) return clip(`${String(v.name)}: ${String(v.message)}`);
+    return walkValue(v);
+  } catch {
+    return "(a value that cannot be shown: reading it threw)";
+  }
+}
+
+function walkValue(v: unknown): string {
   const out = new Clipped(SHOW_MAX);
   const open = new Set<object>();
   const stack: Work[] = [{ val: v }];

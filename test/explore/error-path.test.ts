@@ -51,7 +51,9 @@ describe('sva-bind-pasid-exhausted under check', () => {
     const r = explore(scenario(), scheme('upstream'), { maxStates: MAX });
     expect(r.exhausted).toBe(true);
     expect(r.findings).toEqual([]);
-    expect(r.terminalStates).toBe(3);
+    // a's bind fails, b's does, or both succeed: each ends with every process gone and the PASID
+    // free, one kernel state (which task took its error path is not kernel state)
+    expect(r.terminalStates).toBe(1);
   });
 
   it('finds exactly what every built-in scheme that runs it documents', () => {

@@ -1,11 +1,13 @@
 /**
- * `check --scenario --scheme`: explores every schedule of a scenario under a scheme, checks every
+ * `check --scenario [--scheme]`: explores every schedule of a scenario under a scheme (its
+ * header's unless --scheme says otherwise: the rule replay follows, schemeOfLog), checks every
  * property, and with --out writes the shortest counterexample of the first violated property.
  * Exits 1 on a violation, 4 when --max-states cut the search off before any was found.
  */
 import { PROPERTY_NAMES } from '../../vocab/properties.js';
 import { counterexampleLines } from '../../run/counterexample.js';
 import { explore, scenarioOf } from '../../run/explore.js';
+import { schemeOfLog } from '../../run/replay.js';
 import { setupFailure } from '../../run/verdicts.js';
 import { InputError, showValue } from '../../vocab/errors.js';
 import { EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, parseSize, readLog, type Io } from '../io.js';
@@ -16,7 +18,8 @@ import { loadScheme, scenarioFile } from '../resolve.js';
 
 export interface CheckOptions {
   scenario: string;
-  scheme: string;
+  /** Instead of the scenario header's scheme. */
+  scheme?: string;
   maxStates: string;
   out?: string;
   json?: boolean;
@@ -26,9 +29,10 @@ export interface CheckOptions {
 export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
   if (!/^[1-9][0-9]*$/.test(o.maxStates)) throw new InputError('<command line>', null, '--max-states', `expected a positive integer, got ${showValue(o.maxStates)}`);
   const maxLine = parseSize(o.maxLine, '--max-line');
-  const scheme = await loadScheme(o.scheme);
+  const override = o.scheme === undefined ? undefined : await loadScheme(o.scheme);
   const file = scenarioFile(o.scenario);
   const { header, items } = await readLog(file, { maxLine });
+  const scheme = schemeOfLog(header, file, override);
   const sc = scenarioOf(header, items, file);
   // A scheme that refuses the scenario's set-up (noiommu has no /dev/vfio/<group>) leaves nothing
   // to explore: no property can be said to hold, so the pair is bad input, named by its record.
@@ -49,7 +53,7 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
   if (written !== undefined) writeAtomic(written.file, `${counterexampleLines(sc, scheme, written.finding).join('\n')}\n`, io.stdout);
   const run: CheckRun = {
     scenario: o.scenario,
-    schemeArg: o.scheme,
+    schemeArg: o.scheme ?? header.scheme,
     scheme: scheme.name,
     report,
     seconds,
