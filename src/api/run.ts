@@ -72,11 +72,12 @@ async function readSource(src: LogSource, onHeader: (h: Header, file: string) =>
 export async function replay(src: LogSource, opts: ReplayOptions = {}): Promise<ReplayResult> {
   const override = await schemeOption(opts.scheme);
   const steps: Applied[] = [];
+  const onApplied = opts.steps === true ? (a: Applied) => steps.push(a) : () => {};
   let r: Replay | undefined;
   await readSource(
     src,
     (h, file) => {
-      r = tracedReplay(h, file, override, (a) => steps.push(a));
+      r = tracedReplay(h, file, override, onApplied);
     },
     (it) => r!.push(it),
   );
