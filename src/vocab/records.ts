@@ -191,7 +191,7 @@ export interface Header {
 }
 
 /**
- * A derived record: something the engine computed as a consequence of a stimulus (docs/event-log.md).
+ * A derived record: something the engine computed as a consequence of a stimulus (docs/log-format.md, Derived records).
  * `cause` is the seq of the stimulus; `id` numbers the derived records of one stimulus from 1, and
  * `via` names the derived record (by id) that this one follows from, if not the stimulus itself.
  * The remaining fields depend on `op`. Derived records are plain JSON so that they compare and
