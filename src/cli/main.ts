@@ -1,6 +1,6 @@
 /**
  * The command line: commands registered from a table (commander parses the arguments), one
- * top-level catch that maps typed errors to exit codes (SPEC 3). The handlers in commands/ do the
+ * top-level catch that maps typed errors to exit codes (README.md). The handlers in commands/ do the
  * work; this file only wires them to their names and options.
  */
 import { Command, CommanderError } from 'commander';

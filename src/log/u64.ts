@@ -1,5 +1,5 @@
 /**
- * u64 values of the log (SPEC 1.1): hex strings "0x1000", decimal strings, or safe-integer JSON
+ * u64 values of the log (docs/log-format.md, Values): hex strings "0x1000", decimal strings, or safe-integer JSON
  * numbers. All arithmetic is exact bigint; anything outside [0, 2^64-1] is an input error.
  */
 import { fail, type Where } from '../vocab/errors.js';

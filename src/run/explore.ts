@@ -1,7 +1,7 @@
 /**
  * The explorer behind `check`: every schedule of a scenario's tasks, breadth-first, each
  * distinct world expanded once (53-bit fingerprints of a canonical text). Every property of
- * SPEC 2 is checked on every transition and state; the first (so shortest) schedule that breaks
+ * Every property is checked on every transition and state; the first (so shortest) schedule that breaks
  * each property becomes a counterexample log with explicit step records.
  *
  * Pure: no clock, no I/O. The CLI measures time and writes files.

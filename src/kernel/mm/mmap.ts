@@ -23,7 +23,7 @@ function overlaps(mm: Mm, start: bigint, end: bigint): boolean {
   return mm.vmas.some((v) => v.start < end && start < v.end);
 }
 
-/** SPEC 1.3 `mmap`: anonymous memory, or a device region of a vfio device fd. */
+/** The `mmap` stimulus: anonymous memory, or a device region of a vfio device fd. */
 export function mmap(tx: Tx, s: StimulusOf<'mmap'>): Outcome {
   const p = processOf(tx.world, s.pid);
   const mm = mmOf(tx.world, p.mm);
@@ -101,7 +101,7 @@ function slice(v: Vma, start: bigint, end: bigint): Vma {
   return out;
 }
 
-/** SPEC 1.3 `munmap`: the checks of mm/mmap.c:do_vmi_munmap; returns the page-aligned range. */
+/** The `munmap` stimulus: the checks of mm/mmap.c:do_vmi_munmap; returns the page-aligned range. */
 export function munmapRange(tx: Tx, s: StimulusOf<'munmap'>): { readonly start: bigint; readonly end: bigint } {
   const at = 'mm/mmap.c:do_vmi_munmap';
   if (!isAligned(s.addr, PAGE_SIZE)) tx.fail('EINVAL', `${at}: start not page aligned`);
@@ -125,7 +125,7 @@ export function barPagesMissing(v: Vma, from: bigint, to: bigint): bigint[] {
   return out;
 }
 
-/** SPEC 1.3 `touch`: a CPU access; mm/memory.c:handle_mm_fault. */
+/** The `touch` stimulus: a CPU access; mm/memory.c:handle_mm_fault. */
 export function touch(tx: Tx, s: StimulusOf<'touch'>): Outcome {
   const p = processOf(tx.world, s.pid);
   const mm = mmOf(tx.world, p.mm);

@@ -17,7 +17,7 @@ import { openGroup, groupIoctlLocks, groupIoctl } from './group.js';
 import type { Policy } from '../../schemes/policies/index.js';
 import { actingFeature } from './pci/pm.js';
 
-/** SPEC 1.3 `open`: /dev/vfio/vfio is vfio_fops_open; /dev/vfio/<group> vfio_group_fops_open. */
+/** The `open` stimulus: /dev/vfio/vfio is vfio_fops_open; /dev/vfio/<group> vfio_group_fops_open. */
 export function open(tx: Tx, s: StimulusOf<'open'>): Outcome {
   const p = processOf(tx.world, s.pid);
   if (s.path === '/dev/vfio/vfio') return openContainer(tx, p);
@@ -26,7 +26,7 @@ export function open(tx: Tx, s: StimulusOf<'open'>): Outcome {
   return openGroup(tx, p, s.path, m[1] === undefined ? m[2]! : `noiommu-${m[2]}`);
 }
 
-/** SPEC 1.3 `ioctl`: dispatched by the kind of file behind the fd. */
+/** The `ioctl` stimulus: dispatched by the kind of file behind the fd. */
 export function ioctl(tx: Tx, s: StimulusOf<'ioctl'>): Outcome {
   const p = processOf(tx.world, s.pid);
   // An ioctl name the model does not know is a typo in the log, not a kernel -ENOTTY.
@@ -53,7 +53,7 @@ export function type1Target(tx: Tx, s: StimulusOf<'ioctl'>): { p: Process; c: Co
   return c.state === 'type1' ? { p, c } : null;
 }
 
-/** Every ioctl name a log may use (SPEC 1.3). */
+/** Every ioctl name a log may use (docs/log-format.md, ioctl commands). */
 const OTHER_CMDS = new Set([
   'VFIO_GET_API_VERSION',
   'VFIO_CHECK_EXTENSION',
