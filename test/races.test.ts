@@ -1,6 +1,6 @@
 /**
  * Races pinned as fixed schedules: each log in test/fixtures/races/ is a built-in scenario's
- * set-up and task records followed by explicit step records (SPEC 1.5) that choose ONE
+ * set-up and task records followed by explicit step records (docs/concurrency.md) that choose ONE
  * interleaving. Each test replays its log with replayItems and asserts the exact violations (by
  * property and seq), no divergence, and the order in which the tasks returned. The logs of the
  * two notifier races say "upstream" in their header; the test passes the hand-written scheme.
@@ -240,7 +240,7 @@ describe('race 5: P2P DMA through a BAR mapping after the BAR was zapped (upstre
   //   24 iommu_map(B's BAR pfn), unlock: returns 0
   //   25 dma: device A writes to the P2P iova
   //      -> lands on B's BAR, decode off
-  //      => NoDmaToDisabledMmio (kernel-reference 10.4)
+  //      => NoDmaToDisabledMmio (docs/findings/pfnmap-dma-after-zap.md)
   //   (26 cpu: touch of the BAR -> SIGBUS)
   const LOG = 'p2p-dma-after-zap';
 

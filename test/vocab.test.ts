@@ -13,7 +13,7 @@ describe('the error catalogue', () => {
     expect(doc).toContain(`| \`${code}\` | ${e.exit} | ${e.means} | ${e.fix} |`);
   });
 
-  it('gives bad input and bad references exit 2, and a model error exit 3 (SPEC 3)', () => {
+  it('gives bad input and bad references exit 2, and a model error exit 3', () => {
     expect(ERRORS[new InputError('f', 1, 'op', 'x').code].exit).toBe(2);
     expect(ERRORS[new BadReference('pid', 'x').code].exit).toBe(2);
     expect(ERRORS[new ModelError('x').code].exit).toBe(3);

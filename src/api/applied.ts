@@ -27,7 +27,7 @@ export interface Applied {
   readonly returned?: number;
   /** A step record: the step it ran, `<path>.<state>`. */
   readonly step?: string;
-  /** The derived records the engine computed for this record (docs/event-log.md). */
+  /** The derived records the engine computed for this record (docs/log-format.md). */
   readonly derived: readonly Derived[];
   /** The violations the properties found after this record. */
   readonly violations: readonly Violation[];

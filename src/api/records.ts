@@ -1,6 +1,6 @@
 /**
  * The records of the library API as a caller writes and reads them: a stimulus is a log record
- * (docs/event-log.md) as a plain object, typed from STIMULUS_SCHEMA so that the two cannot drift;
+ * (docs/log-format.md) as a plain object, typed from STIMULUS_SCHEMA so that the two cannot drift;
  * an outcome is spelled as a log's `expect` spells it. u64 fields take what the log takes (a hex or
  * decimal string, a safe integer) and a bigint too.
  */

@@ -1,5 +1,5 @@
 /**
- * The safety properties of SPEC 2 that one history can show, checked after every record.
+ * The safety properties (src/vocab/properties.ts) that one history can show, checked after every record.
  * Each is a named predicate with its gloss and the kernel rule it stands for, one module per
  * property in ./properties/; this module runs them in a fixed order. Checks look only at what
  * the record touched (Touched), so a record's check costs O(what it changed).

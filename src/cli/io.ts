@@ -20,7 +20,7 @@ export interface Io {
 }
 
 /**
- * Exit codes of SPEC 3: 0 clean, 1 violation or divergence, 2 bad input, 3 a model bug; 4 (check)
+ * Exit codes (README.md): 0 clean, 1 violation or divergence, 2 bad input, 3 a model bug; 4 (check)
  * no violation found but the search was cut off, so nothing is shown to hold.
  */
 export const EXIT_CLEAN = 0;

@@ -1,6 +1,6 @@
 /**
  * The command line: commands registered from a table (commander parses the arguments), one
- * top-level catch that maps typed errors to exit codes (SPEC 3). The handlers in commands/ do the
+ * top-level catch that maps typed errors to exit codes (README.md). The handlers in commands/ do the
  * work; this file only wires them to their names and options.
  */
 import { Command, CommanderError } from 'commander';
@@ -32,7 +32,7 @@ interface CommandSpec {
   readonly handler: (io: Io, args: readonly string[], options: Record<string, unknown>) => Promise<number> | number;
 }
 
-/** Every command that reads a log takes it (docs/event-log.md, Limits). */
+/** Every command that reads a log takes it (docs/log-format.md, "Reading a log, and its limits"). */
 const MAX_LINE: OptionSpec = { flags: '--max-line <size>', description: 'the longest log line accepted, in bytes or with K, M, G (a longer one is bad input)', default: '64M' };
 
 /** How --scheme finds its scheme (src/cli/resolve.ts loadScheme). */

@@ -2,7 +2,7 @@
  * The pure stepper: the next state value and the actions of one machine event.
  *
  * xstate's public `transition(machine, snapshot, event)` builds an inert actor per call (~50k
- * events/s, DESIGN.md). This module keeps one actor scope per machine and swaps its action
+ * events/s when measured against it). This module keeps one actor scope per machine and swaps its action
  * collector, and caches the snapshot of each state value (our machines have no context), which
  * returns the same snapshot and actions (test/engine/stepper.test.ts checks it against
  * `transition()`). It is the only module that calls into xstate at run time.

@@ -18,7 +18,7 @@ import type { Container, Device, FileKind, Mm, OpenFile, Process, Subscriber, Ta
 import type { Prot } from '../vocab/records.js';
 import type { KernelRelease } from '../vocab/releases.js';
 
-/** The result of a stimulus, as SPEC 1.4 compares it. */
+/** The result of a stimulus, as its `expect` is compared with it. */
 export interface Outcome {
   ret?: bigint;
   errno?: Errno;

@@ -319,7 +319,7 @@ export interface RunningPath {
   ctx: Record<string, unknown>;
 }
 
-/** A kernel task (SPEC 1.5): runs its stimuli in order, one atomic step at a time. */
+/** A kernel task (docs/concurrency.md): runs its stimuli in order, one atomic step at a time. */
 export interface Task {
   readonly name: string;
   /** Stimuli not started yet, in log order. */
@@ -335,7 +335,7 @@ export interface Task {
    */
   deferred: number[];
   /**
-   * The task took its error path (SPEC 1.5): its stimulus `seq` failed and its later stimuli
+   * The task took its error path: its stimulus `seq` failed and its later stimuli
    * were dropped. Absent while the task runs its records in order.
    */
   stopped?: { readonly seq: number; readonly why: string };
@@ -358,12 +358,12 @@ export interface World {
   nextId: number;
   /** PCI devices were declared: host.iommu must come before them. */
   sealed: boolean;
-  /** Concurrent kernel tasks by name (SPEC 1.5), and the sleeping locks by instance id. */
+  /** Concurrent kernel tasks by name, and the sleeping locks by instance id. */
   tasks: Map<string, Task>;
   locks: Map<string, LockState>;
 }
 
-/** The defaults of SPEC 1.2: 4K|2M|1G pages, 48-bit aperture, x86 MSI window. */
+/** The host.iommu defaults (docs/log-format.md): 4K|2M|1G pages, 48-bit aperture, x86 MSI window. */
 export function defaultIommu(): HostIommu {
   return {
     pgsizeBitmap: 0x1000n | 0x200000n | 0x40000000n,

@@ -1,5 +1,5 @@
 /**
- * Host set-up (SPEC 1.2): the IOMMU's capabilities and the devices bound to vfio-pci or created
+ * Host set-up (docs/log-format.md, Host set-up): the IOMMU's capabilities and the devices bound to vfio-pci or created
  * as mediated devices. These declare the machine being modelled; they are not kernel calls.
  */
 import type { StimulusOf } from '../vocab/records.js';

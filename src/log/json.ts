@@ -6,7 +6,7 @@
  */
 import { fail, type Where } from '../vocab/errors.js';
 
-/** How many arrays and objects a record may nest, itself included (docs/event-log.md, Limits). */
+/** How many arrays and objects a record may nest, itself included (docs/log-format.md, "Reading a log, and its limits"). */
 export const MAX_DEPTH = 64;
 
 /** `o[k]` when `o` has its own property `k`; undefined otherwise (never the prototype's). */

@@ -6,7 +6,7 @@
  */
 import { fail } from '../vocab/errors.js';
 
-/** The default line limit (`--max-line`; docs/event-log.md, Limits). */
+/** The default line limit (`--max-line`; docs/log-format.md, "Reading a log, and its limits"). */
 export const DEFAULT_MAX_LINE = 64 * 1024 * 1024;
 
 const UNITS = [

@@ -1,5 +1,5 @@
 /**
- * u64 values of the log (SPEC 1.1): hex strings "0x1000", decimal strings, or safe-integer JSON
+ * u64 values of the log (docs/log-format.md, Values): hex strings "0x1000", decimal strings, or safe-integer JSON
  * numbers. All arithmetic is exact bigint; anything outside [0, 2^64-1] is an input error.
  */
 import { fail, showValue, type Where } from '../vocab/errors.js';
@@ -8,7 +8,7 @@ export const U64_MAX = (1n << 64n) - 1n;
 export const PAGE_SIZE = 0x1000n;
 export const PAGE_SHIFT = 12n;
 
-/** 2^64-1 has 16 hex digits and 20 decimal ones (docs/event-log.md, Limits). */
+/** 2^64-1 has 16 hex digits and 20 decimal ones (docs/log-format.md, "Reading a log, and its limits"). */
 const HEX_DIGITS = 16;
 const DEC_DIGITS = 20;
 

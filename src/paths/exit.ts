@@ -19,7 +19,7 @@ import { definePath } from './types.js';
 
 /**
  * The tasks with a syscall of process `pid` in flight: one whose path has begun, or one queued
- * before the exit in the log (SPEC 1.5: a task record starts its task where it appears).
+ * before the exit in the log (a task record starts its task where it appears: docs/concurrency.md).
  */
 function tasksOfPid(w: World, pid: number, except: string, exitSeq: number): string[] {
   const out: string[] = [];

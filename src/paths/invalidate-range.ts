@@ -111,7 +111,7 @@ function rangePath<O extends RangeOp>(spec: RangeSpec<O>): PathDef {
   });
 }
 
-/** SPEC 1.3 `munmap`: mm/vma.c do_vmi_munmap under mmap_write_lock, blockable invalidation. */
+/** The `munmap` stimulus: mm/mmap.c do_vmi_munmap under mmap_write_lock, blockable invalidation. */
 export const munmapPath = rangePath<'munmap'>({
   name: 'munmap',
   mirrors: 'mm/vma.c:do_vmi_munmap (checks, mmap_write_lock, invalidate_range_start)',
@@ -127,7 +127,7 @@ export const munmapPath = rangePath<'munmap'>({
 });
 
 /**
- * SPEC 1.3 `mm.reclaim`: direct reclaim (lockdep's fs_reclaim is held throughout) unmaps the
+ * The `mm.reclaim` stimulus: direct reclaim (lockdep's fs_reclaim is held throughout) unmaps the
  * range with a blockable invalidation (try_to_unmap -> mmu_notifier_invalidate_range_start).
  */
 export const reclaimPath = rangePath<'mm.reclaim'>({
@@ -142,7 +142,7 @@ export const reclaimPath = rangePath<'mm.reclaim'>({
 });
 
 /**
- * SPEC 1.3 `mm.oom_reap`: mm/oom_kill.c:oom_reap_task_mm under mmap_read_trylock (the reaper
+ * The `mm.oom_reap` stimulus: mm/oom_kill.c:oom_reap_task_mm under mmap_read_trylock (the reaper
  * retries rather than sleeps: the model waits for the lock), then __oom_reap_task_mm: for each
  * reapable vma, top down (reapableVmas), `mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0,
  * mm, vma->vm_start, vma->vm_end)` and `if (mmu_notifier_invalidate_range_start_nonblock(&range))

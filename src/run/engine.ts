@@ -1,7 +1,7 @@
 /**
  * The kernel engine: runs stimuli as kernel paths (src/paths/), one atomic step at a
  * time. A stimulus without a task runs its path to completion at once; a stimulus with a task
- * joins that task's queue and advances only when the task is stepped (SPEC 1.5). A task whose
+ * joins that task's queue and advances only when the task is stepped (docs/concurrency.md). A task whose
  * stimulus fails takes its error path: its queued stimuli are dropped and it ends.
  */
 import type { Derived, Stimulus } from '../vocab/records.js';
@@ -110,7 +110,7 @@ function runOneStep(tx: Tx, scheme: Scheme, task: Task): { stimulus: Stimulus; o
 }
 
 /**
- * Why a returned stimulus ends its task (SPEC 1.5), or null when the task goes on. An errno is
+ * Why a returned stimulus ends its task (docs/concurrency.md, "A task takes its error path"), or null when the task goes on. An errno is
  * the caller's `if (ret) return ret;` unless the record says `"on_error": "continue"`; an oops
  * kills the task whatever the record says (oops_end -> make_task_dead). A `dma: fault`, a
  * signal or a page response is not an error return (docs/concurrency.md).

@@ -2,7 +2,7 @@
  * The explorer behind `check`: every schedule of a scenario's tasks, breadth-first, each
  * distinct world expanded once (53-bit fingerprints of its kernel state, src/core/fingerprint.ts;
  * no expectation is checked here, so leaving them out of it merges no states whose futures
- * differ). Every property of SPEC 2 is checked on every transition and state; the first (so
+ * differ). Every property is checked on every transition and state; the first (so
  * shortest) schedule that breaks each property becomes a counterexample log with explicit step
  * records.
  *

@@ -31,7 +31,7 @@ export interface Divergence {
   readonly decidedBy: string;
 }
 
-/** The outcome as JSON, in the shape of SPEC 1.4's expectations. */
+/** The outcome as JSON, in the shape of an expectation (docs/log-format.md). */
 export function outcomeJson(o: Outcome): { [k: string]: JsonValue } {
   const j: { [k: string]: JsonValue } = {};
   if (o.ret !== undefined) j['ret'] = o.ret <= 0xffffn ? Number(o.ret) : hex(o.ret);
@@ -132,7 +132,7 @@ export function schemeOfLog(header: Header, file: string, override?: Scheme): Sc
 export class Replay {
   readonly world: World = emptyWorld();
   readonly scheme: Scheme;
-  /** The kernel release the header names (SPEC 1 `kernel`), or the latest. */
+  /** The kernel release the header names (`kernel`), or the latest. */
   readonly release: KernelRelease;
   readonly divergences: Divergence[] = [];
   readonly violations: Violation[] = [];
@@ -197,7 +197,7 @@ export class Replay {
     this.onStep?.({ stimulus: s, outcome: null, derived: [] });
   }
 
-  /** A step record: one atomic step of its task (SPEC 1.5). */
+  /** A step record: one atomic step of its task (docs/concurrency.md). */
   private step(s: Stimulus): void {
     this.sawSteps = true;
     const name = stepName(this.world, s.task!);

@@ -64,7 +64,7 @@ const CATALOGUE: readonly Scheme[] = [
   defineScheme({
     name: 'bar-dmabuf-revoke',
     summary: 'the BAR is exported as a dma-buf; the importer unmaps in move_notify under the reservation lock; type1 refuses PFNMAP',
-    source: 'drivers/vfio/pci/vfio_pci_dmabuf.c (2025, L. Romanovsky / J. Gunthorpe); kernel-reference 4.5',
+    source: 'drivers/vfio/pci/vfio_pci_dmabuf.c (2025, L. Romanovsky / J. Gunthorpe): vfio_pci_dma_buf_move revokes under memory_lock',
     pfnmap: 'dmabuf',
     expect: {
       'hot-remove-vs-sysfs': ['NoDeadlock'],
@@ -75,7 +75,7 @@ const CATALOGUE: readonly Scheme[] = [
   defineScheme({
     name: 'pasid-free-at-unbind',
     summary: 'the PASID is freed at the last unbind, without draining page requests',
-    source: 'v5.10-v5.17 ioasid (kernel-reference 6.2)',
+    source: 'v5.10-v5.17: the PASID from an ioasid_set (ioasid_alloc), freed at the last unbind',
     pasidFree: 'unbind',
     // upstream's hazards stay; what the PASID policy changes:
     expect: { ...UPSTREAM_EXPECT, 'exit-with-page-requests': ['PasidNotReusedWhileLive'] },
@@ -83,7 +83,7 @@ const CATALOGUE: readonly Scheme[] = [
   defineScheme({
     name: 'pasid-free-at-mmput',
     summary: "the PASID is freed when the mm's users drop, while the IOMMU still holds the mm",
-    source: 'v5.18-rc mm_pasid_drop in __mmput, moved to __mmdrop (kernel-reference 6.2, 10.9)',
+    source: 'v5.18-rc mm_pasid_drop in __mmput, moved to __mmdrop in the same cycle (kernel/fork.c; docs/kernel-notes.md item 5b)',
     pasidFree: 'mmput',
     // upstream's hazards stay; what the PASID policy changes:
     expect: { ...UPSTREAM_EXPECT, 'exit-with-page-requests': ['PasidNotReusedWhileLive'], 'sva-bind-pasid-exhausted': ['PasidNotReusedWhileLive'] },

@@ -1,4 +1,4 @@
-/** Symbolic errnos the model returns (SPEC 1.1), with their Linux numbers for reports. */
+/** Symbolic errnos the model returns (docs/log-format.md, Values), with their Linux numbers for reports. */
 export const ERRNO_NUMBERS = {
   EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, E2BIG: 7, EBADF: 9, EAGAIN: 11, ENOMEM: 12,
   EACCES: 13, EFAULT: 14, EBUSY: 16, EEXIST: 17, ENODEV: 19, EINVAL: 22, ENOTTY: 25, ENOSPC: 28,

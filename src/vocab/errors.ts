@@ -9,7 +9,7 @@ export const ERRORS = {
   input: {
     exit: 2,
     means: 'a log line, field, file or command-line argument that cannot be used',
-    fix: 'correct the file, line and field the message names (docs/event-log.md lists every op and field)',
+    fix: 'correct the file, line and field the message names (docs/log-format.md lists every op and field)',
   },
   reference: {
     exit: 2,

@@ -1,5 +1,5 @@
 /**
- * The names of the SPEC 2 properties and what each means: the vocabulary that logs (`violates`,
+ * The names of the properties and what each means: the vocabulary that logs (`violates`,
  * `exercises`), schemes' expectations, the checks and the CLI share. Imports nothing, so every
  * layer can use it; the checks themselves are in src/checks/properties/.
  */

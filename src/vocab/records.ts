@@ -1,7 +1,7 @@
 /**
- * Records of log format v1 (SPEC section 1): the header, the stimuli and the derived records.
+ * Records of log format v1 (docs/log-format.md): the header, the stimuli and the derived records.
  *
- * Stimuli are a discriminated union on `op`, one member per kernel entry point of SPEC 1.2/1.3.
+ * Stimuli are a discriminated union on `op`, one member per kernel entry point (docs/log-format.md, Stimuli).
  * Their validated form holds u64 quantities as bigint. The schema table below is the one place
  * that says which fields each op has; the reader validates against it and the types are derived
  * from it, so the two cannot drift apart.
@@ -32,7 +32,7 @@ type Spec = Readonly<Record<string, FieldSpec>>;
 const req = <K extends FieldKind>(kind: K): { readonly kind: K } => ({ kind });
 const opt = <K extends FieldKind>(kind: K): { readonly kind: K; readonly optional: true } => ({ kind, optional: true });
 
-/** Every op of SPEC 1.2, 1.3 and 1.5 with its fields. */
+/** Every op with its fields (docs/log-format.md, Stimuli). */
 export const STIMULUS_SCHEMA = {
   // 1.2 host set-up
   'host.iommu': { pgsizes: opt('u64'), aperture: opt('range'), resv: opt('resv') },
@@ -94,11 +94,11 @@ export const STIMULUS_SCHEMA = {
   step: { task: req('string') },
 } as const satisfies Record<string, Spec>;
 
-/** Fields every stimulus may carry besides its own (SPEC 1.4, 1.5; `comment` is our extension). */
+/** Fields every stimulus may carry besides its own (docs/log-format.md, "Fields every stimulus may carry"). */
 export const COMMON_FIELDS = ['op', 'seq', 'expect', 'task', 'on_error', 'comment'] as const;
 
 /**
- * What a task does when this stimulus fails (SPEC 1.5): `stop` (the default) takes the error
+ * What a task does when this stimulus fails: `stop` (the default) takes the error
  * path, as kernel and driver code does on `if (ret) return ret;`; `continue` runs the task's
  * next record anyway (docs/concurrency.md).
  */
@@ -149,7 +149,7 @@ export interface ResvSpec {
   readonly type: ResvType;
 }
 
-/** What a stimulus expects (SPEC 1.4). `signal` is our extension for `touch`. */
+/** What a stimulus expects (docs/log-format.md, Expectations and outcomes). */
 export interface Expect {
   readonly ret?: bigint;
   readonly errno?: string;
@@ -174,11 +174,11 @@ export type Stimulus = {
 
 export type StimulusOf<O extends StimulusOp> = Extract<Stimulus, { op: O }>;
 
-/** The header (SPEC 1). `description` is our extension: the one line that says what a log shows. */
+/** The header (docs/log-format.md, The header). `description`: the one line that says what a log shows. */
 export interface Header {
   readonly format: 'iommu-model/1';
   readonly scheme: string;
-  /** SPEC 1: the kernel release the log's rules follow (src/vocab/releases.ts); absent: the latest. */
+  /** The kernel release the log's rules follow (src/vocab/releases.ts); absent: the latest. */
   readonly kernel?: ReleaseName;
   readonly description?: string;
   /** Our extension: the properties this log is known to violate (golden logs; `demo`). */
@@ -191,7 +191,7 @@ export interface Header {
 }
 
 /**
- * A derived record: something the engine computed as a consequence of a stimulus (docs/event-log.md).
+ * A derived record: something the engine computed as a consequence of a stimulus (docs/log-format.md, Derived records).
  * `cause` is the seq of the stimulus; `id` numbers the derived records of one stimulus from 1, and
  * `via` names the derived record (by id) that this one follows from, if not the stimulus itself.
  * The remaining fields depend on `op`. Derived records are plain JSON so that they compare and

@@ -1,5 +1,5 @@
 /**
- * The kernel releases the model knows (SPEC 1: the header's `kernel`, e.g. "6.18"), and the
+ * The kernel releases the model knows (the header's `kernel`, e.g. "6.18"), and the
  * version-dependent rules: each with the release whose upstream commit changed it, the commit
  * (hash and title), the kernel function it changed, and what the model does before and since.
  * Kernel code asks `tx.release.has('<rule>')` (src/core/tx.ts); docs/model.md lists the table and

@@ -1,5 +1,5 @@
 /**
- * A task takes its error path (SPEC 1.5): when one of its stimuli fails with an errno, its later
+ * A task takes its error path (docs/concurrency.md): when one of its stimuli fails with an errno, its later
  * records never run, unless the failed record says "on_error": "continue"; an oops stops it
  * whatever the record says; a blocked DMA or a signal is not an error return.
  *

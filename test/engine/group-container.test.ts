@@ -1,7 +1,7 @@
 /**
  * Container and group files: vfio_group_fops_open, the group ioctls (group.c) and the container
  * ioctls (container.c:vfio_fops_unl_ioctl), checks in the kernel's order
- * (shared/kernel-reference.md 3.2 and 3.3).
+ * (container.c vfio_ioctl_set_iommu, group.c vfio_group_fops_unl_ioctl: docs/kernel-notes.md items 3a-3i).
  */
 import { describe, expect, it } from 'vitest';
 import { CFD, DEV, err, GFD, GROUP, ioctl, mapDma, ok, PID, prefix, probe, VA, type Rec } from './helpers.js';

@@ -1,5 +1,5 @@
 /**
- * Builds event logs (SPEC section 1) as arrays of plain objects, turns them into JSONL, parses
+ * Builds event logs (docs/log-format.md) as arrays of plain objects, turns them into JSONL, parses
  * and replays them, and returns the report, the final world and every step's outcome.
  */
 import { parseLog } from '../../src/log/reader.js';

@@ -1,6 +1,6 @@
 /**
  * VFIO_IOMMU_MAP_DMA: vfio_iommu_type1_map_dma -> vfio_dma_do_map (T1-2025), checks in the
- * kernel's order (shared/kernel-reference.md 1.3, confirmed in docs/kernel-notes.md item 2a).
+ * kernel's order (vfio_iommu_type1.c vfio_dma_do_map, read in docs/kernel-notes.md item 2a).
  * Each case passes every earlier check and fails exactly the one it names.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,7 +1,7 @@
 /**
  * Mediated-device pinning: vfio_pin_pages (vfio_main.c) -> vfio_device_container_pin_pages
  * (container.c) -> vfio_iommu_type1_pin_pages, checks in the kernel's order
- * (shared/kernel-reference.md 1.6, docs/kernel-notes.md item 1), and the dma_unmap callback.
+ * (docs/kernel-notes.md items 1 and 2c), and the dma_unmap callback.
  */
 import { describe, expect, it } from 'vitest';
 import { err, hex, mapDma, MDEV, ok, onlyContainer, PID, prefix, probe, unmapDma, VA, type Rec } from './helpers.js';

@@ -5,7 +5,7 @@
  * processes, so that most records do something (open, map, unmap, DMA, exit...). Records that
  * name something that does not exist (an exited pid) are bad input and are dropped; everything
  * else is kept, whatever errno it returns. NoDmaToDisabledMmio is excluded from "must hold":
- * upstream really violates it (kernel-reference 10.4), and random histories find that.
+ * upstream really violates it (docs/findings/pfnmap-dma-after-zap.md), and random histories find that.
  */
 import { fc, test as fcTest } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
@@ -198,8 +198,8 @@ describe('random stimulus histories', () => {
     (drawn) => {
       const { violations } = run(drawn);
       // Two real kernel hazards are excluded: DMA through a BAR mapping that outlived the BAR
-      // (kernel-reference 10.4), and an unbind that waits forever for a user that never closes
-      // the device (10.8).
+      // (docs/findings/pfnmap-dma-after-zap.md), and an unbind that waits forever for a user that
+      // never closes the device (vfio_main.c vfio_unregister_group_dev: docs/concurrency.md).
       expect(violations.filter((v) => !v.startsWith('NoDmaToDisabledMmio') && !/^NoDeadlock.*waits for the last registration reference/.test(v))).toEqual([]);
     },
   );

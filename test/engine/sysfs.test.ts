@@ -1,5 +1,5 @@
 /**
- * SPEC 1.3 `sysfs` (src/kernel/drivers/pci-sysfs.ts): the PCI device attributes the model knows
+ * The `sysfs` stimulus (src/kernel/drivers/pci-sysfs.ts): the PCI device attributes the model knows
  * answer as their kernel functions do, each takes device_lock (so it waits while a driver's
  * remove holds it), and an attribute the model does not know is bad input naming its field.
  */

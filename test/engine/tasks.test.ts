@@ -1,5 +1,5 @@
 /**
- * Tasks (SPEC 1.5): a scenario replayed as a plain log runs its default schedule; explicit step
+ * Tasks (docs/concurrency.md): a scenario replayed as a plain log runs its default schedule; explicit step
  * records must name a task that can run; a stimulus without a task must not block.
  */
 import { readFileSync } from 'node:fs';

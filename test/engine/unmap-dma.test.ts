@@ -1,6 +1,6 @@
 /**
  * VFIO_IOMMU_UNMAP_DMA: vfio_iommu_type1_unmap_dma -> vfio_dma_do_unmap (T1-2025), checks in the
- * kernel's order (shared/kernel-reference.md 1.5, docs/kernel-notes.md item 2b), then the v2 and
+ * kernel's order (vfio_iommu_type1.c vfio_dma_do_unmap, docs/kernel-notes.md item 2b), then the v2 and
  * v1 result semantics.
  */
 import { describe, expect, it } from 'vitest';

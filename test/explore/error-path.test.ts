@@ -1,5 +1,5 @@
 /**
- * `check` of a scenario whose tasks take their error path (SPEC 1.5): sva-bind-pasid-exhausted,
+ * `check` of a scenario whose tasks take their error path (docs/concurrency.md): sva-bind-pasid-exhausted,
  * where the second of two binds to a device with one PASID gets ENOSPC. The explorer ends such a
  * task, the verdicts are the ones the schemes document, and every counterexample replays to the
  * same violation at the same record, taking the same error paths.

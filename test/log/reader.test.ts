@@ -89,7 +89,7 @@ describe('records', () => {
   });
 });
 
-describe("the header's kernel release (SPEC 1)", () => {
+describe("the header's kernel release", () => {
   it('absent: the header carries none and the log models the latest release, v6.18', () => {
     const { header } = parseLog(H);
     expect(header.kernel).toBeUndefined();

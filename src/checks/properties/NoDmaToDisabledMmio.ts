@@ -2,7 +2,8 @@
  * NoDmaToDisabledMmio: no translated DMA lands on a BAR whose memory decode is off, whose device
  * is unbound, or that the mapping owner no longer holds open. Kernel rule: vfio-pci cuts user
  * access to a BAR then (vfio_pci_zap_bars), but type1 never invalidates IOMMU mappings of a BAR
- * (kernel-reference 10.4), which is what this reports.
+ * (vfio_iommu_type1.c keeps no link from a PFNMAP vfio_dma to the BAR it maps:
+ * docs/findings/pfnmap-dma-after-zap.md), which is what this reports.
  */
 import { hex } from '../../log/u64.js';
 import type { DmaLanding } from '../../core/tx.js';

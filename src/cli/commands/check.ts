@@ -56,6 +56,6 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
     ...(written === undefined ? {} : { counterexample: written }),
   };
   io.stdout(o.json === true ? checkJson(run) : renderCheck(run));
-  // A search cut off before it found a violation shows nothing holds (SPEC 3: exit 4).
+  // A search cut off before it found a violation shows nothing holds (exit 4).
   return report.findings.length > 0 ? EXIT_FOUND : report.exhausted ? EXIT_CLEAN : EXIT_NOT_EXHAUSTED;
 }

@@ -1,5 +1,5 @@
 /**
- * `demo` (SPEC 3, issue 4): the golden logs, then every built-in scenario under every built-in
+ * `demo`: the golden logs, then every built-in scenario under every built-in
  * scheme, explored (src/run/verdicts.ts); the verdict table (scheme x property: holds, violated
  * with the length of the shortest counterexample, or not applicable), each counterexample written
  * to ./iommu-model-out/ with the `replay` command that shows it, and the comparison with what

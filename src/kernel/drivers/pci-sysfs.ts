@@ -1,5 +1,5 @@
 /**
- * SPEC 1.3 `sysfs`: a process reads or writes an attribute of a PCI device under
+ * The `sysfs` stimulus: a process reads or writes an attribute of a PCI device under
  * /sys/bus/pci/devices/<bdf>/ (drivers/pci/pci-sysfs.c, drivers/pci/iov.c). The model knows the
  * attributes below, each with the kernel function behind its read and its write; docs/model.md
  * lists them. All of them take the device's device_lock, so each blocks while the driver core

@@ -32,7 +32,7 @@ export function fileLabel(f: OpenFile): string {
   return `device:${f.device}`;
 }
 
-/** SPEC 1.3 `close`: fs/open.c:close_fd, then fput. */
+/** The `close` stimulus: fs/open.c:close_fd, then fput. */
 export function close(tx: Tx, s: StimulusOf<'close'>): Outcome {
   const p = processOf(tx.world, s.pid);
   const id = p.fds.get(s.fd);

@@ -13,7 +13,7 @@ import type { StimulusOf } from '../../vocab/records.js';
 import { findDma } from '../vfio/type1/dma-tree.js';
 import { svaDma } from './sva.js';
 
-/** SPEC 1.3 `device.dma`: translate and judge where it lands. */
+/** The `device.dma` stimulus: translate and judge where it lands. */
 export function deviceDma(tx: Tx, s: StimulusOf<'device.dma'>): Outcome {
   const d = deviceOf(tx.world, s.device);
   if (d.mdev) throw new BadReference('device', 'an mdev does not DMA itself; its vendor driver uses mdev.pin_pages or mdev.dma_rw');

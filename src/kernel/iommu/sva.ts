@@ -49,7 +49,7 @@ function pasidOutOfRange(tx: Tx, pasid: number, max: number): boolean {
   return tx.release.has('sva-pasid-ida') ? pasid >= max : pasid >= max - 1;
 }
 
-/** SPEC 1.3 `sva.bind`: iommu_sva_bind_device(dev, mm). */
+/** The `sva.bind` stimulus: iommu_sva_bind_device(dev, mm). */
 export function bind(tx: Tx, s: StimulusOf<'sva.bind'>): Outcome {
   const d = deviceOf(tx.world, s.device);
   const p = tx.world.processes.get(s.pid);
@@ -180,7 +180,7 @@ export function mmRelease(tx: Tx, mm: Mm): void {
   }
 }
 
-/** SPEC 1.3 `device.page_request`, first part: iommu_report_device_fault queues the request. */
+/** The `device.page_request` stimulus, first part: iommu_report_device_fault queues the request. */
 export function reportFault(tx: Tx, s: StimulusOf<'device.page_request'>): PageRequest | null {
   const d = deviceOf(tx.world, s.device);
   if (!d.pri) throw new BadReference('device', `${showValue(d.name)} has no PRI (declare it with "pri": true)`);
@@ -219,7 +219,7 @@ function handleIopf(tx: Tx, d: Device, pasid: number, addr: bigint, write: boole
   return { code: 'SUCCESS', why: 'iommu-sva.c:iommu_sva_handle_iopf: handle_mm_fault' };
 }
 
-/** SPEC 1.3 `device.stop_pasid`: the device stops using a PASID and drains its requests. */
+/** The `device.stop_pasid` stimulus: the device stops using a PASID and drains its requests. */
 export function stopPasid(tx: Tx, s: StimulusOf<'device.stop_pasid'>): Outcome {
   const d = deviceOf(tx.world, s.device);
   d.pasidsInUse = d.pasidsInUse.filter((p) => p !== s.pasid);

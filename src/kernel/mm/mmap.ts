@@ -42,7 +42,7 @@ function lowestFree(mm: Mm, from: bigint, len: bigint): bigint | undefined {
 }
 
 /**
- * SPEC 1.3 `mmap`: anonymous memory, or a device region of a vfio device fd. With `addr` it is
+ * The `mmap` stimulus: anonymous memory, or a device region of a vfio device fd. With `addr` it is
  * MAP_FIXED_NOREPLACE (the range must be free); without, the model hands out the lowest free
  * range at or above its bump pointer (mm.nextMmap, from 0x7f0000000000), else the lowest free
  * range above PAGE_SIZE (arch_get_unmapped_area_topdown's low_limit), else -ENOMEM as
@@ -140,7 +140,7 @@ function slice(v: Vma, start: bigint, end: bigint): Vma {
 }
 
 /**
- * SPEC 1.3 `munmap`: the checks of mm/vma.c:do_vmi_munmap (mm/mmap.c before v6.12); returns the
+ * The `munmap` stimulus: the checks of mm/vma.c:do_vmi_munmap (mm/mmap.c before v6.12); returns the
  * page-aligned range: `if ((offset_in_page(start)) || start > TASK_SIZE || len > TASK_SIZE-start)
  * return -EINVAL; end = start + PAGE_ALIGN(len); if (end == start) return -EINVAL;`
  */
@@ -167,7 +167,7 @@ export function barPagesMissing(v: Vma, from: bigint, to: bigint): bigint[] {
   return out;
 }
 
-/** SPEC 1.3 `touch`: a CPU access; mm/memory.c:handle_mm_fault. */
+/** The `touch` stimulus: a CPU access; mm/memory.c:handle_mm_fault. */
 export function touch(tx: Tx, s: StimulusOf<'touch'>): Outcome {
   const p = processOf(tx.world, s.pid);
   const mm = mmOf(tx.world, p.mm);

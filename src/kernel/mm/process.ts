@@ -11,7 +11,7 @@ import { type LockUse, lockOf, writeLock } from '../../vocab/locks.js';
 import type { StimulusOf } from '../../vocab/records.js';
 import { newMm } from './mm.js';
 
-/** SPEC 1.2 `process.spawn`: an empty address space; fds 0-2 taken. */
+/** The `process.spawn` stimulus: an empty address space; fds 0-2 taken. */
 export function spawn(tx: Tx, s: StimulusOf<'process.spawn'>): Outcome {
   if (tx.world.processes.has(s.pid)) throw new BadReference('pid', `process ${s.pid} already exists`);
   const mm = newMm(tx);
@@ -36,7 +36,7 @@ function stdioFile(tx: Tx): number {
   return id;
 }
 
-/** SPEC 1.3 `fork`: kernel/fork.c:copy_process (dup_fd, dup_mmap). */
+/** The `fork` stimulus: kernel/fork.c:copy_process (dup_fd, dup_mmap). */
 export function fork(tx: Tx, s: StimulusOf<'fork'>): Outcome {
   const p = processOf(tx.world, s.pid);
   if (tx.world.processes.has(s.child)) throw new BadReference('child', `process ${s.child} already exists`);

@@ -36,7 +36,7 @@ export function reclaimRange(s: StimulusOf<'mm.reclaim'>): { readonly start: big
 }
 
 /**
- * SPEC 1.3 `mm.reclaim`, after the invalidation: memory pressure reclaims or migrates the
+ * The `mm.reclaim` stimulus, after the invalidation: memory pressure reclaims or migrates the
  * range (mm/vmscan.c, mm/migrate.c via try_to_unmap). FOLL_LONGTERM-pinned pages are never
  * reclaimed or migrated. The model reclaims whole anonymous vmas inside the range.
  */
@@ -82,7 +82,7 @@ export function reapVma(tx: Tx, mm: Mm, r: ReapRange): void {
 }
 
 /**
- * SPEC 1.3 `mm.oom_reap`, after the last vma: __oom_reap_task_mm returns `ret`, false if
+ * The `mm.oom_reap` stimulus, after the last vma: __oom_reap_task_mm returns `ret`, false if
  * any vma's invalidate_range_start_nonblock failed (`ret = false; continue;`: that vma was left
  * as it was). oom_reap_task_mm then returns it and oom_reap_task retries (`while (attempts++ <
  * MAX_OOM_REAP_RETRIES && !oom_reap_task_mm(tsk, mm)) schedule_timeout_idle(HZ/10);`, then

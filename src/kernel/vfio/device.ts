@@ -162,7 +162,7 @@ function disableDevice(tx: Tx, d: Device): void {
 }
 
 /**
- * SPEC 1.3 `device.unbind`, first step: vfio_unregister_group_dev puts the registration
+ * The `device.unbind` stimulus, first step: vfio_unregister_group_dev puts the registration
  * reference. With no user the completion has fired; otherwise the caller waits for the last
  * registration reference (open device files), relaying request() to the user.
  */

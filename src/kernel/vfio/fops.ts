@@ -17,7 +17,7 @@ import { dmaArg, MAP_FIELDS, MAP_FLAGS, UNMAP_FIELDS, UNMAP_FLAGS } from './type
 import type { Policy } from '../../schemes/policies/index.js';
 import { actingFeature, featureArg } from './pci/pm.js';
 
-/** SPEC 1.3 `open`: /dev/vfio/vfio is vfio_fops_open; /dev/vfio/<group> vfio_group_fops_open. */
+/** The `open` stimulus: /dev/vfio/vfio is vfio_fops_open; /dev/vfio/<group> vfio_group_fops_open. */
 export function open(tx: Tx, s: StimulusOf<'open'>): Outcome {
   const p = processOf(tx.world, s.pid);
   if (s.path === '/dev/vfio/vfio') return openContainer(tx, p);
@@ -26,7 +26,7 @@ export function open(tx: Tx, s: StimulusOf<'open'>): Outcome {
   return openGroup(tx, p, s.path, m[1] === undefined ? m[2]! : `noiommu-${m[2]}`);
 }
 
-/** SPEC 1.3 `ioctl`: dispatched by the kind of file behind the fd. */
+/** The `ioctl` stimulus: dispatched by the kind of file behind the fd. */
 export function ioctl(tx: Tx, s: StimulusOf<'ioctl'>): Outcome {
   const p = processOf(tx.world, s.pid);
   checkIoctlArgs(s);
@@ -52,7 +52,7 @@ export function type1Target(tx: Tx, s: StimulusOf<'ioctl'>): { p: Process; c: Co
   return c.state === 'type1' ? { p, c } : null;
 }
 
-/** What an ioctl takes from the log (docs/event-log.md, "ioctl arguments"). */
+/** What an ioctl takes from the log (docs/log-format.md, "ioctl commands"). */
 interface IoctlArgs {
   /** Checks `arg` (bad input when malformed), or why the ioctl takes none. */
   readonly arg: ((s: StimulusOf<'ioctl'>) => unknown) | { readonly none: string };

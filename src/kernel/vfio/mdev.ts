@@ -34,7 +34,7 @@ function containerOfDevice(tx: Tx, d: Device): Container | null {
   return g.container === null ? null : containerOf(tx.world, g.container);
 }
 
-/** SPEC 1.3 `mdev.pin_pages`: vfio_pin_pages -> vfio_iommu_type1_pin_pages. */
+/** The `mdev.pin_pages` stimulus: vfio_pin_pages -> vfio_iommu_type1_pin_pages. */
 export function pinPages(tx: Tx, s: StimulusOf<'mdev.pin_pages'>): Outcome {
   const d = mdevOf(tx, s.device);
   const prot = s.prot ?? { read: true, write: true };
@@ -155,7 +155,7 @@ function unpinExternal(tx: Tx, c: Container, t: Type1, dma: VfioDma, page: bigin
   locked(tx, runningTask(tx), lockOf.mmap(mm.id), 'write', 'vfio_unpin_page_external (vfio_lock_acct: mmap_write_lock_killable)', () => accountLockedVm(tx, mm, dma, -1));
 }
 
-/** SPEC 1.3 `mdev.unpin_pages`: vfio_unpin_pages -> vfio_iommu_type1_unpin_pages (void). */
+/** The `mdev.unpin_pages` stimulus: vfio_unpin_pages -> vfio_iommu_type1_unpin_pages (void). */
 export function unpinPages(tx: Tx, s: StimulusOf<'mdev.unpin_pages'>): Outcome {
   const d = mdevOf(tx, s.device);
   const c = containerOfDevice(tx, d);
@@ -191,7 +191,7 @@ export function unpinRange(tx: Tx, c: Container | null, d: Device, iova: bigint,
   tx.emit('mdev.unpinned', { device: d.name, iova: hex(iova), npage: i });
 }
 
-/** SPEC 1.3 `mdev.dma_rw`: vfio_dma_rw -> vfio_iommu_type1_dma_rw (no pinning; CPU copy). */
+/** The `mdev.dma_rw` stimulus: vfio_dma_rw -> vfio_iommu_type1_dma_rw (no pinning; CPU copy). */
 export function dmaRw(tx: Tx, s: StimulusOf<'mdev.dma_rw'>): Outcome {
   const d = mdevOf(tx, s.device);
   const write = s.write === true;

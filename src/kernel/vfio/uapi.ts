@@ -1,5 +1,5 @@
 /**
- * How the log writes an ioctl's argument (docs/event-log.md, "ioctl arguments"): `arg` is an
+ * How the log writes an ioctl's argument (docs/log-format.md, "ioctl commands"): `arg` is an
  * object with the input fields of the ioctl's uapi struct (include/uapi/linux/vfio.h), flags an
  * array of names, u64 fields as the log's u64s; or, for an ioctl whose argument is a value, that
  * value. Each ioctl's parser (type1/args.ts, pci/pm.ts, group.ts, device.ts, container.ts) is

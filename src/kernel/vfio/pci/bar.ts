@@ -34,7 +34,7 @@ export function barMmap(tx: Tx, d: Device, file: number, addr: bigint, length: b
   // vfio_pci_probe_mmaps: bar_mmap_supported when the BAR is at least a page, or smaller and
   // page-aligned (`if (!(res->start & ~PAGE_MASK))`: the rest of its page is reserved as "vfio
   // sub-page reserved"; the model assumes that request_resource succeeds). A declared BAR has a
-  // size (the log's BARs are powers of two, aligned to their size: docs/event-log.md).
+  // size (the log's BARs are powers of two, aligned to their size: docs/log-format.md, host.device).
   const mmapSupported = bar !== undefined && (bar.size >= PAGE_SIZE || (bar.phys & (PAGE_SIZE - 1n)) === 0n);
   if (bar === undefined || !mmapSupported) tx.fail('EINVAL', `${at}: !vdev->bar_mmap_supported[index]`);
   // `phys_len = PAGE_ALIGN(pci_resource_len(pdev, index)); req_start = pgoff << PAGE_SHIFT;` in

@@ -11,7 +11,7 @@ import { assertHeld } from '../../../core/locks.js';
 import { lockOf } from '../../../vocab/locks.js';
 
 /**
- * SPEC 1.3 `pci.command`: the user writes PCI_COMMAND through the config region;
+ * The `pci.command` stimulus: the user writes PCI_COMMAND through the config region;
  * vfio_pci_config.c:vfio_basic_config_write takes memory_lock for write, and a write with
  * MEMORY clear zaps the BARs every time (docs/kernel-notes.md 4b).
  */
