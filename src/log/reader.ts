@@ -110,6 +110,8 @@ export class LogReader {
     if (typeof own(rec, 'op') !== 'string') fail(where, 'op', 'a derived record needs an op');
     const id = own(rec, 'id');
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) fail(where, 'id', 'must be a positive integer');
+    const via = own(rec, 'via');
+    if (via !== undefined && (typeof via !== 'number' || !Number.isSafeInteger(via) || via <= 0)) fail(where, 'via', 'must be a positive integer (the id of the derived record it follows from)');
     return rec as unknown as Derived;
   }
 }
@@ -131,8 +133,8 @@ function parseHeader(rec: Record<string, unknown>, where: Where): Header {
   for (const k of Object.keys(rec)) {
     if (k !== 'format' && k !== 'scheme' && k !== 'kernel' && k !== 'description' && k !== 'violations' && k !== 'exercises') fail(where, k, 'unknown header field');
   }
-  const scheme = own(rec, 'scheme') ?? 'upstream';
-  if (typeof scheme !== 'string') fail(where, 'scheme', 'must be a string');
+  const scheme = own(rec, 'scheme') === undefined ? 'upstream' : own(rec, 'scheme');
+  if (typeof scheme !== 'string') fail(where, 'scheme', 'must be a string (absent: upstream)');
   const kernel = own(rec, 'kernel');
   if (kernel !== undefined && (typeof kernel !== 'string' || !isRelease(kernel))) {
     fail(where, 'kernel', `unknown kernel release ${showValue(kernel)}; the model knows ${RELEASES.join(', ')} (absent: ${LATEST_RELEASE})`);

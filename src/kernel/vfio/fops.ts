@@ -96,6 +96,11 @@ const IOCTLS: Readonly<Record<string, IoctlArgs>> = {
   VFIO_IOMMU_UNMAP_DMA: { arg: (s) => dmaArg(s, UNMAP_FLAGS, UNMAP_FIELDS), argsz: true },
 };
 
+/** Whether a log may name this ioctl (docs/log-format.md, "ioctl commands"). */
+export function isKnownCmd(cmd: string): boolean {
+  return Object.hasOwn(IOCTLS, cmd);
+}
+
 /**
  * Checks an ioctl record's `cmd`, `arg` and `argsz` against what the ioctl takes, before the
  * ioctl is dispatched on its fd, so that a record is bad input whatever file the fd is and
@@ -104,7 +109,7 @@ const IOCTLS: Readonly<Record<string, IoctlArgs>> = {
  * is not a struct, would be silently dropped by the kernel and is bad input too.
  */
 export function checkIoctlArgs(s: StimulusOf<'ioctl'>): void {
-  const spec = Object.prototype.hasOwnProperty.call(IOCTLS, s.cmd) ? IOCTLS[s.cmd]! : undefined;
+  const spec = isKnownCmd(s.cmd) ? IOCTLS[s.cmd]! : undefined;
   if (spec === undefined) throw new BadReference('cmd', `unknown ioctl ${showValue(s.cmd)}`);
   if (typeof spec.arg === 'function') spec.arg(s);
   else if (s.arg !== undefined) throw new BadReference('arg', `${s.cmd} takes no arg: ${spec.arg.none}`);
