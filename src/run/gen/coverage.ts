@@ -42,18 +42,29 @@ export interface Coverage {
 /** How a generator writes one target's log and checks that the log reaches it. */
 export interface Recipe {
   readonly target: Target;
-  /** Writes the records into a fresh rig; returns whether the model reached the target. */
-  readonly build: () => { rig: Rig; reached: boolean };
+  /** Writes the records into a fresh rig; returns whether the model reached the target (and what it got instead). */
+  readonly build: () => { rig: Rig; reached: boolean; got?: string };
 }
 
 /** Builds every recipe's log; a recipe that misses its target is a bug of the generator. */
 export function buildAll(kind: CoverKind, targets: readonly Target[], recipes: readonly Recipe[], gaps: readonly Gap[]): Coverage {
-  const logs = recipes.map((r): GeneratedLog => {
-    const { rig, reached } = r.build();
-    if (!reached) throw new ModelError(`gen --cover ${kind}: the log for ${r.target.title} does not reach it`);
+  const logs: GeneratedLog[] = [];
+  const misses: string[] = [];
+  for (const r of recipes) {
+    let result: ReturnType<Recipe['build']>;
+    try {
+      result = r.build();
+    } catch (e) {
+      // the model refused a record the generator wrote (bad input, or a model bug)
+      misses.push(`${r.target.title}: ${(e as Error).message}`);
+      continue;
+    }
+    const { rig, reached, got } = result;
     const built = rig.log.finish(`gen --cover ${kind}: ${r.target.title}`);
-    if (built.report.divergences.length > 0) throw new ModelError(`gen --cover ${kind}: the log for ${r.target.title} diverges from its own expectations`);
-    return { target: r.target, file: `${r.target.name}.jsonl`, text: `${built.lines.join('\n')}\n` };
-  });
+    if (!reached) misses.push(`${r.target.title}${got === undefined ? '' : `: got ${got}`}`);
+    else if (built.report.divergences.length > 0) misses.push(`${r.target.title}: the log diverges from its own expectations`);
+    else logs.push({ target: r.target, file: `${r.target.name}.jsonl`, text: `${built.lines.join('\n')}\n` });
+  }
+  if (misses.length > 0) throw new ModelError(`gen --cover ${kind}: ${misses.length} log(s) do not reach their target:\n  ${misses.join('\n  ')}`);
   return { kind, targets, logs, gaps };
 }

@@ -50,7 +50,9 @@ const RUNS = {
       return unmapRecord(rig);
     },
   },
-  munmap: { rig: { scheme: NOTIFIER }, setUp: (rig) => (rig.map(), { op: 'munmap', pid: PID, addr: hex(ANON), length: hex(ANON_SIZE) }) },
+  // an SVA bond subscribes to the mm's MMU notifier: one callback
+  munmap: { rig: { sva: true }, setUp: (rig) => (svaBond(rig), { op: 'munmap', pid: PID, addr: hex(ANON), length: hex(ANON_SIZE) }) },
+  // a type1 notifier's release runs in exit_mmap's mmu_notifier_release
   exit: { rig: { scheme: NOTIFIER }, setUp: (rig) => (rig.map(), { op: 'exit', pid: PID }) },
   pageRequest: { rig: { sva: true }, setUp: (rig) => (svaBond(rig), { op: 'device.page_request', device: rig.deviceName, pasid: 1, addr: hex(ANON) }) },
   svaUnbind: {
@@ -62,11 +64,11 @@ const RUNS = {
     },
   },
   unbind: { setUp: (rig) => (rig.declare(), { op: 'device.unbind', device: rig.deviceName }) },
-  // a populated BAR vma in an mm with a type1 notifier: clearing decode zaps it, one callback
+  // a populated BAR vma in an mm with an SVA bond: clearing decode zaps it, one callback
   zap: {
-    rig: { scheme: NOTIFIER },
+    rig: { sva: true },
     setUp: (rig) => {
-      rig.map();
+      svaBond(rig);
       rig.push({ op: 'touch', pid: PID, addr: hex(rig.barMmap()) });
       return { op: 'pci.command', pid: PID, fd: rig.deviceFd(), memory: false };
     },

@@ -201,9 +201,11 @@ const RECIPES: { readonly [M in ObjectMachineName]: MachineRecipe<M> } = {
   sva_bond: {
     rig: { sva: true },
     on: {
+      // the exit's mmu_notifier_release clears the bond; the driver unbinds it after
       MM_RELEASE: (rig) => {
         bind(rig);
         rig.exit();
+        unbindSva(rig);
       },
       UNBIND: (rig, from) => {
         if (from === 'bound') bind(rig);
