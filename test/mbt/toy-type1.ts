@@ -9,8 +9,7 @@
  * `overlapErrno: 'EINVAL'` is the flaw: the kernel answers EEXIST when a MAP_DMA overlaps an
  * existing mapping (vfio_dma_do_map: `if (vfio_find_dma(iommu, iova, size)) ret = -EEXIST`).
  */
-import type { GenRecord } from '../../src/run/gen/builder.js';
-import type { Implementation, Observed } from '../../src/run/gen/conformance.js';
+import type { Implementation, Observed, StimulusLike } from '../../src/run/gen/conformance.js';
 import type { Header } from '../../src/vocab/records.js';
 
 interface Group {
@@ -27,6 +26,9 @@ interface Proc {
   fds: Map<number, File | 'tty'>;
   vmas: { start: bigint; end: bigint }[];
 }
+
+/** A record's fields, as JSON. */
+type Fields = Readonly<Record<string, unknown>>;
 
 const U64_MAX = (1n << 64n) - 1n;
 const PAGE = 0x1000n;
@@ -47,7 +49,8 @@ export class ToyType1 implements Implementation {
 
   constructor(private readonly opts: { readonly overlapErrno: 'EEXIST' | 'EINVAL' }) {}
 
-  supports(r: GenRecord, h: Header): boolean {
+  supports(s: StimulusLike, h: Header): boolean {
+    const r = s as Fields;
     if (h.scheme !== 'upstream' || h.kernel !== undefined || !OPS.has(String(r['op'])) || 'task' in r) return false;
     const arg = r['arg'] as { flags?: string[] } | string | undefined;
     switch (r['op']) {
@@ -72,7 +75,8 @@ export class ToyType1 implements Implementation {
     this.groups = new Map();
   }
 
-  apply(r: GenRecord): Observed {
+  apply(s: StimulusLike): Observed {
+    const r = s as Fields;
     switch (r['op']) {
       case 'process.spawn':
         this.procs.set(Number(r['pid']), { fds: new Map([[0, 'tty'], [1, 'tty'], [2, 'tty']]), vmas: [] });
@@ -95,7 +99,7 @@ export class ToyType1 implements Implementation {
     }
   }
 
-  private proc(r: GenRecord): Proc {
+  private proc(r: Fields): Proc {
     const p = this.procs.get(Number(r['pid']));
     if (p === undefined) throw new Error(`no process ${String(r['pid'])}`);
     return p;
@@ -117,7 +121,7 @@ export class ToyType1 implements Implementation {
     return this.install(p, { kind: 'group', g });
   }
 
-  private ioctl(p: Proc, r: GenRecord): Observed {
+  private ioctl(p: Proc, r: Fields): Observed {
     const f = p.fds.get(Number(r['fd']));
     if (f === undefined) return err('EBADF');
     if (f === 'tty') return err('ENOTTY');

@@ -19,14 +19,20 @@ export interface Observed {
   readonly signal?: 'SIGBUS' | 'SIGSEGV';
 }
 
+/**
+ * A stimulus as the implementation gets it: the log's record as written, without `expect` (a
+ * JSON object; the library's StimulusRecord is one too).
+ */
+export type StimulusLike = { readonly op: string };
+
 /** The adapter a user writes around their implementation (a vfio-user server, an emulator). */
 export interface Implementation {
   /** A fresh instance for one log, under the log's header (scheme, kernel). */
   start(header: Header): void;
   /** Whether it implements this record (and header); a log with a record it does not is skipped. */
-  supports?(record: GenRecord, header: Header): boolean;
-  /** Answers one stimulus: the log's record as written, without its `expect`. */
-  apply(record: GenRecord): Observed;
+  supports?(record: StimulusLike, header: Header): boolean;
+  /** Answers one stimulus. */
+  apply(record: StimulusLike): Observed;
 }
 
 /** One field of an answer that is not what the model answered. */
@@ -44,7 +50,7 @@ export interface Difference extends FieldDifference {
   /** The record's op, and its `cmd` for an ioctl. */
   readonly op: string;
   readonly cmd?: string;
-  readonly record: GenRecord;
+  readonly record: StimulusLike;
 }
 
 export type Verdict =
@@ -99,9 +105,9 @@ export function conformAll(impl: Implementation, logs: readonly { readonly file:
   return logs.map((l) => conformLog(impl, l.file, l.text));
 }
 
-function withoutExpect(rec: GenRecord): GenRecord {
+function withoutExpect(rec: GenRecord): StimulusLike & GenRecord {
   const { expect: _expect, ...rest } = rec;
-  return rest;
+  return { ...rest, op: String(rec['op']) };
 }
 
 const show = (v: unknown): string => (v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v as JsonValue));
