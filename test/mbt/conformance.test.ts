@@ -4,14 +4,24 @@
  * (the kernel's EEXIST) as the first difference of exactly one log, passes the fixed toy on every
  * log it supports, and passes the model itself on every log without a task.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createModel, type Model } from '../../src/api/model.js';
 import type { StimulusRecord } from '../../src/api/records.js';
+import { main } from '../../src/cli/main.js';
 import { conformAll, describeDifference, firstDifference, type Implementation, type Verdict } from '../../src/run/gen/conformance.js';
-import { COVER_KINDS, generate } from '../../src/run/gen/index.js';
 import { ToyType1 } from './toy-type1.js';
 
-const LOGS = COVER_KINDS.flatMap((k) => generate(k).logs);
+/** The logs `iommu-model gen --cover <kind> -o <dir>` writes, for every criterion, read back. */
+let LOGS: { file: string; text: string }[] = [];
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iommu-model-gen-'));
+  const io = { stdout: () => {}, stderr: () => {}, isTTY: false };
+  for (const kind of ['transitions', 'errnos', 'paths']) expect(await main(['gen', '--cover', kind, '-o', dir], io)).toBe(0);
+  LOGS = readdirSync(dir).sort().map((file) => ({ file, text: readFileSync(join(dir, file), 'utf8') }));
+});
 
 const byResult = (vs: readonly Verdict[], result: Verdict['result']): Verdict[] => vs.filter((v) => v.result === result);
 
