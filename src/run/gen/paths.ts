@@ -26,13 +26,6 @@ interface PathRun {
 const NOTIFIER = 'bar-notifier-naive';
 const INTERVAL = 'bar-interval-notifier';
 
-/** An SVA bond of the process on the device, PASID 1. */
-function svaBond(rig: Rig): void {
-  rig.declare();
-  rig.anon();
-  rig.push({ op: 'sva.bind', device: rig.deviceName, pid: PID });
-}
-
 const RUNS = {
   open: { setUp: (rig) => (rig.spawn(), { op: 'open', pid: PID, path: '/dev/vfio/vfio' }) },
   map: { setUp: (rig) => mapRecord(rig) },
@@ -51,14 +44,14 @@ const RUNS = {
     },
   },
   // an SVA bond subscribes to the mm's MMU notifier: one callback
-  munmap: { rig: { sva: true }, setUp: (rig) => (svaBond(rig), { op: 'munmap', pid: PID, addr: hex(ANON), length: hex(ANON_SIZE) }) },
+  munmap: { rig: { sva: true }, setUp: (rig) => (rig.svaBind(), { op: 'munmap', pid: PID, addr: hex(ANON), length: hex(ANON_SIZE) }) },
   // a type1 notifier's release runs in exit_mmap's mmu_notifier_release
   exit: { rig: { scheme: NOTIFIER }, setUp: (rig) => (rig.map(), { op: 'exit', pid: PID }) },
-  pageRequest: { rig: { sva: true }, setUp: (rig) => (svaBond(rig), { op: 'device.page_request', device: rig.deviceName, pasid: 1, addr: hex(ANON) }) },
+  pageRequest: { rig: { sva: true }, setUp: (rig) => (rig.svaBind(), { op: 'device.page_request', device: rig.deviceName, pasid: 1, addr: hex(ANON) }) },
   svaUnbind: {
     rig: { sva: true },
     setUp: (rig) => {
-      svaBond(rig);
+      rig.svaBind();
       rig.push({ op: 'device.stop_pasid', device: rig.deviceName, pasid: 1 });
       return { op: 'sva.unbind', device: rig.deviceName, pid: PID };
     },
@@ -68,7 +61,7 @@ const RUNS = {
   zap: {
     rig: { sva: true },
     setUp: (rig) => {
-      svaBond(rig);
+      rig.svaBind();
       rig.push({ op: 'touch', pid: PID, addr: hex(rig.barMmap()) });
       return { op: 'pci.command', pid: PID, fd: rig.deviceFd(), memory: false };
     },

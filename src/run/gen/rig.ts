@@ -171,6 +171,19 @@ export class Rig {
     return this.ioctl(this.iommu(), 'VFIO_IOMMU_UNMAP_DMA', { flags: [...(o.flags ?? [])], iova: hex(o.iova ?? IOVA), size: hex(o.size ?? ANON_SIZE) }, o.extra);
   }
 
+  /** iommu_sva_bind_device of the process on the device (PASID 1), over the anonymous memory. */
+  svaBind(): void {
+    this.declare();
+    this.anon();
+    this.push({ op: 'sva.bind', device: this.deviceName, pid: PID });
+  }
+
+  /** The driver stops PASID 1 on the device, then unbinds (the kernel-doc of iommu_sva_unbind_device). */
+  svaUnbind(): void {
+    this.push({ op: 'device.stop_pasid', device: this.deviceName, pasid: 1 });
+    this.push({ op: 'sva.unbind', device: this.deviceName, pid: PID });
+  }
+
   close(fd: number, extra: GenRecord = {}): Applied {
     return this.push({ op: 'close', pid: PID, fd, ...extra });
   }

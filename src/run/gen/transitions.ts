@@ -88,23 +88,13 @@ interface MachineRecipe<M extends ObjectMachineName> {
   readonly via?: Readonly<Record<string, readonly ObjectEvent<M>[]>>;
 }
 
-const SVA_DEVICE_PID = (rig: Rig): { device: string; pid: number } => ({ device: rig.deviceName, pid: PID });
 const RFC = 'svm-bind-task-rfc';
 
 /** sva.bind, or under the 2017 RFC VFIO_DEVICE_BIND_TASK (the PASID its unbind can leak). */
 function bind(rig: Rig): void {
+  if (rig.options.scheme !== RFC) return rig.svaBind();
   rig.anon();
-  if (rig.options.scheme === RFC) rig.ioctl(rig.deviceFd(), 'VFIO_DEVICE_BIND_TASK');
-  else {
-    rig.declare();
-    rig.push({ op: 'sva.bind', ...SVA_DEVICE_PID(rig) });
-  }
-}
-
-/** The driver stops the PASID on the device, then unbinds (the kernel-doc of iommu_sva_unbind_device). */
-function unbindSva(rig: Rig): void {
-  rig.push({ op: 'device.stop_pasid', device: rig.deviceName, pasid: 1 });
-  rig.push({ op: 'sva.unbind', ...SVA_DEVICE_PID(rig) });
+  rig.ioctl(rig.deviceFd(), 'VFIO_DEVICE_BIND_TASK');
 }
 
 const unbindDevice = (rig: Rig): void => {
@@ -182,7 +172,7 @@ const RECIPES: { readonly [M in ObjectMachineName]: MachineRecipe<M> } = {
       ALLOCATE: bind,
       // upstream frees the PASID at __mmdrop: after the unbind's mmdrop and the exit
       FREE: (rig) => {
-        unbindSva(rig);
+        rig.svaUnbind();
         rig.exit();
       },
       // the RFC's VFIO_DEVICE_UNBIND_TASK without FLUSHED or CLEAN
@@ -205,11 +195,11 @@ const RECIPES: { readonly [M in ObjectMachineName]: MachineRecipe<M> } = {
       MM_RELEASE: (rig) => {
         bind(rig);
         rig.exit();
-        unbindSva(rig);
+        rig.svaUnbind();
       },
       UNBIND: (rig, from) => {
         if (from === 'bound') bind(rig);
-        unbindSva(rig);
+        rig.svaUnbind();
       },
     },
   },
