@@ -5,19 +5,21 @@
  * checked after it as replay checks them. The records applied so far are a log (`log()`) that
  * `replay` and `iommu-model replay` reproduce exactly.
  */
-import type { Violation } from '../checks/properties.js';
 import { cloneWorld } from '../core/clone.js';
 import { describeWorld } from '../core/view.js';
 import { fingerprint } from '../core/fingerprint.js';
 import type { World } from '../core/world.js';
 import { LogReader } from '../log/reader.js';
-import { Replay, type Divergence, type ReplayReport, type StepRecord } from '../run/replay.js';
+import type { Replay, ReplayReport } from '../run/replay.js';
+import { tracedReplay, type Applied } from './applied.js';
 import { builtinScheme } from '../schemes/catalogue.js';
 import { checkScheme, defineScheme, type Scheme } from '../schemes/scheme.js';
 import { InputError, ModelError } from '../vocab/errors.js';
-import type { Derived, Header, JsonValue } from '../vocab/records.js';
+import type { Header, JsonValue } from '../vocab/records.js';
 import { isRelease, LATEST_RELEASE, RELEASES, type ReleaseName } from '../vocab/releases.js';
-import { outcomeOf, recordText, type Outcome, type StimulusRecord } from './records.js';
+import { recordText, type StimulusRecord } from './records.js';
+
+export type { Applied } from './applied.js';
 
 /** The name errors give the model's log (a record's line in it is its seq). */
 export const MODEL_FILE = '<model>';
@@ -27,30 +29,6 @@ export interface ModelOptions {
   readonly scheme?: string | Scheme;
   /** The kernel release whose rules apply (docs/model.md, "Kernel releases"). Default: the latest. */
   readonly kernel?: ReleaseName;
-}
-
-/** What one applied record did. */
-export interface Applied {
-  /** The record's seq: its line in `log()` (the header is line 1, so the first record is 2). */
-  readonly seq: number;
-  /**
-   * The outcome of the path that returned with this record: a stimulus without a task returns at
-   * once; a step record returns its task's stimulus when it ran that path's last step. null when
-   * no path returned (a task's stimulus is queued; a step in the middle of a path).
-   */
-  readonly outcome: Outcome | null;
-  /** The kernel check (file.c:function: condition) that decided the outcome. */
-  readonly decidedBy?: string;
-  /** The seq of the stimulus whose path returned, when one did. */
-  readonly returned?: number;
-  /** A step record: the step it ran, `<path>.<state>`. */
-  readonly step?: string;
-  /** The derived records the engine computed for this record (docs/event-log.md). */
-  readonly derived: readonly Derived[];
-  /** The violations the properties found after this record. */
-  readonly violations: readonly Violation[];
-  /** The returned stimulus's `expect` was not met. */
-  readonly divergence?: Divergence;
 }
 
 export interface Model {
@@ -90,10 +68,10 @@ function schemeOf(s: string | Scheme | undefined): Scheme {
 }
 
 /** Folds `lines` (a header's text, then records' texts) into a fresh reader and replay. */
-function fold(header: Header, lines: readonly string[], scheme: Scheme, onStep?: (r: StepRecord) => void): { reader: LogReader; replay: Replay } {
+function fold(header: Header, lines: readonly string[], scheme: Scheme, onApplied: (a: Applied) => void = () => {}): { reader: LogReader; replay: Replay } {
   const reader = new LogReader(MODEL_FILE);
   reader.push(JSON.stringify(header));
-  const replay = new Replay(header, MODEL_FILE, onStep, scheme);
+  const replay = tracedReplay(header, MODEL_FILE, scheme, onApplied);
   for (const line of lines) {
     const it = reader.push(line);
     if (it !== null) replay.push(it);
@@ -109,11 +87,11 @@ export function createModel(opts: ModelOptions = {}): Model {
   }
   const header: Header = { format: 'iommu-model/1', scheme: scheme.name, ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }) };
   const lines: string[] = [];
-  let last: StepRecord | null = null;
-  const onStep = (r: StepRecord): void => {
-    last = r;
+  let last: Applied | null = null;
+  const onApplied = (a: Applied): void => {
+    last = a;
   };
-  let { reader, replay } = fold(header, lines, scheme, onStep);
+  let { reader, replay } = fold(header, lines, scheme, onApplied);
 
   const apply = (record: StimulusRecord): Applied => {
     const seq = lines.length + 2;
@@ -121,34 +99,20 @@ export function createModel(opts: ModelOptions = {}): Model {
       throw new InputError(MODEL_FILE, seq, 'seq', 'the model numbers the records itself: leave seq out');
     }
     const text = typeof record === 'object' && record !== null && !Array.isArray(record) ? recordText({ ...record, seq }) : 'null';
-    const before = replay.violations.length;
-    const divergences = replay.divergences.length;
     last = null;
     try {
       const it = reader.push(text);
       if (it?.kind === 'derived') throw new InputError(MODEL_FILE, seq, 'cause', 'apply takes stimuli; derived records are what the model computes');
       if (it?.kind !== 'stimulus') throw new InputError(MODEL_FILE, seq, null, 'a record must be a stimulus object');
       replay.push(it);
-      if ((last as StepRecord | null) === null) throw new ModelError(`${MODEL_FILE}:${seq}: the record ran nothing`);
+      if ((last as Applied | null) === null) throw new ModelError(`${MODEL_FILE}:${seq}: the record ran nothing`);
     } catch (e) {
       // A record that failed may have moved the world part of the way: fold the log again without it.
-      ({ reader, replay } = fold(header, lines, scheme, onStep));
+      ({ reader, replay } = fold(header, lines, scheme, onApplied));
       throw e;
     }
     lines.push(text);
-    const r = last as unknown as StepRecord;
-    const outcome = r.outcome;
-    const divergence = replay.divergences[divergences];
-    return {
-      seq,
-      outcome: outcome === null ? null : outcomeOf(outcome),
-      ...(outcome === null ? {} : { decidedBy: outcome.decidedBy }),
-      ...(outcome === null ? {} : { returned: (r.returned ?? r.stimulus).seq }),
-      ...(r.step === undefined ? {} : { step: r.step }),
-      derived: r.derived,
-      violations: replay.violations.slice(before),
-      ...(divergence === undefined ? {} : { divergence }),
-    };
+    return last as unknown as Applied;
   };
 
   return {

@@ -9,6 +9,7 @@ import type { LogItem } from '../log/reader.js';
 import type { Header, JsonValue } from '../vocab/records.js';
 import { Replay, type Divergence, type ReplayReport } from './replay.js';
 import type { Scheme } from '../schemes/scheme.js';
+import { InputError } from '../vocab/errors.js';
 import { compareReleases, LATEST_RELEASE, releaseOf, type ReleaseName } from '../vocab/releases.js';
 
 /** How many states the demo explores of each (scenario, scheme) pair at most. */
@@ -85,6 +86,18 @@ export function setupFailure(header: Header, items: readonly LogItem[], file: st
     throw e;
   }
   return replay.divergences.find(failed) ?? null;
+}
+
+/**
+ * `check`'s guard: a scheme that refuses the scenario's set-up (noiommu has no /dev/vfio/<group>)
+ * leaves nothing to explore, so no property can be said to hold: the pair is bad input, named by
+ * the record that failed.
+ */
+export function requireSetup(header: Header, items: readonly LogItem[], file: string, scheme: Scheme): void {
+  const setup = setupFailure(header, items, file, scheme);
+  if (setup !== null) {
+    throw new InputError(file, setup.line, 'expect', `the scenario's set-up fails under scheme '${scheme.name}': record ${setup.seq} (${setup.op}) expected ${JSON.stringify(setup.expected)}, got ${JSON.stringify(setup.actual)} (${setup.decidedBy}); nothing to explore`);
+  }
 }
 
 /** One verdict per property (in PROPERTY_NAMES order) of one exploration. */

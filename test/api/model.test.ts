@@ -42,7 +42,7 @@ describe('createModel', () => {
   it("spells each outcome as the log's expect does, with the kernel check that decided it", () => {
     const model = createModel();
     for (const r of SETUP) model.apply(r);
-    expect(model.apply({ op: 'open', pid: 1, path: '/dev/vfio/1' }).outcome).toEqual({ ret: 4 });
+    expect(model.apply({ op: 'open', pid: 1, path: '/dev/vfio/1' })).toMatchObject({ seq: 5, op: 'open', line: 5, outcome: { ret: 4 }, returned: 5 });
     const bad = model.apply({ op: 'ioctl', pid: 1, fd: 3, cmd: 'VFIO_SET_IOMMU', arg: 'VFIO_TYPE1v2_IOMMU' });
     expect(bad.outcome?.errno).toBeDefined();
     expect(bad.decidedBy).toMatch(/\.c:/);

@@ -6,7 +6,7 @@
 import { PROPERTY_NAMES } from '../../vocab/properties.js';
 import { counterexampleLines } from '../../run/counterexample.js';
 import { explore, scenarioOf } from '../../run/explore.js';
-import { setupFailure } from '../../run/verdicts.js';
+import { requireSetup } from '../../run/verdicts.js';
 import { InputError } from '../../vocab/errors.js';
 import { EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, readLog, writeAtomic, type Io } from '../io.js';
 import { checkJson } from '../render/json.js';
@@ -27,12 +27,7 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
   const file = scenarioFile(o.scenario);
   const { header, items } = await readLog(file);
   const sc = scenarioOf(header, items, file);
-  // A scheme that refuses the scenario's set-up (noiommu has no /dev/vfio/<group>) leaves nothing
-  // to explore: no property can be said to hold, so the pair is bad input, named by its record.
-  const setup = setupFailure(header, items, file, scheme);
-  if (setup !== null) {
-    throw new InputError(file, setup.line, 'expect', `the scenario's set-up fails under scheme '${scheme.name}': record ${setup.seq} (${setup.op}) expected ${JSON.stringify(setup.expected)}, got ${JSON.stringify(setup.actual)} (${setup.decidedBy}); nothing to explore`);
-  }
+  requireSetup(header, items, file, scheme);
   const t0 = process.hrtime.bigint();
   const progress = io.isTTY
     ? (p: { generated: number; distinct: number; depth: number }) => io.stderr(`\r${renderExploreProgress(p)}`)

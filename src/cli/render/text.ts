@@ -13,6 +13,16 @@ import type { Scheme } from '../../schemes/scheme.js';
 import type { Derived, JsonValue, Stimulus } from '../../vocab/records.js';
 import { detailLines } from './finding.js';
 
+/** A violation of a replay as its report prints it: one line, then lockdep's chain and scenario. */
+export function violationLines(v: Violation): string[] {
+  return [`violation ${v.property} at ${v.seq}: ${v.message}`, ...detailLines(v)];
+}
+
+/** A finding of check as its report prints it: one line, the schedule, lockdep's chain and scenario. */
+export function findingLines(f: Finding): string[] {
+  return [`${f.property}: ${f.message}`, `  schedule: ${f.schedule.join(' ') || '(the log itself)'}`, ...detailLines(f)];
+}
+
 export function renderReport(file: string, r: ReplayReport): string {
   const lines = [`${file}: ${r.records} records, ${r.derived} derived, scheme ${r.scheme}, world ${r.fingerprint}`];
   lines.push(`kernel: Linux v${r.kernel}`);
@@ -20,7 +30,7 @@ export function renderReport(file: string, r: ReplayReport): string {
     lines.push(`divergence at ${d.seq} (${d.op}, line ${d.line}): expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`);
     lines.push(`  decided by ${d.decidedBy}`);
   }
-  for (const v of r.violations) lines.push(`violation ${v.property} at ${v.seq}: ${v.message}`, ...detailLines(v));
+  for (const v of r.violations) lines.push(...violationLines(v));
   const violated = new Set(r.violations.map((v) => v.property));
   lines.push(`properties: ${PROPERTY_NAMES.map((p) => `${p} ${violated.has(p) ? 'VIOLATED' : 'holds'}`).join(', ')}`);
   if (r.divergences.length === 0 && r.violations.length === 0) lines.push('clean');
@@ -140,7 +150,7 @@ export function renderCheck(c: CheckRun): string {
     const f = byProperty.get(p);
     lines.push(`  ${p.padEnd(24)} ${f === undefined ? (report.exhausted ? 'holds' : 'not violated so far') : `VIOLATED (${f.schedule.length} steps, at record ${f.seq})`}`);
   }
-  for (const f of report.findings) lines.push(`${f.property}: ${f.message}`, `  schedule: ${f.schedule.join(' ') || '(the log itself)'}`, ...detailLines(f));
+  for (const f of report.findings) lines.push(...findingLines(f));
   if (!report.exhausted && report.findings.length === 0) lines.push(`not exhausted: ${report.statesGenerated} states; no violation found so far, so no property is shown to hold (exit 4)`);
   if (c.counterexample !== undefined) lines.push(`counterexample (${c.counterexample.finding.property}) written to ${c.counterexample.file}: iommu-model replay ${c.counterexample.file} --scheme ${c.schemeArg}`);
   return `${lines.join('\n')}\n`;
