@@ -20,3 +20,5 @@ export type { Divergence, ReplayReport } from './run/replay.js';
 export type { ExploreReport, Finding } from './run/explore.js';
 export type { Verdict } from './run/verdicts.js';
 export type { World } from './core/world.js';
+export { generate, COVER_KINDS, type CoverKind, type Coverage, type GeneratedLog, type Gap, type Target } from './run/gen/index.js';
+export { conformAll, conformLog, firstDifference, describeDifference, type Implementation, type Observed, type StimulusLike, type Difference, type FieldDifference, type Verdict as ConformanceVerdict } from './run/gen/conformance.js';

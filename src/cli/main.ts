@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ERRORS, InputError, ModelError, oneLine } from '../vocab/errors.js';
 import { runCheck, type CheckOptions } from './commands/check.js';
 import { runDemo, type DemoOptions } from './commands/demo.js';
+import { runGen, type GenOptions } from './commands/gen.js';
 import { runProperties } from './commands/properties.js';
 import { runReplay, type ReplayOptions } from './commands/replay.js';
 import { runScenarios } from './commands/scenarios.js';
@@ -76,6 +77,15 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--markdown', description: 'print the verdict tables as Markdown (for docs/schemes.md)' },
     ],
     handler: (io, _args, o) => runDemo(io, o as DemoOptions),
+  },
+  {
+    name: 'gen',
+    description: "write logs whose expectations are the model's outcomes, covering every transition, ioctl check or path state, to test another implementation against (docs/model-based-testing.md)",
+    options: [
+      { flags: '--cover <transitions|errnos|paths>', description: 'what the logs cover: every object-machine transition, every check of every ioctl, or every path-machine state', required: true },
+      { flags: '-o, --out <dir>', description: 'where to write the logs (default ./iommu-model-gen/)' },
+    ],
+    handler: (io, _args, o) => runGen(io, o as unknown as GenOptions),
   },
   { name: 'schemes', description: 'list the built-in schemes', handler: (io) => runSchemes(io) },
   { name: 'properties', description: 'list the properties and what each means', handler: (io) => runProperties(io) },
