@@ -10,12 +10,17 @@ import { fileURLToPath } from 'node:url';
 import { InputError } from '../vocab/errors.js';
 import { LogReader, type LogItem } from '../log/reader.js';
 import type { Header } from '../vocab/records.js';
+import type { Term } from './render/term.js';
 
-/** Where a command writes: stdout, stderr, and whether stderr is a terminal (for progress lines). */
+/**
+ * Where a command writes: stdout, stderr, whether stderr is a terminal (for progress lines), and
+ * the width and colour of stdout (absent: 100 columns, no colour, as for a pipe).
+ */
 export interface Io {
   stdout(s: string): void;
   stderr(s: string): void;
   readonly isTTY: boolean;
+  readonly term?: Term;
 }
 
 /**

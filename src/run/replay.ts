@@ -53,7 +53,7 @@ function expectJson(e: Expect): { [k: string]: JsonValue } {
 }
 
 /** u64-looking values compare as numbers; arrays of strings compare as sets (flag lists). */
-function sameValue(expected: unknown, actual: unknown): boolean {
+export function sameValue(expected: unknown, actual: unknown): boolean {
   const asBig = (x: unknown): bigint | null => {
     if (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0) return BigInt(x);
     if (typeof x === 'string' && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(x)) return BigInt(x);
