@@ -11,12 +11,27 @@ import { InputError, showValue } from '../vocab/errors.js';
 import { DEFAULT_MAX_LINE, LineSplitter } from '../log/lines.js';
 import { LogReader, type LogItem } from '../log/reader.js';
 import type { Header } from '../vocab/records.js';
+import type { Term } from './render/term.js';
 
-/** Where a command writes: stdout, stderr, and whether stderr is a terminal (for progress lines). */
+/**
+ * Where a command writes: stdout, stderr, whether stderr is a terminal (for progress lines), and
+ * the width and colour of stdout (absent: 100 columns, no colour, as for a pipe).
+ */
 export interface Io {
   stdout(s: string): void;
   stderr(s: string): void;
   readonly isTTY: boolean;
+  readonly term?: Term;
+  /**
+   * stdout for a document a command writes there (a recording or counterexample to `-` or
+   * /dev/stdout): never fitted to the width, unlike `stdout` when main fits text (absent: stdout).
+   */
+  readonly document?: (s: string) => void;
+}
+
+/** Where a document goes when a command writes it to stdout. */
+export function documentOut(io: Io): (s: string) => void {
+  return io.document ?? io.stdout;
 }
 
 /**

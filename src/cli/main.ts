@@ -3,7 +3,9 @@
  * top-level catch that maps typed errors to exit codes (README.md). The handlers in commands/ do the
  * work; this file only wires them to their names and options.
  */
-import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
 import { ERRORS, InputError, ModelError, oneLine } from '../vocab/errors.js';
 import { runCheck, type CheckOptions } from './commands/check.js';
 import { runDemo, type DemoOptions } from './commands/demo.js';
@@ -12,7 +14,9 @@ import { runProperties } from './commands/properties.js';
 import { runReplay, type ReplayOptions } from './commands/replay.js';
 import { runScenarios } from './commands/scenarios.js';
 import { runSchemes } from './commands/schemes.js';
-import { EXIT_BUG, EXIT_CLEAN, EXIT_INPUT, type Io } from './io.js';
+import { runCompletion, type CompletionCommand } from './commands/completion.js';
+import { EXIT_BUG, EXIT_CLEAN, EXIT_INPUT, packageRoot, type Io } from './io.js';
+import { fit, PLAIN } from './render/term.js';
 
 export type { Io } from './io.js';
 
@@ -21,6 +25,8 @@ interface OptionSpec {
   readonly description: string;
   readonly default?: string;
   readonly required?: boolean;
+  /** Options this one cannot be given with (their attribute names: `why`, `record`): exit 2. */
+  readonly conflicts?: readonly string[];
 }
 
 interface CommandSpec {
@@ -29,6 +35,12 @@ interface CommandSpec {
   readonly args?: string;
   readonly description: string;
   readonly options?: readonly OptionSpec[];
+  /** Command lines that run as shown from a clone of the repo, for --help. */
+  readonly examples: readonly string[];
+  /** The exit codes and what each means, for --help. */
+  readonly exits: readonly string[];
+  /** Its stdout is a document (a script), never fitted to the width. */
+  readonly document?: true;
   /** Runs the command; returns its exit code. */
   readonly handler: (io: Io, args: readonly string[], options: Record<string, unknown>) => Promise<number> | number;
 }
@@ -39,6 +51,9 @@ const MAX_LINE: OptionSpec = { flags: '--max-line <size>', description: 'the lon
 /** How --scheme finds its scheme (src/cli/resolve.ts loadScheme). */
 const SCHEME_LOOKUP = 'a name is looked up among the built-in schemes (iommu-model schemes) first, then as the path of a scheme module (.ts, .mts, .cts, .js, .mjs, .cjs), from the current directory when relative';
 
+const EXIT_INTERNAL = '3  an internal model error (a bug in iommu-model: please report it with the log)';
+const EXIT_BAD_INPUT = '2  bad input: one line on stderr names the file, line and field';
+
 const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'replay',
@@ -47,12 +62,20 @@ const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '--json', description: 'one JSON document on stdout' },
       { flags: '--scheme <name|file>', description: `instead of the log header's scheme (absent: upstream); ${SCHEME_LOOKUP}` },
-      { flags: '--at <seq>', description: 'print the world after record <seq>; the later lines are still read and validated (JSON, ops, fields: exit 2 if bad), not folded' },
-      { flags: '--why <seq[.id]>', description: 'the chain of causes from a derived record back to its stimulus' },
+      { flags: '--at <seq>', description: 'print the world after record <seq>; the later lines are still read and validated (JSON, ops, fields: exit 2 if bad), not folded', conflicts: ['why', 'record', 'trace'] },
+      { flags: '--why <seq[.id]>', description: 'the chain of causes from a derived record back to its stimulus', conflicts: ['record', 'trace'] },
       { flags: '--record <file>', description: 'write a recording: every stimulus with its outcome, and its derived records' },
       { flags: '--trace', description: "every record's outcome on one line (ret, errno, dma, signal, oops), its derived records below it" },
       MAX_LINE,
     ],
+    examples: [
+      'npx iommu-model replay test/fixtures/vm-lifecycle.jsonl',
+      'npx iommu-model replay test/fixtures/spec-example.jsonl --at 9',
+      'npx iommu-model replay test/fixtures/spec-example.jsonl --why 11.14',
+      'npx iommu-model replay test/fixtures/bar-p2p-disable.jsonl --trace',
+      'npx iommu-model replay test/fixtures/spec-example.jsonl --record recording.jsonl',
+    ],
+    exits: ['0  clean: no violation, no divergence from an expect', '1  a property violation or a divergence', EXIT_BAD_INPUT, EXIT_INTERNAL],
     handler: (io, [log], o) => runReplay(io, log!, o as unknown as ReplayOptions),
   },
   {
@@ -66,16 +89,32 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--json', description: 'one JSON document on stdout' },
       MAX_LINE,
     ],
+    examples: [
+      'npx iommu-model check --scenario map-vs-munmap',
+      'npx iommu-model check --scenario mdev-unmap-vs-unmap --out cx.jsonl',
+      'npx iommu-model check --scenario mdev-unmap-vs-unmap --scheme mdev-notify-unlocked',
+      'npx iommu-model check --scenario map-vs-munmap --scheme test/fixtures/schemes/notifier-takes-iommu-lock.mjs',
+    ],
+    exits: ['0  every property holds: the search was exhausted', '1  a violation (with --out, its shortest counterexample replays to it)', EXIT_BAD_INPUT, EXIT_INTERNAL, '4  cut off before any violation was found: nothing is shown to hold'],
     handler: (io, _args, o) => runCheck(io, o as unknown as CheckOptions),
   },
-  { name: 'scenarios', description: 'list the built-in scenarios', handler: (io) => runScenarios(io) },
+  {
+    name: 'scenarios',
+    description: 'list the built-in scenarios',
+    examples: ['npx iommu-model scenarios'],
+    exits: ['0'],
+    handler: (io) => runScenarios(io),
+  },
   {
     name: 'demo',
     description: 'every built-in scenario under every built-in scheme: the verdict table, counterexamples in ./iommu-model-out/',
     options: [
-      { flags: '--json', description: 'one JSON document on stdout: every verdict and the counterexamples written' },
+      { flags: '--json', description: 'one JSON document on stdout: every verdict and the counterexamples written', conflicts: ['markdown'] },
       { flags: '--markdown', description: 'print the verdict tables as Markdown (for docs/schemes.md)' },
+      { flags: '--out-dir <dir>', description: 'write the counterexamples here', default: 'iommu-model-out' },
     ],
+    examples: ['npx iommu-model demo', 'npx iommu-model demo --out-dir /tmp/cx', 'npx iommu-model demo --markdown'],
+    exits: ['0  every verdict is the one its scheme documents', '1  some verdict differs from its scheme\'s documentation', EXIT_BAD_INPUT, EXIT_INTERNAL],
     handler: (io, _args, o) => runDemo(io, o as DemoOptions),
   },
   {
@@ -85,29 +124,86 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--cover <transitions|errnos|paths>', description: 'what the logs cover: every object-machine transition, every check of every ioctl, or every path-machine state', required: true },
       { flags: '-o, --out <dir>', description: 'where to write the logs (default ./iommu-model-gen/)' },
     ],
+    examples: ['npx iommu-model gen --cover errnos -o gen-errnos', 'npx iommu-model gen --cover transitions'],
+    exits: ['0  every log written (the summary names what no log covers, and why)', EXIT_BAD_INPUT, EXIT_INTERNAL],
     handler: (io, _args, o) => runGen(io, o as unknown as GenOptions),
   },
-  { name: 'schemes', description: 'list the built-in schemes', handler: (io) => runSchemes(io) },
-  { name: 'properties', description: 'list the properties and what each means', handler: (io) => runProperties(io) },
+  {
+    name: 'schemes',
+    description: 'list the built-in schemes',
+    examples: ['npx iommu-model schemes'],
+    exits: ['0'],
+    handler: (io) => runSchemes(io),
+  },
+  {
+    name: 'properties',
+    description: 'list the properties and what each means',
+    examples: ['npx iommu-model properties'],
+    exits: ['0'],
+    handler: (io) => runProperties(io),
+  },
+  {
+    name: 'completion',
+    args: '<shell>',
+    description: 'print a completion script for bash or zsh',
+    examples: ['eval "$(npx iommu-model completion bash)"', 'npx iommu-model completion zsh > ~/.zfunc/_iommu-model'],
+    exits: ['0', '2  a shell other than bash or zsh'],
+    document: true,
+    handler: (io, [shell]) => runCompletion(io, shell!, completionCommands()),
+  },
 ];
+
+/** The commands and their flags, as the completion scripts offer them. */
+function completionCommands(): CompletionCommand[] {
+  return COMMANDS.map((c) => ({
+    name: c.name,
+    description: c.description,
+    flags: (c.options ?? []).map((o) => ({ flag: o.flags.split(' ')[0]!, takesValue: o.flags.includes('<'), description: o.description })),
+  }));
+}
+
+/** The package's version, from its package.json. */
+function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** What --help prints after a command's options: examples that run as shown, and the exit codes. */
+function helpAfter(spec: CommandSpec): string {
+  return `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n\nExit codes:\n${spec.exits.map((e) => `  ${e}`).join('\n')}\n`;
+}
+
+/** Whether a command's stdout is text for a person (fitted to the width) rather than a document. */
+function printsText(o: Record<string, unknown>): boolean {
+  return o['json'] !== true && o['markdown'] !== true;
+}
 
 /** The commander program of the table; `ran` receives the exit code of the command that ran. */
 function buildProgram(io: Io, ran: (code: number) => void): Command {
+  const width = (io.term ?? PLAIN).width;
   const program = new Command('iommu-model')
     .description('An event-sourced, explorable model of Linux VFIO/IOMMU invalidation')
+    .version(version(), '-V, --version', 'print the version')
     .option('--debug', 'print stack traces of errors')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
+    .configureHelp(Number.isFinite(width) ? { helpWidth: width } : {})
+    // commander's own errors (an unknown option, conflicting flags) read as every other error does
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s), outputError: (s, write) => write(`iommu-model: ${s.replace(/^error: /, '')}`) })
+    .addHelpText('after', `\nExamples:\n  npx iommu-model demo\n  npx iommu-model replay test/fixtures/vm-lifecycle.jsonl\n  npx iommu-model check --scenario map-vs-munmap\n  npx iommu-model help check\n\nExit codes: 0 clean, 1 a violation or divergence, 2 bad input, 3 an internal model error,\n4 (check) cut off before any violation was found. Each command's --help says which it uses.\n`);
   for (const spec of COMMANDS) {
     const cmd = program.command(spec.args === undefined ? spec.name : `${spec.name} ${spec.args}`).description(spec.description);
     for (const opt of spec.options ?? []) {
-      if (opt.required === true) cmd.requiredOption(opt.flags, opt.description);
-      else if (opt.default !== undefined) cmd.option(opt.flags, opt.description, opt.default);
-      else cmd.option(opt.flags, opt.description);
+      const option = new Option(opt.flags, opt.description);
+      if (opt.required === true) option.makeOptionMandatory();
+      if (opt.default !== undefined) option.default(opt.default);
+      if (opt.conflicts !== undefined) option.conflicts([...opt.conflicts]);
+      cmd.addOption(option);
     }
+    cmd.addHelpText('after', helpAfter(spec));
     // commander passes the positional arguments, then the options, then the command itself.
     cmd.action(async (...params: unknown[]) => {
-      ran(await spec.handler(io, params.slice(0, -2) as string[], params[params.length - 2] as Record<string, unknown>));
+      const options = params[params.length - 2] as Record<string, unknown>;
+      const out = spec.document !== true && Number.isFinite(width) && printsText(options) ? { ...io, stdout: (s: string) => io.stdout(fit(s, width)), document: io.stdout } : io;
+      ran(await spec.handler(out, params.slice(0, -2) as string[], options));
     });
   }
   return program;
@@ -119,22 +215,36 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   const program = buildProgram(io, (c) => {
     code = c;
   });
+  // With --json, an error is also a JSON document on stdout, so that a program reading stdout sees it.
+  const json = argv.includes('--json');
+  const jsonError = (code: string, exit: number, message: string, where?: InputError): void => {
+    if (!json) return;
+    const at = where === undefined ? {} : { file: where.file, line: where.line, field: where.field };
+    io.stdout(`${JSON.stringify({ error: { code, exit, message, ...at } })}\n`);
+  };
   try {
     await program.parseAsync(argv.filter((a) => a !== '--debug'), { from: 'user' });
     return code;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_CLEAN : EXIT_INPUT;
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return EXIT_CLEAN; // --help, --version
+      jsonError('usage', EXIT_INPUT, e.message.replace(/^error: /, ''));
+      return EXIT_INPUT;
+    }
     if (e instanceof InputError || e instanceof ModelError) {
       // the catalogue (src/vocab/errors.ts) gives each error its exit code and what to do
       const entry = ERRORS[e.code];
       io.stderr(e instanceof ModelError ? `iommu-model: internal model error (please report with the log): ${e.message}\n` : `iommu-model: ${e.message}\n`);
+      jsonError(e.code, entry.exit, e.message, e instanceof InputError ? e : undefined);
       if (debug) io.stderr(`${e.stack ?? ''}\n`);
       return entry.exit;
     }
     // Anything else is a bug of the tool, exit 3, whatever its class: input reaches no RangeError
     // or TypeError any more (the reader bounds lines, depth, u64 text and echoes), so mapping
     // those to exit 2 would only hide a real bug.
-    io.stderr(`iommu-model: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
+    const message = oneLine(e instanceof Error ? e.message : String(e));
+    io.stderr(`iommu-model: ${message}\n`);
+    jsonError('internal', EXIT_BUG, message);
     if (debug) io.stderr(`${e instanceof Error ? (e.stack ?? '') : ''}\n`);
     return EXIT_BUG;
   }

@@ -41,3 +41,20 @@ export const GLOSS: Record<PropertyName, string> = {
   ProtectedByLock: 'every change to a structure the kernel protects with a lock happens with that lock held, as lockdep_assert_held asserts',
   KernelBug: 'the model reached a kernel BUG_ON/WARN condition',
 };
+
+/**
+ * The properties named for the hazard they look for rather than for the rule that excludes it:
+ * "IsolationBreach holds" reads backwards, so their verdicts read `none` and `found`.
+ */
+export const NAMED_FOR_HAZARD: ReadonlySet<PropertyName> = new Set<PropertyName>(['IsolationBreach', 'KernelUseAfterFree', 'KernelBug']);
+
+/** A verdict in words that read as what they say: `NoDeadlock holds`, `KernelBug: none`, `KernelBug: found`. */
+export function verdictWord(p: PropertyName, v: 'holds' | 'violated' | 'unknown'): string {
+  if (NAMED_FOR_HAZARD.has(p)) return v === 'holds' ? 'none' : v === 'violated' ? 'found' : 'none so far';
+  return v === 'holds' ? 'holds' : v === 'violated' ? 'VIOLATED' : 'not violated so far';
+}
+
+/** `NoDeadlock holds`, `KernelBug: none`: the property and its verdict as one phrase (`shown` styles the word). */
+export function verdictPhrase(p: PropertyName, v: 'holds' | 'violated' | 'unknown', shown: (word: string) => string = (w) => w): string {
+  return `${p}${NAMED_FOR_HAZARD.has(p) ? ':' : ''} ${shown(verdictWord(p, v))}`;
+}

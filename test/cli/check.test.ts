@@ -31,7 +31,10 @@ describe('iommu-model check', () => {
   it('exits 2 naming the set-up record when the scheme refuses the scenario, rather than claim it holds', async () => {
     const r = await run('check', '--scenario', 'exit-with-page-requests', '--scheme', 'noiommu', '--json');
     expect(r.code).toBe(2);
-    expect(r.out).toBe('');
+    // with --json the error is a JSON document on stdout too, naming what the line on stderr names
+    const doc = JSON.parse(r.out) as { error: { code: string; exit: number; line: number; field: string; message: string } };
+    expect(doc.error).toMatchObject({ code: 'input', exit: 2, line: 6, field: 'expect' });
+    expect(r.err).toBe(`iommu-model: ${doc.error.message}\n`);
     expect(r.err).toMatch(/exit-with-page-requests\.jsonl:6: field 'expect': the scenario's set-up fails under scheme 'noiommu': record 6 \(sva\.bind\) .*"errno":"ENODEV"/);
     expect(r.err.split('\n').filter((l) => l !== '')).toHaveLength(1);
   });

@@ -10,7 +10,7 @@ import { explore, scenarioOf } from '../../run/explore.js';
 import { schemeOfLog } from '../../run/replay.js';
 import { requireSetup } from '../../run/verdicts.js';
 import { InputError, showValue } from '../../vocab/errors.js';
-import { EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, parseSize, readLog, type Io } from '../io.js';
+import { documentOut, EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, parseSize, readLog, type Io } from '../io.js';
 import { writeAtomic } from '../output.js';
 import { checkJson } from '../render/json.js';
 import { renderCheck, renderExploreProgress, type CheckRun } from '../render/text.js';
@@ -45,7 +45,7 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
   const byProperty = new Map(report.findings.map((f) => [f.property, f]));
   const first = PROPERTY_NAMES.map((p) => byProperty.get(p)).find((f) => f !== undefined);
   const written = o.out !== undefined && first !== undefined ? { file: o.out, finding: first } : undefined;
-  if (written !== undefined) writeAtomic(written.file, `${counterexampleLines(sc, scheme, written.finding).join('\n')}\n`, io.stdout);
+  if (written !== undefined) writeAtomic(written.file, `${counterexampleLines(sc, scheme, written.finding).join('\n')}\n`, documentOut(io));
   const run: CheckRun = {
     scenario: o.scenario,
     schemeArg: o.scheme ?? header.scheme,

@@ -1,12 +1,13 @@
 /**
- * `demo`: the golden logs, then every built-in scenario under every built-in
- * scheme, explored (src/run/verdicts.ts); the verdict table (scheme x property: holds, violated
- * with the length of the shortest counterexample, or not applicable), each counterexample written
- * to ./iommu-model-out/ with the `replay` command that shows it, and the comparison with what
- * each scheme documents.
+ * `demo`: the golden logs, then every built-in scenario under every built-in scheme,
+ * explored (src/run/verdicts.ts). It opens with the summary (upstream's hazards, each scheme's
+ * score), then the verdict tables (scheme x property: holds, violated with the length of the
+ * shortest counterexample, or not applicable); each counterexample is written to
+ * ./iommu-model-out/ (or --out-dir) with the `replay` command that shows it, and each verdict is
+ * compared with what its scheme documents.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { PROPERTY_NAMES } from '../../vocab/properties.js';
 import { counterexampleLines } from '../../run/counterexample.js';
 import { scenarioOf } from '../../run/explore.js';
@@ -19,15 +20,16 @@ import { EXIT_CLEAN, EXIT_FOUND, packageRoot, readLog, streamLog, type Io } from
 import { attempt, writeAtomic } from '../output.js';
 import { demoJson } from '../render/json.js';
 import { renderDemoMarkdown } from '../render/markdown.js';
-import { renderDemoOutcome, renderDemoText, renderGoldenLogs, renderPairProgress } from '../render/text.js';
+import { renderDemoOutcome, renderDemoText, renderPairProgress } from '../render/text.js';
 import { builtinScenarios, scenarioFile } from '../resolve.js';
 
-/** The folder (relative to the working directory) the counterexamples go to. */
+/** The folder (relative to the working directory) the counterexamples go to unless --out-dir names one. */
 export const OUT_DIR = 'iommu-model-out';
 
 export interface DemoOptions {
   json?: boolean;
   markdown?: boolean;
+  outDir?: string;
 }
 
 /** What demo runs; tests substitute their own schemes (and a bound on the states explored). */
@@ -60,7 +62,7 @@ async function goldenLogs(): Promise<{ dir: string; results: GoldenResult[] }> {
   return { dir, results };
 }
 
-/** The golden logs' folder as the demo shows it: relative to the working directory when inside it. */
+/** A path as the demo shows it: relative to the working directory when inside it. */
 function shownDir(dir: string): string {
   const rel = relative(process.cwd(), dir);
   return rel === '' ? '.' : rel.startsWith('..') ? dir : rel;
@@ -76,7 +78,7 @@ async function readScenario(name: string): Promise<ScenarioInput> {
   }
 }
 
-/** Writes the counterexample of every violated verdict to ./iommu-model-out/ and names it in the verdict. */
+/** Writes the counterexample of every violated verdict to the out folder and names it in the verdict, as shown. */
 function writeCounterexamples(runs: readonly ScenarioRun[], schemes: readonly Scheme[], outDir: string): ScenarioRun[] {
   const schemeNamed = new Map(schemes.map((s) => [s.name, s]));
   let madeDir = false;
@@ -93,7 +95,7 @@ function writeCounterexamples(runs: readonly ScenarioRun[], schemes: readonly Sc
         const file = counterexampleName(r.name, row.scheme, v.property);
         const finding = row.report!.findings.find((f) => f.property === v.property)!;
         writeAtomic(join(outDir, file), `${counterexampleLines(r.scenario!, schemeNamed.get(row.scheme)!, finding).join('\n')}\n`);
-        return { ...v, counterexample: `${OUT_DIR}/${file}` };
+        return { ...v, counterexample: shownDir(join(outDir, file)) };
       }),
     })),
   }));
@@ -104,7 +106,7 @@ function writeCounterexamples(runs: readonly ScenarioRun[], schemes: readonly Sc
  * files of this run's (scenario, scheme, property) triples that it did not write again.
  */
 function removeStaleCounterexamples(runs: readonly ScenarioRun[], outDir: string): void {
-  const written = new Set(runs.flatMap((r) => r.rows.flatMap((row) => row.verdicts.flatMap((v) => (v.counterexample === undefined ? [] : [v.counterexample.slice(OUT_DIR.length + 1)])))));
+  const written = new Set(runs.flatMap((r) => r.rows.flatMap((row) => row.verdicts.flatMap((v) => (v.counterexample === undefined ? [] : [basename(v.counterexample)])))));
   const stale = runs.flatMap((r) => r.rows.flatMap((row) => PROPERTY_NAMES.map((p) => counterexampleName(r.name, row.scheme, p)))).filter((f) => !written.has(f) && existsSync(join(outDir, f)));
   for (const f of stale) attempt(`${OUT_DIR}/${f}`, () => rmSync(join(outDir, f)));
 }
@@ -113,11 +115,9 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
   const t0 = process.hrtime.bigint();
   const schemes = [...(catalogue?.schemes ?? builtinSchemes())].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const scenarios = [...(catalogue?.scenarios ?? builtinScenarios())].sort();
-  const text = o.json !== true && o.markdown !== true;
 
-  // 1. The golden logs (text prints them before exploring; json and markdown print at the end).
+  // 1. The golden logs.
   const golden = await goldenLogs();
-  if (text) io.stdout(renderGoldenLogs(golden.results, shownDir(golden.dir)));
 
   // 2. Every scenario under every scheme.
   const inputs: ScenarioInput[] = [];
@@ -125,7 +125,7 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
   const progress = (p: PairProgress): void => io.stderr(`\r\x1b[K${renderPairProgress(p)}`);
   const explored = exploreEveryPair(inputs, schemes, io.isTTY ? progress : undefined, catalogue?.maxStates);
   if (io.isTTY) io.stderr('\r\x1b[K');
-  const outDir = join(process.cwd(), OUT_DIR);
+  const outDir = resolve(o.outDir ?? OUT_DIR);
   const runs = writeCounterexamples(explored, schemes, outDir);
   removeStaleCounterexamples(runs, outDir);
   const summary = summarizeDemo(golden.results, runs, schemes, scenarios, catalogue?.maxStates);
@@ -135,6 +135,6 @@ export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatal
   else if (o.markdown === true) {
     io.stdout(renderDemoMarkdown(summary));
     io.stderr(renderDemoOutcome(summary, seconds));
-  } else io.stdout(renderDemoText(summary, seconds));
+  } else io.stdout(renderDemoText(summary, seconds, shownDir(golden.dir), io.term));
   return summary.ok ? EXIT_CLEAN : EXIT_FOUND;
 }

@@ -7,6 +7,6 @@ import { EXIT_CLEAN, type Io } from '../io.js';
 import { renderProperties } from '../render/text.js';
 
 export function runProperties(io: Io): number {
-  io.stdout(renderProperties(GLOSS));
+  io.stdout(renderProperties(GLOSS, io.term));
   return EXIT_CLEAN;
 }

@@ -8,7 +8,7 @@ import { describeWorld } from '../../core/view.js';
 import { Replay, recordLines, type ReplayReport, type StepRecord } from '../../run/replay.js';
 import { InputError, showValue } from '../../vocab/errors.js';
 import type { Derived, JsonValue } from '../../vocab/records.js';
-import { EXIT_CLEAN, EXIT_FOUND, parseSize, streamLog, type Io } from '../io.js';
+import { documentOut, EXIT_CLEAN, EXIT_FOUND, parseSize, streamLog, type Io } from '../io.js';
 import { openOutput, type Output } from '../output.js';
 import { reportJson, whyJson, worldJson } from '../render/json.js';
 import { renderReport, renderTrace, renderWhy, renderWorld } from '../render/text.js';
@@ -81,7 +81,7 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
       (h) => {
         replay = new Replay(h, file, onStep, schemeOverride);
         if (recordTo !== undefined) {
-          recording = openOutput(recordTo, io.stdout);
+          recording = openOutput(recordTo, documentOut(io));
           recording.write(`${JSON.stringify(h)}\n`);
         }
       },

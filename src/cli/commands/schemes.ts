@@ -7,6 +7,6 @@ import { EXIT_CLEAN, type Io } from '../io.js';
 import { renderSchemes } from '../render/text.js';
 
 export function runSchemes(io: Io): number {
-  io.stdout(renderSchemes(builtinSchemes()));
+  io.stdout(renderSchemes(builtinSchemes(), io.term));
   return EXIT_CLEAN;
 }

@@ -8,6 +8,7 @@ import { outcomeJson, stimulusJson, type ReplayReport, type StepRecord } from '.
 import type { DemoSummary, PairRun } from '../../run/verdicts.js';
 import type { Derived, JsonValue } from '../../vocab/records.js';
 import type { CheckRun } from './text.js';
+import { replayCommand } from './text.js';
 
 /** A lock finding's scenario (`{kind, tasks, rows}`) and chain (chain[i] is lockdep's `-> #i`), when it has them. */
 function detailJson(d: LockDetail): { scenario?: LockScenario; chain?: readonly ChainLink[] } {
@@ -106,7 +107,7 @@ export function demoJson(s: DemoSummary, seconds: number): string {
       expected: v.expected,
       match: v.got === v.expected,
       ...(v.steps === undefined ? {} : { steps: v.steps, seq: v.seq! }),
-      ...(v.counterexample === undefined ? {} : { counterexample: v.counterexample, replay: `iommu-model replay ${v.counterexample} --scheme ${v.scheme}` }),
+      ...(v.counterexample === undefined ? {} : { counterexample: v.counterexample, replay: replayCommand(v) }),
     })),
     counterexamples: s.verdicts.flatMap((v) => (v.counterexample === undefined ? [] : [v.counterexample])),
     mismatches: s.mismatches.map((m) => ({ ...m })),

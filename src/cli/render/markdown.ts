@@ -2,6 +2,7 @@
  * demo --markdown: the verdict tables as Markdown, as docs/schemes.md carries them between its
  * generated-table markers. A pure function from the demo's summary to a string.
  */
+import { NAMED_FOR_HAZARD } from '../../vocab/properties.js';
 import type { DemoSummary, ScenarioRun } from '../../run/verdicts.js';
 import { cellText, setupText, shortName } from './text.js';
 
@@ -21,7 +22,7 @@ function scenarioSection(r: ScenarioRun): string[] {
 
 export function renderDemoMarkdown(s: DemoSummary): string {
   const md = [
-    `Verdicts of \`iommu-model demo\`: ${s.scenarioCount} built-in scenarios under ${s.schemeCount} built-in schemes. Each cell: \`holds\`, \`violated (N)\` with N the steps of the shortest counterexample (0: the scenario's own records show it), or \`not run\` when the scenario's set-up fails under the scheme (nothing exercised, nothing claimed); properties a scenario does not exercise are left out.`,
+    `Verdicts of \`iommu-model demo\`: ${s.scenarioCount} built-in scenarios under ${s.schemeCount} built-in schemes. Each cell: \`holds\`, \`violated (N)\` with N the steps of the shortest counterexample (0: the scenario's own records show it; \`none\` and \`found (N)\` for the properties named for their hazard, ${[...NAMED_FOR_HAZARD].join(', ')}), or \`not run\` when the scenario's set-up fails under the scheme (nothing exercised, nothing claimed); properties a scenario does not exercise are left out.`,
     '',
     ...s.runs.flatMap(scenarioSection),
     `Legend: ${s.exercised.map((p) => `${shortName(p)} \`${p}\``).join(', ')}. **!**: differs from the scheme's documented expectation.`,

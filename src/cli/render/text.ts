@@ -3,7 +3,7 @@
  * files): replay's report, --why and --at; check's report; the lists; the demo's golden logs,
  * verdict tables, notes and summary. The Markdown renderer reuses the cell and summary texts.
  */
-import { PROPERTY_NAMES, type PropertyName } from '../../vocab/properties.js';
+import { PROPERTY_NAMES, verdictPhrase, verdictWord, type PropertyName } from '../../vocab/properties.js';
 import type { ExploreReport, Finding } from '../../run/explore.js';
 import { meets, outcomeJson, stimulusJson, type Divergence, type ReplayReport, type StepRecord } from '../../run/replay.js';
 import type { Violation } from '../../checks/properties.js';
@@ -11,7 +11,10 @@ import type { Outcome } from '../../core/tx.js';
 import { compareVerdicts, type DemoSummary, type GoldenResult, type Mismatch, type PairProgress, type RunError, type ScenarioRun, type Verdict } from '../../run/verdicts.js';
 import type { Scheme } from '../../schemes/scheme.js';
 import type { Derived, JsonValue, Stimulus } from '../../vocab/records.js';
+import { diffText } from './diff.js';
 import { detailLines } from './finding.js';
+import { tableLines } from './table.js';
+import { paint, PLAIN, type Term } from './term.js';
 
 /** A violation of a replay as its report prints it: one line, then lockdep's chain and scenario. */
 export function violationLines(v: Violation): string[] {
@@ -23,16 +26,25 @@ export function findingLines(f: Finding): string[] {
   return [`${f.property}: ${f.message}`, `  schedule: ${f.schedule.join(' ') || '(the log itself)'}`, ...detailLines(f)];
 }
 
-export function renderReport(file: string, r: ReplayReport): string {
+
+/** How a printed command is run: through npx, which finds the package's bin wherever it is installed. */
+export const COMMAND = 'npx iommu-model';
+
+/** A property and its verdict, the verdict coloured when the Term colours: red violated, green holds. */
+function verdictShown(term: Term, p: PropertyName, v: 'holds' | 'violated' | 'unknown'): string {
+  return verdictPhrase(p, v, (w) => paint(term, v === 'violated' ? 'red' : v === 'holds' ? 'green' : 'yellow', w));
+}
+
+export function renderReport(file: string, r: ReplayReport, term: Term = PLAIN): string {
   const lines = [`${file}: ${r.records} records, ${r.derived} derived, scheme ${r.scheme}, world ${r.fingerprint}`];
   lines.push(`kernel: Linux v${r.kernel}`);
   for (const d of r.divergences) {
-    lines.push(`divergence at ${d.seq} (${d.op}, line ${d.line}): expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`);
+    lines.push(`${paint(term, 'red', 'divergence')} at ${d.seq} (${d.op}, line ${d.line}): ${diffText(d.expected, d.actual)}`);
     lines.push(`  decided by ${d.decidedBy}`);
   }
   for (const v of r.violations) lines.push(...violationLines(v));
   const violated = new Set(r.violations.map((v) => v.property));
-  lines.push(`properties: ${PROPERTY_NAMES.map((p) => `${p} ${violated.has(p) ? 'VIOLATED' : 'holds'}`).join(', ')}`);
+  lines.push(`properties: ${PROPERTY_NAMES.map((p) => verdictShown(term, p, violated.has(p) ? 'violated' : 'holds')).join(', ')}`);
   if (r.divergences.length === 0 && r.violations.length === 0) lines.push('clean');
   return `${lines.join('\n')}\n`;
 }
@@ -138,38 +150,39 @@ export interface CheckRun {
   readonly counterexample?: { readonly file: string; readonly finding: Finding };
 }
 
-export function renderCheck(c: CheckRun): string {
+/** A verdict of check in words: `holds`, `VIOLATED (3 steps, at record 14)`, `not violated so far`. */
+function checkVerdict(term: Term, p: PropertyName, f: Finding | undefined, exhausted: boolean): string {
+  if (f !== undefined) return paint(term, 'red', `${verdictWord(p, 'violated')} (${f.schedule.length} steps, at record ${f.seq})`);
+  return exhausted ? paint(term, 'green', verdictWord(p, 'holds')) : paint(term, 'yellow', verdictWord(p, 'unknown'));
+}
+
+export function renderCheck(c: CheckRun, term: Term = PLAIN): string {
   const { report } = c;
   const byProperty = new Map(report.findings.map((f) => [f.property, f]));
   const lines = [
     `${c.scenario} under ${c.scheme}: tasks ${report.tasks.join(', ') || '(none)'}`,
     `kernel: Linux v${report.kernel}`,
     `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : `not exhausted: ${report.statesGenerated} states (--max-states)`}`,
+    ...tableLines(null, PROPERTY_NAMES.map((p) => [p, checkVerdict(term, p, byProperty.get(p), report.exhausted)]), 2),
   ];
-  for (const p of PROPERTY_NAMES) {
-    const f = byProperty.get(p);
-    lines.push(`  ${p.padEnd(24)} ${f === undefined ? (report.exhausted ? 'holds' : 'not violated so far') : `VIOLATED (${f.schedule.length} steps, at record ${f.seq})`}`);
-  }
   for (const f of report.findings) lines.push(...findingLines(f));
   if (!report.exhausted && report.findings.length === 0) lines.push(`not exhausted: ${report.statesGenerated} states; no violation found so far, so no property is shown to hold (exit 4)`);
-  if (c.counterexample !== undefined) lines.push(`counterexample (${c.counterexample.finding.property}) written to ${c.counterexample.file}: iommu-model replay ${c.counterexample.file} --scheme ${c.schemeArg}`);
+  if (c.counterexample !== undefined) lines.push(`counterexample (${c.counterexample.finding.property}) written to ${c.counterexample.file}:`, `  ${COMMAND} replay ${c.counterexample.file} --scheme ${c.schemeArg}`);
   return `${lines.join('\n')}\n`;
 }
 
-/** One line of `scenarios`. */
-export function renderScenarioLine(name: string, description: string): string {
-  return `${name.padEnd(24)} ${description}\n`;
+/** The lines of `scenarios`: each name and what it shows. */
+export function renderScenarios(scenarios: readonly { readonly name: string; readonly description: string }[], term: Term = PLAIN): string {
+  return `${tableLines(null, scenarios.map((s) => [s.name, s.description]), 0, term.width).join('\n')}\n`;
 }
 
-export function renderSchemes(schemes: readonly Scheme[]): string {
-  const width = Math.max(...schemes.map((s) => s.name.length));
-  return schemes
-    .map((s) => `${s.name.padEnd(width)}  ${s.summary}\n${s.expectNotRun.length > 0 ? `${''.padEnd(width)}  (cannot run the set-up of: ${s.expectNotRun.join(', ')})\n` : ''}`)
-    .join('');
+export function renderSchemes(schemes: readonly Scheme[], term: Term = PLAIN): string {
+  const rows = schemes.flatMap((s) => [[s.name, s.summary], ...(s.expectNotRun.length > 0 ? [['', `(cannot run the set-up of: ${s.expectNotRun.join(', ')})`]] : [])]);
+  return `${tableLines(null, rows, 0, term.width).join('\n')}\n`;
 }
 
-export function renderProperties(gloss: Readonly<Record<PropertyName, string>>): string {
-  return Object.entries(gloss).map(([p, g]) => `${p.padEnd(24)} ${g}\n`).join('');
+export function renderProperties(gloss: Readonly<Record<PropertyName, string>>, term: Term = PLAIN): string {
+  return `${tableLines(null, Object.entries(gloss), 0, term.width).join('\n')}\n`;
 }
 
 /** check's progress line on a terminal. */
@@ -187,25 +200,41 @@ export function shortName(p: PropertyName): string {
   return p.replace(/[^A-Z]/g, '');
 }
 
-/** A verdict table cell: the outcome, `!` when it differs from the documented expectation. */
+/**
+ * A verdict table cell: `holds`, `violated (N)` (`none` and `found (N)` for a property named for
+ * its hazard), `unknown (cut off)`, `not run`, `n/a`; `!` when it differs from the documented
+ * expectation.
+ */
 export function cellText(v: Verdict): string {
-  const t = v.got === 'violated' ? `violated (${v.steps})` : v.got === 'unknown' ? 'unknown (cut off)' : v.got;
+  const t = v.got === 'violated' ? `${verdictWord(v.property, 'violated').toLowerCase()} (${v.steps})` : v.got === 'holds' ? verdictWord(v.property, 'holds') : v.got === 'unknown' ? 'unknown (cut off)' : v.got;
   return v.got === v.expected ? t : `${t} !`;
+}
+
+/** A cell as the terminal shows it: a violation red, a difference from the expectation bold. */
+function cellShown(term: Term, v: Verdict): string {
+  const t = cellText(v);
+  return v.got !== v.expected ? paint(term, 'bold', paint(term, 'red', t)) : v.got === 'violated' ? paint(term, 'red', t) : t;
 }
 
 /** A failed set-up record, in one line: `record 5 (open, line 5): expected {"ret":4}, got {"errno":"ENOENT"} (…)`. */
 export function setupText(d: Divergence): string {
-  return `record ${d.seq} (${d.op}, line ${d.line}) expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)} (${d.decidedBy})`;
+  return `record ${d.seq} (${d.op}, line ${d.line}) ${diffText(d.expected, d.actual)} (${d.decidedBy})`;
 }
 
-/** The demo's first section: the golden logs replayed (`dir` as it is shown), then a blank line. */
-export function renderGoldenLogs(golden: readonly GoldenResult[], dir: string): string {
-  const lines = [`iommu-model demo`, `golden logs: replaying ${golden.length} logs (${dir})`];
-  for (const g of golden) {
-    lines.push(`${g.match ? 'ok  ' : 'FAIL'} ${g.log.padEnd(34)} ${String(g.records).padStart(4)} records  ${g.divergences} divergences  violations: ${g.violations.join(', ') || 'none'}${g.match ? '' : ` (expected: ${g.expected.join(', ') || 'none'})`}`);
-  }
-  lines.push(golden.every((g) => g.match) ? 'every golden log replays as documented' : 'some golden logs did not replay as documented', '');
-  return `${lines.join('\n')}\n`;
+/** The golden logs replayed (`dir` as it is shown). */
+function goldenLines(golden: readonly GoldenResult[], dir: string, term: Term): string[] {
+  const rows = golden.map((g) => [
+    g.match ? 'ok' : paint(term, 'red', 'FAIL'),
+    g.log,
+    `${g.records} records`,
+    `${g.divergences} divergences`,
+    `violations: ${g.violations.join(', ') || 'none'}${g.match ? '' : ` (expected: ${g.expected.join(', ') || 'none'})`}`,
+  ]);
+  return [
+    `golden logs: replaying ${golden.length} logs (${dir})`,
+    ...tableLines(null, rows, 2, term.width),
+    golden.every((g) => g.match) ? '  every golden log replays as documented' : paint(term, 'red', '  some golden logs did not replay as documented'),
+  ];
 }
 
 function failLine(m: Mismatch): string {
@@ -223,28 +252,30 @@ function summaryLine(s: DemoSummary, seconds: number): string {
 
 /** The demo's closing lines: each mismatch, each error, the summary (Markdown prints them on stderr). */
 export function renderDemoOutcome(s: DemoSummary, seconds: number): string {
-  return `${[...s.mismatches.map(failLine), ...s.errors.map(errorLine), summaryLine(s, seconds)].join('\n')}\n`;
+  return `${demoOutcomeLines(s, seconds, PLAIN).join('\n')}\n`;
 }
 
-function renderScenarioTable(r: ScenarioRun): string[] {
+function renderScenarioTable(r: ScenarioRun, term: Term): string[] {
   if (r.error !== undefined) return [`${r.name}: ERROR ${r.error}`];
   const na = PROPERTY_NAMES.length - r.applicable.length;
-  const lines = [`${r.name}${na > 0 ? ` (exercises ${r.applicable.length} properties; ${na} n/a)` : ''}`];
-  const firstWidth = Math.max('scheme'.length, ...r.rows.map((row) => row.scheme.length));
-  const table = r.rows.map((row) => {
+  const lines = [paint(term, 'bold', `${r.name}${na > 0 ? ` (exercises ${r.applicable.length} properties; ${na} n/a)` : ''}`)];
+  const rows = r.rows.map((row) => {
     const by = new Map(row.verdicts.map((v) => [v.property, v]));
-    return { scheme: row.scheme, cells: r.applicable.map((p) => (row.error !== undefined ? 'error' : cellText(by.get(p)!))) };
+    return [row.scheme, ...r.applicable.map((p) => (row.error !== undefined ? 'error' : cellShown(term, by.get(p)!)))];
   });
-  const widths = r.applicable.map((p, i) => Math.max(shortName(p).length, ...table.map((t) => t.cells[i]!.length)));
-  lines.push(`  ${'scheme'.padEnd(firstWidth)}  ${r.applicable.map((p, i) => shortName(p).padEnd(widths[i]!)).join('  ')}`.trimEnd());
-  for (const t of table) lines.push(`  ${t.scheme.padEnd(firstWidth)}  ${t.cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
+  lines.push(...tableLines(['scheme', ...r.applicable.map(shortName)], rows, 2));
   const rowVerdicts = r.rows.flatMap((row) => row.verdicts);
   const bad = compareVerdicts(rowVerdicts).length + r.rows.filter((row) => row.error !== undefined).length;
   const states = r.rows.reduce((n, row) => n + (row.report?.statesGenerated ?? 0), 0);
   lines.push(`  ${rowVerdicts.filter((v) => v.got === 'violated').length} violations, ${states} states explored: ${bad === 0 ? 'every verdict as documented' : `${bad} not as documented`}`);
-  for (const v of rowVerdicts) if (v.counterexample !== undefined) lines.push(`  iommu-model replay ${v.counterexample} --scheme ${v.scheme}`);
+  for (const v of rowVerdicts) if (v.counterexample !== undefined) lines.push(`  ${replayCommand(v)}`);
   for (const row of r.rows) if (row.error !== undefined) lines.push(`  ERROR under ${row.scheme}: ${row.error}`);
   return lines;
+}
+
+/** The command that shows a violated verdict's counterexample, as it can be pasted. */
+export function replayCommand(v: Verdict): string {
+  return `${COMMAND} replay ${v.counterexample!} --scheme ${v.scheme}`;
 }
 
 /** The notes under the tables: pairs not run, and violations of properties a scenario does not exercise. */
@@ -259,15 +290,62 @@ function demoNotes(s: DemoSummary): string[] {
   return [...notes, ...s.unknownExpectations.map((u) => `note: scheme ${u.scheme} documents an expectation for '${u.scenario}', which is not a built-in scenario`)];
 }
 
-/** The demo's text after the golden logs: the legend, one table per scenario, the notes and the summary. */
-export function renderDemoText(s: DemoSummary, seconds: number): string {
+/** The scheme the kernel is: its violations are hazards of Linux itself, so the summary opens with them. */
+export const UPSTREAM = 'upstream';
+
+/**
+ * The demo's opening: upstream's hazards first (each violated verdict of the kernel as it is, with
+ * the command that shows it), then each scheme's score over the scenarios, then the outcome.
+ */
+function demoSummaryLines(s: DemoSummary, seconds: number, term: Term): string[] {
+  const hazards = s.verdicts.filter((v) => v.scheme === UPSTREAM && v.got === 'violated');
   const lines = [
-    `scenarios: ${s.scenarioCount} built-in scenarios under ${s.schemeCount} built-in schemes (explored up to ${s.maxStates} states each)`,
-    `kernel: Linux ${s.kernel.map((k) => `v${k}`).join(', ')}`,
-    `legend: ${s.exercised.map((p) => `${shortName(p)} ${p}`).join(', ')}`,
-    `cells: holds, violated (N) = the shortest counterexample has N steps (0: the scenario's own records), unknown (cut off) = search cut before any violation, so holds is not shown, not run = the scenario's set-up fails under the scheme (nothing claimed), ! = differs from the scheme's documented expectation`,
+    paint(term, 'bold', `iommu-model demo: ${s.scenarioCount} built-in scenarios under ${s.schemeCount} built-in schemes, Linux ${s.kernel.map((k) => `v${k}`).join(', ')} (${seconds.toFixed(1)} s)`),
+    '',
+    hazards.length === 0
+      ? `${UPSTREAM} (the kernel as it is): no hazard found in the built-in scenarios`
+      : paint(term, 'bold', `${UPSTREAM} (the kernel as it is): ${hazards.length} hazard${hazards.length === 1 ? '' : 's'} found`),
+    // each hazard on a line, aligned, with the command that shows it below it
+    ...tableLines(null, hazards.map((v) => [v.scenario, v.property, `${v.steps} step${v.steps === 1 ? '' : 's'}`]), 2).flatMap((line, i) => [line, ...(hazards[i]!.counterexample === undefined ? [] : [`      ${replayCommand(hazards[i]!)}`])]),
+    '',
+    'schemes: verdicts over the scenarios each runs (violated, holds, cut off, not run; differing from what the scheme documents)',
   ];
-  for (const r of s.runs) lines.push('', ...renderScenarioTable(r));
-  lines.push('', ...demoNotes(s));
-  return `${lines.join('\n')}\n${renderDemoOutcome(s, seconds)}${s.ok ? 'every verdict matches the expectation its scheme documents' : 'some verdicts do not match the expectations their schemes document'}\n`;
+  const schemes = [...new Set(s.verdicts.map((v) => v.scheme))];
+  const rows = schemes.map((name) => {
+    const vs = s.verdicts.filter((v) => v.scheme === name);
+    const n = (o: Verdict['got']): number => vs.filter((v) => v.got === o).length;
+    const differ = s.mismatches.filter((m) => m.scheme === name).length;
+    return [name, `${n('violated')} violated`, `${n('holds')} hold`, `${n('unknown')} cut off`, `${n('not run')} not run`, differ === 0 ? 'as documented' : paint(term, 'red', `${differ} differ`)];
+  });
+  lines.push(...tableLines(null, rows, 2), '', ...demoOutcomeLines(s, seconds, term));
+  return lines;
+}
+
+function demoOutcomeLines(s: DemoSummary, seconds: number, term: Term): string[] {
+  return [
+    ...s.mismatches.map(failLine),
+    ...s.errors.map(errorLine),
+    summaryLine(s, seconds),
+    s.ok ? paint(term, 'green', 'every verdict matches the expectation its scheme documents') : paint(term, 'red', 'some verdicts do not match the expectations their schemes document'),
+  ];
+}
+
+/**
+ * The demo as text: the summary (upstream's hazards, each scheme's score, the outcome), the
+ * golden logs (`goldenDir` as shown), the legend, one table per scenario, the notes, and the
+ * outcome again as the last lines, where a terminal leaves them in view.
+ */
+export function renderDemoText(s: DemoSummary, seconds: number, goldenDir: string, term: Term = PLAIN): string {
+  const lines = [
+    ...demoSummaryLines(s, seconds, term),
+    '',
+    ...goldenLines(s.golden, goldenDir, term),
+    '',
+    `scenarios, explored up to ${s.maxStates} states each`,
+    `legend: ${s.exercised.map((p) => `${shortName(p)} ${p}`).join(', ')}`,
+    `cells: holds (none for a property named for its hazard); violated (N), found (N) = the shortest counterexample has N steps (0: the scenario's own records); unknown (cut off) = search cut before any violation, so holds is not shown; not run = the scenario's set-up fails under the scheme (nothing claimed); ! = differs from the scheme's documented expectation`,
+  ];
+  for (const r of s.runs) lines.push('', ...renderScenarioTable(r, term));
+  lines.push('', ...demoNotes(s), '', ...demoOutcomeLines(s, seconds, term));
+  return `${lines.join('\n')}\n`;
 }

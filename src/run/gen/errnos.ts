@@ -269,10 +269,14 @@ const CHECKS: readonly CheckRecipe[] = [
     },
   },
   { ioctl: 'DEVICE_BIND_TASK', errno: 'ENOTTY', check: 'vfio_pci_core.c:vfio_pci_core_ioctl: unknown ioctl', run: (rig) => onDevice(rig, 'VFIO_DEVICE_BIND_TASK') },
+  {
+    ioctl: 'DEVICE_BIND_TASK', errno: 'EINVAL', slug: 'argsz', rig: { scheme: 'svm-bind-task-rfc', sva: true }, check: 'vfio.c:vfio_svm_ioctl: svm.argsz < minsz',
+    run: (rig) => onDevice(rig, 'VFIO_DEVICE_BIND_TASK', undefined, { argsz: 8 }),
+  },
   { ioctl: 'DEVICE_UNBIND_TASK', errno: 'ENOTTY', check: 'vfio_pci_core.c:vfio_pci_core_ioctl: unknown ioctl', run: (rig) => onDevice(rig, 'VFIO_DEVICE_UNBIND_TASK', { flags: [], pasid: 1 }) },
   {
     ioctl: 'DEVICE_UNBIND_TASK', errno: 'EINVAL', rig: { scheme: 'svm-bind-task-rfc', sva: true }, check: 'vfio.c:vfio_svm_ioctl: svm.flags & ~(VFIO_SVM_PASID_RELEASE_FLUSHED | VFIO_SVM_PASID_RELEASE_CLEAN)',
-    run: (rig) => onDevice(rig, 'VFIO_DEVICE_UNBIND_TASK', { flags: ['STALE'], pasid: 1 }),
+    gap: 'a log names flags by name, and a name the RFC does not define is bad input (unbindTaskArg in src/kernel/vfio/device.ts), so no log reaches a flag bit outside FLUSHED and CLEAN',
   },
   { ioctl: 'device-fd', errno: 'ENOTTY', check: 'vfio_pci_core.c:vfio_pci_core_ioctl: not a device ioctl', run: (rig) => onDevice(rig, 'VFIO_GROUP_GET_STATUS') },
 ];
