@@ -126,6 +126,10 @@ export interface CheckRun {
   readonly statesPerSecond: number;
   /** The counterexample written with --out: its file and the finding it shows. */
   readonly counterexample?: { readonly file: string; readonly finding: Finding };
+  /** The checkpoint the search was resumed from (--resume). */
+  readonly resumedFrom?: string;
+  /** The checkpoint written for a search cut off (--checkpoint, or the --resume file). */
+  readonly checkpoint?: string;
 }
 
 export function renderCheck(c: CheckRun): string {
@@ -134,8 +138,9 @@ export function renderCheck(c: CheckRun): string {
   const lines = [
     `${c.scenario} under ${c.scheme}: tasks ${report.tasks.join(', ') || '(none)'}`,
     `kernel: Linux v${report.kernel}`,
-    `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : `not exhausted: ${report.statesGenerated} states (--max-states)`}`,
+    `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : `not exhausted: ${report.statesGenerated} states (${report.cutOff ?? '--max-states'})`}`,
   ];
+  if (c.resumedFrom !== undefined) lines.push(`resumed from ${c.resumedFrom} at ${report.resumedAt ?? 0} states`);
   for (const p of PROPERTY_NAMES) {
     const f = byProperty.get(p);
     lines.push(`  ${p.padEnd(24)} ${f === undefined ? (report.exhausted ? 'holds' : 'not violated so far') : `VIOLATED (${f.schedule.length} steps, at record ${f.seq})`}`);
@@ -143,6 +148,7 @@ export function renderCheck(c: CheckRun): string {
   for (const f of report.findings) lines.push(`${f.property}: ${f.message}`, `  schedule: ${f.schedule.join(' ') || '(the log itself)'}`, ...detailLines(f));
   if (!report.exhausted && report.findings.length === 0) lines.push(`not exhausted: ${report.statesGenerated} states; no violation found so far, so no property is shown to hold (exit 4)`);
   if (c.counterexample !== undefined) lines.push(`counterexample (${c.counterexample.finding.property}) written to ${c.counterexample.file}: iommu-model replay ${c.counterexample.file} --scheme ${c.schemeArg}`);
+  if (c.checkpoint !== undefined) lines.push(`checkpoint written to ${c.checkpoint}: iommu-model check --scenario ${c.scenario} --scheme ${c.schemeArg} --resume ${c.checkpoint}`);
   return `${lines.join('\n')}\n`;
 }
 
