@@ -54,7 +54,7 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--scenario <name|file>', description: 'a built-in scenario (iommu-model scenarios) or a log with tasks', required: true },
       { flags: '--scheme <name|file>', description: 'a built-in scheme or a scheme module', default: 'upstream' },
       { flags: '--max-states <n>', description: 'stop after generating this many states, in this run (cut off with no violation: exit 4)', default: '200000' },
-      { flags: '--max-memory <size>', description: "stop before the heap holds this much, e.g. 512M or 2G (default: 80% of node's heap limit)" },
+      { flags: '--max-memory <size>', description: "stop before the heap holds this much, e.g. 512M or 2G (default: 80% of what node's heap can hold; cut off with no violation: exit 4)" },
       { flags: '--time-limit <s>', description: 'stop after this many seconds' },
       { flags: '--checkpoint <file>', description: 'when a limit cuts the search off, save it to this file (--resume continues it)' },
       { flags: '--resume <checkpoint>', description: 'continue a search saved with --checkpoint (saved again to the same file unless --checkpoint says otherwise)' },
