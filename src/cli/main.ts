@@ -84,7 +84,11 @@ const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '--scenario <name|file>', description: 'a built-in scenario (iommu-model scenarios) or a log with tasks', required: true },
       { flags: '--scheme <name|file>', description: `instead of the scenario header's scheme (absent: upstream); ${SCHEME_LOOKUP}` },
-      { flags: '--max-states <n>', description: 'stop after generating this many states (cut off with no violation: exit 4)', default: '200000' },
+      { flags: '--max-states <n>', description: 'stop after generating this many states, in this run (cut off with no violation: exit 4)', default: '200000' },
+      { flags: '--max-memory <size>', description: "stop before the heap holds this much, e.g. 512M or 2G (default: 80% of what node's heap can hold; cut off with no violation: exit 4)" },
+      { flags: '--time-limit <s>', description: 'stop after this many seconds' },
+      { flags: '--checkpoint <file>', description: 'when a limit cuts the search off, save it to this file (--resume continues it)' },
+      { flags: '--resume <checkpoint>', description: 'continue a search saved with --checkpoint (saved again to the same file unless --checkpoint says otherwise)' },
       { flags: '--out <file>', description: 'write the shortest counterexample (of the first violated property) as a log' },
       { flags: '--json', description: 'one JSON document on stdout' },
       MAX_LINE,

@@ -6,13 +6,19 @@
  * shortest) schedule that breaks each property becomes a counterexample log with explicit step
  * records.
  *
- * Pure: no clock, no I/O. The CLI measures time and writes files.
+ * A search can be cut off (--max-states, or a limit `shouldStop` reports) and continued: the
+ * report then carries the search's state as plain data (SearchState), and `resume` picks it up
+ * where it stopped, so that a search run in pieces gives what one run gives.
+ *
+ * Pure: no clock, no I/O. The CLI measures time and memory and writes files.
  */
 import { Checker, type Violation } from '../checks/properties.js';
 import type { LockDetail } from '../checks/scenario.js';
+import { LockGraph } from '../checks/lockdep.js';
+import type { LockEdge } from '../core/tx.js';
 import type { PropertyName } from '../vocab/properties.js';
 import { leftovers, stuck, waitForCycle } from '../checks/liveness.js';
-import { addToTask, applyStimulus, blockedOn, hasWork, scheduler, stepTask } from './engine.js';
+import { addToTask, applyStimulus, blockedOn, hasWork, scheduler, stepTask, type Stepped } from './engine.js';
 import { worldHash } from '../core/fingerprint.js';
 
 import { emptyWorld, type World } from '../core/world.js';
@@ -21,7 +27,7 @@ import type { LogItem } from '../log/reader.js';
 import type { Header, Stimulus } from '../vocab/records.js';
 import type { Scheme } from '../schemes/scheme.js';
 import { cloneWorld } from '../core/clone.js';
-import { releaseOf, type ReleaseName } from '../vocab/releases.js';
+import { releaseOf, type KernelRelease, type ReleaseName } from '../vocab/releases.js';
 
 /** A property's first violation, with lockdep's scenario for a lock finding (src/checks/scenario.ts). */
 export interface Finding extends LockDetail {
@@ -42,8 +48,14 @@ export interface ExploreReport {
   readonly distinctStates: number;
   readonly depth: number;
   readonly terminalStates: number;
-  /** Whether every reachable state was expanded (false: --max-states cut the search). */
+  /** Whether every reachable state was expanded (false: a limit cut the search). */
   readonly exhausted: boolean;
+  /** What cut the search off: `--max-states`, or the reason `shouldStop` gave. */
+  readonly cutOff?: string;
+  /** For a resumed search: the states generated before this run. */
+  readonly resumedAt?: number;
+  /** With `checkpoint`, a search cut off: where it stood (ExploreOptions.resume continues it). */
+  readonly state?: SearchState;
   readonly lockEdges: number;
   readonly findings: readonly Finding[];
 }
@@ -99,16 +111,59 @@ export function stepSeqBase(sc: Scenario): number {
 }
 
 interface Node {
-  readonly world: World;
+  /** Null for a node a resumed search has not re-derived yet, or one already expanded. */
+  world: World | null;
   readonly index: number;
   readonly depth: number;
 }
 
+/**
+ * Where a cut-off search stood, as plain data independent of object identity: enough for
+ * `explore`'s `resume` to continue it exactly as one uninterrupted run would have. It holds no
+ * worlds: each node still to expand is a schedule (its path in the tree from the initial world),
+ * re-derived by replaying it.
+ */
+export interface SearchState {
+  /** Every distinct state's fingerprint. */
+  readonly visited: readonly number[];
+  /**
+   * The schedule tree, pruned to the ancestors of the nodes still to expand: node 0 is the
+   * initial world, node i > 0 is node parent[i] after one step of task tasks[task[i]] (the
+   * report's `tasks`); a parent comes before its children.
+   */
+  readonly parent: readonly number[];
+  readonly task: readonly number[];
+  /** The nodes of the layer being expanded that are not done, in order; the first had its first `skip` enabled tasks stepped. */
+  readonly layer: readonly number[];
+  readonly skip: number;
+  /** The next layer, as far as it was found. */
+  readonly next: readonly number[];
+  readonly generated: number;
+  readonly depth: number;
+  readonly terminal: number;
+  /** Each property's first violation so far, in the order found, and every lock-order cycle seen. */
+  readonly findings: readonly Finding[];
+  readonly cycles: readonly string[];
+  /** The lock graph over every step so far, in its insertion order. */
+  readonly lockEdges: readonly LockEdge[];
+}
+
 export interface ExploreOptions {
+  /** The states this run may generate (a resumed run counts from where it resumed). */
   readonly maxStates: number;
   /** Called every `progressEvery` generated states. */
   readonly onProgress?: (p: { generated: number; distinct: number; depth: number }) => void;
   readonly progressEvery?: number;
+  /**
+   * Asked every `pollEvery` generated states (default 16) whether to stop, for limits the
+   * explorer cannot see (memory, time): the reason to stop (`memory limit 1.6 GiB reached`), or null.
+   */
+  readonly shouldStop?: () => string | null;
+  readonly pollEvery?: number;
+  /** Keep the search's state in the report when the search is cut off (`resume` continues it). */
+  readonly checkpoint?: boolean;
+  /** Continue a cut-off search; `file` names where the state came from, for errors. */
+  readonly resume?: { readonly state: SearchState; readonly file: string };
 }
 
 function enabledTasks(w: World, scheme: Scheme): string[] {
@@ -122,70 +177,111 @@ function detailOf(v: LockDetail): LockDetail {
   return { ...(v.scenario === undefined ? {} : { scenario: v.scenario }), ...(v.chain === undefined ? {} : { chain: v.chain }) };
 }
 
-/** Explores every schedule of the scenario under the scheme. */
+/** A state's key in the visited set: the hash of its kernel state alone (src/core/fingerprint.ts). */
+export function fingerprintOf(w: World): number {
+  return worldHash(w);
+}
+
+/** The scenario's tasks, in the order of their first record: the report's `tasks`. */
+function taskNames(sc: Scenario): string[] {
+  return [...new Set(sc.taskRecords.map((s) => s.task!))];
+}
+
+/** A step of a task, its BadReference named by the record the task is running (bad input). */
+function step(sc: Scenario, scheme: Scheme, w: World, name: string, seq: number, release: KernelRelease): Stepped {
+  try {
+    return stepTask(w, scheme, name, seq, release);
+  } catch (e) {
+    if (e instanceof BadReference) {
+      const t = w.tasks.get(name)!;
+      const s = (t.current ?? { stimulus: t.queue[0]! }).stimulus;
+      throw new InputError(sc.file, s.line, e.field, e.detail);
+    }
+    throw e;
+  }
+}
+
+/** Explores every schedule of the scenario under the scheme (or the rest of a cut-off search). */
 export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): ExploreReport {
   const base = stepSeqBase(sc);
   const release = releaseOf(sc.header);
+  const tasks = taskNames(sc);
   const checker = new Checker(false);
   const { world: start, violations: early } = initialWorld(sc, scheme, checker);
-  const parent: number[] = [-1];
-  const via: string[] = [''];
-  const schedule = (index: number, last?: string): string[] => {
-    const out: string[] = last === undefined ? [] : [last];
-    for (let i = index; i > 0; i = parent[i]!) out.unshift(via[i]!);
+  const resumed = opts.resume?.state;
+  // The schedule tree: node i is parent[i] after one step of tasks[via[i]].
+  const parent: number[] = resumed === undefined ? [-1] : [...resumed.parent];
+  const via: number[] = resumed === undefined ? [-1] : [...resumed.task];
+  const path = (index: number): number[] => {
+    const out: number[] = [];
+    for (let i = index; i > 0; i = parent[i]!) out.unshift(i);
     return out;
   };
-  const findings = new Map<PropertyName, Finding>();
+  const schedule = (index: number, last?: string): string[] => [...path(index).map((i) => tasks[via[i]!]!), ...(last === undefined ? [] : [last])];
+  const findings = new Map<PropertyName, Finding>((resumed?.findings ?? []).map((f) => [f.property, f]));
   const note = (v: { property: PropertyName; message: string } & LockDetail, sched: string[], seq = base + sched.length): void => {
     if (findings.has(v.property)) return;
     findings.set(v.property, { ...detailOf(v), property: v.property, message: v.message, schedule: sched, seq });
   };
-  // Violations of the prologue are in every schedule: the log itself shows them.
-  for (const v of early) note(v, [], v.seq);
   // every distinct lock-order cycle found; the finding reports them all
-  const cycles = new Set<string>(early.filter((v) => v.property === 'LockOrder').map((v) => v.message));
-  const visited = new Set<number>([worldHash(start)]);
-  let frontier: Node[] = [{ world: start, index: 0, depth: 0 }];
-  let generated = 1;
-  let depth = 0;
-  let terminal = 0;
-  let exhausted = true;
-  const every = opts.progressEvery ?? 5000;
+  const cycles = new Set<string>(resumed?.cycles ?? []);
+  const visited = new Set<number>(resumed?.visited ?? [fingerprintOf(start)]);
+  let frontier: Node[];
+  let next: Node[];
+  let skip = resumed?.skip ?? 0;
+  let generated = resumed?.generated ?? 1;
+  let depth = resumed?.depth ?? 0;
+  let terminal = resumed?.terminal ?? 0;
   const sched = scheduler(scheme);
-  const wait0 = waitForCycle(start, sched);
-  if (wait0 !== null) note({ property: 'NoDeadlock', ...wait0 }, []);
+  if (resumed === undefined) {
+    // Violations of the prologue are in every schedule: the log itself shows them.
+    for (const v of early) note(v, [], v.seq);
+    for (const v of early) if (v.property === 'LockOrder') cycles.add(v.message);
+    const wait0 = waitForCycle(start, sched);
+    if (wait0 !== null) note({ property: 'NoDeadlock', ...wait0 }, []);
+    frontier = [{ world: start, index: 0, depth: 0 }];
+    next = [];
+  } else {
+    checker.lockGraph = new LockGraph();
+    for (const e of resumed.lockEdges) checker.lockGraph.add(e);
+    const pending = (index: number): Node => ({ world: null, index, depth: path(index).length });
+    frontier = resumed.layer.map(pending);
+    next = resumed.next.map(pending);
+  }
+  const derive = opts.resume === undefined ? null : deriver(sc, scheme, start, visited, opts.resume.file);
+  // A fresh search's budget counts the initial state, as --max-states always has.
+  const startGenerated = resumed?.generated ?? 0;
+  const every = opts.progressEvery ?? 5000;
+  const pollEvery = opts.pollEvery ?? 16;
+  let cutOff: string | null = null;
   search: while (frontier.length > 0) {
-    const next: Node[] = [];
-    for (const node of frontier) {
-      const enabled = enabledTasks(node.world, scheme);
+    for (let at = 0; at < frontier.length; at += 1) {
+      const node = frontier[at]!;
+      const world = node.world ?? derive!(schedule(node.index));
+      const enabled = enabledTasks(world, scheme);
       if (enabled.length === 0) {
-        const s = stuck(node.world, sched);
+        const s = stuck(world, sched);
         if (s !== null) note({ property: 'NoDeadlock', ...s }, schedule(node.index));
         else {
           terminal += 1;
-          const left = leftovers(node.world, sched);
+          const left = leftovers(world, sched);
           if (left !== null) note({ property: 'TeardownCompletes', message: `every process exited but ${left} is left` }, schedule(node.index));
         }
+        node.world = null;
         continue;
       }
-      for (const name of enabled) {
-        if (generated >= opts.maxStates) {
-          exhausted = false;
+      for (let j = at === 0 ? skip : 0; j < enabled.length; j += 1) {
+        const ran = generated - startGenerated;
+        cutOff = ran >= opts.maxStates ? '--max-states' : generated % pollEvery === 0 ? (opts.shouldStop?.() ?? null) : null;
+        if (cutOff !== null) {
+          frontier = frontier.slice(at);
+          skip = j;
           break search;
         }
-        const w = cloneWorld(node.world);
+        const name = enabled[j]!;
+        const w = cloneWorld(world);
         const seq = base + node.depth + 1;
-        let st;
-        try {
-          st = stepTask(w, scheme, name, seq, release);
-        } catch (e) {
-          if (e instanceof BadReference) {
-            const t = node.world.tasks.get(name)!;
-            const s = (t.current ?? { stimulus: t.queue[0]! }).stimulus;
-            throw new InputError(sc.file, s.line, e.field, e.detail);
-          }
-          throw e;
-        }
+        const st = step(sc, scheme, w, name, seq, release);
         generated += 1;
         if (opts.onProgress !== undefined && generated % every === 0) opts.onProgress({ generated, distinct: visited.size, depth: node.depth + 1 });
         for (const v of checker.check(w, st.touched, seq)) {
@@ -198,25 +294,36 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         if (visited.has(fp)) continue;
         visited.add(fp);
         parent.push(node.index);
-        via.push(name);
+        via.push(tasks.indexOf(name));
         next.push({ world: w, index: parent.length - 1, depth: node.depth + 1 });
         depth = Math.max(depth, node.depth + 1);
       }
+      // An expanded node's world is not needed again: let it go before the layer ends.
+      node.world = null;
     }
     frontier = next;
+    next = [];
+    skip = 0;
   }
+  const state: SearchState | undefined =
+    cutOff === null || opts.checkpoint !== true
+      ? undefined
+      : { ...prunedTree(parent, via, frontier, next), visited: [...visited], skip, generated, depth, terminal, findings: [...findings.values()], cycles: [...cycles], lockEdges: checker.lockGraph.edges() };
+  // The worlds still queued are in `state` as schedules: free them for the history search below.
+  frontier = [];
+  next = [];
   // A LockOrder cycle is found across schedules; its counterexample must show the whole cycle in
-  // one history, so that replaying it reproduces the violation.
+  // one history, so that replaying it reproduces the violation. Its budget is the larger of this
+  // run's and the whole search's states, so that a search run in pieces finds what one run finds.
   let lo = findings.get('LockOrder');
   if (lo !== undefined && lo.schedule.length > 0) {
-    const whole = historyWithCycle(sc, scheme, opts.maxStates);
+    const whole = historyWithCycle(sc, scheme, Math.max(opts.maxStates, generated), opts.shouldStop ?? (() => null), pollEvery);
     if (whole !== null) lo = whole;
   }
   if (lo !== undefined) {
     const others = [...cycles].filter((m) => m !== lo!.message);
     findings.set('LockOrder', others.length === 0 ? lo : { ...lo, message: `${lo.message} | also: ${others.join(' | ')}` });
   }
-  const tasks = [...new Set(sc.taskRecords.map((s) => s.task!))];
   return {
     scheme: scheme.name,
     kernel: release.name,
@@ -225,17 +332,65 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
     distinctStates: visited.size,
     depth,
     terminalStates: terminal,
-    exhausted,
+    exhausted: cutOff === null,
+    ...(cutOff === null ? {} : { cutOff }),
+    ...(resumed === undefined ? {} : { resumedAt: resumed.generated }),
+    ...(state === undefined ? {} : { state }),
     lockEdges: checker.lockGraph.edgeCount(),
     findings: [...findings.values()],
   };
 }
 
 /**
- * The shortest schedule in whose own history the lock graph has a cycle (breadth-first over
- * worlds paired with the history's lock graph edges). Returns the finding re-based on it.
+ * Re-derives the world at the end of a resumed search's schedule by replaying it from the
+ * initial world, keeping the worlds along the last schedule derived: a layer's nodes come in
+ * tree order, so each costs about one step. A world the search never saw means the checkpoint
+ * (`file`) is of another build of the model.
  */
-function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number): Finding | null {
+function deriver(sc: Scenario, scheme: Scheme, start: World, visited: ReadonlySet<number>, file: string): (schedule: readonly string[]) => World {
+  const base = stepSeqBase(sc);
+  const release = releaseOf(sc.header);
+  let last: readonly string[] = [];
+  const worlds: World[] = [start];
+  return (s) => {
+    let common = 0;
+    while (common < s.length && common < last.length && s[common] === last[common]) common += 1;
+    worlds.length = common + 1;
+    for (let k = common; k < s.length; k += 1) {
+      const w = cloneWorld(worlds[k]!);
+      step(sc, scheme, w, s[k]!, base + k + 1, release);
+      worlds.push(w);
+    }
+    last = s;
+    const w = worlds[s.length]!;
+    if (!visited.has(fingerprintOf(w))) {
+      throw new InputError(file, null, 'layer', `the schedule ${s.join(' ') || '(none)'} reaches a state the search never saw: the checkpoint was written by another build of the model`);
+    }
+    return w;
+  };
+}
+
+/** The schedule tree pruned to the ancestors of the nodes still to expand, renumbered in order. */
+function prunedTree(parent: readonly number[], via: readonly number[], layer: readonly Node[], next: readonly Node[]): Pick<SearchState, 'parent' | 'task' | 'layer' | 'next'> {
+  const keep = new Set<number>([0]);
+  for (const n of [...layer, ...next]) for (let i = n.index; !keep.has(i); i = parent[i]!) keep.add(i);
+  const order = [...keep].sort((a, b) => a - b);
+  const renumbered = new Map(order.map((old, i) => [old, i]));
+  const at = (i: number): number => renumbered.get(i)!;
+  return {
+    parent: order.map((i) => (i === 0 ? -1 : at(parent[i]!))),
+    task: order.map((i) => via[i]!),
+    layer: layer.map((n) => at(n.index)),
+    next: next.map((n) => at(n.index)),
+  };
+}
+
+/**
+ * The shortest schedule in whose own history the lock graph has a cycle (breadth-first over
+ * worlds paired with the history's lock graph edges). Returns the finding re-based on it, or
+ * null when `maxStates` or `shouldStop` ends the search first.
+ */
+function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number, shouldStop: () => string | null, pollEvery: number): Finding | null {
   const base = stepSeqBase(sc);
   const release = releaseOf(sc.header);
   interface H {
@@ -253,6 +408,7 @@ function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number): Find
     const next: H[] = [];
     for (const h of frontier) {
       for (const name of enabledTasks(h.world, scheme)) {
+        if (generated % pollEvery === 0 && shouldStop() !== null) return null;
         const w = cloneWorld(h.world);
         const checker = h.checker.fork();
         const seq = base + h.sched.length + 1;

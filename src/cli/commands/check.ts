@@ -2,7 +2,9 @@
  * `check --scenario [--scheme]`: explores every schedule of a scenario under a scheme (its
  * header's unless --scheme says otherwise: the rule replay follows, schemeOfLog), checks every
  * property, and with --out writes the shortest counterexample of the first violated property.
- * Exits 1 on a violation, 4 when --max-states cut the search off before any was found.
+ * Exits 1 on a violation, 4 when a limit (--max-states, --max-memory, --time-limit) cut the
+ * search off before any was found; with --checkpoint a cut-off search is saved, and --resume
+ * continues one.
  */
 import { PROPERTY_NAMES } from '../../vocab/properties.js';
 import { counterexampleLines } from '../../run/counterexample.js';
@@ -15,6 +17,8 @@ import { writeAtomic } from '../output.js';
 import { checkJson } from '../render/json.js';
 import { renderCheck, renderExploreProgress, type CheckRun } from '../render/text.js';
 import { loadScheme, scenarioFile } from '../resolve.js';
+import { checkWritable, readCheckpoint, searchIdentity, writeCheckpoint } from '../checkpoint.js';
+import { parseLimits, stopAtLimits } from '../limits.js';
 
 export interface CheckOptions {
   scenario: string;
@@ -24,36 +28,55 @@ export interface CheckOptions {
   out?: string;
   json?: boolean;
   maxLine: string;
+  maxMemory?: string;
+  timeLimit?: string;
+  checkpoint?: string;
+  resume?: string;
 }
 
 export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
   if (!/^[1-9][0-9]*$/.test(o.maxStates)) throw new InputError('<command line>', null, '--max-states', `expected a positive integer, got ${showValue(o.maxStates)}`);
   const maxLine = parseSize(o.maxLine, '--max-line');
+  const limits = parseLimits(o);
   const override = o.scheme === undefined ? undefined : await loadScheme(o.scheme);
   const file = scenarioFile(o.scenario);
   const { header, items } = await readLog(file, { maxLine });
   const scheme = schemeOfLog(header, file, override);
   const sc = scenarioOf(header, items, file);
   requireSetup(header, items, file, scheme);
+  const id = searchIdentity(o.scenario, file, scheme);
+  const resume = o.resume === undefined ? undefined : { state: readCheckpoint(o.resume, id), file: o.resume };
+  // A resumed search saves itself where it came from, unless told otherwise.
+  const checkpoint = o.checkpoint ?? o.resume;
+  if (checkpoint !== undefined) checkWritable(checkpoint);
   const t0 = process.hrtime.bigint();
   const progress = io.isTTY
     ? (p: { generated: number; distinct: number; depth: number }) => io.stderr(`\r${renderExploreProgress(p)}`)
     : undefined;
-  const report = explore(sc, scheme, { maxStates: Number(o.maxStates), ...(progress === undefined ? {} : { onProgress: progress }) });
+  const report = explore(sc, scheme, {
+    maxStates: Number(o.maxStates),
+    shouldStop: stopAtLimits(limits, t0),
+    checkpoint: checkpoint !== undefined,
+    ...(resume === undefined ? {} : { resume }),
+    ...(progress === undefined ? {} : { onProgress: progress }),
+  });
   if (progress !== undefined) io.stderr('\r\x1b[K');
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const byProperty = new Map(report.findings.map((f) => [f.property, f]));
   const first = PROPERTY_NAMES.map((p) => byProperty.get(p)).find((f) => f !== undefined);
   const written = o.out !== undefined && first !== undefined ? { file: o.out, finding: first } : undefined;
   if (written !== undefined) writeAtomic(written.file, `${counterexampleLines(sc, scheme, written.finding).join('\n')}\n`, documentOut(io));
+  if (checkpoint !== undefined && report.state !== undefined) writeCheckpoint(checkpoint, id, report.state);
   const run: CheckRun = {
     scenario: o.scenario,
     schemeArg: o.scheme ?? header.scheme,
     scheme: scheme.name,
     report,
     seconds,
-    statesPerSecond: Math.round(report.statesGenerated / Math.max(seconds, 1e-6)),
+    statesPerSecond: Math.round((report.statesGenerated - (report.resumedAt ?? 0)) / Math.max(seconds, 1e-6)),
     ...(written === undefined ? {} : { counterexample: written }),
+    ...(resume === undefined ? {} : { resumedFrom: resume.file }),
+    ...(checkpoint === undefined || report.state === undefined ? {} : { checkpoint }),
   };
   io.stdout(o.json === true ? checkJson(run) : renderCheck(run));
   // A search cut off before it found a violation shows nothing holds (exit 4).

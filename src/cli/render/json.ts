@@ -68,12 +68,15 @@ export function checkJson(c: CheckRun): string {
     depth: report.depth,
     terminalStates: report.terminalStates,
     exhausted: report.exhausted,
+    ...(report.cutOff === undefined ? {} : { cutOff: report.cutOff }),
+    ...(c.resumedFrom === undefined ? {} : { resumedFrom: c.resumedFrom, resumedAt: report.resumedAt ?? 0 }),
     seconds: Number(c.seconds.toFixed(3)),
     statesPerSecond: c.statesPerSecond,
     lockEdges: report.lockEdges,
     properties: Object.fromEntries(PROPERTY_NAMES.map((p) => [p, violated.has(p) ? 'violated' : report.exhausted ? 'holds' : 'not violated so far'])),
     violations: report.findings.map((f) => ({ property: f.property, seq: f.seq, message: f.message, schedule: f.schedule, steps: f.schedule.length, ...detailJson(f) })),
     ...(c.counterexample === undefined ? {} : { counterexample: c.counterexample.file }),
+    ...(c.checkpoint === undefined ? {} : { checkpoint: c.checkpoint }),
   });
 }
 

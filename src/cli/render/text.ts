@@ -148,6 +148,10 @@ export interface CheckRun {
   readonly statesPerSecond: number;
   /** The counterexample written with --out: its file and the finding it shows. */
   readonly counterexample?: { readonly file: string; readonly finding: Finding };
+  /** The checkpoint the search was resumed from (--resume). */
+  readonly resumedFrom?: string;
+  /** The checkpoint written for a search cut off (--checkpoint, or the --resume file). */
+  readonly checkpoint?: string;
 }
 
 /** A verdict of check in words: `holds`, `VIOLATED (3 steps, at record 14)`, `not violated so far`. */
@@ -162,12 +166,14 @@ export function renderCheck(c: CheckRun, term: Term = PLAIN): string {
   const lines = [
     `${c.scenario} under ${c.scheme}: tasks ${report.tasks.join(', ') || '(none)'}`,
     `kernel: Linux v${report.kernel}`,
-    `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : `not exhausted: ${report.statesGenerated} states (--max-states)`}`,
+    `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : `not exhausted: ${report.statesGenerated} states (${report.cutOff ?? '--max-states'})`}`,
+    ...(c.resumedFrom === undefined ? [] : [`resumed from ${c.resumedFrom} at ${report.resumedAt ?? 0} states`]),
     ...tableLines(null, PROPERTY_NAMES.map((p) => [p, checkVerdict(term, p, byProperty.get(p), report.exhausted)]), 2),
   ];
   for (const f of report.findings) lines.push(...findingLines(f));
   if (!report.exhausted && report.findings.length === 0) lines.push(`not exhausted: ${report.statesGenerated} states; no violation found so far, so no property is shown to hold (exit 4)`);
   if (c.counterexample !== undefined) lines.push(`counterexample (${c.counterexample.finding.property}) written to ${c.counterexample.file}:`, `  ${COMMAND} replay ${c.counterexample.file} --scheme ${c.schemeArg}`);
+  if (c.checkpoint !== undefined) lines.push(`checkpoint written to ${c.checkpoint}:`, `  ${COMMAND} check --scenario ${c.scenario} --scheme ${c.schemeArg} --resume ${c.checkpoint}`);
   return `${lines.join('\n')}\n`;
 }
 
