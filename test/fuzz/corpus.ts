@@ -38,11 +38,16 @@ export const NASTY_STRINGS = ['a\nb', 'a\r\nb', 'nul\u0000x', 'esc\u001b[31mred'
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-/** A value nested `depth` levels deep in arrays or objects. */
+/**
+ * A value nested `depth` levels deep in arrays or objects, as a placeholder that `text` writes
+ * out: thousands of levels are more than JSON.stringify (or fast-check printing it) can recurse.
+ */
 export function nested(depth: number, inObjects: boolean): Json {
-  let v: Json = 1;
-  for (let i = 0; i < depth; i += 1) v = inObjects ? { a: v } : [v];
-  return v;
+  return `\u0000nested:${depth}:${inObjects ? 'o' : 'a'}\u0000`;
+}
+
+function nestedText(depth: number, inObjects: boolean): string {
+  return inObjects ? `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}` : `${'['.repeat(depth)}1${']'.repeat(depth)}`;
 }
 
 /** One mutation of a parsed record: the keys it has decide which mutations apply. */
@@ -83,7 +88,7 @@ const recordMutation = (rec: Record<string, Json>): fc.Arbitrary<Record<string, 
 
 /** JSON text of a record, with `__proto__` kept as an own key (JSON.stringify does keep it). */
 function text(rec: Record<string, Json>): string {
-  return JSON.stringify(rec);
+  return JSON.stringify(rec).replace(/"\\u0000nested:(\d+):([oa])\\u0000"/g, (_m, d: string, k: string) => nestedText(Number(d), k === 'o'));
 }
 
 /** A mutation of the bytes of a line: what a broken writer, a terminal or a bad disk leaves. */
