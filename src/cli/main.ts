@@ -97,7 +97,7 @@ const COMMANDS: readonly CommandSpec[] = [
       'npx iommu-model check --scenario map-vs-munmap',
       'npx iommu-model check --scenario mdev-unmap-vs-unmap --out cx.jsonl',
       'npx iommu-model check --scenario mdev-unmap-vs-unmap --scheme mdev-notify-unlocked',
-      'npx iommu-model check --scenario map-vs-munmap --scheme test/fixtures/schemes/notifier-takes-iommu-lock.mjs',
+      'npx iommu-model check --scenario exit-vs-map --scheme test/fixtures/schemes/interval-notifier.mjs',
     ],
     exits: ['0  every property holds: the search was exhausted', '1  a violation (with --out, its shortest counterexample replays to it)', EXIT_BAD_INPUT, EXIT_INTERNAL, '4  cut off before any violation was found: nothing is shown to hold'],
     handler: (io, _args, o) => runCheck(io, o as unknown as CheckOptions),

@@ -78,7 +78,7 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
     ...(resume === undefined ? {} : { resumedFrom: resume.file }),
     ...(checkpoint === undefined || report.state === undefined ? {} : { checkpoint }),
   };
-  io.stdout(o.json === true ? checkJson(run) : renderCheck(run));
+  io.stdout(o.json === true ? checkJson(run) : renderCheck(run, io.term));
   // A search cut off before it found a violation shows nothing holds (exit 4).
   return report.findings.length > 0 ? EXIT_FOUND : report.exhausted ? EXIT_CLEAN : EXIT_NOT_EXHAUSTED;
 }

@@ -111,6 +111,6 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
     return EXIT_CLEAN;
   }
   if (o.json === true) io.stdout(reportJson(file, report, o.trace === true ? trace : undefined));
-  else io.stdout(`${o.trace === true ? renderTrace(trace, report.violations) : ''}${renderReport(file, report)}`);
+  else io.stdout(`${o.trace === true ? renderTrace(trace, report.violations) : ''}${renderReport(file, report, io.term)}`);
   return report.divergences.length > 0 || report.violations.length > 0 ? EXIT_FOUND : EXIT_CLEAN;
 }
