@@ -62,7 +62,7 @@ const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '--json', description: 'one JSON document on stdout' },
       { flags: '--scheme <name|file>', description: `instead of the log header's scheme (absent: upstream); ${SCHEME_LOOKUP}` },
-      { flags: '--at <seq>', description: 'print the world after record <seq>; the later lines are still read and validated (JSON, ops, fields: exit 2 if bad), not folded', conflicts: ['why', 'record', 'trace'] },
+      { flags: '--at <seq>', description: 'print the world after record <seq>; the whole log is still read, validated and folded (a bad record anywhere: exit 2)', conflicts: ['why', 'record', 'trace'] },
       { flags: '--why <seq[.id]>', description: 'the chain of causes from a derived record back to its stimulus', conflicts: ['record', 'trace'] },
       { flags: '--record <file>', description: 'write a recording: every stimulus with its outcome, and its derived records' },
       { flags: '--trace', description: "every record's outcome on one line (ret, errno, dma, signal, oops), its derived records below it" },

@@ -174,14 +174,24 @@ describe('replay --at N reads on', () => {
     expect((await run('replay', long, '--at', '2', '--max-line', '64')).code).toBe(2);
   });
 
-  it('but later records are not folded: what only folding finds (an unknown pid) is not reported', async () => {
+  it('and folds them too: a record after N that names what the log never declared is exit 2', async () => {
     const file = tmpFile(`${H}\n${SPAWN}\n{"op":"exit","pid":77}\n`);
-    expect((await run('replay', file, '--at', '2')).code).toBe(0);
-    expect((await run('replay', file)).code).toBe(2);
+    const r = await run('replay', file, '--at', '2');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${file}:3: field 'pid'`);
+    expect(r.out).toBe('');
+  });
+
+  it('and still prints the world at N when the rest is sound, whatever the rest does', async () => {
+    const file = tmpFile(`${H}\n${SPAWN}\n{"op":"exit","pid":1}\n`);
+    const r = await run('replay', file, '--at', '2');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('world after record 2');
+    expect(r.out).toMatch(/process 1 \(running\)/);
   });
 
   it('--help says so', async () => {
-    expect((await run('replay', '--help')).out).toMatch(/later lines are\s+still read\s+and\s+validated/);
+    expect((await run('replay', '--help')).out).toMatch(/the whole log is\s+still read,\s+validated\s+and\s+folded/);
   });
 });
 

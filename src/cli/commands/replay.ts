@@ -61,14 +61,12 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
   let whyStep: StepRecord | undefined;
   let atView: { [k: string]: JsonValue } | undefined;
   let replay: Replay | undefined;
-  let stop = false;
   const onStep = (r: StepRecord): void => {
     if (recording !== undefined) recording.write(`${recordLines(r).join('\n')}\n`);
     if (o.trace === true) trace.push(r);
     if (why !== undefined && r.stimulus.seq === why.seq) whyStep = r;
     if (at !== undefined && r.stimulus.seq === at) {
       atView = describeWorld(replay!.world);
-      stop = true;
     }
   };
   const schemeOverride = o.scheme === undefined ? undefined : await loadScheme(o.scheme);
@@ -85,11 +83,9 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
           recording.write(`${JSON.stringify(h)}\n`);
         }
       },
-      // After --at's record the reader still validates every line (a bad one is exit 2), but
-      // nothing more is folded, so what only folding finds (an unknown pid) goes unreported.
-      (it) => {
-        if (!stop) replay!.push(it);
-      },
+      // After --at's record the rest of the log is still read, validated and folded, so that a
+      // bad record anywhere is exit 2 (its violations and divergences are not --at's to report).
+      (it) => replay!.push(it),
       { maxLine },
     );
     report = replay!.finish();
