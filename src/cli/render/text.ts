@@ -172,7 +172,9 @@ export function renderCheck(c: CheckRun, term: Term = PLAIN): string {
   ];
   for (const f of report.findings) lines.push(...findingLines(f));
   if (!report.exhausted && report.findings.length === 0) lines.push(`not exhausted: ${report.statesGenerated} states; no violation found so far, so no property is shown to hold (exit 4)`);
-  if (c.counterexample !== undefined) lines.push(`counterexample (${c.counterexample.finding.property}) written to ${c.counterexample.file}:`, `  ${COMMAND} replay ${c.counterexample.file} --scheme ${c.schemeArg}`);
+  // the counterexample's header names the scheme; a scheme file must be named again (--scheme)
+  const schemeFlag = c.schemeArg === c.scheme ? '' : ` --scheme ${c.schemeArg}`;
+  if (c.counterexample !== undefined) lines.push(`counterexample (${c.counterexample.finding.property}) written to ${c.counterexample.file}:`, `  ${COMMAND} replay ${c.counterexample.file}${schemeFlag}`);
   if (c.checkpoint !== undefined) lines.push(`checkpoint written to ${c.checkpoint}:`, `  ${COMMAND} check --scenario ${c.scenario} --scheme ${c.schemeArg} --resume ${c.checkpoint}`);
   return `${lines.join('\n')}\n`;
 }
@@ -279,9 +281,12 @@ function renderScenarioTable(r: ScenarioRun, term: Term): string[] {
   return lines;
 }
 
-/** The command that shows a violated verdict's counterexample, as it can be pasted. */
+/**
+ * The command that shows a violated verdict's counterexample, as it can be pasted: its header
+ * names the built-in scheme it was found under, which replay uses (no --scheme needed).
+ */
 export function replayCommand(v: Verdict): string {
-  return `${COMMAND} replay ${v.counterexample!} --scheme ${v.scheme}`;
+  return `${COMMAND} replay ${v.counterexample!}`;
 }
 
 /** The notes under the tables: pairs not run, and violations of properties a scenario does not exercise. */
