@@ -9,19 +9,12 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { formatBytes, parseSize } from '../../src/cli/limits.js';
 import { manyTasksScenario } from '../fixtures/many-tasks.js';
+import { run } from '../cli-run.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TAKES_LOCK = join(ROOT, 'test', 'fixtures', 'schemes', 'notifier-takes-iommu-lock.mjs');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false });
-  return { code, out, err };
-}
 
 /** The CLI in a node of its own, its heap limited: the way the issue saw check die (SIGABRT, exit 134). */
 function runNode(oldSpaceMiB: number, ...argv: string[]): { code: number | null; signal: string | null; out: string; err: string } {

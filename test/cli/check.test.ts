@@ -3,16 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { run } from '../cli-run.js';
 
 const SCHEMES = join(import.meta.dirname, '..', 'fixtures', 'schemes');
 const TAKES_LOCK = join(SCHEMES, 'notifier-takes-iommu-lock.mjs');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false });
-  return { code, out, err };
-}
 
 interface CheckJson {
   kernel: string;

@@ -2,16 +2,9 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { run } from '../cli-run.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'fixtures', 'spec-example.jsonl');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false });
-  return { code, out, err };
-}
 
 function tmpLog(lines: object[] | string): string {
   const dir = mkdtempSync(join(tmpdir(), 'iommu-model-'));

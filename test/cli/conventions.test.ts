@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main, type Io } from '../../src/cli/main.js';
+import { runCli } from '../cli-run.js';
 import { fit, termOf, type Term } from '../../src/cli/render/term.js';
 import { diffText } from '../../src/cli/render/diff.js';
 import { verdictPhrase } from '../../src/vocab/properties.js';
@@ -17,13 +17,7 @@ import { verdictPhrase } from '../../src/vocab/properties.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 const EXAMPLE = join(ROOT, 'test', 'fixtures', 'spec-example.jsonl');
 
-async function run(argv: string[], term?: Term): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false, ...(term === undefined ? {} : { term }) };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const run = runCli;
 
 const PIPE: Term = { width: 100, colour: false };
 const longest = (s: string): number => Math.max(...s.split('\n').map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length));

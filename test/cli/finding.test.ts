@@ -4,18 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ChainLink, LockScenario } from '../../src/checks/scenario.js';
 import { runDemo } from '../../src/cli/commands/demo.js';
-import { main } from '../../src/cli/main.js';
 import { detailLines, scenarioLines, WIDTH } from '../../src/cli/render/finding.js';
 import { upstream } from '../../src/schemes/scheme.js';
+import { run } from '../cli-run.js';
 
 const TAKES_LOCK = join(import.meta.dirname, '..', 'fixtures', 'schemes', 'notifier-takes-iommu-lock.mjs');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false });
-  return { code, out, err };
-}
 
 interface JsonFinding {
   property: string;

@@ -9,18 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/cli/commands/demo.js';
-import { main } from '../../src/cli/main.js';
 import { openOutput, writeAtomic } from '../../src/cli/output.js';
 import { upstream } from '../../src/schemes/scheme.js';
+import { run } from '../cli-run.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'fixtures', 'spec-example.jsonl');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false });
-  return { code, out, err };
-}
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'iommu-model-out-'));
 

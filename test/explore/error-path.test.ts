@@ -8,7 +8,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { counterexampleLines } from '../../src/run/counterexample.js';
 import { explore, scenarioOf, type Finding, type Scenario } from '../../src/run/explore.js';
 import { InputError } from '../../src/vocab/errors.js';
@@ -16,6 +15,7 @@ import { parseLog } from '../../src/log/reader.js';
 import { replayItems, type StepRecord } from '../../src/run/replay.js';
 import { builtinScheme } from '../../src/schemes/catalogue.js';
 import type { Scheme } from '../../src/schemes/scheme.js';
+import { run } from '../cli-run.js';
 
 const FILE = join(import.meta.dirname, '..', '..', 'src', 'scenarios', 'sva-bind-pasid-exhausted.jsonl');
 const MAX = 200_000;
@@ -37,13 +37,6 @@ function replayFinding(sc: Scenario, s: Scheme, f: Finding) {
   const steps: StepRecord[] = [];
   const { report } = replayItems(header, items, '<counterexample>', (r) => steps.push(r), s);
   return { report, derived: steps.flatMap((r) => r.derived) };
-}
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (x) => (out += x), stderr: (x) => (err += x), isTTY: false });
-  return { code, out, err };
 }
 
 describe('sva-bind-pasid-exhausted under check', () => {

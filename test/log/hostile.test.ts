@@ -9,18 +9,10 @@ import { LogReader, parseLog } from '../../src/log/reader.js';
 import { MAX_DEPTH, own } from '../../src/log/json.js';
 import { u64Text } from '../../src/log/u64.js';
 import { replayItems } from '../../src/run/replay.js';
+import { errorOf } from './error-of.js';
 
 const H = '{"format":"iommu-model/1"}';
 
-function errorOf(text: string): InputError {
-  try {
-    parseLog(text, 'x.jsonl');
-  } catch (e) {
-    if (e instanceof InputError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-}
 
 const nested = (n: number): string => `${'['.repeat(n)}${']'.repeat(n)}`;
 

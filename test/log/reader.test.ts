@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../src/vocab/errors.js';
 import { parseLog } from '../../src/log/reader.js';
 import { releaseOf } from '../../src/vocab/releases.js';
+import { errorOf } from './error-of.js';
 
 const H = '{"format":"iommu-model/1"}';
 
-function errorOf(text: string): InputError {
-  try {
-    parseLog(text, 'x.jsonl');
-  } catch (e) {
-    if (e instanceof InputError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-}
 
 function munmapAddr(addr: unknown): unknown {
   const { items } = parseLog(`${H}\n${JSON.stringify({ op: 'munmap', pid: 1, addr, length: '0x1000' })}`);

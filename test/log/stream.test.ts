@@ -7,20 +7,13 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { fileProblem, lineLimit, parseSize } from '../../src/cli/io.js';
 import { InputError } from '../../src/vocab/errors.js';
+import { run } from '../cli-run.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'fixtures', 'spec-example.jsonl');
 const H = '{"format":"iommu-model/1"}';
 const SPAWN = '{"op":"process.spawn","pid":1}';
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false });
-  return { code, out, err };
-}
 
 function tmpFile(content: string | Uint8Array, name = 'log.jsonl'): string {
   const file = join(mkdtempSync(join(tmpdir(), 'iommu-model-hostile-')), name);

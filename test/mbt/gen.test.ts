@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MACHINES, type ObjectMachineName } from '../../machines/index.js';
 import { PATH_CONFIGS } from '../../machines/paths/index.js';
-import { main } from '../../src/cli/main.js';
+import { run } from '../cli-run.js';
 import { parseLog } from '../../src/log/reader.js';
 import { COVER_KINDS, generate, type Coverage, type CoverKind } from '../../src/run/gen/index.js';
 import { allChecks, checkTarget } from '../../src/run/gen/errnos.js';
@@ -110,13 +110,6 @@ describe('what each criterion counts', () => {
 });
 
 describe('iommu-model gen', () => {
-  async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false });
-    return { code, out, err };
-  }
-
   it('writes one log per covered target, prints the coverage with the gaps, and replaces only its own stale logs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'iommu-model-gen-'));
     writeFileSync(join(dir, 'transition-gone-GONE.jsonl'), '{}\n');
