@@ -41,7 +41,7 @@ type FieldsOf<S extends Spec> = {
   readonly [F in keyof S as S[F] extends { optional: true } ? F : never]?: JsonOf<S[F]['kind']>;
 };
 
-/** What a stimulus expects (SPEC 1.4), as the log spells it. */
+/** What a stimulus expects (docs/log-format.md, "Expectations and outcomes"), as the log spells it. */
 export interface ExpectRecord {
   readonly ret?: U64;
   readonly errno?: string;

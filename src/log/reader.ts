@@ -1,5 +1,5 @@
 /**
- * The log reader: JSON Lines in, validated records out, one line at a time (SPEC 1).
+ * The log reader: JSON Lines in, validated records out, one line at a time (docs/log-format.md).
  *
  * Validation is strict: invalid UTF-8 or JSON, a record nested too deep, an unknown op or field,
  * a wrong type, a missing field, a u64 out of range or a seq that does not increase is an

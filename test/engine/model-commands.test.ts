@@ -1,7 +1,7 @@
 /**
  * Model-based test (fast-check `fc.commands` / `fc.modelRun`) of the VFIO container, group and
  * device lifecycle with type1 MAP_DMA / UNMAP_DMA and device DMA, against a reference model that
- * keeps owners and counts only (STYLE.md: fast-check's model runner):
+ * keeps owners and counts only (fast-check's model-based runner, fc.commands):
  *
  * - the fd table: which fds are open and what each is (container / group g / device of group g);
  * - the live containers: their open fd (if any), the groups attached, whether an IOMMU driver is

@@ -64,7 +64,7 @@ const UNUSED = 'its handler never reads the ioctl argument';
 const OUT_ONLY = 'the kernel reads only argsz of its struct (give that as the record\'s "argsz"); the rest is written back (out)';
 
 /**
- * Every ioctl name a log may use (SPEC 1.3) and its argument, as the ioctl's handler and uapi
+ * Every ioctl name a log may use (docs/log-format.md, "ioctl commands") and its argument, as the ioctl's handler and uapi
  * struct (include/uapi/linux/vfio.h) take it.
  */
 const IOCTLS: Readonly<Record<string, IoctlArgs>> = {

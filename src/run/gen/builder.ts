@@ -36,7 +36,7 @@ export interface BuiltLog {
   readonly applied: readonly Applied[];
 }
 
-/** The expectation of an outcome: what `replay` compares (an oops cannot be expected, SPEC 1.4). */
+/** The expectation of an outcome: what `replay` compares (an oops cannot be expected: docs/log-format.md, "Expectations and outcomes"). */
 function expectOf(o: Outcome): GenRecord | undefined {
   const e = outcomeJson(o);
   delete e['oops'];
