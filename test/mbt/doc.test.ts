@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { renderGenSummary } from '../../src/cli/render/gen.js';
+import { fit, PIPE_WIDTH } from '../../src/cli/render/term.js';
 import { conformAll, describeDifference } from '../../src/run/gen/conformance.js';
 import { COVER_KINDS, generate } from '../../src/run/gen/index.js';
 import { sideBySide } from './side-by-side.js';
@@ -40,7 +41,8 @@ describe('docs/model-based-testing.md', () => {
 
   it('shows what gen, the runner and fast-check print', () => {
     const printed = blocks('').map((b) => b.trimEnd());
-    expect(printed).toContain(renderGenSummary(generate('transitions'), 'iommu-model-gen').trimEnd());
+    // as `gen` prints it in a pipe or a file: fitted to 100 columns
+    expect(printed).toContain(fit(renderGenSummary(generate('transitions'), 'iommu-model-gen'), PIPE_WIDTH).trimEnd());
     const logs = COVER_KINDS.flatMap((k) => generate(k).logs);
     const d = conformAll(new ToyType1({ overlapErrno: 'EINVAL' }), logs).find((v) => v.result === 'differs');
     expect(printed).toContain(d?.result === 'differs' ? describeDifference(d.difference) : 'no difference');
