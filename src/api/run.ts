@@ -13,9 +13,10 @@ import { loadScheme, scenarioFile } from '../cli/resolve.js';
 import { parseLog, type LogItem } from '../log/reader.js';
 import { counterexampleLines } from '../run/counterexample.js';
 import { explore, scenarioOf, type ExploreReport, type Finding } from '../run/explore.js';
-import type { Replay, ReplayReport } from '../run/replay.js';
+import { schemeOfLog, type Replay, type ReplayReport } from '../run/replay.js';
 import { DEMO_MAX_STATES, requireSetup, verdictsOf, type Verdict } from '../run/verdicts.js';
 import type { Scheme } from '../schemes/scheme.js';
+import { InputError, showValue } from '../vocab/errors.js';
 import type { Header } from '../vocab/records.js';
 import type { ReleaseName } from '../vocab/releases.js';
 import { tracedReplay, type Applied } from './applied.js';
@@ -58,6 +59,10 @@ function recordsText(src: Extract<LogSource, { records: unknown }>): string {
 
 /** Feeds a log's header and items to `onHeader` and `onItem`, in order. */
 async function readSource(src: LogSource, onHeader: (h: Header, file: string) => void, onItem: (it: LogItem) => void): Promise<void> {
+  // JavaScript callers get no type check: a source of another shape is bad input, not a TypeError
+  if (typeof src !== 'object' || src === null || !('file' in src || 'text' in src || 'records' in src)) {
+    throw new InputError('<replay>', null, 'source', `expected { file }, { text } or { records }, got ${showValue(src)}`);
+  }
   if ('file' in src) return streamLog(src.file, (h) => onHeader(h, src.file), onItem);
   const file = src.name ?? ('text' in src ? '<text>' : '<records>');
   const { header, items } = parseLog('text' in src ? src.text : recordsText(src), file);
@@ -113,10 +118,12 @@ export interface CheckResult extends Omit<ExploreReport, 'findings'> {
  * Explores every schedule of a scenario's tasks under a scheme (default 'upstream') and checks
  * every property: what `iommu-model check` reports. Async: it may read files.
  */
-export async function check(scenario: ScenarioSource, scheme: string | Scheme = 'upstream', opts: CheckOptions = {}): Promise<CheckResult> {
-  const s = (await schemeOption(scheme))!;
+export async function check(scenario: ScenarioSource, scheme?: string | Scheme, opts: CheckOptions = {}): Promise<CheckResult> {
+  const override = await schemeOption(scheme);
   const file = typeof scenario === 'string' ? scenarioFile(scenario) : (scenario.name ?? '<scenario>');
   const { header, items } = typeof scenario === 'string' ? await readLog(file) : parseLog(scenario.text, file);
+  // the one rule of `iommu-model check`: the header's scheme unless one is given
+  const s = schemeOfLog(header, file, override);
   const sc = scenarioOf(header, items, file);
   requireSetup(header, items, file, s);
   const report = explore(sc, s, { maxStates: opts.maxStates ?? DEMO_MAX_STATES, ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }) });

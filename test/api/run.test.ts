@@ -112,3 +112,18 @@ describe('explain', () => {
     expect(e.text).toMatch(/^violation NoDmaToDisabledMmio at \d+: /);
   });
 });
+
+describe('the API refuses what the types would, and keeps the CLI rule for schemes', () => {
+  it('replay of a source of the wrong shape (from JavaScript) is an InputError, not a TypeError', async () => {
+    await expect(replay('test/fixtures/spec-example.jsonl' as never)).rejects.toThrow(InputError);
+    await expect(replay(null as never)).rejects.toThrow(/expected \{ file \}, \{ text \} or \{ records \}/);
+  });
+
+  it("check uses the scenario header's scheme unless one is given, as iommu-model check does", async () => {
+    const text = readFileSync(fileURLToPath(new URL('../../src/scenarios/bar-p2p-revoke.jsonl', import.meta.url)), 'utf8').replace('{"format":"iommu-model/1"', '{"format":"iommu-model/1","scheme":"bar-notifier-naive"');
+    const underHeader = await check({ text, name: 'bar-p2p-revoke' });
+    const underUpstream = await check({ text, name: 'bar-p2p-revoke' }, 'upstream');
+    expect(underHeader.findings.map((f) => f.property)).toContain('LockOrder');
+    expect(underUpstream.findings.map((f) => f.property)).not.toContain('LockOrder');
+  });
+});

@@ -60,6 +60,7 @@ describe('flags that cannot combine', () => {
     [['replay', EXAMPLE, '--at', '3', '--record', '/tmp/x'], "'--at <seq>' cannot be used with option '--record"],
     [['replay', EXAMPLE, '--why', '3', '--trace'], "'--why <seq[.id]>' cannot be used with option '--trace'"],
     [['demo', '--json', '--markdown'], "'--json' cannot be used with option '--markdown'"],
+    [['replay', EXAMPLE, '--json', '--record', '-'], "'-' and --json both write to stdout"],
   ])('%j is bad input, one line', async (argv, says) => {
     const r = await run(argv as string[]);
     expect(r.code).toBe(2);

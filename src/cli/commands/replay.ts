@@ -56,6 +56,8 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
   const maxLine = parseSize(o.maxLine, '--max-line');
   // --at and --why print one record and write no recording.
   const recordTo = at === undefined && why === undefined ? o.record : undefined;
+  // --json promises one document on stdout: a recording cannot share it
+  if (o.json === true && (recordTo === '-' || recordTo === '/dev/stdout')) throw new InputError('<command line>', null, '--record', `'${recordTo}' and --json both write to stdout: give the recording a file`);
   let recording: Output | undefined;
   const trace: StepRecord[] = [];
   let whyStep: StepRecord | undefined;
