@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatBytes, parseSize } from '../../src/cli/limits.js';
+import { readText } from '../../src/cli/io.js';
+import { InputError } from '../../src/vocab/errors.js';
 import { manyTasksScenario } from '../fixtures/many-tasks.js';
 import { run } from '../cli-run.js';
 
@@ -200,6 +202,16 @@ describe('check --checkpoint and --resume', () => {
       const cp = await saved();
       edit(cp, (doc) => (doc['tool'] = 'iommu-model 0.0.1'));
       expect(await refused(cp, '--scenario', 'map-vs-munmap')).toMatch(/field 'tool': written by iommu-model 0\.0\.1, this is iommu-model \d/);
+    });
+
+    it('that cannot be read: missing, a directory, or endless (/dev/zero), as one line naming it', async () => {
+      const dir = tmp();
+      for (const [cp, says] of [[join(dir, 'none.json'), 'no such file or directory'], [dir, 'is a directory']]) {
+        const r = await run('check', '--scenario', 'map-vs-munmap', '--resume', cp!);
+        expect([r.code, r.err]).toEqual([2, `iommu-model: ${cp}: ${says}\n`]);
+      }
+      // A checkpoint is read whole, but only up to the longest string Node.js holds (here 1 MiB).
+      expect(() => readText('/dev/zero', 2 ** 20)).toThrow(new InputError('/dev/zero', null, null, 'longer than 1048576 bytes'));
     });
 
     it('that is not one, or is damaged', async () => {
