@@ -14,6 +14,7 @@ import type { Scheme } from '../schemes/scheme.js';
 import { InputError } from '../vocab/errors.js';
 import { PROPERTY_NAMES } from '../vocab/properties.js';
 import { packageRoot, readText, writeAtomic } from './io.js';
+import { checkOutput } from './output.js';
 
 export const CHECKPOINT_FORMAT = 'iommu-model-checkpoint/1';
 
@@ -43,6 +44,7 @@ export function searchIdentity(name: string, file: string, scheme: Scheme): Sear
 /** Refuses, before a search starts, a checkpoint file that could not be written when it ends. */
 export function checkWritable(file: string): void {
   if (!existsSync(dirname(resolve(file)))) throw new InputError(file, null, null, `cannot write a checkpoint: no directory ${dirname(file)}`);
+  checkOutput(file);
 }
 
 export function writeCheckpoint(file: string, id: SearchIdentity, s: SearchState): void {

@@ -158,6 +158,20 @@ describe('check --checkpoint and --resume', () => {
     expect(r.err).toMatch(/cp\.json: cannot write a checkpoint: no directory/);
   });
 
+  it('refuses an --out or --checkpoint it could not write before it searches, not after', async () => {
+    const dir = tmp();
+    const cp = join(dir, 'cp.json');
+    const out = join(dir, 'cx.jsonl');
+    // cut off with no violation, this search would write the checkpoint and no --out at all
+    const r1 = await run('check', '--scenario', 'map-vs-munmap', '--max-states', '5', '--out', dir, '--checkpoint', cp);
+    expect([r1.code, r1.err, existsSync(cp)]).toEqual([2, `iommu-model: ${dir}: cannot write: is a directory (EISDIR)\n`, false]);
+    // this one finds a violation: the counterexample would be written, then the checkpoint refused
+    const r2 = await run('check', '--scenario', 'map-vs-munmap', '--scheme', 'bar-notifier-naive', '--out', out, '--checkpoint', dir);
+    expect([r2.code, r2.err, existsSync(out)]).toEqual([2, `iommu-model: ${dir}: cannot write: is a directory (EISDIR)\n`, false]);
+    const r3 = await run('check', '--scenario', 'map-vs-munmap', '--max-states', '5', '--out', join(dir, 'no', 'cx.jsonl'));
+    expect([r3.code, r3.err]).toEqual([2, `iommu-model: ${join(dir, 'no', 'cx.jsonl')}: cannot write: no such directory ${join(dir, 'no')}\n`]);
+  });
+
   describe('refuses, with exit 2 and the file unchanged, a checkpoint', () => {
     async function saved(): Promise<string> {
       const cp = join(tmp(), 'cp.json');
