@@ -83,11 +83,13 @@ describe('check --max-memory and --time-limit', () => {
   }, 180_000);
 
   it.each([
-    ['--max-memory', 'lots', "expected a size such as 512M or 2G, got 'lots'"],
-    ['--max-memory', '0', "expected a size such as 512M or 2G, got '0'"],
+    ['--max-memory', 'lots', 'expected a size such as 512M or 2G, got "lots"'],
+    ['--max-memory', '0', 'expected a size such as 512M or 2G, got "0"'],
     ['--max-memory', '64T', "is more than node's heap can hold"],
-    ['--time-limit', '-1', "expected a positive number of seconds, got '-1'"],
-    ['--time-limit', '0', "expected a positive number of seconds, got '0'"],
+    ['--time-limit', '-1', 'expected a positive number of seconds, got "-1"'],
+    ['--time-limit', '0', 'expected a positive number of seconds, got "0"'],
+    ['--time-limit', `\u001b${'9'.repeat(5000)}`, 'got "\\u001b999'],
+    ['--max-memory', 'x'.repeat(5000), 'more characters)'],
   ])('rejects %s %s with exit 2 and one line naming the flag', async (flag, value, says) => {
     const r = await run('check', '--scenario', 'map-vs-munmap', flag, value);
     expect(r.code).toBe(2);
@@ -95,6 +97,7 @@ describe('check --max-memory and --time-limit', () => {
     expect(r.err).toContain(`field '${flag}'`);
     expect(r.err).toContain(says);
     expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err.length).toBeLessThan(400);
   });
 
   it('takes sizes in K, M, G, T (powers of 1024) with an optional iB, and says them back in MiB or GiB', () => {
