@@ -13,7 +13,8 @@ import type { SearchState } from '../run/explore.js';
 import type { Scheme } from '../schemes/scheme.js';
 import { InputError } from '../vocab/errors.js';
 import { PROPERTY_NAMES } from '../vocab/properties.js';
-import { packageRoot, writeAtomic } from './io.js';
+import { packageRoot, readText, writeAtomic } from './io.js';
+import { checkOutput } from './output.js';
 
 export const CHECKPOINT_FORMAT = 'iommu-model-checkpoint/1';
 
@@ -43,6 +44,7 @@ export function searchIdentity(name: string, file: string, scheme: Scheme): Sear
 /** Refuses, before a search starts, a checkpoint file that could not be written when it ends. */
 export function checkWritable(file: string): void {
   if (!existsSync(dirname(resolve(file)))) throw new InputError(file, null, null, `cannot write a checkpoint: no directory ${dirname(file)}`);
+  checkOutput(file);
 }
 
 export function writeCheckpoint(file: string, id: SearchIdentity, s: SearchState): void {
@@ -53,10 +55,10 @@ export function writeCheckpoint(file: string, id: SearchIdentity, s: SearchState
 
 /** Reads a checkpoint and checks it is of the search `id` names; the search state in it. */
 export function readCheckpoint(file: string, id: SearchIdentity): SearchState {
-  if (!existsSync(file)) throw new InputError(file, null, null, 'no such file');
+  const text = readText(file);
   let doc: Record<string, unknown>;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    doc = JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
     throw new InputError(file, null, null, `not a checkpoint: ${(e as Error).message}`);
   }

@@ -4,7 +4,7 @@
  * Nothing below src/cli touches the file system.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, showValue } from '../vocab/errors.js';
@@ -80,6 +80,34 @@ export function fileProblem(file: string, e: unknown): InputError | null {
     ENAMETOOLONG: 'file name too long',
   };
   return new InputError(file, null, null, Object.hasOwn(why, code) ? why[code]! : `cannot read (${code})`);
+}
+
+/**
+ * Reads a whole file that is not a log (a checkpoint) as UTF-8 text, failing as one line naming
+ * it: a file-system error as fileProblem says, and a file longer than the longest string Node.js
+ * holds (`/dev/zero`) once `most` bytes are read, instead of growing until the heap is gone.
+ */
+export function readText(file: string, most: number = bufferConstants.MAX_STRING_LENGTH): string {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    if (fstatSync(fd).isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, most + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > most) throw new InputError(file, null, null, `longer than ${most} bytes${most === bufferConstants.MAX_STRING_LENGTH ? ', the longest string Node.js holds' : ''}`);
+    }
+  } catch (e) {
+    throw e instanceof InputError ? e : (fileProblem(file, e) ?? e);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
 }
 
 /**

@@ -4,7 +4,7 @@
  * limit stops is cut off like one --max-states stops: a partial report, exit 4 without a violation.
  */
 import { getHeapStatistics } from 'node:v8';
-import { InputError } from '../vocab/errors.js';
+import { InputError, showValue } from '../vocab/errors.js';
 
 /** The default --max-memory: this share of the old generation's limit; the rest is the margin for the report and the checkpoint. */
 export const DEFAULT_HEAP_SHARE = 0.8;
@@ -35,7 +35,7 @@ export interface Limits {
 export function parseSize(flag: string, text: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)([KMGT]?)(?:i?B)?$/i.exec(text);
   const bytes = m === null ? 0 : Math.floor(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!);
-  if (bytes <= 0) throw new InputError('<command line>', null, flag, `expected a size such as 512M or 2G, got '${text}'`);
+  if (bytes <= 0) throw new InputError('<command line>', null, flag, `expected a size such as 512M or 2G, got ${showValue(text)}`);
   return bytes;
 }
 
@@ -56,7 +56,7 @@ export function parseLimits(o: { readonly maxMemory?: string; readonly timeLimit
   let timeLimit: number | null = null;
   if (o.timeLimit !== undefined) {
     timeLimit = /^[0-9]+(\.[0-9]+)?$/.test(o.timeLimit) ? Number(o.timeLimit) : 0;
-    if (timeLimit <= 0) throw new InputError('<command line>', null, '--time-limit', `expected a positive number of seconds, got '${o.timeLimit}'`);
+    if (timeLimit <= 0) throw new InputError('<command line>', null, '--time-limit', `expected a positive number of seconds, got ${showValue(o.timeLimit)}`);
   }
   return { maxMemory, timeLimit };
 }

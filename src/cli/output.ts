@@ -29,6 +29,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
   type Stats,
 } from 'node:fs';
@@ -79,6 +80,16 @@ export function openOutput(file: string, stdout: StdoutSink = (s) => void proces
     case 'replace':
       return temporary(file, target.path, target.existing);
   }
+}
+
+/**
+ * Refuses now what openOutput would refuse at the end of a long search (check --out,
+ * --checkpoint): a directory, a path through a file, a file it may not write, a missing folder.
+ */
+export function checkOutput(file: string): void {
+  if (file === '-') return;
+  const target = classify(file);
+  if (target.kind === 'replace' && target.existing === null) attempt(file, () => statSync(dirname(target.path)), dirname(file));
 }
 
 type Target =

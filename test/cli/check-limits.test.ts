@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatBytes, parseSize } from '../../src/cli/limits.js';
+import { readText } from '../../src/cli/io.js';
+import { InputError } from '../../src/vocab/errors.js';
 import { manyTasksScenario } from '../fixtures/many-tasks.js';
 import { run } from '../cli-run.js';
 
@@ -81,11 +83,13 @@ describe('check --max-memory and --time-limit', () => {
   }, 180_000);
 
   it.each([
-    ['--max-memory', 'lots', "expected a size such as 512M or 2G, got 'lots'"],
-    ['--max-memory', '0', "expected a size such as 512M or 2G, got '0'"],
+    ['--max-memory', 'lots', 'expected a size such as 512M or 2G, got "lots"'],
+    ['--max-memory', '0', 'expected a size such as 512M or 2G, got "0"'],
     ['--max-memory', '64T', "is more than node's heap can hold"],
-    ['--time-limit', '-1', "expected a positive number of seconds, got '-1'"],
-    ['--time-limit', '0', "expected a positive number of seconds, got '0'"],
+    ['--time-limit', '-1', 'expected a positive number of seconds, got "-1"'],
+    ['--time-limit', '0', 'expected a positive number of seconds, got "0"'],
+    ['--time-limit', `\u001b${'9'.repeat(5000)}`, 'got "\\u001b999'],
+    ['--max-memory', 'x'.repeat(5000), 'more characters)'],
   ])('rejects %s %s with exit 2 and one line naming the flag', async (flag, value, says) => {
     const r = await run('check', '--scenario', 'map-vs-munmap', flag, value);
     expect(r.code).toBe(2);
@@ -93,6 +97,7 @@ describe('check --max-memory and --time-limit', () => {
     expect(r.err).toContain(`field '${flag}'`);
     expect(r.err).toContain(says);
     expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err.length).toBeLessThan(400);
   });
 
   it('takes sizes in K, M, G, T (powers of 1024) with an optional iB, and says them back in MiB or GiB', () => {
@@ -156,6 +161,20 @@ describe('check --checkpoint and --resume', () => {
     expect(r.err).toMatch(/cp\.json: cannot write a checkpoint: no directory/);
   });
 
+  it('refuses an --out or --checkpoint it could not write before it searches, not after', async () => {
+    const dir = tmp();
+    const cp = join(dir, 'cp.json');
+    const out = join(dir, 'cx.jsonl');
+    // cut off with no violation, this search would write the checkpoint and no --out at all
+    const r1 = await run('check', '--scenario', 'map-vs-munmap', '--max-states', '5', '--out', dir, '--checkpoint', cp);
+    expect([r1.code, r1.err, existsSync(cp)]).toEqual([2, `iommu-model: ${dir}: cannot write: is a directory (EISDIR)\n`, false]);
+    // this one finds a violation: the counterexample would be written, then the checkpoint refused
+    const r2 = await run('check', '--scenario', 'map-vs-munmap', '--scheme', 'bar-notifier-naive', '--out', out, '--checkpoint', dir);
+    expect([r2.code, r2.err, existsSync(out)]).toEqual([2, `iommu-model: ${dir}: cannot write: is a directory (EISDIR)\n`, false]);
+    const r3 = await run('check', '--scenario', 'map-vs-munmap', '--max-states', '5', '--out', join(dir, 'no', 'cx.jsonl'));
+    expect([r3.code, r3.err]).toEqual([2, `iommu-model: ${join(dir, 'no', 'cx.jsonl')}: cannot write: no such directory ${join(dir, 'no')}\n`]);
+  });
+
   describe('refuses, with exit 2 and the file unchanged, a checkpoint', () => {
     async function saved(): Promise<string> {
       const cp = join(tmp(), 'cp.json');
@@ -200,6 +219,16 @@ describe('check --checkpoint and --resume', () => {
       const cp = await saved();
       edit(cp, (doc) => (doc['tool'] = 'iommu-model 0.0.1'));
       expect(await refused(cp, '--scenario', 'map-vs-munmap')).toMatch(/field 'tool': written by iommu-model 0\.0\.1, this is iommu-model \d/);
+    });
+
+    it('that cannot be read: missing, a directory, or endless (/dev/zero), as one line naming it', async () => {
+      const dir = tmp();
+      for (const [cp, says] of [[join(dir, 'none.json'), 'no such file or directory'], [dir, 'is a directory']]) {
+        const r = await run('check', '--scenario', 'map-vs-munmap', '--resume', cp!);
+        expect([r.code, r.err]).toEqual([2, `iommu-model: ${cp}: ${says}\n`]);
+      }
+      // A checkpoint is read whole, but only up to the longest string Node.js holds (here 1 MiB).
+      expect(() => readText('/dev/zero', 2 ** 20)).toThrow(new InputError('/dev/zero', null, null, 'longer than 1048576 bytes'));
     });
 
     it('that is not one, or is damaged', async () => {

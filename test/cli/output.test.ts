@@ -169,4 +169,12 @@ describe('the output writer', () => {
     }
     expect(existsSync(join(dir, 'iommu-model-out'))).toBe(true);
   });
+
+  it('demo: an --out-dir that is a file is exit 2 naming that file, not the default folder', async () => {
+    const file = join(tmp(), 'cx');
+    writeFileSync(file, 'not a directory');
+    const io = { stdout: () => undefined, stderr: () => undefined, isTTY: false };
+    await expect(runDemo(io, { json: true, outDir: file }, { schemes: [upstream], scenarios: ['zap-vs-p2p-map'] })).rejects.toThrow(new RegExp(`^${file}: cannot write: .*EEXIST`));
+    expect(readFileSync(file, 'utf8')).toBe('not a directory');
+  });
 });

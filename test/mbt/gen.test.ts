@@ -126,7 +126,7 @@ describe('iommu-model gen', () => {
   it('refuses an unknown criterion and an output that is not a folder (exit 2), writing nothing', async () => {
     const bad = await run('gen', '--cover', 'lines');
     expect(bad.code).toBe(2);
-    expect(bad.err).toBe("iommu-model: <command line>: field '--cover': expected one of transitions, errnos, paths, got 'lines'\n");
+    expect(bad.err).toBe('iommu-model: <command line>: field \'--cover\': expected one of transitions, errnos, paths, got "lines"\n');
     const file = join(mkdtempSync(join(tmpdir(), 'iommu-model-gen-')), 'taken');
     writeFileSync(file, 'mine\n');
     const r = await run('gen', '--cover', 'paths', '-o', file);

@@ -13,7 +13,7 @@ import { schemeOfLog } from '../../run/replay.js';
 import { requireSetup } from '../../run/verdicts.js';
 import { InputError, showValue } from '../../vocab/errors.js';
 import { documentOut, EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, parseSize, readLog, type Io } from '../io.js';
-import { writeAtomic } from '../output.js';
+import { checkOutput, writeAtomic } from '../output.js';
 import { checkJson } from '../render/json.js';
 import { renderCheck, renderExploreProgress, type CheckRun } from '../render/text.js';
 import { loadScheme, scenarioFile } from '../resolve.js';
@@ -49,6 +49,7 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
   // A resumed search saves itself where it came from, unless told otherwise.
   const checkpoint = o.checkpoint ?? o.resume;
   if (checkpoint !== undefined) checkWritable(checkpoint);
+  if (o.out !== undefined) checkOutput(o.out);
   const t0 = process.hrtime.bigint();
   const progress = io.isTTY
     ? (p: { generated: number; distinct: number; depth: number }) => io.stderr(`\r${renderExploreProgress(p)}`)

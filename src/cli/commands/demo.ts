@@ -89,7 +89,7 @@ function writeCounterexamples(runs: readonly ScenarioRun[], schemes: readonly Sc
       verdicts: row.verdicts.map((v): Verdict => {
         if (v.got !== 'violated') return v;
         if (!madeDir) {
-          attempt(OUT_DIR, () => mkdirSync(outDir, { recursive: true }));
+          attempt(shownDir(outDir), () => mkdirSync(outDir, { recursive: true }));
           madeDir = true;
         }
         const file = counterexampleName(r.name, row.scheme, v.property);
@@ -108,7 +108,7 @@ function writeCounterexamples(runs: readonly ScenarioRun[], schemes: readonly Sc
 function removeStaleCounterexamples(runs: readonly ScenarioRun[], outDir: string): void {
   const written = new Set(runs.flatMap((r) => r.rows.flatMap((row) => row.verdicts.flatMap((v) => (v.counterexample === undefined ? [] : [basename(v.counterexample)])))));
   const stale = runs.flatMap((r) => r.rows.flatMap((row) => PROPERTY_NAMES.map((p) => counterexampleName(r.name, row.scheme, p)))).filter((f) => !written.has(f) && existsSync(join(outDir, f)));
-  for (const f of stale) attempt(`${OUT_DIR}/${f}`, () => rmSync(join(outDir, f)));
+  for (const f of stale) attempt(shownDir(join(outDir, f)), () => rmSync(join(outDir, f)));
 }
 
 export async function runDemo(io: Io, o: DemoOptions = {}, catalogue?: DemoCatalogue): Promise<number> {

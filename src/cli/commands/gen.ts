@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { COVER_KINDS, FILE_PREFIX, generate, isCoverKind } from '../../run/gen/index.js';
-import { InputError } from '../../vocab/errors.js';
+import { InputError, showValue } from '../../vocab/errors.js';
 import { EXIT_CLEAN, writeAtomic, type Io } from '../io.js';
 import { renderGenSummary } from '../render/gen.js';
 
@@ -21,7 +21,7 @@ export interface GenOptions {
 }
 
 export function runGen(io: Io, o: GenOptions): number {
-  if (!isCoverKind(o.cover)) throw new InputError('<command line>', null, '--cover', `expected one of ${COVER_KINDS.join(', ')}, got '${o.cover}'`);
+  if (!isCoverKind(o.cover)) throw new InputError('<command line>', null, '--cover', `expected one of ${COVER_KINDS.join(', ')}, got ${showValue(o.cover)}`);
   const dir = o.out ?? join(process.cwd(), GEN_DIR);
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new InputError(dir, null, '-o', 'not a directory');
   // every log is built (and checked against the model) before anything is written
