@@ -20,15 +20,34 @@ export function own(o: object, k: string): unknown {
  * property, and copying it to a new object would set that object's prototype instead).
  */
 export function checkShape(rec: object, where: Where): void {
-  const stack: Array<{ readonly v: object; readonly path: string; readonly depth: number }> = [{ v: rec, path: '', depth: 1 }];
+  // the walk keeps each container's key and parent, and spells a path only when it fails
+  // (building one per value cost more than the walk itself on a long log)
+  const stack: Node[] = [{ v: rec, depth: 1, key: '', parent: null }];
   for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const { v, path, depth } = top;
-    if (depth > MAX_DEPTH) fail(where, path, `nested deeper than ${MAX_DEPTH} arrays and objects`);
-    const array = Array.isArray(v);
-    for (const [k, x] of Object.entries(v)) {
-      const at = array ? `${path}[${k}]` : path === '' ? k : `${path}.${k}`;
-      if (!array && k === '__proto__') fail(where, at, 'unknown field');
-      if (typeof x === 'object' && x !== null) stack.push({ v: x, path: at, depth: depth + 1 });
+    if (top.depth > MAX_DEPTH) fail(where, pathOf(top), `nested deeper than ${MAX_DEPTH} arrays and objects`);
+    const array = Array.isArray(top.v);
+    const keys = Object.keys(top.v);
+    for (const k of keys) {
+      const x = (top.v as Record<string, unknown>)[k];
+      if (!array && k === '__proto__') fail(where, pathOf({ v: top.v, depth: top.depth + 1, key: k, parent: top }), 'unknown field');
+      if (typeof x === 'object' && x !== null) stack.push({ v: x, depth: top.depth + 1, key: array ? `[${k}]` : k, parent: top });
     }
   }
+}
+
+/** An array or object met by checkShape: its key in its parent (`[3]` in an array). */
+interface Node {
+  readonly v: object;
+  readonly depth: number;
+  readonly key: string;
+  readonly parent: Node | null;
+}
+
+/** `arg.flags[0]`: the keys from the record down to `n`. */
+function pathOf(n: Node): string {
+  let path = '';
+  for (let at: Node | null = n; at !== null && at.parent !== null; at = at.parent) {
+    path = path === '' || path.startsWith('[') ? `${at.key}${path}` : `${at.key}.${path}`;
+  }
+  return path;
 }
