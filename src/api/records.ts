@@ -7,7 +7,7 @@
 import type { Outcome as KernelOutcome } from '../core/tx.js';
 import { outcomeJson } from '../run/replay.js';
 import { hex } from '../log/u64.js';
-import type { FieldKind, JsonValue, OnError, ResvType, STIMULUS_SCHEMA, StimulusOp } from '../vocab/records.js';
+import type { JsonValue, KindTypes, OnError, ResvType, SchemaFields, STIMULUS_SCHEMA, StimulusOp } from '../vocab/records.js';
 
 /** A u64 as a record may spell it: "0x1000", "4096", 4096 or 4096n. */
 export type U64 = string | number | bigint;
@@ -15,31 +15,18 @@ export type U64 = string | number | bigint;
 /** A JSON value that may hold bigints (written as hex): an ioctl's `arg`. */
 export type ArgValue = string | number | bigint | boolean | null | readonly ArgValue[] | { readonly [k: string]: ArgValue };
 
-type JsonOf<K extends FieldKind> = K extends 'u64'
-  ? U64
-  : K extends 'int'
-    ? number
-    : K extends 'string'
-      ? string
-      : K extends 'bool'
-        ? boolean
-        : K extends 'prot'
-          ? ReadonlyArray<'READ' | 'WRITE'>
-          : K extends 'bars'
-            ? ReadonlyArray<{ readonly index: number; readonly phys: U64; readonly size: U64 }>
-            : K extends 'range'
-              ? readonly [U64, U64]
-              : K extends 'resv'
-                ? ReadonlyArray<{ readonly start: U64; readonly end: U64; readonly type: ResvType }>
-                : ArgValue;
-
-type Spec = Readonly<Record<string, { readonly kind: FieldKind; readonly optional?: true }>>;
-
-type FieldsOf<S extends Spec> = {
-  readonly [F in keyof S as S[F] extends { optional: true } ? never : F]: JsonOf<S[F]['kind']>;
-} & {
-  readonly [F in keyof S as S[F] extends { optional: true } ? F : never]?: JsonOf<S[F]['kind']>;
-};
+/** Each field kind as a log or a caller writes it (src/vocab/records.ts parses them). */
+interface Written extends KindTypes {
+  readonly u64: U64;
+  readonly int: number;
+  readonly string: string;
+  readonly bool: boolean;
+  readonly prot: ReadonlyArray<'READ' | 'WRITE'>;
+  readonly bars: ReadonlyArray<{ readonly index: number; readonly phys: U64; readonly size: U64 }>;
+  readonly range: readonly [U64, U64];
+  readonly resv: ReadonlyArray<{ readonly start: U64; readonly end: U64; readonly type: ResvType }>;
+  readonly any: ArgValue;
+}
 
 /** What a stimulus expects (docs/log-format.md, "Expectations and outcomes"), as the log spells it. */
 export interface ExpectRecord {
@@ -60,7 +47,7 @@ interface CommonFields {
 
 /** One stimulus as a log record object, without `seq` (e.g. `{ op: 'open', pid: 1, path: '/dev/vfio/vfio' }`). */
 export type StimulusRecord = {
-  [O in StimulusOp]: { readonly op: O } & FieldsOf<(typeof STIMULUS_SCHEMA)[O]> & CommonFields;
+  [O in StimulusOp]: { readonly op: O } & Readonly<SchemaFields<(typeof STIMULUS_SCHEMA)[O], Written>> & CommonFields;
 }[StimulusOp];
 
 /** What a stimulus's path returned, spelled as a log's `expect` (ret: a number up to 0xffff, else hex); `oops` when the kernel hit BUG_ON. */

@@ -92,6 +92,17 @@ export function checkOutput(file: string): void {
   if (target.kind === 'replace' && target.existing === null) attempt(file, () => statSync(dirname(target.path)), dirname(file));
 }
 
+/** Whether `file` is this process's stdout (`-`, /dev/stdout, /dev/fd/1, ...), as openOutput resolves it. */
+export function isStdout(file: string): boolean {
+  if (file === '-') return true;
+  try {
+    const target = classify(file);
+    return target.kind === 'fd' && target.fd === 1;
+  } catch {
+    return false; // openOutput reports what is wrong with the path
+  }
+}
+
 type Target =
   /** One of this process's own fds (/dev/stdout, /dev/fd/3): written to that fd, as `-` is. */
   | { kind: 'fd'; fd: number }

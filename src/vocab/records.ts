@@ -27,7 +27,7 @@ interface FieldSpec {
   readonly optional?: true;
 }
 
-type Spec = Readonly<Record<string, FieldSpec>>;
+export type Spec = Readonly<Record<string, FieldSpec>>;
 
 const req = <K extends FieldKind>(kind: K): { readonly kind: K } => ({ kind });
 const opt = <K extends FieldKind>(kind: K): { readonly kind: K; readonly optional: true } => ({ kind, optional: true });
@@ -107,28 +107,29 @@ export type OnError = (typeof ON_ERROR)[number];
 
 export type StimulusOp = keyof typeof STIMULUS_SCHEMA;
 
-type KindType<K extends FieldKind> = K extends 'u64'
-  ? bigint
-  : K extends 'int'
-    ? number
-    : K extends 'string'
-      ? string
-      : K extends 'bool'
-        ? boolean
-        : K extends 'prot'
-          ? Prot
-          : K extends 'bars'
-            ? BarSpec[]
-            : K extends 'range'
-              ? readonly [bigint, bigint]
-              : K extends 'resv'
-                ? ResvSpec[]
-                : unknown;
+/**
+ * How each field kind is spelled in TypeScript: `Parsed` as the reader hands records on (bigint
+ * u64s, Prot), src/api/records.ts as a log or an API caller writes them (hex strings or numbers).
+ */
+export type KindTypes = { readonly [K in FieldKind]: unknown };
 
-type FieldsOf<S extends Spec> = {
-  -readonly [F in keyof S as S[F] extends { optional: true } ? never : F]: KindType<S[F]['kind']>;
+interface Parsed extends KindTypes {
+  readonly u64: bigint;
+  readonly int: number;
+  readonly string: string;
+  readonly bool: boolean;
+  readonly prot: Prot;
+  readonly bars: BarSpec[];
+  readonly range: readonly [bigint, bigint];
+  readonly resv: ResvSpec[];
+  readonly any: unknown;
+}
+
+/** The fields of one op's schema, each typed by `T`: the required ones, then the optional ones. */
+export type SchemaFields<S extends Spec, T extends KindTypes> = {
+  -readonly [F in keyof S as S[F] extends { optional: true } ? never : F]: T[S[F]['kind']];
 } & {
-  -readonly [F in keyof S as S[F] extends { optional: true } ? F : never]?: KindType<S[F]['kind']>;
+  -readonly [F in keyof S as S[F] extends { optional: true } ? F : never]?: T[S[F]['kind']];
 };
 
 export interface Prot {
@@ -169,7 +170,7 @@ interface StimulusBase {
 }
 
 export type Stimulus = {
-  [O in StimulusOp]: StimulusBase & { readonly op: O } & FieldsOf<(typeof STIMULUS_SCHEMA)[O]>;
+  [O in StimulusOp]: StimulusBase & { readonly op: O } & SchemaFields<(typeof STIMULUS_SCHEMA)[O], Parsed>;
 }[StimulusOp];
 
 export type StimulusOf<O extends StimulusOp> = Extract<Stimulus, { op: O }>;

@@ -9,7 +9,7 @@ import { Replay, recordLines, type ReplayReport, type StepRecord } from '../../r
 import { InputError, showValue } from '../../vocab/errors.js';
 import type { Derived, JsonValue } from '../../vocab/records.js';
 import { documentOut, EXIT_CLEAN, EXIT_FOUND, parseSize, streamLog, type Io } from '../io.js';
-import { openOutput, type Output } from '../output.js';
+import { isStdout, openOutput, type Output } from '../output.js';
 import { reportJson, whyJson, worldJson } from '../render/json.js';
 import { renderReport, renderTrace, renderWhy, renderWorld } from '../render/text.js';
 import { loadScheme } from '../resolve.js';
@@ -57,7 +57,7 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
   // --at and --why print one record and write no recording.
   const recordTo = at === undefined && why === undefined ? o.record : undefined;
   // --json promises one document on stdout: a recording cannot share it
-  if (o.json === true && (recordTo === '-' || recordTo === '/dev/stdout')) throw new InputError('<command line>', null, '--record', `'${recordTo}' and --json both write to stdout: give the recording a file`);
+  if (o.json === true && recordTo !== undefined && isStdout(recordTo)) throw new InputError('<command line>', null, '--record', `'${recordTo}' and --json both write to stdout: give the recording a file`);
   let recording: Output | undefined;
   const trace: StepRecord[] = [];
   let whyStep: StepRecord | undefined;

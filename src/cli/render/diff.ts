@@ -5,6 +5,7 @@
  * compared only on the fields the expectation names, as replay does.
  */
 import { sameValue } from '../../run/replay.js';
+import { clip, showValue } from '../../vocab/errors.js';
 import type { JsonValue } from '../../vocab/records.js';
 
 export interface FieldDifference {
@@ -40,7 +41,8 @@ export function differingFields(expected: JsonValue, actual: JsonValue): FieldDi
 }
 
 function valueText(v: JsonValue): string {
-  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  // a scalar as the log writes it; anything else as every message shows input (cut, escaped)
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? clip(String(v)) : showValue(v);
 }
 
 /** `expected errno EEXIST, got errno EINVAL`; a side with none of the fields says `nothing`. */
