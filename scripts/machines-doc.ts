@@ -91,11 +91,14 @@ export function mermaidId(key: string): string {
 
 /**
  * Text for a transition label or a state's quoted name: Mermaid's lexer ends a label at `:`, `;`
- * or a newline and a name at `"`, so everything but a safe set is an entity code (`#58;`), which
- * Mermaid decodes before drawing.
+ * or a newline and a name at `"`, and reads any line with `direction LR` (TB, ...) in it as a
+ * direction; so everything but a safe set, and the space after a `direction`, is an entity code
+ * (`#58;`), which Mermaid decodes before drawing.
  */
 export function mermaidText(s: string): string {
-  return s.replace(/[^A-Za-z0-9 _.,()[\]/+=*'-]/g, (c) => `#${c.codePointAt(0)};`);
+  return s
+    .replace(/[^A-Za-z0-9 _.,()[\]/+=*'-]/g, (c) => `#${c.codePointAt(0)};`)
+    .replace(/(direction) /gi, '$1#32;');
 }
 
 /** The stateDiagram-v2 of a flat machine. */
