@@ -15,6 +15,7 @@ import { runReplay, type ReplayOptions } from './commands/replay.js';
 import { runScenarios } from './commands/scenarios.js';
 import { runSchemes } from './commands/schemes.js';
 import { runCompletion, type CompletionCommand } from './commands/completion.js';
+import { runImport, type ImportOptions } from './commands/import.js';
 import { EXIT_BUG, EXIT_CLEAN, EXIT_INPUT, packageRoot, type Io } from './io.js';
 import { fit, PLAIN } from './render/term.js';
 
@@ -145,6 +146,21 @@ const COMMANDS: readonly CommandSpec[] = [
     examples: ['npx iommu-model properties'],
     exits: ['0'],
     handler: (io) => runProperties(io),
+  },
+  {
+    name: 'import',
+    args: '<kind> <file>',
+    description: 'turn a trace into a log and check it against the model (ftrace: trace-cmd report or tracefs trace text; docs/importers.md)',
+    options: [
+      { flags: '-o, --out <file>', description: 'write the log here (default: stdout; the report then goes to stderr)' },
+      MAX_LINE,
+    ],
+    examples: [
+      'npx iommu-model import ftrace test/fixtures/ftrace/ath12k-use-after-unmap.trace -o ath12k.jsonl',
+      'npx iommu-model import ftrace test/fixtures/ftrace/synthetic-unexplained-map.trace -o /dev/null',
+    ],
+    exits: ['0  imported: the model agrees with the trace after every event', '1  a finding (a map no stimulus explains, an unmap that leaves a range mapped, a fault on a mapped or unmapped IOVA) or a property violation', EXIT_BAD_INPUT, EXIT_INTERNAL],
+    handler: (io, [kind, file], o) => runImport(io, kind!, file!, o as ImportOptions),
   },
   {
     name: 'completion',
