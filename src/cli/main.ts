@@ -10,6 +10,7 @@ import { ERRORS, InputError, ModelError, oneLine } from '../vocab/errors.js';
 import { runCheck, type CheckOptions } from './commands/check.js';
 import { runDemo, type DemoOptions } from './commands/demo.js';
 import { runGen, type GenOptions } from './commands/gen.js';
+import { IMPORT_KINDS, runImport, type ImportOptions } from './commands/import.js';
 import { runProperties } from './commands/properties.js';
 import { runReplay, type ReplayOptions } from './commands/replay.js';
 import { runScenarios } from './commands/scenarios.js';
@@ -131,6 +132,18 @@ const COMMANDS: readonly CommandSpec[] = [
     examples: ['npx iommu-model gen --cover errnos -o gen-errnos', 'npx iommu-model gen --cover transitions'],
     exits: ['0  every log written (the summary names what no log covers, and why)', EXIT_BAD_INPUT, EXIT_INTERNAL],
     handler: (io, _args, o) => runGen(io, o as unknown as GenOptions),
+  },
+  {
+    name: 'import',
+    args: '<kind> <file>',
+    description: `turn a trace a real machine produced into a log to replay (docs/importers.md); kinds: ${Object.entries(IMPORT_KINDS).map(([k, v]) => `${k}, ${v.reads}`).join('; ')}`,
+    options: [{ flags: '-o, --out <file>', description: 'write the log here (default: stdout; - is stdout); the summary goes to stderr' }, MAX_LINE],
+    examples: [
+      'npx iommu-model import qemu-trace test/fixtures/qemu-trace/overlap-einval.trace -o overlap.jsonl',
+      'npx iommu-model replay overlap.jsonl',
+    ],
+    exits: ['0  imported (the summary on stderr says what was skipped and assumed)', EXIT_BAD_INPUT],
+    handler: (io, [kind, file], o) => runImport(io, kind!, file!, o as unknown as ImportOptions),
   },
   {
     name: 'schemes',
