@@ -111,7 +111,9 @@ export function parseArgs(event: MappedEvent, args: string, where: Where): Recor
   // the longest prefix of the format that matches names the part after it as the culprit
   let k = parts.length - 1;
   while (k > 0 && !new RegExp(`^${source(parts.slice(0, k))}`).test(args)) k -= 1;
-  const culprit = parts.slice(k).find((p) => typeof p !== 'string') as Exclude<Part, string> | undefined;
+  // a literal that does not follow names the field after it; the closing literal, the field before
+  const isField = (p: Part | undefined): p is Exclude<Part, string> => p !== undefined && typeof p !== 'string';
+  const culprit = parts.slice(k).find(isField) ?? parts.slice(0, k).reverse().find(isField);
   const want = parts.map((p) => (typeof p === 'string' ? p : `<${p.name}>`)).join('');
   fail(where, `${event}.${culprit?.name ?? 'format'}`, `expected '${want}' (hw/vfio/trace-events), got ${showValue(args)}`);
 }
