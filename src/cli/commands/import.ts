@@ -50,7 +50,7 @@ async function readLines(file: string, maxLine: number): Promise<string[]> {
 
 /** The summary on stderr: readable lines of at most 100 columns. */
 export function renderImportSummary(kind: string, file: string, r: ImportResult): string {
-  const wrap = (s: string, indent: string): string => wrapAnsi(s, 100 - indent.length, { hard: true, trim: false }).split('\n').map((l, i) => `${i === 0 ? indent : `${indent}  `}${l}`).join('\n');
+  const wrap = (s: string, indent: string): string => wrapAnsi(s, 100 - indent.length, { hard: true, trim: false }).split('\n').map((l, i) => `${i === 0 ? indent : `${indent}  `}${l.trimEnd()}`).join('\n');
   const out = [wrap(`import ${kind}: ${file}: ${r.imported} trace lines imported as ${r.records.length} records`, '')];
   const skipped = [...r.skipped].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const total = skipped.reduce((n, [, c]) => n + c, 0);
