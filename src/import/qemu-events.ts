@@ -5,8 +5,9 @@
  *
  * Prefixes (trace/control.c and the generated trace/trace-*.h of each backend):
  * - none, the log backend without timestamps: `vfio_x <format>`;
- * - the log backend with timestamps (`-msg timestamp=on`, the default of `-trace` to a file since
- *   QEMU 2.x): `<pid>@<seconds>.<usec>:vfio_x <format>` (the generated `"%d@%zu.%06zu:"` prefix);
+ * - the log backend when `message_with_timestamp` is set (`-msg timestamp=on`):
+ *   `<pid>@<seconds>.<usec>:vfio_x <format>` (the generated code's `"%d@%zu.%06zu:"` prefix, as
+ *   seen in a build of trace/trace-hw_vfio.h; which QEMU releases set it by default is not checked);
  * - the syslog backend as syslog or journald writes it:
  *   `Mar  3 10:00:00 host qemu[1234]: vfio_x <format>` (the month as the locale spells it, an
  *   ISO-8601 timestamp also accepted) or `qemu-system-x86_64[1234]:`.

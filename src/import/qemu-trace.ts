@@ -100,6 +100,7 @@ export function importQemuTrace(file: string, lines: readonly string[]): ImportR
     rlimit_memlock: hexs(RLIM_INFINITY),
     comment: `${tracedPid === null ? `${assume('QEMU runs as pid 1: no line prefix shows its pid', 0)}; ` : `QEMU, pid ${pid} as the trace's prefixes show; `}${assume('RLIMIT_MEMLOCK is unlimited: libvirt raises it for a guest with VFIO devices (or QEMU has CAP_IPC_LOCK); the trace does not show it', 0)}`,
   });
+  // (not re-read for the importer: QEMU's order as remembered, stated as an assumption)
   // hw/vfio/container.c vfio_get_group opens the group, vfio_connect_container opens
   // /dev/vfio/vfio, VFIO_GROUP_SET_CONTAINER, then VFIO_SET_IOMMU (type1v2 first, as
   // vfio_get_iommu_type prefers it); vfio_get_device: VFIO_GROUP_GET_DEVICE_FD.
