@@ -10,12 +10,12 @@ import { ERRORS, InputError, ModelError, oneLine } from '../vocab/errors.js';
 import { runCheck, type CheckOptions } from './commands/check.js';
 import { runDemo, type DemoOptions } from './commands/demo.js';
 import { runGen, type GenOptions } from './commands/gen.js';
+import { IMPORT_KINDS, runImport, type ImportOptions } from './commands/import.js';
 import { runProperties } from './commands/properties.js';
 import { runReplay, type ReplayOptions } from './commands/replay.js';
 import { runScenarios } from './commands/scenarios.js';
 import { runSchemes } from './commands/schemes.js';
 import { runCompletion, type CompletionCommand } from './commands/completion.js';
-import { runImport, type ImportOptions } from './commands/import.js';
 import { EXIT_BUG, EXIT_CLEAN, EXIT_INPUT, packageRoot, type Io } from './io.js';
 import { fit, PLAIN } from './render/term.js';
 
@@ -134,6 +134,19 @@ const COMMANDS: readonly CommandSpec[] = [
     handler: (io, _args, o) => runGen(io, o as unknown as GenOptions),
   },
   {
+    name: 'import',
+    args: '<kind> <file>',
+    description: `turn a trace a real machine produced into a log to replay (docs/importers.md); kinds: ${Object.entries(IMPORT_KINDS).map(([k, v]) => `${k}, ${v.reads}`).join('; ')}`,
+    options: [{ flags: '-o, --out <file>', description: 'write the log here (default: stdout; - is stdout); the summary goes to stderr' }, MAX_LINE],
+    examples: [
+      'npx iommu-model import qemu-trace test/fixtures/qemu-trace/overlap-einval.trace -o overlap.jsonl',
+      'npx iommu-model replay overlap.jsonl',
+      'npx iommu-model import ftrace test/fixtures/ftrace/ath12k-use-after-unmap.trace -o ath12k.jsonl',
+    ],
+    exits: ['0  imported: the summary on stderr says what was skipped and assumed, and (ftrace) where the trace and the model part ways; replay the log for its divergences', EXIT_BAD_INPUT, EXIT_INTERNAL],
+    handler: (io, [kind, file], o) => runImport(io, kind!, file!, o as unknown as ImportOptions),
+  },
+  {
     name: 'schemes',
     description: 'list the built-in schemes',
     examples: ['npx iommu-model schemes'],
@@ -146,21 +159,6 @@ const COMMANDS: readonly CommandSpec[] = [
     examples: ['npx iommu-model properties'],
     exits: ['0'],
     handler: (io) => runProperties(io),
-  },
-  {
-    name: 'import',
-    args: '<kind> <file>',
-    description: 'turn a trace into a log and check it against the model (ftrace: trace-cmd report or tracefs trace text; docs/importers.md)',
-    options: [
-      { flags: '-o, --out <file>', description: 'write the log here (default: stdout; the report then goes to stderr)' },
-      MAX_LINE,
-    ],
-    examples: [
-      'npx iommu-model import ftrace test/fixtures/ftrace/ath12k-use-after-unmap.trace -o ath12k.jsonl',
-      'npx iommu-model import ftrace test/fixtures/ftrace/synthetic-unexplained-map.trace -o /dev/null',
-    ],
-    exits: ['0  imported: the model agrees with the trace after every event', '1  a finding (a map no stimulus explains, an unmap that leaves a range mapped, a fault on a mapped or unmapped IOVA) or a property violation', EXIT_BAD_INPUT, EXIT_INTERNAL],
-    handler: (io, [kind, file], o) => runImport(io, kind!, file!, o as ImportOptions),
   },
   {
     name: 'completion',

@@ -1,55 +1,118 @@
 /**
- * `iommu-model import <kind> <file>`: turn another tool's trace into a log (docs/importers.md).
- * Each kind is one row of IMPORTERS: it reads the file, writes the log (to --out, else stdout) and
- * reports what it found; the report goes to stderr when the log goes to stdout.
+ * `import <kind> <file> [-o out.jsonl]`: turns a trace a real machine produced into an
+ * iommu-model log (docs/importers.md), so that `replay` shows where the traced system did what
+ * the kernel would not. The log goes to -o (or stdout), written whole or not at all; the summary
+ * (lines imported, events skipped with their counts, what was assumed) goes to stderr.
  */
-import { InputError, showValue } from '../../vocab/errors.js';
+import { createReadStream } from 'node:fs';
+import wrapAnsi from 'wrap-ansi';
+import { importQemuTrace, type ImportResult } from '../../import/qemu-trace.js';
 import { parseFtrace } from '../../import/ftrace.js';
 import { ftraceToLog, logText } from '../../import/ftrace-log.js';
 import { checkImportedTrace } from '../../run/trace-check.js';
-import { documentOut, EXIT_CLEAN, EXIT_FOUND, parseSize, readText, type Io } from '../io.js';
-import { isStdout, writeAtomic } from '../output.js';
-import { formatSize } from '../../log/lines.js';
+import { formatSize, LineSplitter } from '../../log/lines.js';
+import { InputError, showValue } from '../../vocab/errors.js';
+import { documentOut, EXIT_CLEAN, fileProblem, lineLimit, parseSize, type Io } from '../io.js';
+import { openOutput } from '../output.js';
 
-export interface ImportOptions {
-  readonly out?: string;
-  readonly maxLine?: string;
+/** What an importer gives back: the log's text and the summary's lines (for stderr). */
+interface Imported {
+  readonly log: string;
+  readonly summary: string;
 }
 
-type Importer = (io: Io, file: string, options: ImportOptions, say: (s: string) => void) => number;
-
-const IMPORTERS: Readonly<Record<string, Importer>> = {
-  ftrace: importFtrace,
+/** The importers, one line per kind: the kind's name, what it reads, its importer. */
+export const IMPORT_KINDS: Readonly<Record<string, { readonly reads: string; readonly run: (file: string, lines: readonly string[], maxLine: number) => Imported }>> = {
+  'qemu-trace': { reads: "QEMU's vfio trace events (-trace 'vfio_*'; log or syslog backend)", run: qemuTrace },
+  ftrace: { reads: 'trace-cmd report or tracefs trace text of the iommu events (and syscalls)', run: ftrace },
 };
 
-export const IMPORT_KINDS = Object.keys(IMPORTERS);
-
-export function runImport(io: Io, kind: string, file: string, options: ImportOptions): number {
-  const importer = Object.hasOwn(IMPORTERS, kind) ? IMPORTERS[kind] : undefined;
-  if (importer === undefined) throw new InputError('<command line>', null, 'kind', `unknown importer ${showValue(kind)} (known: ${IMPORT_KINDS.join(', ')})`);
-  const toStdout = options.out === undefined || isStdout(options.out);
-  return importer(io, file, options, toStdout ? io.stderr : io.stdout);
+function qemuTrace(file: string, lines: readonly string[]): Imported {
+  const r = importQemuTrace(file, lines);
+  return { log: [r.header, ...r.records].map((x) => `${JSON.stringify(x)}\n`).join(''), summary: renderImportSummary('qemu-trace', file, r) };
 }
 
-/** `import ftrace`: trace-cmd report or tracefs `trace` text (src/import/ftrace.ts). */
-function importFtrace(io: Io, file: string, options: ImportOptions, say: (s: string) => void): number {
-  const maxLine = parseSize(options.maxLine ?? '64M', '--max-line');
-  const text = readText(file);
-  const parsed = parseFtrace(text, file, maxLine);
+/** ftrace: the log, then the trace checked against the model's IOMMU page tables (src/run/trace-check.ts). */
+function ftrace(file: string, lines: readonly string[], maxLine: number): Imported {
+  const parsed = parseFtrace(lines.join('\n'), file, maxLine);
   const log = ftraceToLog(parsed, file);
-  const check = checkImportedTrace(log, options.out ?? '<imported log>');
-  const written = logText(log);
-  writeAtomic(options.out ?? '-', written, documentOut(io));
+  const { findings, report } = checkImportedTrace(log, `${file} (imported)`);
+  const text = logText(log);
   const used = Object.entries(log.counts).map(([k, n]) => `${n} ${k}`).join(', ');
   const skipped = [...parsed.skippedEvents].map(([k, n]) => `${n} ${k}`).join(', ');
-  say(`ftrace: ${file}: ${used}${skipped === '' ? '' : `; not used: ${skipped}`}\n`);
-  say(`log: ${options.out ?? 'stdout'}: ${log.records.length + 1} records (${formatSize(written.length)})\n`);
-  const { findings, report } = check;
-  if (findings.length === 0) say('findings: none: the model\'s page table agrees with the trace after every event\n');
+  const out = [`import ftrace: ${file}: ${used}${skipped === '' ? '' : `; not used: ${skipped}`}`, `log: ${log.records.length + 1} records (${formatSize(text.length)})`];
+  if (findings.length === 0) out.push("findings: none: the model's page table agrees with the trace after every event");
   else {
-    say(`findings: ${findings.length}\n`);
-    for (const f of findings) say(`  line ${f.line}: ${f.kind}: ${f.message}${f.seq === null ? '' : ` (log seq ${f.seq})`}\n`);
+    out.push(`findings: ${findings.length}`);
+    for (const f of findings) out.push(`  line ${f.line}: ${f.kind}: ${f.message}${f.seq === null ? '' : ` (log seq ${f.seq})`}`);
   }
-  if (report.violations.length > 0) say(`properties violated in the replay: ${[...new Set(report.violations.map((v) => v.property))].join(', ')}\n`);
-  return findings.length > 0 || report.violations.length > 0 ? EXIT_FOUND : EXIT_CLEAN;
+  if (report.violations.length > 0) out.push(`properties violated in the replay: ${[...new Set(report.violations.map((v) => v.property))].join(', ')}`);
+  return { log: text, summary: out.map((l) => wrapAnsi(l, 100, { hard: true, trim: false }).split('\n').map((x, i) => (i === 0 ? x : `      ${x}`)).join('\n')).join('\n') + '\n' };
+}
+
+export interface ImportOptions {
+  out?: string;
+  maxLine: string;
+}
+
+/** The file's lines as UTF-8 text, each within the line limit (invalid UTF-8 names its line). */
+async function readLines(file: string, maxLine: number): Promise<string[]> {
+  const limit = lineLimit(maxLine);
+  const splitter = new LineSplitter(file, limit.bytes, limit.name);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const lines: string[] = [];
+  const take = (bytes: Uint8Array): void => {
+    try {
+      lines.push(decoder.decode(bytes));
+    } catch {
+      throw new InputError(file, lines.length + 1, null, 'not UTF-8 text');
+    }
+  };
+  const stream = createReadStream(file);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) for (const line of splitter.push(chunk)) take(line);
+  } catch (e) {
+    throw e instanceof InputError ? e : (fileProblem(file, e) ?? e);
+  } finally {
+    stream.destroy();
+  }
+  const last = splitter.finish();
+  if (last !== null) take(last);
+  return lines;
+}
+
+/** The summary on stderr: readable lines of at most 100 columns. */
+export function renderImportSummary(kind: string, file: string, r: ImportResult): string {
+  const wrap = (s: string, indent: string): string => wrapAnsi(s, 100 - indent.length, { hard: true, trim: false }).split('\n').map((l, i) => `${i === 0 ? indent : `${indent}  `}${l.trimEnd()}`).join('\n');
+  const out = [wrap(`import ${kind}: ${file}: ${r.imported} trace lines imported as ${r.records.length} records`, '')];
+  const skipped = [...r.skipped].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const total = skipped.reduce((n, [, c]) => n + c, 0);
+  if (total > 0) {
+    out.push(`skipped ${total} lines, by event:`);
+    const w = String(skipped[0]![1]).length;
+    for (const [name, c] of skipped) out.push(wrap(`${String(c).padStart(w)}  ${name}`, '  '));
+  }
+  if (r.assumptions.length > 0) {
+    out.push('assumed (each also a comment on its records):');
+    for (const a of r.assumptions) out.push(wrap(`- ${a}`, '  '));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export async function runImport(io: Io, kind: string, file: string, o: ImportOptions): Promise<number> {
+  const importer = Object.hasOwn(IMPORT_KINDS, kind) ? IMPORT_KINDS[kind]! : undefined;
+  if (importer === undefined) throw new InputError('<command line>', null, '<kind>', `expected one of ${Object.keys(IMPORT_KINDS).join(', ')}, got ${showValue(kind)}`);
+  const maxLine = parseSize(o.maxLine, '--max-line');
+  const result = importer.run(file, await readLines(file, maxLine), maxLine);
+  // everything is computed before the output opens: bad input leaves nothing behind
+  const out = openOutput(o.out ?? '-', documentOut(io));
+  try {
+    out.write(result.log);
+    out.close();
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
+  io.stderr(result.summary);
+  return EXIT_CLEAN;
 }
