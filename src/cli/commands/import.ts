@@ -5,7 +5,7 @@
  * (lines imported, events skipped with their counts, what was assumed) goes to stderr.
  */
 import { createReadStream } from 'node:fs';
-import wrapAnsi from 'wrap-ansi';
+import { fit } from '../render/term.js';
 import { importQemuTrace, type ImportResult } from '../../import/qemu-trace.js';
 import { parseFtrace } from '../../import/ftrace.js';
 import { ftraceToLog, logText } from '../../import/ftrace-log.js';
@@ -47,7 +47,7 @@ function ftrace(file: string, lines: readonly string[], maxLine: number): Import
     for (const f of findings) out.push(`  line ${f.line}: ${f.kind}: ${f.message}${f.seq === null ? '' : ` (log seq ${f.seq})`}`);
   }
   if (report.violations.length > 0) out.push(`properties violated in the replay: ${[...new Set(report.violations.map((v) => v.property))].join(', ')}`);
-  return { log: text, summary: out.map((l) => wrapAnsi(l, 100, { hard: true, trim: false }).split('\n').map((x, i) => (i === 0 ? x : `      ${x}`)).join('\n')).join('\n') + '\n' };
+  return { log: text, summary: `${out.join('\n')}\n` };
 }
 
 export interface ImportOptions {
@@ -81,20 +81,19 @@ async function readLines(file: string, maxLine: number): Promise<string[]> {
   return lines;
 }
 
-/** The summary on stderr: readable lines of at most 100 columns. */
+/** The summary of a qemu-trace import (runImport fits it to the terminal, or 100 columns). */
 export function renderImportSummary(kind: string, file: string, r: ImportResult): string {
-  const wrap = (s: string, indent: string): string => wrapAnsi(s, 100 - indent.length, { hard: true, trim: false }).split('\n').map((l, i) => `${i === 0 ? indent : `${indent}  `}${l.trimEnd()}`).join('\n');
-  const out = [wrap(`import ${kind}: ${file}: ${r.imported} trace lines imported as ${r.records.length} records`, '')];
+  const out = [`import ${kind}: ${file}: ${r.imported} trace lines imported as ${r.records.length} records`];
   const skipped = [...r.skipped].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const total = skipped.reduce((n, [, c]) => n + c, 0);
   if (total > 0) {
     out.push(`skipped ${total} lines, by event:`);
     const w = String(skipped[0]![1]).length;
-    for (const [name, c] of skipped) out.push(wrap(`${String(c).padStart(w)}  ${name}`, '  '));
+    for (const [name, c] of skipped) out.push(`  ${String(c).padStart(w)}  ${name}`);
   }
   if (r.assumptions.length > 0) {
     out.push('assumed (each also a comment on its records):');
-    for (const a of r.assumptions) out.push(wrap(`- ${a}`, '  '));
+    for (const a of r.assumptions) out.push(`  - ${a}`);
   }
   return `${out.join('\n')}\n`;
 }
@@ -113,6 +112,6 @@ export async function runImport(io: Io, kind: string, file: string, o: ImportOpt
     out.abort();
     throw e;
   }
-  io.stderr(result.summary);
+  io.stderr(fit(result.summary, io.term?.width ?? 100));
   return EXIT_CLEAN;
 }
