@@ -226,11 +226,11 @@ export function parseLockdep(text: string, file: string): LockdepReport {
     throw new InputError(file, lines[i]?.n ?? lines[start]!.n, field, detail);
   };
   // The task line: what the kind prints after the dashes.
-  const taskLine = /^(.+)\/(\d+)(?: \[[^\]]*\])? (is trying to acquire(?: lock)?|takes|is freeing memory (\S+),)/;
+  const taskLine = /^(.+)\/(\d+)(?: \[\S*\])? (is trying to acquire(?: lock)?|takes|is freeing memory (\S+),)/;
   let ti = start + 1;
   while (ti < lines.length && ti < start + 6 && taskLine.exec(lines[ti]!.text) === null) ti += 1;
   const tm = ti < lines.length ? taskLine.exec(lines[ti]!.text) : null;
-  if (tm === null) return bad(start + 1, 'task', `a ${kind} report names its task ("<comm>/<pid> is trying to acquire lock:", "takes:" or "is freeing memory"); none follows the WARNING line`);
+  if (tm === null) return bad(start + 1, 'task', `the ${kind} report should name its task ("<comm>/<pid> is trying to acquire lock:", "takes:" or "is freeing memory"); none follows the WARNING line`);
   const task = { comm: tm[1]!, pid: Number(tm[2]) };
   const first = nextLock(lines, ti + 1);
   if (first === null) return bad(ti + 1, 'lock', `expected the lock as print_lock prints it, "(name){usage}, at: ...", after ${showValue(lines[ti]!.text)}`);
