@@ -14,6 +14,7 @@ import { IMPORT_KINDS, runImport, type ImportOptions } from './commands/import.j
 import { runProperties } from './commands/properties.js';
 import { runReplay, type ReplayOptions } from './commands/replay.js';
 import { runScenarios } from './commands/scenarios.js';
+import { runLockdep, type LockdepOptions } from './commands/lockdep.js';
 import { runSchemes } from './commands/schemes.js';
 import { runCompletion, type CompletionCommand } from './commands/completion.js';
 import { EXIT_BUG, EXIT_CLEAN, EXIT_INPUT, packageRoot, type Io } from './io.js';
@@ -102,6 +103,23 @@ const COMMANDS: readonly CommandSpec[] = [
     ],
     exits: ['0  every property holds: the search was exhausted', '1  a violation (with --out, its shortest counterexample replays to it)', EXIT_BAD_INPUT, EXIT_INTERNAL, '4  cut off before any violation was found: nothing is shown to hold'],
     handler: (io, _args, o) => runCheck(io, o as unknown as CheckOptions),
+  },
+  {
+    name: 'lockdep',
+    args: '<splat>',
+    description: 'relate a lockdep report (dmesg, journal or mail text) to the model\'s lock graph: is its cycle in the model under the scheme, through which kernel paths, in which scenario',
+    options: [
+      { flags: '--scheme <name|file>', description: `the scheme whose lock graph to build (absent: upstream); ${SCHEME_LOOKUP}` },
+      { flags: '--max-states <n>', description: 'explore each built-in scenario up to this many states', default: '20000' },
+      { flags: '--json', description: 'one JSON document on stdout' },
+    ],
+    examples: [
+      'npx iommu-model lockdep test/fixtures/lockdep/synthetic-mdev-device-list-lock.txt',
+      'npx iommu-model lockdep test/fixtures/lockdep/synthetic-mdev-device-list-lock.txt --scheme mdev-notify-unlocked',
+      'npx iommu-model lockdep test/fixtures/lockdep/kvm-irqbypass-memory-lock-2020.txt --json',
+    ],
+    exits: ['0  found: every dependency of the report\'s cycle is in the model\'s graph', '1  not found: a dependency is missing, a class is not modelled, or the report is not a cycle', EXIT_BAD_INPUT + ' (or the text holds no lockdep report)', EXIT_INTERNAL],
+    handler: (io, [splat], o) => runLockdep(io, splat!, o as unknown as LockdepOptions),
   },
   {
     name: 'scenarios',

@@ -57,6 +57,8 @@ export interface ExploreReport {
   /** With `checkpoint`, a search cut off: where it stood (ExploreOptions.resume continues it). */
   readonly state?: SearchState;
   readonly lockEdges: number;
+  /** With `edges`: the lock graph over every explored step (each class pair's first witness). */
+  readonly graph?: readonly LockEdge[];
   readonly findings: readonly Finding[];
 }
 
@@ -164,6 +166,8 @@ export interface ExploreOptions {
   readonly checkpoint?: boolean;
   /** Continue a cut-off search; `file` names where the state came from, for errors. */
   readonly resume?: { readonly state: SearchState; readonly file: string };
+  /** Keep the lock graph's edges in the report (`graph`), for `lockdep` (src/run/lockdep.ts). */
+  readonly edges?: boolean;
 }
 
 function enabledTasks(w: World, scheme: Scheme): string[] {
@@ -337,6 +341,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
     ...(resumed === undefined ? {} : { resumedAt: resumed.generated }),
     ...(state === undefined ? {} : { state }),
     lockEdges: checker.lockGraph.edgeCount(),
+    ...(opts.edges === true ? { graph: checker.lockGraph.edges() } : {}),
     findings: [...findings.values()],
   };
 }
