@@ -90,7 +90,8 @@ const COMMANDS: readonly CommandSpec[] = [
     ],
     examples: [
       'npx iommu-model report test/fixtures/vm-lifecycle.jsonl -o vm-lifecycle.html',
-      'npx iommu-model check --scenario mdev-unmap-vs-unmap --out cx.jsonl; npx iommu-model report cx.jsonl -o cx.html',
+      'npx iommu-model check --scenario mdev-unmap-vs-unmap --out cx.jsonl',
+      'npx iommu-model report cx.jsonl -o cx.html',
     ],
     exits: ['0  the page is written (whatever the replay found: the page shows it)', EXIT_BAD_INPUT, EXIT_INTERNAL],
     document: true,
