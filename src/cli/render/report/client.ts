@@ -123,7 +123,7 @@ function drawTimeline() {
   for (var t = 0; t < ticks; t++) {
     var ri = Math.round(t * (N - 1) / Math.max(1, ticks - 1));
     var s = el('span', 'tick', '#' + R.seq[ri]);
-    s.style.left = ((ri + 0.5) * w / N) + 'px';
+    if (t === ticks - 1 && ticks > 1) { s.style.right = '0'; s.classList.add('end'); } else s.style.left = ((ri + 0.5) * w / N) + 'px';
     scale.appendChild(s);
   }
 }
@@ -313,12 +313,12 @@ function stateAt(i) {
   return cur;
 }
 var KINDS = {
-  R: { cls: 'k-resv', name: 'reserved (MSI / resv)' },
-  D: { cls: 'k-dma', name: 'vfio_dma (MAP_DMA)' },
-  'M+': { cls: 'k-map', name: 'IOMMU-mapped RAM' },
-  'B+': { cls: 'k-bar', name: 'IOMMU-mapped BAR (P2P MMIO)' },
-  P: { cls: 'k-pin', name: 'pinned pages' },
-  V: { cls: 'k-bar', name: 'BAR mmap (process VA)' },
+  R: { cls: 'k-resv', name: 'reserved (MSI / resv)', short: 'reserved' },
+  D: { cls: 'k-dma', name: 'vfio_dma (MAP_DMA)', short: 'vfio_dma' },
+  'M+': { cls: 'k-map', name: 'IOMMU-mapped RAM', short: 'IOMMU' },
+  'B+': { cls: 'k-bar', name: 'IOMMU-mapped BAR (P2P MMIO)', short: 'IOMMU P2P' },
+  P: { cls: 'k-pin', name: 'pinned pages', short: 'pinned' },
+  V: { cls: 'k-bar', name: 'BAR mmap (process VA)', short: 'BAR mmap' },
 };
 function kindOf(layer, r) { return layer === 'M' ? KINDS[r.k] : KINDS[layer]; }
 function legend() {
@@ -375,11 +375,11 @@ function strip(layers, ranges) {
     var axis = el('div', 'axis');
     axis.appendChild(el('span', 'track-name', ''));
     var al = el('div', 'track-lane');
-    // a label where there is room for it (about 11% of the strip), the last one right-aligned
+    // a label where there is room for it (about 16% of the strip), the last one right-aligned
     var lastAt = -1;
     for (var q = 0; q < uniq.length; q++) {
       var at = off.get(uniq[q]);
-      if (lastAt >= 0 && at - lastAt < 0.11) continue;
+      if (lastAt >= 0 && at - lastAt < 0.16) continue;
       if (at > 0.9 && q !== uniq.length - 1) continue;
       var t = el('span', 'axis-tick mono', hx(uniq[q]));
       if (at > 0.9) { t.style.right = '0'; t.classList.add('end'); } else t.style.left = (at * 100) + '%';
@@ -404,7 +404,9 @@ function rangeTable(ranges, cap) {
     tr.appendChild(el('td', 'mono', hx(x.r.s)));
     tr.appendChild(el('td', 'mono', hx(x.r.e - 1n)));
     tr.appendChild(el('td', 'num', human(x.r.e - x.r.s)));
-    tr.appendChild(el('td', '', k.name + (x.r.label ? ': ' + x.r.label : '')));
+    var what = el('td', 'what', (k.short || k.name) + (x.r.label ? ': ' + x.r.label : ''));
+    what.title = what.textContent;
+    tr.appendChild(what);
     var since = el('td', 'mono link-cell', '#' + R.seq[x.r.at]);
     since.addEventListener('click', function () { select(x.r.at); });
     tr.appendChild(since);
@@ -437,7 +439,12 @@ function renderIova() {
     h.appendChild(el('span', 'dim', ' \u00b7 ' + v.D.length + ' vfio_dma, ' + human(mapped) + ' IOMMU-mapped, ' + human(pinned) + ' pinned'));
     sec.appendChild(h);
     if (ranges.length === 0) sec.appendChild(el('div', 'dim', 'empty at this record'));
-    else { sec.appendChild(strip(LAYERS, ranges)); sec.appendChild(rangeTable(ranges, 60)); }
+    else {
+      sec.appendChild(strip(LAYERS, ranges));
+      var scroll = el('div', 'ranges-box');
+      scroll.appendChild(rangeTable(ranges, 400));
+      sec.appendChild(scroll);
+    }
     box.appendChild(sec);
   });
   var bars = [];

@@ -200,7 +200,7 @@ export class ReportCollector {
     for (let i = 1; i < rs.length; i += 1) {
       const start = rs[i - 1]![1] + 1n;
       const end = rs[i]![0];
-      if (start < end) this.iova.push(at, 'R+', owner, hexOf(start), hexOf(end), 'reserved: not in iova_ranges');
+      if (start < end) this.iova.push(at, 'R+', owner, hexOf(start), hexOf(end), 'not in iova_ranges (cut out by vfio_iommu_resv_exclude)');
     }
   }
 

@@ -33,6 +33,7 @@ h3 { font-size: 13px; margin: 10px 0 4px; }
 #timeline-cursor { position: absolute; top: -3px; bottom: -3px; width: 2px; margin-left: -1px; background: #111; display: none; pointer-events: none; }
 #timeline-scale { position: relative; height: 16px; margin-left: 190px; color: var(--dim); font-size: 11px; }
 .tick { position: absolute; transform: translateX(-50%); white-space: nowrap; }
+.tick.end { transform: none; }
 .controls { display: flex; align-items: center; gap: 8px; margin: 4px 0 0 190px; }
 #slider { flex: 1; }
 #slider-label { min-width: 360px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
@@ -98,7 +99,10 @@ table.lockdep th { background: var(--panel); }
 .axis-tick { position: absolute; font-size: 10px; color: var(--dim); white-space: nowrap; border-left: 1px solid #b9c0ca; padding-left: 2px; }
 table.ranges { border-collapse: collapse; margin-top: 6px; width: 100%; }
 table.ranges th { text-align: left; color: var(--dim); font-weight: normal; border-bottom: 1px solid var(--line); padding: 1px 6px; }
-table.ranges td { padding: 1px 6px; border-bottom: 1px solid #f0f2f5; }
+table.ranges td { padding: 1px 6px; border-bottom: 1px solid #f0f2f5; white-space: nowrap; }
+td.what { max-width: 340px; overflow: hidden; text-overflow: ellipsis; }
+.ranges-box { max-height: 320px; overflow: auto; }
+table.ranges th { position: sticky; top: 0; background: #fff; }
 td.num { text-align: right; white-space: nowrap; }
 .link-cell { cursor: pointer; color: var(--accent); }
 #life-filter { width: 260px; font: inherit; padding: 2px 6px; border: 1px solid var(--line); border-radius: 4px; }
