@@ -13,6 +13,7 @@ import { runGen, type GenOptions } from './commands/gen.js';
 import { IMPORT_KINDS, runImport, type ImportOptions } from './commands/import.js';
 import { runProperties } from './commands/properties.js';
 import { runReplay, type ReplayOptions } from './commands/replay.js';
+import { runReport, type ReportOptions } from './commands/report.js';
 import { runScenarios } from './commands/scenarios.js';
 import { runLockdep, type LockdepOptions } from './commands/lockdep.js';
 import { runSchemes } from './commands/schemes.js';
@@ -79,6 +80,24 @@ const COMMANDS: readonly CommandSpec[] = [
     ],
     exits: ['0  clean: no violation, no divergence from an expect', '1  a property violation or a divergence', EXIT_BAD_INPUT, EXIT_INTERNAL],
     handler: (io, [log], o) => runReplay(io, log!, o as unknown as ReplayOptions),
+  },
+  {
+    name: 'report',
+    args: '<log>',
+    description: 'replay a log and write one self-contained HTML page of it: timeline, IOVA maps, lifecycles, cause chains, findings (docs/report.md)',
+    options: [
+      { flags: '-o, --out <file.html>', description: 'where to write the page (- for stdout)', required: true },
+      { flags: '--scheme <name|file>', description: `instead of the log header's scheme (absent: upstream); ${SCHEME_LOOKUP}` },
+      MAX_LINE,
+    ],
+    examples: [
+      'npx iommu-model report test/fixtures/vm-lifecycle.jsonl -o vm-lifecycle.html',
+      'npx iommu-model check --scenario mdev-unmap-vs-unmap --out cx.jsonl',
+      'npx iommu-model report cx.jsonl -o cx.html',
+    ],
+    exits: ['0  the page is written (whatever the replay found: the page shows it)', EXIT_BAD_INPUT, EXIT_INTERNAL],
+    document: true,
+    handler: (io, [log], o) => runReport(io, log!, o as unknown as ReportOptions),
   },
   {
     name: 'check',

@@ -49,7 +49,7 @@ export function renderReport(file: string, r: ReplayReport, term: Term = PLAIN):
   return `${lines.join('\n')}\n`;
 }
 
-function describeDerived(d: Derived): string {
+export function describeDerived(d: Derived): string {
   const { op, cause, id, via, ...rest } = d;
   void cause;
   void via;
@@ -67,7 +67,7 @@ function derivedTree(derived: readonly Derived[]): string[] {
 }
 
 /** An outcome in words: `ret 4`, `errno EINVAL (decided by ...)`, `dma fault`, `signal SIGBUS`, `oops ...`. */
-function outcomeText(o: Outcome): string {
+export function outcomeText(o: Outcome): string {
   const j = outcomeJson(o);
   const parts = Object.entries(j).map(([k, v]) => `${k} ${typeof v === 'string' || typeof v === 'number' ? v : JSON.stringify(v)}`);
   const decided = o.errno !== undefined || o.oops !== undefined ? ` (decided by ${o.decidedBy})` : '';
@@ -75,7 +75,7 @@ function outcomeText(o: Outcome): string {
 }
 
 /** A record's fields as `k=v` (the op, seq, line, expect and comment left out). */
-function fieldsText(s: Stimulus): string {
+export function fieldsText(s: Stimulus): string {
   const rec = stimulusJson(s, false);
   return Object.entries(rec)
     .filter(([k]) => k !== 'op' && k !== 'seq' && k !== 'comment')
