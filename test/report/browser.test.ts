@@ -181,6 +181,35 @@ describe('the report of a counterexample (check --scenario mdev-unmap-vs-unmap -
   });
 });
 
+describe('the report of a real QEMU trace, imported (test/fixtures/qemu-trace/overlap-einval.trace)', () => {
+  const log = join(dir, 'overlap.jsonl');
+  const html = join(dir, 'overlap.html');
+  let page: Page;
+  let divergence: { seq: number; op: string; line: number };
+
+  beforeAll(async () => {
+    expect((await run('import', 'qemu-trace', 'test/fixtures/qemu-trace/overlap-einval.trace', '-o', log)).code).toBe(0);
+    expect((await run('report', log, '-o', html)).code).toBe(0);
+    const replayed = JSON.parse((await run('replay', log, '--json')).out) as { divergences: (typeof divergence)[] };
+    expect(replayed.divergences).toHaveLength(1);
+    divergence = replayed.divergences[0]!;
+    page = await open(html);
+  });
+
+  it('lists the divergence as replay words it, and clicking it selects its record', async () => {
+    await slide(page, 0);
+    const link = page.locator(`#findings a.goto[data-seq="${divergence.seq}"]`);
+    expect(await link.textContent()).toBe(`divergence at #${divergence.seq}`);
+    expect(await page.locator('#findings').textContent()).toContain(`${divergence.op} (line ${divergence.line}): expected errno EINVAL, got errno EEXIST`);
+    await link.click();
+    expect(await page.evaluate(() => document.body.dataset['selected'])).toBe(String(divergence.seq));
+  });
+
+  it('shows the mapping the refused MAP_DMA overlaps, live at that record', async () => {
+    expect(await iovaRows(page)).toContain('D 0xc0000');
+  });
+});
+
 describe('every page', () => {
   it('made no network request and threw no error', () => {
     expect(network).toEqual([]);

@@ -270,8 +270,7 @@ function renderLife() {
 }
 
 // ---- findings
-function show(v) { return typeof v === 'string' ? v : JSON.stringify(v); }
-function divText(d) { return d.op + ' (line ' + d.line + '): expected ' + show(d.expected) + ', got ' + show(d.actual) + ' (decided by ' + d.decidedBy + ')'; }
+function divText(d) { return d.op + ' (line ' + d.line + '): ' + d.text + ' (decided by ' + d.decidedBy + ')'; }
 var TITLES = { 'lock-order': 'Possible unsafe locking scenario', 'wait-for': 'Wait-for cycle reached (each task takes what it holds, then what it waits for)', stuck: 'No task can run (each task takes what it holds, then what it waits for)' };
 function scenarioTable(s) {
   var wrap = el('div', 'scenario');

@@ -9,6 +9,7 @@ import type { Violation } from '../../../checks/properties.js';
 import type { Derived, Header, JsonValue, Stimulus } from '../../../vocab/records.js';
 import { u64Text } from '../../../log/u64.js';
 import { fieldsText, outcomeText } from '../text.js';
+import { diffText } from '../diff.js';
 
 /**
  * One change of a container's IOVA map or a process's BAR mmaps, as the page folds it:
@@ -61,7 +62,7 @@ export interface ReportData {
   /** Every state record: `[object, record index, from, to, event]` (strings), flattened five to one. */
   readonly life: number[];
   readonly violations: readonly Violation[];
-  readonly divergences: readonly Divergence[];
+  readonly divergences: ReadonlyArray<Divergence & { readonly text: string }>;
 }
 
 const num = (v: JsonValue | undefined): bigint | null => {
@@ -234,7 +235,8 @@ export class ReportCollector {
       iova: this.iova,
       life: this.life,
       violations: report.violations,
-      divergences: report.divergences,
+      // each divergence as `replay` words it: the fields that differ (`expected errno EINVAL, got errno EEXIST`)
+      divergences: report.divergences.map((d) => ({ ...d, text: diffText(d.expected, d.actual) })),
     };
   }
 
