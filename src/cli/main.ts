@@ -12,6 +12,7 @@ import { runDemo, type DemoOptions } from './commands/demo.js';
 import { runGen, type GenOptions } from './commands/gen.js';
 import { runProperties } from './commands/properties.js';
 import { runReplay, type ReplayOptions } from './commands/replay.js';
+import { runInspect, type InspectOptions } from './commands/inspect.js';
 import { runScenarios } from './commands/scenarios.js';
 import { runSchemes } from './commands/schemes.js';
 import { runCompletion, type CompletionCommand } from './commands/completion.js';
@@ -84,6 +85,19 @@ const COMMANDS: readonly CommandSpec[] = [
     ],
     exits: ['0  clean: no violation, no divergence from an expect', '1  a property violation or a divergence', EXIT_BAD_INPUT, EXIT_INTERNAL],
     handler: (io, [log], o) => runReplay(io, log!, o as unknown as ReplayOptions),
+  },
+  {
+    name: 'inspect',
+    args: '<log>',
+    description: 'build the timeline of a log, then answer commands from stdin: at, next, prev, diff, grep, follow, why, world (docs/navigation.md)',
+    options: [{ flags: '--scheme <name|file>', description: `instead of the log header's scheme (absent: upstream); ${SCHEME_LOOKUP}` }, MAX_LINE],
+    examples: [
+      'npx iommu-model inspect test/fixtures/vm-lifecycle.jsonl',
+      "printf 'at 19\\nprev\\nfollow vfio_dma:5@0x0\\n' | npx iommu-model inspect test/fixtures/vm-lifecycle.jsonl",
+      "echo 'grep lock=memory_lock@21' | npx iommu-model inspect test/fixtures/races/p2p-dma-after-zap.jsonl",
+    ],
+    exits: ['0  stdin ended or quit (a bad command prints an error line and the session goes on)', EXIT_BAD_INPUT, EXIT_INTERNAL],
+    handler: (io, [log], o) => runInspect(io, log!, o as unknown as InspectOptions),
   },
   {
     name: 'check',
