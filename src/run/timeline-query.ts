@@ -52,10 +52,10 @@ function fieldsOf(v: ObjectView, side: 'from' | 'to'): FieldChange[] {
 /** Object by object, what differs between two views (ids in sorted order). */
 export function diffViews(a: View, b: View): ObjectChange[] {
   const out: ObjectChange[] = [];
-  const ids = new Set([...Object.keys(a.objects), ...Object.keys(b.objects)]);
+  const ids = new Set([...a.objects.keys(), ...b.objects.keys()]);
   for (const id of [...ids].sort()) {
-    const x = a.objects[id];
-    const y = b.objects[id];
+    const x = a.objects.get(id);
+    const y = b.objects.get(id);
     if (x === y) continue; // structural sharing: the same object is unchanged
     if (x === undefined) out.push({ id, change: 'created', fields: fieldsOf(y!, 'to') });
     else if (y === undefined) out.push({ id, change: 'removed', fields: fieldsOf(x, 'from') });
@@ -247,9 +247,9 @@ export function grep(t: Timeline, q: Query, flag = '--grep'): GrepHit[] {
     const p = positionOfSeq(t, q.at, flag);
     const r = t.records[p - 1]!;
     const v = t.at(p);
-    for (const id of Object.keys(v.objects).sort()) {
-      const f = objectMatches(q, id, v.objects[id]!);
-      if (f !== null) hits.push({ ...recordOf(r), what: `state ${id}`, value: v.objects[id]! as JsonValue });
+    for (const id of [...v.objects.keys()].sort()) {
+      const o = v.objects.get(id)!;
+      if (objectMatches(q, id, o) !== null) hits.push({ ...recordOf(r), what: `state ${id}`, value: o as JsonValue });
     }
     return hits;
   }

@@ -46,7 +46,7 @@ function recording(file: string): string {
 
 function build(file: string, every: number) {
   const { header, items } = parseLog(recording(file), file);
-  const live: View[] = [{ objects: {} }];
+  const live: View[] = [{ objects: new Map() }];
   const mismatches: string[] = [];
   const built = buildTimeline(header, items, {
     file,
@@ -56,10 +56,10 @@ function build(file: string, every: number) {
     onStep: (st, world, view) => {
       live.push(view);
       const full = fullView(world);
-      if (!sameJson(view.objects, full) && mismatches.length < 3) {
-        const ids = new Set([...Object.keys(full), ...Object.keys(view.objects)]);
-        const bad = [...ids].filter((id) => full[id] === undefined || view.objects[id] === undefined || !sameJson(full[id], view.objects[id]));
-        mismatches.push(`record ${st.stimulus.seq} ${st.stimulus.op}: ${bad.map((id) => `${id} view ${JSON.stringify(view.objects[id])} world ${JSON.stringify(full[id])}`).join('; ')}`);
+      const ids = new Set([...Object.keys(full), ...view.objects.keys()]);
+      const bad = [...ids].filter((id) => full[id] === undefined || view.objects.get(id) === undefined || !sameJson(full[id], view.objects.get(id)!));
+      if (bad.length > 0 && mismatches.length < 3) {
+        mismatches.push(`record ${st.stimulus.seq} ${st.stimulus.op}: ${bad.map((id) => `${id} view ${JSON.stringify(view.objects.get(id))} world ${JSON.stringify(full[id])}`).join('; ')}`);
       }
     },
   });

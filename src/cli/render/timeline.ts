@@ -75,9 +75,9 @@ export function renderGrep(query: string, q: Query, hits: readonly GrepHit[]): s
 
 /** The whole view at a record, object by object (inspect's `world`). */
 export function renderView(seq: number | null, v: View): string {
-  const ids = Object.keys(v.objects).sort();
+  const ids = [...v.objects.keys()].sort();
   const lines = [`${seq === null ? 'before the first record' : `after record ${seq}`}: ${ids.length} objects`];
-  for (const id of ids) lines.push(`  ${id} ${Object.entries(v.objects[id]!).map(([k, x]) => `${k}=${valueText(x)}`).join(' ')}`);
+  for (const id of ids) lines.push(`  ${id} ${Object.entries(v.objects.get(id)!).map(([k, x]) => `${k}=${valueText(x)}`).join(' ')}`);
   return fit(`${lines.join('\n')}\n`, WIDTH);
 }
 
