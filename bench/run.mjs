@@ -9,6 +9,7 @@ import { transition, initialTransition } from 'xstate';
 import { streamLog } from '../dist/src/cli/io.js';
 import { LogReader } from '../dist/src/log/reader.js';
 import { Replay } from '../dist/src/run/replay.js';
+import { TimelineBuilder } from '../dist/src/run/timeline.js';
 import { step, initialState } from '../dist/src/core/stepper.js';
 import { MACHINES } from '../dist/machines/index.js';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -92,6 +93,30 @@ if (report.divergences.length > 0 || report.violations.length > 0) {
   process.exit(1);
 }
 
+// 3b. the same replay building the timeline (replay --diff/--grep/--follow, inspect): immer
+// patches per record and a checkpoint every 1024 records; then a jump to every 1000th record
+globalThis.gc?.();
+const tlBase = process.memoryUsage().heapUsed;
+t0 = process.hrtime.bigint();
+let tlReplay;
+const builder = new TimelineBuilder();
+await streamLog(file, (h) => { tlReplay = new Replay(h, file, (st) => builder.push(st, tlReplay.world)); }, (it) => tlReplay.push(it));
+tlReplay.finish();
+const timeline = builder.finish();
+const timelineMs = ms(t0);
+globalThis.gc?.();
+const tlHeap = process.memoryUsage().heapUsed - tlBase;
+t0 = process.hrtime.bigint();
+let jumps = 0;
+let worstJump = 0;
+for (let p = 0; p <= timeline.length; p += 997) {
+  const t1 = process.hrtime.bigint();
+  timeline.at(p);
+  worstJump = Math.max(worstJump, ms(t1));
+  jumps += 1;
+}
+const jumpMs = ms(t0) / jumps;
+
 // 4. the stepper against xstate's public transition(), same events
 const STEPS = 200_000;
 const m = MACHINES.vfio_dma;
@@ -138,6 +163,8 @@ console.log(`JSON.parse only:       ${rate(parsed, parseMs).toLocaleString('en')
 console.log(`reader (validate):     ${rate(RECORDS, readMs).toLocaleString('en')} records/s   (${(readMs / parseMs).toFixed(2)}x the JSON.parse floor)`);
 console.log(`replay (full):         ${rate(report.records, replayMs).toLocaleString('en')} records/s   (${(replayMs / parseMs).toFixed(2)}x the JSON.parse floor), ${report.derived.toLocaleString('en')} derived records`);
 console.log(`replay peak RSS:       ${(peak / 2 ** 20).toFixed(0)} MiB (${((peak - base) / 2 ** 20).toFixed(0)} MiB above the process before replay)`);
+console.log(`timeline (replay+build): ${rate(report.records, timelineMs).toLocaleString('en')} records/s   (${(timelineMs / replayMs).toFixed(2)}x the plain replay), heap ${(tlHeap / 2 ** 20).toFixed(0)} MiB held (timeline and replay), ${timeline.checkpointCount} checkpoints`);
+console.log(`timeline jump (at):    ${jumpMs.toFixed(2)} ms mean, ${worstJump.toFixed(2)} ms worst, over ${jumps} positions`);
 console.log(`full container:        65535 maps + ENOSPC + UNMAP ALL in ${(fullMs / 1000).toFixed(2)} s (${rate(fullReport.records, fullMs).toLocaleString('en')} records/s)`);
 console.log(`stepper vs transition: ${rate(STEPS, stepMs).toLocaleString('en')} vs ${rate(STEPS, xstateMs).toLocaleString('en')} steps/s (${(xstateMs / stepMs).toFixed(1)}x faster)`);
 

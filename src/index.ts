@@ -5,6 +5,7 @@
 export { createModel, type Model, type ModelOptions } from './api/model.js';
 export type { Applied } from './api/applied.js';
 export { replay, check, explain } from './api/run.js';
+export { timeline, type LogTimeline, type TimelineOptions, type GrepHit, type ObjectChange, type FieldChange, type Transition, type ObjectView } from './api/timeline.js';
 export type { LogSource, ReplayOptions, ReplayResult, ScenarioSource, CheckOptions, CheckResult, CheckFinding, Explanation } from './api/run.js';
 export type { StimulusRecord, StimulusRecord as Stimulus, ExpectRecord, Outcome, U64, ArgValue } from './api/records.js';
 export { loadScheme, builtinScenarios } from './cli/resolve.js';

@@ -48,7 +48,7 @@ export interface ReplayResult extends ReplayReport {
 }
 
 /** A scheme option: undefined stays undefined; a name or path is loaded (async); an object is taken as is. */
-async function schemeOption(s: string | Scheme | undefined): Promise<Scheme | undefined> {
+export async function schemeOption(s: string | Scheme | undefined): Promise<Scheme | undefined> {
   return typeof s === 'string' ? loadScheme(s) : s;
 }
 
@@ -58,7 +58,7 @@ function recordsText(src: Extract<LogSource, { records: unknown }>): string {
 }
 
 /** Feeds a log's header and items to `onHeader` and `onItem`, in order. */
-async function readSource(src: LogSource, onHeader: (h: Header, file: string) => void, onItem: (it: LogItem) => void): Promise<void> {
+export async function readSource(src: LogSource, onHeader: (h: Header, file: string) => void, onItem: (it: LogItem) => void): Promise<void> {
   // JavaScript callers get no type check: a source of another shape is bad input, not a TypeError
   if (typeof src !== 'object' || src === null || !('file' in src || 'text' in src || 'records' in src)) {
     throw new InputError('<replay>', null, 'source', `expected { file }, { text } or { records }, got ${showValue(src)}`);

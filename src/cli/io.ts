@@ -27,6 +27,8 @@ export interface Io {
    * /dev/stdout): never fitted to the width, unlike `stdout` when main fits text (absent: stdout).
    */
   readonly document?: (s: string) => void;
+  /** The lines of stdin, for commands that read commands (`inspect`; absent: process.stdin). */
+  readonly stdinLines?: AsyncIterable<string>;
 }
 
 /** Where a document goes when a command writes it to stdout. */

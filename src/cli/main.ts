@@ -14,6 +14,7 @@ import { IMPORT_KINDS, runImport, type ImportOptions } from './commands/import.j
 import { runProperties } from './commands/properties.js';
 import { runReplay, type ReplayOptions } from './commands/replay.js';
 import { runReport, type ReportOptions } from './commands/report.js';
+import { runInspect, type InspectOptions } from './commands/inspect.js';
 import { runScenarios } from './commands/scenarios.js';
 import { runLockdep, type LockdepOptions } from './commands/lockdep.js';
 import { runSchemes } from './commands/schemes.js';
@@ -69,6 +70,9 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--why <seq[.id]>', description: 'the chain of causes from a derived record back to its stimulus', conflicts: ['record', 'trace'] },
       { flags: '--record <file>', description: 'write a recording: every stimulus with its outcome, and its derived records' },
       { flags: '--trace', description: "every record's outcome on one line (ret, errno, dma, signal, oops), its derived records below it" },
+      { flags: '--diff <seq...>', description: 'what changed between the states after records <a> and <b>, object by object (docs/navigation.md)', conflicts: ['at', 'why', 'record', 'trace', 'grep', 'follow'] },
+      { flags: '--grep <query>', description: 'the records touching iova=, vaddr=, pasid=, device= or lock=; with @<seq>, the state after that record (lock=memory_lock@812: who held it)', conflicts: ['at', 'why', 'record', 'trace', 'follow'] },
+      { flags: '--follow <object>', description: "one object's lifecycle (vfio_dma:5@0x0, device:0000:01:00.0, lock:...): a line per record that changed it", conflicts: ['at', 'why', 'record', 'trace'] },
       MAX_LINE,
     ],
     examples: [
@@ -77,6 +81,10 @@ const COMMANDS: readonly CommandSpec[] = [
       'npx iommu-model replay test/fixtures/spec-example.jsonl --why 11.14',
       'npx iommu-model replay test/fixtures/bar-p2p-disable.jsonl --trace',
       'npx iommu-model replay test/fixtures/spec-example.jsonl --record recording.jsonl',
+      'npx iommu-model replay test/fixtures/vm-lifecycle.jsonl --diff 9 12',
+      'npx iommu-model replay test/fixtures/vm-lifecycle.jsonl --grep iova=0x1000',
+      'npx iommu-model replay test/fixtures/races/exit-waits-for-map.jsonl --grep lock=mmap_lock@16',
+      'npx iommu-model replay test/fixtures/vm-lifecycle.jsonl --follow vfio_dma:5@0x0',
     ],
     exits: ['0  clean: no violation, no divergence from an expect', '1  a property violation or a divergence', EXIT_BAD_INPUT, EXIT_INTERNAL],
     handler: (io, [log], o) => runReplay(io, log!, o as unknown as ReplayOptions),
@@ -98,6 +106,19 @@ const COMMANDS: readonly CommandSpec[] = [
     exits: ['0  the page is written (whatever the replay found: the page shows it)', EXIT_BAD_INPUT, EXIT_INTERNAL],
     document: true,
     handler: (io, [log], o) => runReport(io, log!, o as unknown as ReportOptions),
+  },
+  {
+    name: 'inspect',
+    args: '<log>',
+    description: 'build the timeline of a log, then answer commands from stdin: at, next, prev, diff, grep, follow, why, world (docs/navigation.md)',
+    options: [{ flags: '--scheme <name|file>', description: `instead of the log header's scheme (absent: upstream); ${SCHEME_LOOKUP}` }, MAX_LINE],
+    examples: [
+      'npx iommu-model inspect test/fixtures/vm-lifecycle.jsonl',
+      "printf 'at 19\\nprev\\nfollow vfio_dma:5@0x0\\n' | npx iommu-model inspect test/fixtures/vm-lifecycle.jsonl",
+      "echo 'grep lock=memory_lock@21' | npx iommu-model inspect test/fixtures/races/p2p-dma-after-zap.jsonl",
+    ],
+    exits: ['0  stdin ended or quit (a bad command prints an error line and the session goes on)', EXIT_BAD_INPUT, EXIT_INTERNAL],
+    handler: (io, [log], o) => runInspect(io, log!, o as unknown as InspectOptions),
   },
   {
     name: 'check',

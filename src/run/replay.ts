@@ -102,6 +102,8 @@ export interface StepRecord {
   /** A step record: the step it ran, `<path>.<state>` (or the task_work of a returned path). */
   readonly step?: string;
   readonly derived: readonly Derived[];
+  /** What the record's path touched (src/core/tx.ts Touched): the timeline's dirty set reads it. */
+  readonly touched?: Touched;
 }
 
 /** The step task `name` runs next: `<path>.<state>`, or the task_work of a path that returned. */
@@ -221,7 +223,7 @@ export class Replay {
       this.violations.push({ property: 'NoDeadlock', seq: s.seq, ...cycle });
     }
     this.pending = { seq: s.seq, op: s.op, line: s.line, computed: derived, recorded: [] };
-    this.onStep?.({ stimulus: s, outcome: finished?.outcome ?? null, derived, ...(finished === null ? {} : { returned: finished.stimulus }), ...(step === undefined ? {} : { step }) });
+    this.onStep?.({ stimulus: s, outcome: finished?.outcome ?? null, derived, touched, ...(finished === null ? {} : { returned: finished.stimulus }), ...(step === undefined ? {} : { step }) });
   }
 
   /**

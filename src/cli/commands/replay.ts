@@ -13,6 +13,9 @@ import { isStdout, openOutput, type Output } from '../output.js';
 import { reportJson, whyJson, worldJson } from '../render/json.js';
 import { renderReport, renderTrace, renderWhy, renderWorld } from '../render/text.js';
 import { loadScheme } from '../resolve.js';
+import { TimelineBuilder, type Timeline } from '../../run/timeline.js';
+import { diffRecords, follow, grep, parseQuery, parseSeqArg } from '../../run/timeline-query.js';
+import { diffJson, followJson, grepJson, renderDiff, renderFollow, renderGrep } from '../render/timeline.js';
 
 export interface ReplayOptions {
   scheme?: string;
@@ -21,6 +24,9 @@ export interface ReplayOptions {
   why?: string;
   record?: string;
   trace?: boolean;
+  diff?: string[];
+  grep?: string;
+  follow?: string;
   maxLine: string;
 }
 
@@ -50,12 +56,43 @@ function whyChain(step: StepRecord, id: number): Derived[] | null {
   return chain;
 }
 
+/** --diff, --grep, --follow: the arguments checked before the log is read. */
+function navigation(o: ReplayOptions): ((t: Timeline) => string) | undefined {
+  if (o.diff !== undefined) {
+    if (o.diff.length !== 2) throw new InputError('<command line>', null, '--diff', `expected two record numbers <a> <b>, got ${o.diff.length}`);
+    const [a, b] = o.diff.map((v) => parseSeqArg(v, '--diff')) as [number, number];
+    return (t) => {
+      const changes = diffRecords(t, a, b);
+      return o.json === true ? diffJson(a, b, changes) : renderDiff(a, b, changes);
+    };
+  }
+  if (o.grep !== undefined) {
+    const text = o.grep;
+    const q = parseQuery(text);
+    return (t) => {
+      const hits = grep(t, q);
+      return o.json === true ? grepJson(text, hits) : renderGrep(text, q, hits);
+    };
+  }
+  if (o.follow !== undefined) {
+    const id = o.follow;
+    return (t) => {
+      const ts = follow(t, id);
+      return o.json === true ? followJson(id, ts) : renderFollow(id, ts);
+    };
+  }
+  return undefined;
+}
+
 export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise<number> {
+  const nav = navigation(o);
+  // the timeline is built only when navigation is asked for (docs/navigation.md)
+  const timeline = nav === undefined ? undefined : new TimelineBuilder();
   const at = o.at === undefined ? undefined : parseSeq(o.at, '--at');
   const why = o.why === undefined ? undefined : parseWhy(o.why);
   const maxLine = parseSize(o.maxLine, '--max-line');
   // --at and --why print one record and write no recording.
-  const recordTo = at === undefined && why === undefined ? o.record : undefined;
+  const recordTo = at === undefined && why === undefined && nav === undefined ? o.record : undefined;
   // --json promises one document on stdout: a recording cannot share it
   if (o.json === true && recordTo !== undefined && isStdout(recordTo)) throw new InputError('<command line>', null, '--record', `'${recordTo}' and --json both write to stdout: give the recording a file`);
   let recording: Output | undefined;
@@ -64,6 +101,7 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
   let atView: { [k: string]: JsonValue } | undefined;
   let replay: Replay | undefined;
   const onStep = (r: StepRecord): void => {
+    timeline?.push(r, replay!.world);
     if (recording !== undefined) recording.write(`${recordLines(r).join('\n')}\n`);
     if (o.trace === true) trace.push(r);
     if (why !== undefined && r.stimulus.seq === why.seq) whyStep = r;
@@ -95,6 +133,10 @@ export async function runReplay(io: Io, file: string, o: ReplayOptions): Promise
   } catch (e) {
     recording?.abort();
     throw e;
+  }
+  if (nav !== undefined) {
+    io.stdout(nav(timeline!.finish()));
+    return EXIT_CLEAN;
   }
   if (at !== undefined) {
     if (atView === undefined) throw new InputError(file, null, '--at', `no record with seq ${at}`);
