@@ -1,13 +1,13 @@
 /**
  * The timeline: every state of a replay, for navigation in time (docs/navigation.md). Built while
  * a Replay runs (`TimelineBuilder.push` from its onStep callback, with the live world), it keeps
- * an immutable, normalised view of the kernel objects (src/run/timeline/objects.ts) as immer
- * state: per record the patches that record made (and their inverse), and every K records a
- * checkpoint, a reference to the view then (structural sharing makes a checkpoint one pointer
- * plus the objects changed since the last). `at(p)` starts from the nearest checkpoint and applies
- * patches forwards or inverse patches backwards. Pure: no I/O, no clock.
+ * a normalised view of the kernel objects (src/run/timeline/objects.ts), each object immutable
+ * (immer-frozen): per record the patches immer's produceWithPatches gave for each object that
+ * record changed (and their inverse), and every K records a checkpoint, a copy of the Map of
+ * objects whose entries it shares with the views around it. `at(p)` starts from the nearest
+ * checkpoint and applies patches forwards or inverse patches backwards. Pure: no I/O, no clock.
  */
-import { applyPatches, enableMapSet, enablePatches, produceWithPatches, type Patch } from 'immer';
+import { applyPatches, enablePatches, freeze, produceWithPatches, type Patch } from 'immer';
 import type { World } from '../core/world.js';
 import type { Derived, Header, Stimulus } from '../vocab/records.js';
 import type { LogItem } from '../log/reader.js';
@@ -19,10 +19,6 @@ import { sameJson } from './timeline/json.js';
 import { RangeIndex } from './timeline/range-index.js';
 
 enablePatches();
-// The collection of objects is a Map: immer copies a changed Map with new Map(base), an order of
-// magnitude cheaper per record than spreading a plain object of a thousand keys (measured:
-// docs/navigation.md). Patch paths read the same: ['objects', 'vfio_dma:5@0x0', 'state'].
-enableMapSet();
 
 export interface View {
   /** Each object's view by id; the views themselves are plain JSON. */
@@ -40,16 +36,54 @@ export interface TimelineRecord {
   readonly derived: readonly Derived[];
 }
 
+/** A record's patches from their JSON text (the values in a view are plain JSON, so the text is exact). */
+function parsePatches(text: string | null | undefined): readonly Patch[] {
+  return text === null || text === undefined ? [] : (JSON.parse(text) as Patch[]);
+}
+
+/**
+ * A view with patches applied (paths `['objects', id]` for an object created or removed,
+ * `['objects', id, field...]` inside one): the checkpoint's Map copied once, each changed object
+ * by immer's applyPatches, the others shared.
+ */
+function applyTo(view: View, patches: readonly Patch[]): View {
+  const m = new Map(view.objects);
+  for (let i = 0; i < patches.length; ) {
+    const q = patches[i]!;
+    const id = q.path[1] as string;
+    if (q.path.length === 2) {
+      if (q.op === 'remove') m.delete(id);
+      else m.set(id, freeze(q.value as ObjectView, true));
+      i += 1;
+      continue;
+    }
+    // a run of patches inside one object: one applyPatches
+    const run: Patch[] = [];
+    for (; i < patches.length && patches[i]!.path.length > 2 && patches[i]!.path[1] === id; i += 1) run.push({ ...patches[i]!, path: patches[i]!.path.slice(2) });
+    m.set(id, applyPatches(m.get(id) as Record<string, unknown>, run) as ObjectView);
+  }
+  return { objects: m };
+}
+
 /** A checkpoint every this many records. */
 export const CHECKPOINT_EVERY = 1024;
 
 const EMPTY: View = { objects: new Map() };
 
 export class TimelineBuilder {
-  private view: View = EMPTY;
+  /**
+   * The objects now: a mutable Map of immutable (frozen) object views. A record's change to an
+   * object is one immer produceWithPatches over that object alone, so its cost is the object's
+   * size, not the world's; a checkpoint copies the Map (its entries are shared with the views
+   * before and after: structural sharing), every `every` records.
+   */
+  private readonly objs = new Map<string, ObjectView>();
   private readonly records: TimelineRecord[] = [];
-  private readonly patches: (readonly Patch[] | null)[] = [];
-  private readonly inverse: (readonly Patch[] | null)[] = [];
+  // A record's patches are kept as their JSON text: one string per record is a leaf the garbage
+  // collector never walks, where the Patch objects are thousands of small objects it would mark
+  // at every major collection (the build of a 1M-record log went superlinear with them).
+  private readonly patches: (string | null)[] = [];
+  private readonly inverse: (string | null)[] = [];
   private readonly checkpoints: View[] = [EMPTY];
   private readonly index = new RangeIndex();
   private readonly files = new Set<string>();
@@ -64,10 +98,10 @@ export class TimelineBuilder {
   /** Folds one record: `world` is the live world just after it. */
   push(step: StepRecord, world: World): void {
     const s = step.stimulus;
-    const before = this.view.objects;
+    const objs = this.objs;
     const lookup: Lookup = {
       world,
-      before: (id) => before.get(id),
+      before: (id) => objs.get(id),
       beforeInRange: (kind, owner, start, end) => this.index.overlapping(kind, owner, start, end),
       beforeOfKind: (kind) => (kind === 'file' ? this.files : this.bonds),
     };
@@ -76,7 +110,7 @@ export class TimelineBuilder {
     const changes: Array<[string, ObjectView | undefined]> = [];
     for (const id of named.dirty) {
       const next = viewOf(world, id);
-      const cur = before.get(id);
+      const cur = objs.get(id);
       if (next === undefined ? cur !== undefined : cur === undefined || !sameJson(cur, next)) changes.push([id, next]);
     }
     this.records.push({ seq: s.seq, op: s.op, line: s.line, ...(step.step === undefined ? {} : { step: step.step }), stimulus: s, derived: step.derived });
@@ -84,28 +118,35 @@ export class TimelineBuilder {
       this.patches.push(null);
       this.inverse.push(null);
     } else {
-      // immer's Draft type of a recursive JSON type is too deep for tsc: the recipe sees plain records
-      const base = this.view as unknown as { objects: Map<string, Record<string, unknown>> };
-      const [next, p, inv] = produceWithPatches(base, (draft) => {
-        const objs = draft.objects;
-        for (const [id, nv] of changes) {
-          const cur = before.get(id);
-          if (nv === undefined) objs.delete(id);
-          else if (cur === undefined) objs.set(id, nv as Record<string, unknown>);
-          else {
+      const forward: Patch[] = [];
+      const inverse: Patch[] = [];
+      for (const [id, nv] of changes) {
+        const cur = objs.get(id);
+        if (nv === undefined) {
+          forward.push({ op: 'remove', path: ['objects', id] });
+          inverse.push({ op: 'add', path: ['objects', id], value: cur });
+          objs.delete(id);
+        } else if (cur === undefined) {
+          forward.push({ op: 'add', path: ['objects', id], value: nv });
+          inverse.push({ op: 'remove', path: ['objects', id] });
+          objs.set(id, freeze(nv, true));
+        } else {
+          // immer's Draft type of a recursive JSON type is too deep for tsc: the recipe sees a plain record
+          const [next, p, inv] = produceWithPatches(cur as Record<string, unknown>, (d) => {
             // only the leaves that differ, so that the patches name the fields that changed
-            const d = objs.get(id)!;
             for (const k of Object.keys(cur)) if (!(k in nv)) delete d[k];
             for (const k of Object.keys(nv)) if (!(k in cur) || !sameJson(cur[k]!, nv[k]!)) d[k] = nv[k]!;
-          }
+          });
+          for (const q of p) forward.push({ ...q, path: ['objects', id, ...q.path] });
+          for (const q of inv) inverse.push({ ...q, path: ['objects', id, ...q.path] });
+          objs.set(id, next as ObjectView);
         }
-      });
-      this.view = next as unknown as View;
-      this.patches.push(p);
-      this.inverse.push(inv);
+      }
+      this.patches.push(JSON.stringify(forward));
+      this.inverse.push(JSON.stringify(inverse));
       for (const [id, nv] of changes) this.reindex(id, nv);
     }
-    if (this.records.length % this.every === 0) this.checkpoints.push(this.view);
+    if (this.records.length % this.every === 0) this.checkpoints.push({ objects: new Map(objs) });
   }
 
   private reindex(id: string, v: ObjectView | undefined): void {
@@ -124,13 +165,13 @@ export class TimelineBuilder {
     else this.index.set(kind, owner, start, kind === 'vma' ? BigInt(v['end'] as string) : start + BigInt(v['size'] as string));
   }
 
-  /** The view now (after the last record pushed). */
+  /** The view now (after the last record pushed): a copy, which later records do not change. */
   current(): View {
-    return this.view;
+    return { objects: new Map(this.objs) };
   }
 
   finish(): Timeline {
-    return new Timeline(this.records, this.patches, this.inverse, this.checkpoints, this.view, this.every);
+    return new Timeline(this.records, this.patches, this.inverse, this.checkpoints, this.current(), this.every);
   }
 }
 
@@ -141,8 +182,8 @@ export class TimelineBuilder {
 export class Timeline {
   constructor(
     readonly records: readonly TimelineRecord[],
-    private readonly patches: readonly (readonly Patch[] | null)[],
-    private readonly inverse: readonly (readonly Patch[] | null)[],
+    private readonly patches: readonly (string | null)[],
+    private readonly inverse: readonly (string | null)[],
     private readonly checkpoints: readonly View[],
     private readonly last: View,
     readonly every: number,
@@ -168,7 +209,7 @@ export class Timeline {
 
   /** The patches record `i` (0-based) made, and their inverse. */
   patchesOf(i: number): { forward: readonly Patch[]; inverse: readonly Patch[] } {
-    return { forward: this.patches[i] ?? [], inverse: this.inverse[i] ?? [] };
+    return { forward: parsePatches(this.patches[i]), inverse: parsePatches(this.inverse[i]) };
   }
 
   /** The view at position `p` (0..length): from the nearest checkpoint, forwards or backwards. */
@@ -182,17 +223,15 @@ export class Timeline {
     if (p - below * this.every <= abovePos - p) {
       const ps: Patch[] = [];
       for (let i = below * this.every; i < p; i += 1) {
-        const x = this.patches[i];
-        if (x !== null && x !== undefined) for (const q of x) ps.push(q);
+        for (const q of parsePatches(this.patches[i])) ps.push(q);
       }
-      return ps.length === 0 ? this.checkpoints[below]! : applyPatches(this.checkpoints[below]!, ps);
+      return ps.length === 0 ? this.checkpoints[below]! : applyTo(this.checkpoints[below]!, ps);
     }
     const ps: Patch[] = [];
     for (let i = abovePos - 1; i >= p; i -= 1) {
-      const x = this.inverse[i];
-      if (x !== null && x !== undefined) for (const q of x) ps.push(q);
+      for (const q of parsePatches(this.inverse[i])) ps.push(q);
     }
-    return ps.length === 0 ? aboveView : applyPatches(aboveView, ps);
+    return ps.length === 0 ? aboveView : applyTo(aboveView, ps);
   }
 
   /** The number of checkpoints kept (the first is the empty view). */
