@@ -17,7 +17,7 @@
  */
 import { copy } from './clone.js';
 import { isIovaTree, type IovaTree } from './iova-tree.js';
-import type { World } from './world.js';
+import type { RunningPath, Task, World } from './world.js';
 import { ModelError } from '../vocab/errors.js';
 
 type Entries<K, V> = ReturnType<Map<K, V>['entries']>;
@@ -34,7 +34,12 @@ export class CowMap<K, V> extends Map<K, V> {
   summed = false;
   writable = false;
 
-  constructor(parent: ReadonlyMap<K, V> | null, entries?: Iterable<readonly [K, V]>) {
+  constructor(
+    parent: ReadonlyMap<K, V> | null,
+    entries?: Iterable<readonly [K, V]>,
+    /** How an entry is copied before the step may change it. */
+    private readonly copier: (v: V) => V = copy as (v: V) => V,
+  ) {
     super();
     for (const [k, v] of parent ?? entries ?? []) super.set(k, v);
     if (parent !== null) {
@@ -52,7 +57,7 @@ export class CowMap<K, V> extends Map<K, V> {
   private own(k: K): void {
     if (this.dirty!.has(k) || !super.has(k)) return;
     this.dirty!.add(k);
-    super.set(k, copy(super.get(k)) as V);
+    super.set(k, this.copier(super.get(k)!));
   }
 
   private ownAll(): void {
@@ -144,10 +149,20 @@ export function adopt(w: World): World {
   return root;
 }
 
+/**
+ * A task's copy: its records are shared, not copied. A record is the log's stimulus, which no
+ * step changes (the tests freeze every explored world, records included, and every built-in
+ * scenario explores without a write to one); the path's locals are copied.
+ */
+function copyTask(t: Task): Task {
+  const current = t.current === null ? null : { ...t.current, ctx: copy(t.current.ctx) as RunningPath['ctx'] };
+  return { ...(copy({ ...t, queue: [], current: null }) as Task), queue: [...t.queue], current };
+}
+
 /** A writable successor of a sealed world (see the header). */
 export function successor(parent: World): World {
   const o: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(parent)) o[k] = v instanceof Map ? new CowMap(v, undefined) : copy(v);
+  for (const [k, v] of Object.entries(parent)) o[k] = v instanceof Map ? new CowMap(v, undefined, k === 'tasks' ? (copyTask as (x: unknown) => unknown) : undefined) : copy(v);
   return o as unknown as World;
 }
 

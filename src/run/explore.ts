@@ -20,6 +20,7 @@ import type { PropertyName } from '../vocab/properties.js';
 import { leftovers, stuck, waitForCycle } from '../checks/liveness.js';
 import { addToTask, applyStimulus, blockedOn, hasWork, scheduler, stepTask, type Stepped } from './engine.js';
 import { stateHash } from '../core/hash.js';
+import { VisitedSet } from './visited.js';
 import { stateSpace, type FingerprintMode, type StateSpace } from '../core/states.js';
 
 import { emptyWorld, type World } from '../core/world.js';
@@ -126,7 +127,7 @@ interface Node {
  * re-derived by replaying it.
  */
 export interface SearchState {
-  /** Every distinct state's fingerprint. */
+  /** Every distinct state's fingerprint, ascending. */
   readonly visited: readonly number[];
   /**
    * The schedule tree, pruned to the ancestors of the nodes still to expand: node 0 is the
@@ -236,7 +237,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   };
   // every distinct lock-order cycle found; the finding reports them all
   const cycles = new Set<string>(resumed?.cycles ?? []);
-  const visited = new Set<number>(resumed?.visited ?? [root.fingerprint]);
+  const visited = VisitedSet.of(resumed?.visited ?? [root.fingerprint]);
   let frontier: Node[];
   let next: Node[];
   let skip = resumed?.skip ?? 0;
@@ -303,8 +304,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         }
         const cycle = waitForCycle(w, sched);
         if (cycle !== null) note({ property: 'NoDeadlock', ...cycle }, schedule(node.index, name));
-        if (visited.has(fp)) continue;
-        visited.add(fp);
+        if (!visited.add(fp)) continue;
         parent.push(node.index);
         via.push(tasks.indexOf(name));
         next.push({ world: w, index: parent.length - 1, depth: node.depth + 1 });
@@ -320,7 +320,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const state: SearchState | undefined =
     cutOff === null || opts.checkpoint !== true
       ? undefined
-      : { ...prunedTree(parent, via, frontier, next), visited: [...visited], skip, generated, depth, terminal, findings: [...findings.values()], cycles: [...cycles], lockEdges: checker.lockGraph.edges() };
+      : { ...prunedTree(parent, via, frontier, next), visited: visited.sorted(), skip, generated, depth, terminal, findings: [...findings.values()], cycles: [...cycles], lockEdges: checker.lockGraph.edges() };
   // The worlds still queued are in `state` as schedules: free them for the history search below.
   frontier = [];
   next = [];
@@ -360,7 +360,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
  * tree order, so each costs about one step. A world the search never saw means the checkpoint
  * (`file`) is of another build of the model.
  */
-function deriver(sc: Scenario, scheme: Scheme, space: StateSpace, start: World, visited: ReadonlySet<number>, file: string): (schedule: readonly string[]) => World {
+function deriver(sc: Scenario, scheme: Scheme, space: StateSpace, start: World, visited: VisitedSet, file: string): (schedule: readonly string[]) => World {
   const base = stepSeqBase(sc);
   const release = releaseOf(sc.header);
   let last: readonly string[] = [];
