@@ -1,6 +1,7 @@
 /**
  * The explorer behind `check`: every schedule of a scenario's tasks, breadth-first, each
- * distinct world expanded once (53-bit fingerprints of its kernel state, src/core/fingerprint.ts;
+ * distinct world expanded once (53-bit fingerprints of its kernel state, src/core/hash.ts, on
+ * copy-on-write successors, src/core/cow.ts, in a typed-array visited set, src/run/visited.ts;
  * no expectation is checked here, so leaving them out of it merges no states whose futures
  * differ). Every property is checked on every transition and state; the first (so
  * shortest) schedule that breaks each property becomes a counterexample log with explicit step
