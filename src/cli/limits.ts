@@ -25,7 +25,7 @@ export function oldSpaceLimit(): number {
 const UNITS: Readonly<Record<string, number>> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
 export interface Limits {
-  /** Stop once the JavaScript heap holds this many bytes. */
+  /** Stop once the JavaScript heap and the memory outside it (typed arrays) hold this many bytes. */
   readonly maxMemory: number;
   /** Stop after this many seconds; null: no time limit. */
   readonly timeLimit: number | null;
@@ -64,8 +64,10 @@ export function parseLimits(o: { readonly maxMemory?: string; readonly timeLimit
 /** The explorer's `shouldStop`: the heap in use, and the time since `t0` (process.hrtime.bigint()), against the limits. */
 export function stopAtLimits(l: Limits, t0: bigint): () => string | null {
   return () => {
-    // used_heap_size is process.memoryUsage().heapUsed without the rss read: a seventh of the cost
-    if (getHeapStatistics().used_heap_size >= l.maxMemory) return `memory limit ${formatBytes(l.maxMemory)} reached`;
+    // used_heap_size is process.memoryUsage().heapUsed without the rss read: a seventh of the cost;
+    // external_memory counts what lives outside the heap (the visited set's typed array)
+    const h = getHeapStatistics();
+    if (h.used_heap_size + h.external_memory >= l.maxMemory) return `memory limit ${formatBytes(l.maxMemory)} reached`;
     if (l.timeLimit !== null && Number(process.hrtime.bigint() - t0) / 1e9 >= l.timeLimit) return `time limit ${l.timeLimit} s reached`;
     return null;
   };

@@ -6,7 +6,8 @@
 import { isIovaTree, iovaTree, type IovaTree } from './iova-tree.js';
 import type { World } from './world.js';
 
-function copy(v: unknown): unknown {
+/** A deep copy of one value of a world (an entry of one of its Maps, say). */
+export function copy(v: unknown): unknown {
   if (v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map(copy);
   if (v instanceof Map) {

@@ -1,6 +1,7 @@
 /**
  * The explorer behind `check`: every schedule of a scenario's tasks, breadth-first, each
- * distinct world expanded once (53-bit fingerprints of its kernel state, src/core/fingerprint.ts;
+ * distinct world expanded once (53-bit fingerprints of its kernel state, src/core/hash.ts, on
+ * copy-on-write successors, src/core/cow.ts, in a typed-array visited set, src/run/visited.ts;
  * no expectation is checked here, so leaving them out of it merges no states whose futures
  * differ). Every property is checked on every transition and state; the first (so
  * shortest) schedule that breaks each property becomes a counterexample log with explicit step
@@ -19,14 +20,15 @@ import type { LockEdge } from '../core/tx.js';
 import type { PropertyName } from '../vocab/properties.js';
 import { leftovers, stuck, waitForCycle } from '../checks/liveness.js';
 import { addToTask, applyStimulus, blockedOn, hasWork, scheduler, stepTask, type Stepped } from './engine.js';
-import { worldHash } from '../core/fingerprint.js';
+import { stateHash } from '../core/hash.js';
+import { VisitedSet } from './visited.js';
+import { stateSpace, type FingerprintMode, type StateSpace } from '../core/states.js';
 
 import { emptyWorld, type World } from '../core/world.js';
 import { InputError, BadReference } from '../vocab/errors.js';
 import type { LogItem } from '../log/reader.js';
 import type { Header, Stimulus } from '../vocab/records.js';
 import type { Scheme } from '../schemes/scheme.js';
-import { cloneWorld } from '../core/clone.js';
 import { releaseOf, type KernelRelease, type ReleaseName } from '../vocab/releases.js';
 
 /** A property's first violation, with lockdep's scenario for a lock finding (src/checks/scenario.ts). */
@@ -126,7 +128,7 @@ interface Node {
  * re-derived by replaying it.
  */
 export interface SearchState {
-  /** Every distinct state's fingerprint. */
+  /** Every distinct state's fingerprint, ascending. */
   readonly visited: readonly number[];
   /**
    * The schedule tree, pruned to the ancestors of the nodes still to expand: node 0 is the
@@ -168,6 +170,10 @@ export interface ExploreOptions {
   readonly resume?: { readonly state: SearchState; readonly file: string };
   /** Keep the lock graph's edges in the report (`graph`), for `lockdep` (src/run/lockdep.ts). */
   readonly edges?: boolean;
+  /** How successors are made and fingerprinted (src/core/states.ts); both merge the same states. */
+  readonly fingerprints?: FingerprintMode;
+  /** Called with every successor generated, once stepped (never written again), its fingerprint and its parent (the tests). */
+  readonly onState?: (w: World, fingerprint: number, parent: World) => void;
 }
 
 function enabledTasks(w: World, scheme: Scheme): string[] {
@@ -181,9 +187,9 @@ function detailOf(v: LockDetail): LockDetail {
   return { ...(v.scenario === undefined ? {} : { scenario: v.scenario }), ...(v.chain === undefined ? {} : { chain: v.chain }) };
 }
 
-/** A state's key in the visited set: the hash of its kernel state alone (src/core/fingerprint.ts). */
+/** A state's key in the visited set: the hash of its kernel state alone (src/core/hash.ts). */
 export function fingerprintOf(w: World): number {
-  return worldHash(w);
+  return stateHash(w);
 }
 
 /** The scenario's tasks, in the order of their first record: the report's `tasks`. */
@@ -211,7 +217,10 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const release = releaseOf(sc.header);
   const tasks = taskNames(sc);
   const checker = new Checker(false);
-  const { world: start, violations: early } = initialWorld(sc, scheme, checker);
+  const { world: first, violations: early } = initialWorld(sc, scheme, checker);
+  const space = stateSpace(opts.fingerprints);
+  const root = space.root(first);
+  const start = root.world;
   const resumed = opts.resume?.state;
   // The schedule tree: node i is parent[i] after one step of tasks[via[i]].
   const parent: number[] = resumed === undefined ? [-1] : [...resumed.parent];
@@ -229,7 +238,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   };
   // every distinct lock-order cycle found; the finding reports them all
   const cycles = new Set<string>(resumed?.cycles ?? []);
-  const visited = new Set<number>(resumed?.visited ?? [fingerprintOf(start)]);
+  const visited = VisitedSet.of(resumed?.visited ?? [root.fingerprint]);
   let frontier: Node[];
   let next: Node[];
   let skip = resumed?.skip ?? 0;
@@ -252,7 +261,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
     frontier = resumed.layer.map(pending);
     next = resumed.next.map(pending);
   }
-  const derive = opts.resume === undefined ? null : deriver(sc, scheme, start, visited, opts.resume.file);
+  const derive = opts.resume === undefined ? null : deriver(sc, scheme, space, start, visited, opts.resume.file);
   // A fresh search's budget counts the initial state, as --max-states always has.
   const startGenerated = resumed?.generated ?? 0;
   const every = opts.progressEvery ?? 5000;
@@ -283,9 +292,11 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
           break search;
         }
         const name = enabled[j]!;
-        const w = cloneWorld(world);
+        const w = space.child(world);
         const seq = base + node.depth + 1;
         const st = step(sc, scheme, w, name, seq, release);
+        const fp = space.close(w, world);
+        opts.onState?.(w, fp, world);
         generated += 1;
         if (opts.onProgress !== undefined && generated % every === 0) opts.onProgress({ generated, distinct: visited.size, depth: node.depth + 1 });
         for (const v of checker.check(w, st.touched, seq)) {
@@ -294,9 +305,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         }
         const cycle = waitForCycle(w, sched);
         if (cycle !== null) note({ property: 'NoDeadlock', ...cycle }, schedule(node.index, name));
-        const fp = worldHash(w);
-        if (visited.has(fp)) continue;
-        visited.add(fp);
+        if (!visited.add(fp)) continue;
         parent.push(node.index);
         via.push(tasks.indexOf(name));
         next.push({ world: w, index: parent.length - 1, depth: node.depth + 1 });
@@ -312,7 +321,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const state: SearchState | undefined =
     cutOff === null || opts.checkpoint !== true
       ? undefined
-      : { ...prunedTree(parent, via, frontier, next), visited: [...visited], skip, generated, depth, terminal, findings: [...findings.values()], cycles: [...cycles], lockEdges: checker.lockGraph.edges() };
+      : { ...prunedTree(parent, via, frontier, next), visited: visited.sorted(), skip, generated, depth, terminal, findings: [...findings.values()], cycles: [...cycles], lockEdges: checker.lockGraph.edges() };
   // The worlds still queued are in `state` as schedules: free them for the history search below.
   frontier = [];
   next = [];
@@ -352,7 +361,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
  * tree order, so each costs about one step. A world the search never saw means the checkpoint
  * (`file`) is of another build of the model.
  */
-function deriver(sc: Scenario, scheme: Scheme, start: World, visited: ReadonlySet<number>, file: string): (schedule: readonly string[]) => World {
+function deriver(sc: Scenario, scheme: Scheme, space: StateSpace, start: World, visited: VisitedSet, file: string): (schedule: readonly string[]) => World {
   const base = stepSeqBase(sc);
   const release = releaseOf(sc.header);
   let last: readonly string[] = [];
@@ -361,14 +370,16 @@ function deriver(sc: Scenario, scheme: Scheme, start: World, visited: ReadonlySe
     let common = 0;
     while (common < s.length && common < last.length && s[common] === last[common]) common += 1;
     worlds.length = common + 1;
+    let fp: number | null = null;
     for (let k = common; k < s.length; k += 1) {
-      const w = cloneWorld(worlds[k]!);
+      const w = space.child(worlds[k]!);
       step(sc, scheme, w, s[k]!, base + k + 1, release);
+      fp = space.close(w, worlds[k]!);
       worlds.push(w);
     }
     last = s;
     const w = worlds[s.length]!;
-    if (!visited.has(fingerprintOf(w))) {
+    if (fp !== null && !visited.has(fp)) {
       throw new InputError(file, null, 'layer', `the schedule ${s.join(' ') || '(none)'} reaches a state the search never saw: the checkpoint was written by another build of the model`);
     }
     return w;
@@ -405,7 +416,8 @@ function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number, shoul
   }
   // The prologue's own edges count: replay sees them too.
   const first = new Checker(false);
-  const start = initialWorld(sc, scheme, first).world;
+  const space = stateSpace();
+  const start = space.root(initialWorld(sc, scheme, first).world).world;
   let frontier: H[] = [{ world: start, checker: first, sched: [] }];
   let generated = 0;
   const seen = new Set<string>();
@@ -414,15 +426,16 @@ function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number, shoul
     for (const h of frontier) {
       for (const name of enabledTasks(h.world, scheme)) {
         if (generated % pollEvery === 0 && shouldStop() !== null) return null;
-        const w = cloneWorld(h.world);
+        const w = space.child(h.world);
         const checker = h.checker.fork();
         const seq = base + h.sched.length + 1;
         const st = stepTask(w, scheme, name, seq, release);
+        const fp = space.close(w, h.world);
         generated += 1;
         const hit = checker.check(w, st.touched, seq).find((v) => v.property === 'LockOrder');
         const sched = [...h.sched, name];
         if (hit !== undefined) return { ...detailOf(hit), property: 'LockOrder', message: hit.message, schedule: sched, seq };
-        const key = `${worldHash(w)}:${checker.lockGraph.edges().map((e) => `${e.from}>${e.to}`).sort().join(',')}`;
+        const key = `${fp}:${checker.lockGraph.edges().map((e) => `${e.from}>${e.to}`).sort().join(',')}`;
         if (seen.has(key)) continue;
         seen.add(key);
         next.push({ world: w, checker, sched });

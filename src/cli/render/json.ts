@@ -8,6 +8,7 @@ import { outcomeJson, stimulusJson, type ReplayReport, type StepRecord } from '.
 import type { DemoSummary, PairRun } from '../../run/verdicts.js';
 import type { Derived, JsonValue } from '../../vocab/records.js';
 import type { CheckRun } from './text.js';
+import { collisionProbability } from '../../run/visited.js';
 import { replayCommand } from './text.js';
 
 /** A lock finding's scenario (`{kind, tasks, rows}`) and chain (chain[i] is lockdep's `-> #i`), when it has them. */
@@ -67,6 +68,8 @@ export function checkJson(c: CheckRun): string {
     distinctStates: report.distinctStates,
     depth: report.depth,
     terminalStates: report.terminalStates,
+    /** n(n-1)/2 / 2^53 for n distinct states: TLC's "calculated (optimistic)" (src/run/visited.ts). */
+    collisionProbability: collisionProbability(report.distinctStates),
     exhausted: report.exhausted,
     ...(report.cutOff === undefined ? {} : { cutOff: report.cutOff }),
     ...(c.resumedFrom === undefined ? {} : { resumedFrom: c.resumedFrom, resumedAt: report.resumedAt ?? 0 }),

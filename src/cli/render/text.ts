@@ -5,6 +5,7 @@
  */
 import { PROPERTY_NAMES, verdictPhrase, verdictWord, type PropertyName } from '../../vocab/properties.js';
 import type { ExploreReport, Finding } from '../../run/explore.js';
+import { collisionProbability, formatProbability } from '../../run/visited.js';
 import { meets, outcomeJson, stimulusJson, type Divergence, type ReplayReport, type StepRecord } from '../../run/replay.js';
 import type { Violation } from '../../checks/properties.js';
 import type { Outcome } from '../../core/tx.js';
@@ -167,6 +168,7 @@ export function renderCheck(c: CheckRun, term: Term = PLAIN): string {
     `${c.scenario} under ${c.scheme}: tasks ${report.tasks.join(', ') || '(none)'}`,
     `kernel: Linux v${report.kernel}`,
     `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : `not exhausted: ${report.statesGenerated} states (${report.cutOff ?? '--max-states'})`}`,
+    `fingerprint collision probability (53-bit), calculated (optimistic): val = ${formatProbability(collisionProbability(report.distinctStates))}`,
     ...(c.resumedFrom === undefined ? [] : [`resumed from ${c.resumedFrom} at ${report.resumedAt ?? 0} states`]),
     ...tableLines(null, PROPERTY_NAMES.map((p) => [p, checkVerdict(term, p, byProperty.get(p), report.exhausted)]), 2),
   ];
