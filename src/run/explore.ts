@@ -28,6 +28,7 @@ import type { Header, Stimulus } from '../vocab/records.js';
 import type { Scheme } from '../schemes/scheme.js';
 import { cloneWorld } from '../core/clone.js';
 import { releaseOf, type KernelRelease, type ReleaseName } from '../vocab/releases.js';
+import { SleepSets, type ReductionState } from './reduction.js';
 
 /** A property's first violation, with lockdep's scenario for a lock finding (src/checks/scenario.ts). */
 export interface Finding extends LockDetail {
@@ -57,6 +58,9 @@ export interface ExploreReport {
   /** With `checkpoint`, a search cut off: where it stood (ExploreOptions.resume continues it). */
   readonly state?: SearchState;
   readonly lockEdges: number;
+  /** Whether partial-order reduction (sleep sets, src/run/reduction.ts) was on, and the transitions it did not take. */
+  readonly reduction?: boolean;
+  readonly pruned?: number;
   /** With `edges`: the lock graph over every explored step (each class pair's first witness). */
   readonly graph?: readonly LockEdge[];
   readonly findings: readonly Finding[];
@@ -148,6 +152,8 @@ export interface SearchState {
   readonly cycles: readonly string[];
   /** The lock graph over every step so far, in its insertion order. */
   readonly lockEdges: readonly LockEdge[];
+  /** With reduction: the sleep sets of the nodes still to expand (src/run/reduction.ts). */
+  readonly reduction?: ReductionState;
 }
 
 export interface ExploreOptions {
@@ -168,6 +174,8 @@ export interface ExploreOptions {
   readonly resume?: { readonly state: SearchState; readonly file: string };
   /** Keep the lock graph's edges in the report (`graph`), for `lockdep` (src/run/lockdep.ts). */
   readonly edges?: boolean;
+  /** Partial-order reduction by sleep sets (default on; `check --no-reduction` turns it off). */
+  readonly reduction?: boolean;
 }
 
 function enabledTasks(w: World, scheme: Scheme): string[] {
@@ -255,6 +263,14 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const derive = opts.resume === undefined ? null : deriver(sc, scheme, start, visited, opts.resume.file);
   // A fresh search's budget counts the initial state, as --max-states always has.
   const startGenerated = resumed?.generated ?? 0;
+  const red =
+    opts.reduction === false
+      ? null
+      : new SleepSets(
+          (w, raw, name, d) => void new Checker(false).check(w, step(sc, scheme, w, name, base + d + 1, release).touched, base + d + 1, raw),
+          cloneWorld,
+          resumed?.reduction === undefined ? undefined : { state: resumed.reduction, layer: frontier.map((n) => n.index), next: next.map((n) => n.index) },
+        );
   const every = opts.progressEvery ?? 5000;
   const pollEvery = opts.pollEvery ?? 16;
   let cutOff: string | null = null;
@@ -274,7 +290,10 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         node.world = null;
         continue;
       }
-      for (let j = at === 0 ? skip : 0; j < enabled.length; j += 1) {
+      const from = at === 0 ? skip : 0;
+      red?.begin(node.index, world, node.depth, enabled.slice(0, from));
+      for (let j = from; j < enabled.length; j += 1) {
+        if (red?.asleep(enabled[j]!) === true) continue;
         const ran = generated - startGenerated;
         cutOff = ran >= opts.maxStates ? '--max-states' : generated % pollEvery === 0 ? (opts.shouldStop?.() ?? null) : null;
         if (cutOff !== null) {
@@ -284,27 +303,37 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         }
         const name = enabled[j]!;
         const w = cloneWorld(world);
+        // with reduction, the step and its checks run on a view that records their footprint
+        const tw = red?.track(world, w) ?? w;
         const seq = base + node.depth + 1;
-        const st = step(sc, scheme, w, name, seq, release);
+        const st = step(sc, scheme, tw, name, seq, release);
         generated += 1;
         if (opts.onProgress !== undefined && generated % every === 0) opts.onProgress({ generated, distinct: visited.size, depth: node.depth + 1 });
-        for (const v of checker.check(w, st.touched, seq)) {
+        const found = checker.check(tw, st.touched, seq, w);
+        red?.stepped(name);
+        for (const v of found) {
           if (v.property === 'LockOrder') cycles.add(v.message);
           note(v, schedule(node.index, name));
         }
         const cycle = waitForCycle(w, sched);
         if (cycle !== null) note({ property: 'NoDeadlock', ...cycle }, schedule(node.index, name));
         const fp = worldHash(w);
-        if (visited.has(fp)) continue;
+        if (visited.has(fp)) {
+          red?.seen(fp);
+          continue;
+        }
         visited.add(fp);
         parent.push(node.index);
         via.push(tasks.indexOf(name));
         next.push({ world: w, index: parent.length - 1, depth: node.depth + 1 });
+        red?.added(fp, parent.length - 1);
         depth = Math.max(depth, node.depth + 1);
       }
       // An expanded node's world is not needed again: let it go before the layer ends.
       node.world = null;
+      red?.end(node.index);
     }
+    red?.layerDone();
     frontier = next;
     next = [];
     skip = 0;
@@ -312,7 +341,18 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const state: SearchState | undefined =
     cutOff === null || opts.checkpoint !== true
       ? undefined
-      : { ...prunedTree(parent, via, frontier, next), visited: [...visited], skip, generated, depth, terminal, findings: [...findings.values()], cycles: [...cycles], lockEdges: checker.lockGraph.edges() };
+      : {
+          ...prunedTree(parent, via, frontier, next),
+          visited: [...visited],
+          skip,
+          generated,
+          depth,
+          terminal,
+          findings: [...findings.values()],
+          cycles: [...cycles],
+          lockEdges: checker.lockGraph.edges(),
+          ...(red === null ? {} : { reduction: red.save(frontier.map((n) => n.index), next.map((n) => n.index)) }),
+        };
   // The worlds still queued are in `state` as schedules: free them for the history search below.
   frontier = [];
   next = [];
@@ -341,6 +381,8 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
     ...(resumed === undefined ? {} : { resumedAt: resumed.generated }),
     ...(state === undefined ? {} : { state }),
     lockEdges: checker.lockGraph.edgeCount(),
+    reduction: red !== null,
+    pruned: red?.pruned ?? 0,
     ...(opts.edges === true ? { graph: checker.lockGraph.edges() } : {}),
     findings: [...findings.values()],
   };
