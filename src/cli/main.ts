@@ -111,11 +111,13 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--checkpoint <file>', description: 'when a limit cuts the search off, save it to this file (--resume continues it)' },
       { flags: '--resume <checkpoint>', description: 'continue a search saved with --checkpoint (saved again to the same file unless --checkpoint says otherwise)' },
       { flags: '--out <file>', description: 'write the shortest counterexample (of the first violated property) as a log' },
+      { flags: '--no-reduction', description: 'step every enabled task of every state: no partial-order reduction (sleep sets; docs/concurrency.md)' },
       { flags: '--json', description: 'one JSON document on stdout' },
       MAX_LINE,
     ],
     examples: [
       'npx iommu-model check --scenario map-vs-munmap',
+      'npx iommu-model check --scenario map-vs-munmap --no-reduction',
       'npx iommu-model check --scenario mdev-unmap-vs-unmap --out cx.jsonl',
       'npx iommu-model check --scenario mdev-unmap-vs-unmap --scheme mdev-notify-unlocked',
       'npx iommu-model check --scenario exit-vs-map --scheme test/fixtures/schemes/interval-notifier.mjs',

@@ -168,6 +168,7 @@ export function renderCheck(c: CheckRun, term: Term = PLAIN): string {
     `kernel: Linux v${report.kernel}`,
     `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : `not exhausted: ${report.statesGenerated} states (${report.cutOff ?? '--max-states'})`}`,
     ...(c.resumedFrom === undefined ? [] : [`resumed from ${c.resumedFrom} at ${report.resumedAt ?? 0} states`]),
+    report.reduction === true ? `partial-order reduction: sleep sets, ${report.pruned ?? 0} transitions not taken (--no-reduction: all)` : 'partial-order reduction: off (--no-reduction)',
     ...tableLines(null, PROPERTY_NAMES.map((p) => [p, checkVerdict(term, p, byProperty.get(p), report.exhausted)]), 2),
   ];
   for (const f of report.findings) lines.push(...findingLines(f));
