@@ -60,8 +60,13 @@ export class Checker {
     return c;
   }
 
-  /** Every property's violations after a record, in a fixed order: the order they are reported in. */
-  check(w: World, t: Touched, seq: number): Violation[] {
+  /**
+   * Every property's violations after a record, in a fixed order: the order they are reported in.
+   * `state` is the same world for the checks that, without a tally, judge the world alone and not
+   * the record (LockedVmConserved in the explorer): partial-order reduction passes the untracked
+   * world there, since a state's own predicate is no part of a step's footprint (src/run/reduction.ts).
+   */
+  check(w: World, t: Touched, seq: number, state: World = w): Violation[] {
     const out: Violation[] = [];
     const v = (property: PropertyName, messages: Iterable<string>): void => {
       for (const message of messages) out.push({ property, seq, message });
@@ -76,7 +81,7 @@ export class Checker {
       once('NoDmaToDisabledMmio', noDmaToDisabledMmio(l));
       once('IsolationBreach', isolationBreach(l));
     }
-    v('LockedVmConserved', lockedVmConserved(w, t, this.tally));
+    v('LockedVmConserved', lockedVmConserved(this.tally === null ? state : w, t, this.tally));
     v('PasidNotReusedWhileLive', pasidNotReusedWhileLive(t));
     v('MsiWindowIntact', msiWindowIntact(w, t));
     v('FaultsAnswered', faultsAnswered(w, t));

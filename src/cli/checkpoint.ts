@@ -111,18 +111,31 @@ function searchState(v: unknown, bad: Bad): SearchState {
     throw bad('search.lockEdges', 'expected lock edges as check writes them');
   }
   if (!isStrings(v['cycles'])) throw bad('search.cycles', 'expected an array of strings');
+  const layer = nodes('layer');
+  const next = nodes('next');
   return {
     visited,
     parent,
     task,
-    layer: nodes('layer'),
+    layer,
     skip: int('skip'),
-    next: nodes('next'),
+    next,
     generated: int('generated'),
     depth: int('depth'),
     terminal: int('terminal'),
     findings: findings as unknown as SearchState['findings'],
     cycles: v['cycles'] as string[],
     lockEdges: edges as unknown as SearchState['lockEdges'],
+    ...(v['reduction'] === undefined ? {} : { reduction: reductionState(v['reduction'], layer.length, next.length, bad) }),
   };
+}
+
+/** The sleep sets of a search with partial-order reduction (src/run/reduction.ts), their shape checked. */
+function reductionState(v: unknown, layer: number, next: number, bad: Bad): NonNullable<SearchState['reduction']> {
+  const sleeps = (a: unknown, n: number): boolean => Array.isArray(a) && a.length === n && a.every(isStrings);
+  if (!isRecord(v) || !sleeps(v['layer'], layer) || !sleeps(v['next'], next)) throw bad('search.reduction', 'expected the sleeping tasks of each node still to expand');
+  const fps = v['nextFingerprints'];
+  if (!Array.isArray(fps) || fps.length !== next || !fps.every((x) => isInt(x, 0))) throw bad('search.reduction.nextFingerprints', 'expected one fingerprint per node of the next layer');
+  if (!isInt(v['pruned'], 0)) throw bad('search.reduction.pruned', 'expected an integer >= 0');
+  return { layer: v['layer'] as string[][], next: v['next'] as string[][], nextFingerprints: fps as number[], pruned: v['pruned'] as number };
 }

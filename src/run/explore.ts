@@ -29,7 +29,9 @@ import { InputError, BadReference } from '../vocab/errors.js';
 import type { LogItem } from '../log/reader.js';
 import type { Header, Stimulus } from '../vocab/records.js';
 import type { Scheme } from '../schemes/scheme.js';
+import { cloneWorld } from '../core/clone.js';
 import { releaseOf, type KernelRelease, type ReleaseName } from '../vocab/releases.js';
+import { SleepSets, type ReductionState } from './reduction.js';
 
 /** A property's first violation, with lockdep's scenario for a lock finding (src/checks/scenario.ts). */
 export interface Finding extends LockDetail {
@@ -59,6 +61,9 @@ export interface ExploreReport {
   /** With `checkpoint`, a search cut off: where it stood (ExploreOptions.resume continues it). */
   readonly state?: SearchState;
   readonly lockEdges: number;
+  /** Whether partial-order reduction (sleep sets, src/run/reduction.ts) was on, and the transitions it did not take. */
+  readonly reduction?: boolean;
+  readonly pruned?: number;
   /** With `edges`: the lock graph over every explored step (each class pair's first witness). */
   readonly graph?: readonly LockEdge[];
   readonly findings: readonly Finding[];
@@ -150,6 +155,8 @@ export interface SearchState {
   readonly cycles: readonly string[];
   /** The lock graph over every step so far, in its insertion order. */
   readonly lockEdges: readonly LockEdge[];
+  /** With reduction: the sleep sets of the nodes still to expand (src/run/reduction.ts). */
+  readonly reduction?: ReductionState;
 }
 
 export interface ExploreOptions {
@@ -174,6 +181,12 @@ export interface ExploreOptions {
   readonly fingerprints?: FingerprintMode;
   /** Called with every successor generated, once stepped (never written again), its fingerprint and its parent (the tests). */
   readonly onState?: (w: World, fingerprint: number, parent: World) => void;
+  /**
+   * Partial-order reduction by sleep sets (default off; `check --reduction`). Its footprint
+   * tracking writes through the successor it steps, so it runs on deep-copied successors
+   * (fingerprints 'reference'), never on copy-on-write ones that share objects with their parent.
+   */
+  readonly reduction?: boolean;
 }
 
 function enabledTasks(w: World, scheme: Scheme): string[] {
@@ -218,7 +231,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const tasks = taskNames(sc);
   const checker = new Checker(false);
   const { world: first, violations: early } = initialWorld(sc, scheme, checker);
-  const space = stateSpace(opts.fingerprints);
+  const space = stateSpace(opts.reduction === true ? 'reference' : opts.fingerprints);
   const root = space.root(first);
   const start = root.world;
   const resumed = opts.resume?.state;
@@ -264,6 +277,14 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const derive = opts.resume === undefined ? null : deriver(sc, scheme, space, start, visited, opts.resume.file);
   // A fresh search's budget counts the initial state, as --max-states always has.
   const startGenerated = resumed?.generated ?? 0;
+  const red =
+    opts.reduction !== true
+      ? null
+      : new SleepSets(
+          (w, raw, name, d) => void new Checker(false).check(w, step(sc, scheme, w, name, base + d + 1, release).touched, base + d + 1, raw),
+          cloneWorld,
+          resumed?.reduction === undefined ? undefined : { state: resumed.reduction, layer: frontier.map((n) => n.index), next: next.map((n) => n.index) },
+        );
   const every = opts.progressEvery ?? 5000;
   const pollEvery = opts.pollEvery ?? 16;
   let cutOff: string | null = null;
@@ -283,7 +304,10 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         node.world = null;
         continue;
       }
-      for (let j = at === 0 ? skip : 0; j < enabled.length; j += 1) {
+      const from = at === 0 ? skip : 0;
+      red?.begin(node.index, world, node.depth, enabled.slice(0, from));
+      for (let j = from; j < enabled.length; j += 1) {
+        if (red?.asleep(enabled[j]!) === true) continue;
         const ran = generated - startGenerated;
         cutOff = ran >= opts.maxStates ? '--max-states' : generated % pollEvery === 0 ? (opts.shouldStop?.() ?? null) : null;
         if (cutOff !== null) {
@@ -293,27 +317,37 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         }
         const name = enabled[j]!;
         const w = space.child(world);
+        // with reduction, the step and its checks run on a view that records their footprint
+        const tw = red?.track(world, w) ?? w;
         const seq = base + node.depth + 1;
-        const st = step(sc, scheme, w, name, seq, release);
-        const fp = space.close(w, world);
-        opts.onState?.(w, fp, world);
+        const st = step(sc, scheme, tw, name, seq, release);
         generated += 1;
         if (opts.onProgress !== undefined && generated % every === 0) opts.onProgress({ generated, distinct: visited.size, depth: node.depth + 1 });
-        for (const v of checker.check(w, st.touched, seq)) {
+        const found = checker.check(tw, st.touched, seq, w);
+        red?.stepped(name);
+        for (const v of found) {
           if (v.property === 'LockOrder') cycles.add(v.message);
           note(v, schedule(node.index, name));
         }
         const cycle = waitForCycle(w, sched);
         if (cycle !== null) note({ property: 'NoDeadlock', ...cycle }, schedule(node.index, name));
-        if (!visited.add(fp)) continue;
+        const fp = space.close(w, world);
+        opts.onState?.(w, fp, world);
+        if (!visited.add(fp)) {
+          red?.seen(fp);
+          continue;
+        }
         parent.push(node.index);
         via.push(tasks.indexOf(name));
         next.push({ world: w, index: parent.length - 1, depth: node.depth + 1 });
+        red?.added(fp, parent.length - 1);
         depth = Math.max(depth, node.depth + 1);
       }
       // An expanded node's world is not needed again: let it go before the layer ends.
       node.world = null;
+      red?.end(node.index);
     }
+    red?.layerDone();
     frontier = next;
     next = [];
     skip = 0;
@@ -321,7 +355,18 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const state: SearchState | undefined =
     cutOff === null || opts.checkpoint !== true
       ? undefined
-      : { ...prunedTree(parent, via, frontier, next), visited: visited.sorted(), skip, generated, depth, terminal, findings: [...findings.values()], cycles: [...cycles], lockEdges: checker.lockGraph.edges() };
+      : {
+          ...prunedTree(parent, via, frontier, next),
+          visited: visited.sorted(),
+          skip,
+          generated,
+          depth,
+          terminal,
+          findings: [...findings.values()],
+          cycles: [...cycles],
+          lockEdges: checker.lockGraph.edges(),
+          ...(red === null ? {} : { reduction: red.save(frontier.map((n) => n.index), next.map((n) => n.index)) }),
+        };
   // The worlds still queued are in `state` as schedules: free them for the history search below.
   frontier = [];
   next = [];
@@ -350,6 +395,8 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
     ...(resumed === undefined ? {} : { resumedAt: resumed.generated }),
     ...(state === undefined ? {} : { state }),
     lockEdges: checker.lockGraph.edgeCount(),
+    reduction: red !== null,
+    pruned: red?.pruned ?? 0,
     ...(opts.edges === true ? { graph: checker.lockGraph.edges() } : {}),
     findings: [...findings.values()],
   };

@@ -117,6 +117,9 @@ describe('a search run in pieces gives what one run gives', () => {
     expect(st.parent.length).toBeLessThan(r.distinctStates);
     expect(st.layer.length + st.next.length).toBeGreaterThan(0);
     expect(Object.keys(st).sort()).toEqual(['cycles', 'depth', 'findings', 'generated', 'layer', 'lockEdges', 'next', 'parent', 'skip', 'task', 'terminal', 'visited']);
+    // with reduction, also the sleep sets of the nodes still to expand: task names, not worlds
+    const red = explore(scenario('zap-vs-p2p-map'), await scheme('upstream'), { maxStates: 60, checkpoint: true, reduction: true }).state!;
+    expect(Object.keys(red).filter((k) => !(k in st))).toEqual(['reduction']);
   });
 });
 

@@ -32,6 +32,8 @@ export interface CheckOptions {
   timeLimit?: string;
   checkpoint?: string;
   resume?: string;
+  /** True with --reduction, false with --no-reduction (the default). */
+  reduction?: boolean;
 }
 
 export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
@@ -58,6 +60,7 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
     maxStates: Number(o.maxStates),
     shouldStop: stopAtLimits(limits, t0),
     checkpoint: checkpoint !== undefined,
+    reduction: o.reduction === true,
     ...(resume === undefined ? {} : { resume }),
     ...(progress === undefined ? {} : { onProgress: progress }),
   });

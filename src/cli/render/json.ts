@@ -76,6 +76,8 @@ export function checkJson(c: CheckRun): string {
     seconds: Number(c.seconds.toFixed(3)),
     statesPerSecond: c.statesPerSecond,
     lockEdges: report.lockEdges,
+    reduction: report.reduction === true,
+    pruned: report.pruned ?? 0,
     properties: Object.fromEntries(PROPERTY_NAMES.map((p) => [p, violated.has(p) ? 'violated' : report.exhausted ? 'holds' : 'not violated so far'])),
     violations: report.findings.map((f) => ({ property: f.property, seq: f.seq, message: f.message, schedule: f.schedule, steps: f.schedule.length, ...detailJson(f) })),
     ...(c.counterexample === undefined ? {} : { counterexample: c.counterexample.file }),

@@ -170,6 +170,7 @@ export function renderCheck(c: CheckRun, term: Term = PLAIN): string {
     `${report.statesGenerated} states generated, ${report.distinctStates} distinct, depth ${report.depth}, ${report.terminalStates} terminal, ${c.seconds.toFixed(2)} s (${c.statesPerSecond} states/s), ${report.exhausted ? 'exhausted' : `not exhausted: ${report.statesGenerated} states (${report.cutOff ?? '--max-states'})`}`,
     `fingerprint collision probability (53-bit), calculated (optimistic): val = ${formatProbability(collisionProbability(report.distinctStates))}`,
     ...(c.resumedFrom === undefined ? [] : [`resumed from ${c.resumedFrom} at ${report.resumedAt ?? 0} states`]),
+    report.reduction === true ? `partial-order reduction: sleep sets, ${report.pruned ?? 0} transitions not taken` : 'partial-order reduction: off (--reduction turns it on)',
     ...tableLines(null, PROPERTY_NAMES.map((p) => [p, checkVerdict(term, p, byProperty.get(p), report.exhausted)]), 2),
   ];
   for (const f of report.findings) lines.push(...findingLines(f));
