@@ -33,14 +33,11 @@ export type WorkerReply =
 
 /**
  * A worker thread running ./worker: from dist/ the compiled worker.js; from the sources (tests,
- * tsx) worker.ts, compiled on load by tsx as scheme files are.
+ * tsx) worker-source.mjs, which has tsx compile worker.ts on load.
  */
 function spawn(): Worker {
   const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const entry = new URL('./worker.ts', here).href;
-    return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
-  }
+  if (here.endsWith('.ts')) return new Worker(new URL('./worker-source.mjs', here));
   return new Worker(new URL('./worker.js', here));
 }
 
