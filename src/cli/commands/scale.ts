@@ -111,12 +111,15 @@ async function runSwarm(io: Io, o: CheckOptions): Promise<number> {
   if (o.out !== undefined) checkOutput(o.out);
   const t0 = process.hrtime.bigint();
   const shard = exploreSwarm(s.sc, s.scheme, spec, { maxStates: s.maxStates, shouldStop: stopAtLimits(s.limits, t0) });
+  const report = mergeShards(s.sc, s.scheme, [shard]);
   const secs = seconds(t0);
-  if (o.json === true && o.out === undefined) {
+  if (o.json === true) {
+    // the run's report for merge; --out is written as without --json
+    finish({ ...io, stdout: () => undefined }, o, s, report, secs, '');
     io.stdout(shardDocument(s.id, o.scheme ?? s.sc.header.scheme ?? s.scheme.name, secs, shard));
-    return shard.findings.length > 0 ? EXIT_FOUND : EXIT_NOT_EXHAUSTED;
+    return report.findings.length > 0 ? EXIT_FOUND : EXIT_NOT_EXHAUSTED;
   }
-  return finish(io, o, s, mergeShards(s.sc, s.scheme, [shard]), secs, `swarm ${spec.k}/${spec.n}: a bounded randomised search (depth ${shard.own.depth}), not exhaustive\n`);
+  return finish(io, o, s, report, secs, `swarm ${spec.k}/${spec.n} is a bounded randomised search, not exhaustive: a property not violated is not shown to hold\n`);
 }
 
 /** Whether check runs in one of these modes, and which. */
