@@ -121,7 +121,7 @@ const COMMANDS: readonly CommandSpec[] = [
     ],
     examples: [
       'npx iommu-model check --scenario map-vs-munmap',
-      'npx iommu-model check --scenario zap-vs-p2p-map --shard 2/3 --json > shard-2.json',
+      'npx iommu-model check --scenario zap-vs-p2p-map --shard 2/3 --json',
       'npx iommu-model check --scenario sva-bind-pasid-exhausted --workers 2',
       'npx iommu-model check --scenario mdev-unmap-vs-unmap --out cx.jsonl',
       'npx iommu-model check --scenario mdev-unmap-vs-unmap --scheme mdev-notify-unlocked',
