@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ERRORS, InputError, ModelError, oneLine } from '../vocab/errors.js';
 import { runCheck, type CheckOptions } from './commands/check.js';
 import { runDemo, type DemoOptions } from './commands/demo.js';
+import { runMerge, type MergeOptions } from './commands/merge.js';
 import { runGen, type GenOptions } from './commands/gen.js';
 import { IMPORT_KINDS, runImport, type ImportOptions } from './commands/import.js';
 import { runProperties } from './commands/properties.js';
@@ -132,20 +133,43 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--checkpoint <file>', description: 'when a limit cuts the search off, save it to this file (--resume continues it)' },
       { flags: '--resume <checkpoint>', description: 'continue a search saved with --checkpoint (saved again to the same file unless --checkpoint says otherwise)' },
       { flags: '--out <file>', description: 'write the shortest counterexample (of the first violated property) as a log' },
-      { flags: '--reduction', description: 'partial-order reduction by sleep sets: the same states and verdicts, fewer transitions, but slower today (docs/concurrency.md)' },
+      { flags: '--reduction', description: 'partial-order reduction by sleep sets: the same states and verdicts, fewer transitions, but slower today (docs/concurrency.md)', conflicts: ['shard', 'workers', 'swarm'] },
       { flags: '--no-reduction', description: 'step every enabled task of every state (the default)' },
       { flags: '--json', description: 'one JSON document on stdout' },
+      { flags: '--shard <k/n>', description: "explore shard k of n of the search (docs/scale-out.md); with --json its report for merge; exit 0 once printed: the verdicts are merge's", conflicts: ['checkpoint', 'resume', 'out', 'workers', 'swarm'] },
+      { flags: '--shard-depth <d>', description: 'split the search at this depth (default: the first layer with at least 4n nodes)' },
+      { flags: '--workers <n>', description: `explore on n worker threads (the search in 16 shards, merged: the same verdicts and counterexamples for every n)`, conflicts: ['checkpoint', 'resume', 'swarm'] },
+      { flags: '--swarm <k/n>', description: 'run k of n bounded randomised searches (seeded by k and n; never exhaustive: exit 4 when nothing is found); with --json its report for merge', conflicts: ['checkpoint', 'resume'] },
       MAX_LINE,
     ],
     examples: [
       'npx iommu-model check --scenario map-vs-munmap',
       'npx iommu-model check --scenario map-vs-munmap --reduction',
+      'npx iommu-model check --scenario zap-vs-p2p-map --shard 2/3 --json',
+      'npx iommu-model check --scenario sva-bind-pasid-exhausted --workers 2',
       'npx iommu-model check --scenario mdev-unmap-vs-unmap --out cx.jsonl',
       'npx iommu-model check --scenario mdev-unmap-vs-unmap --scheme mdev-notify-unlocked',
       'npx iommu-model check --scenario exit-vs-map --scheme test/fixtures/schemes/interval-notifier.mjs',
     ],
     exits: ['0  every property holds: the search was exhausted', '1  a violation (with --out, its shortest counterexample replays to it)', EXIT_BAD_INPUT, EXIT_INTERNAL, '4  cut off before any violation was found: nothing is shown to hold'],
     handler: (io, _args, o) => runCheck(io, o as unknown as CheckOptions),
+  },
+  {
+    name: 'merge',
+    args: '<report.json...>',
+    description: 'combine the reports of check --shard k/n (or --swarm k/n) runs into one report: the same verdicts and shortest counterexample as one run',
+    options: [
+      { flags: '--out <file>', description: 'write the shortest counterexample (of the first violated property) as a log' },
+      { flags: '--json', description: 'one JSON document on stdout, as check --json' },
+      { flags: '--scenario <name|file>', description: 'the scenario file, when it is not where the shards named it (its sha256 must match)' },
+      MAX_LINE,
+    ],
+    examples: [
+      'for k in 1 2 3; do npx iommu-model check --scenario zap-vs-p2p-map --shard $k/3 --json > shard-$k.json; done',
+      'npx iommu-model merge shard-1.json shard-2.json shard-3.json --out cx.jsonl',
+    ],
+    exits: ['0  every property holds: every shard was exhausted', '1  a violation (with --out, its shortest counterexample replays to it)', EXIT_BAD_INPUT + ' (a missing or duplicate shard, reports of different searches)', EXIT_INTERNAL, '4  a shard was cut off (or the reports are of swarm runs) and no violation was found'],
+    handler: (io, files, o) => runMerge(io, files.flat(), o as unknown as MergeOptions),
   },
   {
     name: 'lockdep',

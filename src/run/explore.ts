@@ -187,6 +187,20 @@ export interface ExploreOptions {
    * (fingerprints 'reference'), never on copy-on-write ones that share objects with their parent.
    */
   readonly reduction?: boolean;
+  /** Hooks of `check --shard` and `merge` (src/run/shard.ts); absent in a plain search. */
+  readonly shard?: ShardHooks;
+}
+
+/** What a shard of the search (src/run/shard.ts) needs from the explorer. */
+export interface ShardHooks {
+  /** Asked when a layer is complete: cut the search off there (cutOff 'split', with its state). */
+  readonly splitAt?: (layer: number, depth: number) => boolean;
+  /** Each property's first finding, as it is noted: of the prologue, of a state, or of a step. */
+  readonly onFinding?: (property: PropertyName, at: 'prologue' | 'state' | 'step') => void;
+  /** A step's lock edges the graph does not have yet, and the step's schedule. */
+  readonly onEdges?: (edges: readonly LockEdge[], schedule: readonly string[]) => void;
+  /** Leave the LockOrder finding as the search found it (merge searches for its history). */
+  readonly noLockHistory?: boolean;
 }
 
 function enabledTasks(w: World, scheme: Scheme): string[] {
@@ -245,8 +259,9 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   };
   const schedule = (index: number, last?: string): string[] => [...path(index).map((i) => tasks[via[i]!]!), ...(last === undefined ? [] : [last])];
   const findings = new Map<PropertyName, Finding>((resumed?.findings ?? []).map((f) => [f.property, f]));
-  const note = (v: { property: PropertyName; message: string } & LockDetail, sched: string[], seq = base + sched.length): void => {
+  const note = (v: { property: PropertyName; message: string } & LockDetail, sched: string[], seq = base + sched.length, at: 'prologue' | 'state' | 'step' = 'step'): void => {
     if (findings.has(v.property)) return;
+    opts.shard?.onFinding?.(v.property, at);
     findings.set(v.property, { ...detailOf(v), property: v.property, message: v.message, schedule: sched, seq });
   };
   // every distinct lock-order cycle found; the finding reports them all
@@ -261,10 +276,10 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const sched = scheduler(scheme);
   if (resumed === undefined) {
     // Violations of the prologue are in every schedule: the log itself shows them.
-    for (const v of early) note(v, [], v.seq);
+    for (const v of early) note(v, [], v.seq, 'prologue');
     for (const v of early) if (v.property === 'LockOrder') cycles.add(v.message);
     const wait0 = waitForCycle(start, sched);
-    if (wait0 !== null) note({ property: 'NoDeadlock', ...wait0 }, []);
+    if (wait0 !== null) note({ property: 'NoDeadlock', ...wait0 }, [], base, 'state');
     frontier = [{ world: start, index: 0, depth: 0 }];
     next = [];
   } else {
@@ -295,11 +310,11 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
       const enabled = enabledTasks(world, scheme);
       if (enabled.length === 0) {
         const s = stuck(world, sched);
-        if (s !== null) note({ property: 'NoDeadlock', ...s }, schedule(node.index));
+        if (s !== null) note({ property: 'NoDeadlock', ...s }, schedule(node.index), undefined, 'state');
         else {
           terminal += 1;
           const left = leftovers(world, sched);
-          if (left !== null) note({ property: 'TeardownCompletes', message: `every process exited but ${left} is left` }, schedule(node.index));
+          if (left !== null) note({ property: 'TeardownCompletes', message: `every process exited but ${left} is left` }, schedule(node.index), undefined, 'state');
         }
         node.world = null;
         continue;
@@ -323,6 +338,10 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         const st = step(sc, scheme, tw, name, seq, release);
         generated += 1;
         if (opts.onProgress !== undefined && generated % every === 0) opts.onProgress({ generated, distinct: visited.size, depth: node.depth + 1 });
+        if (opts.shard?.onEdges !== undefined) {
+          const fresh = st.touched.lockEdges.filter((e) => !checker.lockGraph.has(e));
+          if (fresh.length > 0) opts.shard.onEdges(fresh, schedule(node.index, name));
+        }
         const found = checker.check(tw, st.touched, seq, w);
         red?.stepped(name);
         for (const v of found) {
@@ -351,6 +370,10 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
     frontier = next;
     next = [];
     skip = 0;
+    if (frontier.length > 0 && opts.shard?.splitAt?.(frontier.length, frontier[0]!.depth) === true) {
+      cutOff = 'split';
+      break;
+    }
   }
   const state: SearchState | undefined =
     cutOff === null || opts.checkpoint !== true
@@ -374,7 +397,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   // one history, so that replaying it reproduces the violation. Its budget is the larger of this
   // run's and the whole search's states, so that a search run in pieces finds what one run finds.
   let lo = findings.get('LockOrder');
-  if (lo !== undefined && lo.schedule.length > 0) {
+  if (lo !== undefined && lo.schedule.length > 0 && opts.shard?.noLockHistory !== true) {
     const whole = historyWithCycle(sc, scheme, Math.max(opts.maxStates, generated), opts.shouldStop ?? (() => null), pollEvery);
     if (whole !== null) lo = whole;
   }
@@ -453,7 +476,7 @@ function prunedTree(parent: readonly number[], via: readonly number[], layer: re
  * worlds paired with the history's lock graph edges). Returns the finding re-based on it, or
  * null when `maxStates` or `shouldStop` ends the search first.
  */
-function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number, shouldStop: () => string | null, pollEvery: number): Finding | null {
+export function historyWithCycle(sc: Scenario, scheme: Scheme, maxStates: number, shouldStop: () => string | null, pollEvery: number): Finding | null {
   const base = stepSeqBase(sc);
   const release = releaseOf(sc.header);
   interface H {

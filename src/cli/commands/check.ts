@@ -19,6 +19,7 @@ import { renderCheck, renderExploreProgress, type CheckRun } from '../render/tex
 import { loadScheme, scenarioFile } from '../resolve.js';
 import { checkWritable, readCheckpoint, searchIdentity, writeCheckpoint } from '../checkpoint.js';
 import { parseLimits, stopAtLimits } from '../limits.js';
+import { scaleMode } from './scale.js';
 
 export interface CheckOptions {
   scenario: string;
@@ -34,9 +35,16 @@ export interface CheckOptions {
   resume?: string;
   /** True with --reduction, false with --no-reduction (the default). */
   reduction?: boolean;
+  /** Scale-out (./scale.ts): one shard of the search, its split depth, worker threads, a swarm run. */
+  shard?: string;
+  shardDepth?: string;
+  workers?: string;
+  swarm?: string;
 }
 
 export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
+  const scale = scaleMode(o);
+  if (scale !== null) return scale(io, o);
   if (!/^[1-9][0-9]*$/.test(o.maxStates)) throw new InputError('<command line>', null, '--max-states', `expected a positive integer, got ${showValue(o.maxStates)}`);
   const maxLine = parseSize(o.maxLine, '--max-line');
   const limits = parseLimits(o);
