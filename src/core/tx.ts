@@ -80,7 +80,7 @@ export interface Touched {
   /** A process exited or a device went away: the world may now be torn down. */
   teardown: boolean;
   kernelBugs: string[];
-  /** Lock dependency edges taken by this step (src/core/locks.ts). */
+  /** Lock dependency edges taken by this step (src/core/locks.ts), less those Tx.knownEdge knows. */
   readonly lockEdges: LockEdge[];
   /** Sleeping locks taken inside a non-blockable invalidation. */
   readonly nonBlockSleeps: string[];
@@ -89,6 +89,9 @@ export interface Touched {
   /** Objects a path used after another path freed them (src/core/lifetimes.ts). */
   readonly useAfterFree: string[];
 }
+
+/** Whether a lock graph already has the class edge `from` -> `to`. */
+export type KnownEdge = (from: string, to: string) => boolean;
 
 /** A lockdep dependency: `to` was acquired while `from` was held, by `task` at `where`. */
 export interface LockEdge {
@@ -125,6 +128,11 @@ export class Tx {
   private via: number | undefined = undefined;
   /** The task running this step (fput defers releases to it). */
   task: Task | null = null;
+  /**
+   * Lock-class edges the caller's lock graph already has (src/checks/lockdep.ts LockGraph.has):
+   * acquisitions record only edges new to it (src/core/locks.ts recordEdges). null: every edge.
+   */
+  knownEdge: KnownEdge | null = null;
 
   constructor(
     readonly world: World,

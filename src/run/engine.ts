@@ -14,7 +14,7 @@ import { releaseFile, releaseLocks } from '../kernel/fs/file.js';
 import { KERNEL } from '../kernel/tables.js';
 import { policyOf } from '../schemes/policies/index.js';
 import { initialState, isFinal, step } from '../core/stepper.js';
-import { Tx, type Outcome, type Touched } from '../core/tx.js';
+import { Tx, type KnownEdge, type Outcome, type Touched } from '../core/tx.js';
 import type { RunningPath, Task, World } from '../core/world.js';
 import { BadReference, ModelError, showValue } from '../vocab/errors.js';
 import type { Scheduler } from '../checks/liveness.js';
@@ -132,13 +132,17 @@ function takeErrorPath(tx: Tx, task: Task, failed: { stimulus: Stimulus; outcome
   tx.emit('task.error_path', { task: task.name, seq: failed.stimulus.seq, ...(oops !== undefined ? { oops } : { errno: why }), skipped });
 }
 
-/** One atomic step of task `name`, with `cause` the seq of the record that asked for it. */
-export function stepTask(world: World, scheme: Scheme, name: string, cause: number, release: KernelRelease): Stepped {
+/**
+ * One atomic step of task `name`, with `cause` the seq of the record that asked for it.
+ * `knownEdge`: the lock edges the caller has seen already, which the step does not record again.
+ */
+export function stepTask(world: World, scheme: Scheme, name: string, cause: number, release: KernelRelease, knownEdge: KnownEdge | null = null): Stepped {
   const task = world.tasks.get(name);
   if (task === undefined || !hasWork(task)) throw new BadReference('task', `task ${showValue(name)} has nothing to run${task?.stopped === undefined ? '' : ` (it took its error path: record ${task.stopped.seq} failed with ${task.stopped.why})`}`);
   const b = blockedOn(world, scheme, task);
   if (b !== null) throw new BadReference('task', `task ${showValue(name)} is blocked on ${describeBlock(world, b)}`);
   const tx = new Tx(world, scheme, cause, KERNEL, release);
+  tx.knownEdge = knownEdge;
   const finished = runOneStep(tx, scheme, task);
   if (finished !== null) {
     tx.emit('task.returned', { task: name, seq: finished.stimulus.seq });
@@ -161,14 +165,16 @@ export function addToTask(world: World, s: Stimulus): void {
 /**
  * Applies a stimulus without a task: its path runs to completion now. If a step would block (a
  * lock held by a task in flight), the log is bad input: such a stimulus needs a task.
+ * `knownEdge` as for stepTask.
  */
-export function applyStimulus(world: World, scheme: Scheme, s: Stimulus, release: KernelRelease): Applied {
+export function applyStimulus(world: World, scheme: Scheme, s: Stimulus, release: KernelRelease, knownEdge: KnownEdge | null = null): Applied {
   if (s.op === 'step') throw new BadReference('op', 'step records are handled by the replay');
   if (s.task !== undefined) throw new BadReference('task', 'a stimulus with a task runs when its task is stepped');
   const name = `@${s.seq}`;
   const task: Task = { name, queue: [s], current: null, held: [], nonBlock: 0, deferred: [] };
   world.tasks.set(name, task);
   const tx = new Tx(world, scheme, s.seq, KERNEL, release);
+  tx.knownEdge = knownEdge;
   try {
     for (;;) {
       const b = blockedOn(world, scheme, task);

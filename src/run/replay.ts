@@ -137,6 +137,8 @@ export class Replay {
   readonly divergences: Divergence[] = [];
   readonly violations: Violation[] = [];
   private readonly checker = new Checker();
+  /** The edges LockOrder's graph has: one history, so a step records only edges new to it. */
+  private readonly knownEdge = (from: string, to: string): boolean => this.checker.lockGraph.hasEdge(from, to);
   records = 0;
   derivedCount = 0;
   private pending: { seq: number; op: string; line: number; computed: readonly Derived[]; recorded: Derived[] } | null = null;
@@ -186,7 +188,7 @@ export class Replay {
 
   /** A stimulus without a task: its path runs to completion now. */
   private apply(s: Stimulus): void {
-    const applied = applyStimulus(this.world, this.scheme, s, this.release);
+    const applied = applyStimulus(this.world, this.scheme, s, this.release, this.knownEdge);
     this.after(s, applied.derived, applied.touched, { stimulus: s, outcome: applied.outcome });
   }
 
@@ -201,7 +203,7 @@ export class Replay {
   private step(s: Stimulus): void {
     this.sawSteps = true;
     const name = stepName(this.world, s.task!);
-    const st = stepTask(this.world, this.scheme, s.task!, s.seq, this.release);
+    const st = stepTask(this.world, this.scheme, s.task!, s.seq, this.release, this.knownEdge);
     this.after(s, st.derived, st.touched, st.finished, name);
   }
 
