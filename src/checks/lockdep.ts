@@ -14,7 +14,12 @@ export class LockGraph {
 
   /** Whether the graph has the edge already (the first witness is kept). */
   has(e: LockEdge): boolean {
-    return this.out.get(e.from)?.has(e.to) === true;
+    return this.hasEdge(e.from, e.to);
+  }
+
+  /** Whether the graph has an edge from class `from` to class `to`. */
+  hasEdge(from: string, to: string): boolean {
+    return this.out.get(from)?.has(to) === true;
   }
 
   /**

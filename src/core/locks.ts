@@ -60,15 +60,30 @@ export function holders(w: World, id: string): string[] {
   return l.writer !== null ? [l.writer] : [...l.readers];
 }
 
-/** Records lockdep's dependency edges from everything `task` holds to the lock it takes. */
+/**
+ * Records lockdep's dependency edges from everything `task` holds to the lock it takes. An edge
+ * the caller's lock graph already has (tx.knownEdge) is not recorded again: LockGraph.add keeps
+ * the first witness of an edge and ignores the rest, so skipping them changes no verdict and
+ * no report, and saves building the edge (its chain and step) on every acquisition.
+ */
 function recordEdges(tx: Tx, task: Task, id: string, mode: Mode, where: string): void {
+  const held = task.held;
+  if (held.length === 0) return;
   const to = lockClass(id);
-  const chain = task.held.map((h) => lockClass(h.id));
-  const rp = task.current;
-  const step = rp === null ? undefined : { path: rp.path, state: rp.state, op: rp.stimulus.op };
-  for (const from of new Set(chain)) {
-    const fromMode = task.held.find((h) => lockClass(h.id) === from)!.mode;
-    if (from !== to) tx.touched.lockEdges.push({ from, to, task: task.name, where, chain: [...chain, to], fromMode, toMode: mode, ...(step === undefined ? {} : { step }) });
+  const known = tx.knownEdge;
+  let chain: string[] | undefined;
+  let step: { path: string; state: string; op: string } | undefined;
+  for (let i = 0; i < held.length; i += 1) {
+    const from = lockClass(held[i]!.id);
+    if (from === to || (known !== null && known(from, to))) continue;
+    // each held class once, in the order first held, with the mode it was first held in
+    let first = true;
+    for (let j = 0; j < i && first; j += 1) if (lockClass(held[j]!.id) === from) first = false;
+    if (!first) continue;
+    chain ??= [...held.map((h) => lockClass(h.id)), to];
+    const rp = task.current;
+    if (step === undefined && rp !== null) step = { path: rp.path, state: rp.state, op: rp.stimulus.op };
+    tx.touched.lockEdges.push({ from, to, task: task.name, where, chain: [...chain], fromMode: held[i]!.mode, toMode: mode, ...(step === undefined ? {} : { step }) });
   }
 }
 
@@ -112,7 +127,8 @@ export function tryAcquire(tx: Tx, task: Task, id: string, mode: Mode, where: st
 }
 
 export function release(tx: Tx, task: Task, id: string): void {
-  const i = task.held.map((h) => h.id).lastIndexOf(id);
+  let i = task.held.length - 1;
+  while (i >= 0 && task.held[i]!.id !== id) i -= 1;
   if (i < 0) throw new ModelError(`${task.name} releases ${id}, which it does not hold`);
   const [h] = task.held.splice(i, 1);
   if (isPseudo(id)) return;
@@ -150,7 +166,7 @@ export function holding<T>(tx: Tx, task: Task, locks: readonly LockUse[], where:
   try {
     return fn();
   } finally {
-    for (const l of [...locks].reverse()) release(tx, task, l.lock);
+    for (let i = locks.length - 1; i >= 0; i -= 1) release(tx, task, locks[i]!.lock);
   }
 }
 

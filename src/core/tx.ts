@@ -80,7 +80,7 @@ export interface Touched {
   /** A process exited or a device went away: the world may now be torn down. */
   teardown: boolean;
   kernelBugs: string[];
-  /** Lock dependency edges taken by this step (src/core/locks.ts). */
+  /** Lock dependency edges taken by this step (src/core/locks.ts), less those Tx.knownEdge knows. */
   readonly lockEdges: LockEdge[];
   /** Sleeping locks taken inside a non-blockable invalidation. */
   readonly nonBlockSleeps: string[];
@@ -89,6 +89,9 @@ export interface Touched {
   /** Objects a path used after another path freed them (src/core/lifetimes.ts). */
   readonly useAfterFree: string[];
 }
+
+/** Whether a lock graph already has the class edge `from` -> `to`. */
+export type KnownEdge = (from: string, to: string) => boolean;
 
 /** A lockdep dependency: `to` was acquired while `from` was held, by `task` at `where`. */
 export interface LockEdge {
@@ -106,7 +109,15 @@ export interface LockEdge {
 }
 
 export class Tx {
-  readonly derived: Derived[] = [];
+  /**
+   * The derived records emitted, kept as their parts and built into records only when read
+   * (`derived`): a replay with no recording and no recorded derived records to compare never
+   * reads them, and building 3 records a stimulus cost it about 10%.
+   */
+  private readonly emittedOps: string[] = [];
+  private readonly vias: Array<number | undefined> = [];
+  private readonly fieldsOf: Array<Record<string, JsonValue>> = [];
+  private built: Derived[] | null = null;
   readonly touched: Touched = {
     containers: new Set(),
     dmas: [],
@@ -125,6 +136,11 @@ export class Tx {
   private via: number | undefined = undefined;
   /** The task running this step (fput defers releases to it). */
   task: Task | null = null;
+  /**
+   * Lock-class edges the caller's lock graph already has (src/checks/lockdep.ts LockGraph.has):
+   * acquisitions record only edges new to it (src/core/locks.ts recordEdges). null: every edge.
+   */
+  knownEdge: KnownEdge | null = null;
 
   constructor(
     readonly world: World,
@@ -151,14 +167,34 @@ export class Tx {
     throw new KernelReturn(errno, check);
   }
 
-  /** Records a derived record; returns its id. */
+  /**
+   * Records a derived record; returns its id. Every caller passes a fresh object literal, which
+   * nothing changes afterwards, so building the record later gives the record built now.
+   */
   emit(op: string, fields: Record<string, JsonValue> = {}): number {
-    const id = this.derived.length + 1;
-    const rec: Record<string, JsonValue | undefined> = { op, cause: this.cause, id };
-    if (this.via !== undefined) rec['via'] = this.via;
-    Object.assign(rec, fields);
-    this.derived.push(rec as Derived);
-    return id;
+    this.emittedOps.push(op);
+    this.vias.push(this.via);
+    this.fieldsOf.push(fields);
+    return this.emittedOps.length;
+  }
+
+  /** How many derived records were emitted. */
+  get emitted(): number {
+    return this.emittedOps.length;
+  }
+
+  /** The derived records emitted, in order: `{op, cause, id, via?, ...fields}`. */
+  get derived(): readonly Derived[] {
+    if (this.built !== null && this.built.length === this.emittedOps.length) return this.built;
+    const out: Derived[] = [];
+    for (let i = 0; i < this.emittedOps.length; i += 1) {
+      const rec: Record<string, JsonValue | undefined> = { op: this.emittedOps[i], cause: this.cause, id: i + 1 };
+      if (this.vias[i] !== undefined) rec['via'] = this.vias[i];
+      Object.assign(rec, this.fieldsOf[i]);
+      out.push(rec as Derived);
+    }
+    this.built = out;
+    return out;
   }
 
   /** Runs `fn` with every record it emits following from derived record `id`. */

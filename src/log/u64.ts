@@ -20,6 +20,8 @@ const DEC_DIGITS = 20;
  */
 export function u64Text(s: string): bigint | 'range' | null {
   if (/^0x[0-9a-fA-F]+$/.test(s)) {
+    // up to 16 digits always fit: BigInt reads the "0x" text as it is (the common case)
+    if (s.length <= 2 + HEX_DIGITS) return BigInt(s);
     const digits = s.slice(2).replace(/^0+/, '');
     return digits.length > HEX_DIGITS ? 'range' : BigInt(`0x${digits || '0'}`);
   }

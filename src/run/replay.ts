@@ -4,7 +4,7 @@
  * Pure: the caller feeds items (the CLI streams them from a file) and reads the report.
  */
 import { Checker, type Violation } from '../checks/properties.js';
-import { addToTask, applyStimulus, blockedOn, hasWork, scheduler, stepTask } from './engine.js';
+import { addToTask, applyStimulus, blockedOn, hasWork, scheduler, stepTask, type Emitted } from './engine.js';
 import { leftovers, stuck, waitForCycle } from '../checks/liveness.js';
 import { fingerprint } from '../core/fingerprint.js';
 import { type Outcome, type Touched } from '../core/tx.js';
@@ -130,6 +130,9 @@ export function schemeOfLog(header: Header, file: string, override?: Scheme): Sc
   return scheme;
 }
 
+/** No derived records (a task's stimulus, which emits its records when its task steps). */
+const NONE: Emitted = { derived: [], emitted: 0 };
+
 /** A replay in progress: push items, then read the report. */
 export class Replay {
   readonly world: World = emptyWorld();
@@ -139,9 +142,12 @@ export class Replay {
   readonly divergences: Divergence[] = [];
   readonly violations: Violation[] = [];
   private readonly checker = new Checker();
+  /** The edges LockOrder's graph has: one history, so a step records only edges new to it. */
+  private readonly knownEdge = (from: string, to: string): boolean => this.checker.lockGraph.hasEdge(from, to);
   records = 0;
   derivedCount = 0;
-  private pending: { seq: number; op: string; line: number; computed: readonly Derived[]; recorded: Derived[] } | null = null;
+  /** The last record, and the derived records the log carries after it (compared with the computed ones). */
+  private pending: { seq: number; op: string; line: number; computed: Emitted; recorded: Derived[] } | null = null;
   private lastSeq = 0;
   private sawSteps = false;
   private deadlockReported = false;
@@ -188,14 +194,14 @@ export class Replay {
 
   /** A stimulus without a task: its path runs to completion now. */
   private apply(s: Stimulus): void {
-    const applied = applyStimulus(this.world, this.scheme, s, this.release);
-    this.after(s, applied.derived, applied.touched, { stimulus: s, outcome: applied.outcome });
+    const applied = applyStimulus(this.world, this.scheme, s, this.release, this.knownEdge);
+    this.after(s, applied, applied.touched, { stimulus: s, outcome: applied.outcome });
   }
 
   /** A stimulus with a task joins the task's queue; its outcome comes when its path returns. */
   private queue(s: Stimulus): void {
     addToTask(this.world, s);
-    this.pending = { seq: s.seq, op: s.op, line: s.line, computed: [], recorded: [] };
+    this.pending = { seq: s.seq, op: s.op, line: s.line, computed: NONE, recorded: [] };
     this.onStep?.({ stimulus: s, outcome: null, derived: [] });
   }
 
@@ -203,13 +209,16 @@ export class Replay {
   private step(s: Stimulus): void {
     this.sawSteps = true;
     const name = stepName(this.world, s.task!);
-    const st = stepTask(this.world, this.scheme, s.task!, s.seq, this.release);
-    this.after(s, st.derived, st.touched, st.finished, name);
+    const st = stepTask(this.world, this.scheme, s.task!, s.seq, this.release, this.knownEdge);
+    this.after(s, st, st.touched, st.finished, name);
   }
 
-  /** Checks after a record: the returned path's expectation, the properties, the derived records. */
-  private after(s: Stimulus, derived: readonly Derived[], touched: Touched, finished: { stimulus: Stimulus; outcome: Outcome } | null, step?: string): void {
-    this.derivedCount += derived.length;
+  /**
+   * Checks after a record: the returned path's expectation, the properties, the derived records.
+   * The derived records are built only if read: by onStep, or to compare with recorded ones.
+   */
+  private after(s: Stimulus, computed: Emitted, touched: Touched, finished: { stimulus: Stimulus; outcome: Outcome } | null, step?: string): void {
+    this.derivedCount += computed.emitted;
     if (finished !== null) {
       const f = finished.stimulus;
       if (f.expect !== undefined && !meets(f.expect, finished.outcome)) {
@@ -222,8 +231,10 @@ export class Replay {
       this.deadlockReported = true;
       this.violations.push({ property: 'NoDeadlock', seq: s.seq, ...cycle });
     }
-    this.pending = { seq: s.seq, op: s.op, line: s.line, computed: derived, recorded: [] };
-    this.onStep?.({ stimulus: s, outcome: finished?.outcome ?? null, derived, touched, ...(finished === null ? {} : { returned: finished.stimulus }), ...(step === undefined ? {} : { step }) });
+    this.pending = { seq: s.seq, op: s.op, line: s.line, computed, recorded: [] };
+    if (this.onStep === undefined) return;
+    const derived = computed.derived;
+    this.onStep({ stimulus: s, outcome: finished?.outcome ?? null, derived, touched, ...(finished === null ? {} : { returned: finished.stimulus }), ...(step === undefined ? {} : { step }) });
   }
 
   /**
@@ -246,10 +257,11 @@ export class Replay {
     const p = this.pending;
     this.pending = null;
     if (p === null || p.recorded.length === 0) return;
-    const n = Math.max(p.recorded.length, p.computed.length);
+    const computed = p.computed.derived;
+    const n = Math.max(p.recorded.length, computed.length);
     for (let i = 0; i < n; i += 1) {
       const r = p.recorded[i];
-      const c = p.computed[i];
+      const c = computed[i];
       if (JSON.stringify(r) !== JSON.stringify(c)) {
         this.divergences.push({ seq: p.seq, op: p.op, line: p.line, expected: (r ?? null) as JsonValue, actual: (c ?? null) as JsonValue, decidedBy: `derived record ${i + 1} of ${p.seq}` });
         return;

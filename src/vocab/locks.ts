@@ -128,30 +128,47 @@ export interface LockUse {
   readonly mode: Mode;
 }
 
+/**
+ * The instance ids of one class, `<class>#<object>`, each built once: a replay names the same
+ * few locks millions of times, and the same string each time is hashed once (lock tables and
+ * lockClass are keyed by it).
+ */
+function interned<K extends string | number>(cls: LockClass): (object: K) => string {
+  const ids = new Map<K, string>();
+  return (object) => {
+    let id = ids.get(object);
+    if (id === undefined) {
+      id = `${cls}#${object}`;
+      ids.set(object, id);
+    }
+    return id;
+  };
+}
+
 /** The instance id of each lock, from the object that embeds it. */
 export const lockOf = {
   /** container `c`'s vfio_iommu->lock */
-  iommu: (c: number): string => `iommu.lock#${c}`,
+  iommu: interned<number>('iommu.lock'),
   /** container `c`'s vfio_iommu->device_list_lock */
-  deviceList: (c: number): string => `device_list_lock#${c}`,
+  deviceList: interned<number>('device_list_lock'),
   /** container `c`'s vfio_iommu->notifier.rwsem (before v6.0) */
-  notifier: (c: number): string => `iommu.notifier#${c}`,
-  mmap: (mm: number): string => `mmap_lock#${mm}`,
+  notifier: interned<number>('iommu.notifier'),
+  mmap: interned<number>('mmap_lock'),
   /** vdev->memory_lock of device `name` */
-  memory: (name: string): string => `memory_lock#${name}`,
-  containerGroups: (c: number): string => `container.group_lock#${c}`,
-  group: (key: string): string => `group.group_lock#${key}`,
-  devSet: (name: string): string => `dev_set.lock#${name}`,
+  memory: interned<string>('memory_lock'),
+  containerGroups: interned<number>('container.group_lock'),
+  group: interned<string>('group.group_lock'),
+  devSet: interned<string>('dev_set.lock'),
   /** the interval-notifier driver's update lock, one per container */
-  update: (c: number): string => `update_lock#${c}`,
+  update: interned<number>('update_lock'),
   /** the reservation lock of the dma-buf behind container `c`'s mapping at `iova` */
   dmaResv: (c: number, iova: bigint): string => `dma_resv#${c}@0x${iova.toString(16)}`,
   /** the hotplug slot's reset_lock of device `name` */
-  reset: (name: string): string => `reset_lock#${name}`,
+  reset: interned<string>('reset_lock'),
   /** struct device.mutex of PCI device `name` (device_lock) */
-  device: (name: string): string => `device_lock#${name}`,
+  device: interned<string>('device_lock'),
   /** intel_vgpu.cache_lock of the gvt mdev `name` */
-  gvtCache: (name: string): string => `gvt.cache_lock#${name}`,
+  gvtCache: interned<string>('gvt.cache_lock'),
   /** vfio_ap's matrix_dev->mdevs_lock (one for the driver) */
   apMdevs: 'vfio_ap.mdevs_lock',
   rescanRemove: 'pci_rescan_remove_lock',

@@ -97,6 +97,9 @@ export function isRelease(s: string): s is ReleaseName {
 
 /** The release a log models, as kernel code asks it. */
 export class KernelRelease {
+  /** has()'s answers, by rule: kernel code asks on every record (compareReleases splits strings). */
+  private readonly answers = new Map<RuleId, boolean>();
+
   constructor(readonly name: ReleaseName) {}
 
   atLeast(r: ReleaseName): boolean {
@@ -105,7 +108,12 @@ export class KernelRelease {
 
   /** Whether this release has the change that rule `id` names (VERSIONED_RULES). */
   has(id: RuleId): boolean {
-    return this.atLeast(VERSIONED_RULES[id].since);
+    let a = this.answers.get(id);
+    if (a === undefined) {
+      a = this.atLeast(VERSIONED_RULES[id].since);
+      this.answers.set(id, a);
+    }
+    return a;
   }
 }
 

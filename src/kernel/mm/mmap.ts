@@ -105,13 +105,21 @@ export function hasVmasIn(mm: Mm, start: bigint, end: bigint): boolean {
  * pieces inside, and drop what each held (a BAR vma's device file).
  */
 export function removeVmas(tx: Tx, mm: Mm, start: bigint, end: bigint): void {
+  // The vmas are sorted and disjoint, so those in [start, end) are a run from the first that
+  // ends above start, found by bisection; the vmas before and after it are kept as they are.
+  const vmas = mm.vmas;
+  let first = 0;
+  for (let hi = vmas.length; first < hi; ) {
+    const mid = (first + hi) >>> 1;
+    if (vmas[mid]!.end <= start) first = mid + 1;
+    else hi = mid;
+  }
+  let last = first;
+  while (last < vmas.length && vmas[last]!.start < end) last += 1;
   const keep: Vma[] = [];
   const gone: Vma[] = [];
-  for (const v of mm.vmas) {
-    if (v.end <= start || v.start >= end) {
-      keep.push(v);
-      continue;
-    }
+  for (let i = first; i < last; i += 1) {
+    const v = vmas[i]!;
     if (v.start < start) keep.push(slice(v, v.start, start));
     if (v.end > end) keep.push(slice(v, end, v.end));
     // __split_vma -> vma_dup: each new piece of a file vma takes its own get_file().
@@ -120,7 +128,7 @@ export function removeVmas(tx: Tx, mm: Mm, start: bigint, end: bigint): void {
   }
   if (gone.length === 0) return;
   assertHeld(tx, lockOf.mmap(mm.id), `mm ${mm.id}'s vma tree`, 'write'); // every vma removal holds mmap_write_lock: do_vmi_munmap (vms_gather_munmap_vmas: vma_start_write -> mmap_assert_write_locked), exit_mmap (mmap_write_lock before remove_vma)
-  mm.vmas = keep;
+  mm.vmas = [...vmas.slice(0, first), ...keep, ...vmas.slice(last)];
   for (const v of gone) {
     tx.emit('vma.unmapped', { mm: mm.id, start: hex(v.start), end: hex(v.end), kind: v.kind });
     if (v.kind === 'bar') {
