@@ -1,0 +1,85 @@
+// One measurement in a fresh process (spawned by bench/measure.mjs): the job is argv[2] as JSON,
+// the result one JSON line on stdout. Memory is this process's peak RSS less its RSS once the
+// modules are loaded (the baseline), so a figure per state counts everything the run kept:
+// heap, typed arrays, the frontier, worker threads.
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+const job = JSON.parse(process.argv[2]);
+const cliMain = new URL('../dist/src/cli/main.js', import.meta.url);
+
+/** Runs the CLI in this process, its stdout kept (the timing leaves module loading out). */
+async function cli(args) {
+  const { main } = await import(cliMain);
+  let out = '';
+  let err = '';
+  const io = { stdout: (s) => { out += s; }, stderr: (s) => { err += s; }, isTTY: false };
+  const base = baseline();
+  const t0 = process.hrtime.bigint();
+  const code = await main(args, io);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  let json = null;
+  try { json = JSON.parse(out); } catch { /* not JSON: reported as is */ }
+  return { code, ms, json, stderr: err.slice(0, 400), ...memory(base) };
+}
+
+function baseline() {
+  globalThis.gc?.();
+  return process.memoryUsage().rss;
+}
+
+function memory(base) {
+  const peak = process.resourceUsage().maxRSS * 1024;
+  return { peakRss: peak, baseRss: base, memBytes: Math.max(0, peak - base) };
+}
+
+/** The floor: read every line, JSON.parse it and update one Map entry per record (the live mappings by IOVA). */
+async function floor(file) {
+  const base = baseline();
+  const t0 = process.hrtime.bigint();
+  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const live = new Map();
+  let records = 0;
+  for await (const line of rl) {
+    if (line === '') continue;
+    const r = JSON.parse(line);
+    if (r.format !== undefined) continue;
+    records += 1;
+    const key = r.arg?.iova ?? r.addr ?? r.op;
+    if (r.cmd === 'VFIO_IOMMU_UNMAP_DMA' || r.op === 'munmap') live.delete(key);
+    else live.set(key, r);
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { code: 0, ms, records, ...memory(base) };
+}
+
+/** The stepper against xstate's public transition(), the same events (the old bench's micro-benchmark). */
+async function stepper() {
+  const { transition, initialTransition } = await import('xstate');
+  const { step, initialState } = await import(new URL('../dist/src/core/stepper.js', import.meta.url));
+  const { MACHINES } = await import(new URL('../dist/machines/index.js', import.meta.url));
+  const STEPS = 20_000;
+  const m = MACHINES.vfio_dma;
+  const evs = ['PINNED', 'INVALIDATE_VADDR', 'UPDATE_VADDR', 'REMOVE'];
+  let t0 = process.hrtime.bigint();
+  let v = initialState('vfio_dma');
+  for (let k = 0; k < STEPS; k += 1) { const r = step('vfio_dma', v, { type: evs[k % 4] }); v = r.value === 'removed' ? 'pinning' : r.value; }
+  const stepMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  t0 = process.hrtime.bigint();
+  let [snap] = initialTransition(m);
+  const [initial] = initialTransition(m);
+  for (let k = 0; k < STEPS; k += 1) { const [next] = transition(m, snap, { type: evs[k % 4] }); snap = next.value === 'removed' ? initial : next; }
+  const xstateMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { code: 0, ms: stepMs, steps: STEPS, xstateMs };
+}
+
+let result;
+try {
+  if (job.kind === 'cli') result = await cli(job.args);
+  else if (job.kind === 'floor') result = await floor(job.file);
+  else if (job.kind === 'stepper') result = await stepper();
+  else throw new Error(`unknown job kind ${job.kind}`);
+} catch (e) {
+  result = { code: -1, error: String(e instanceof Error ? e.message : e).slice(0, 400) };
+}
+process.stdout.write(`${JSON.stringify(result)}\n`);
