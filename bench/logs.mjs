@@ -8,7 +8,7 @@ const hex = (n) => `0x${n.toString(16)}`;
 /** The most live mappings the bench puts in one container (under dma_entry_limit). */
 export const PER_CONTAINER = 60_000;
 
-/** `n` lines (the header included); `live` mappings at most at once. */
+/** `n` records after the header; `live` mappings at most at once. */
 export function replayLog(n, live) {
   const containers = Math.ceil(live / PER_CONTAINER);
   const lines = [{ format: 'iommu-model/1', description: `bench: map, DMA and unmap cycles, up to ${live} live mappings over ${containers} container(s)` }];
@@ -32,7 +32,7 @@ export function replayLog(n, live) {
   const va = (s) => 0x7f0000000000 + s * 0x100000;
   const iova = (s) => 0x100000000 + Math.floor(s / containers) * 0x100000;
   const fdOf = (s) => 3 + 3 * (s % containers);
-  for (let i = 0; out.length < n; i += 1) {
+  for (let i = 0; out.length < n + 1; i += 1) {
     const s = i % live;
     if (i >= live) {
       out.push(JSON.stringify({ op: 'ioctl', pid: 1, fd: fdOf(s), cmd: 'VFIO_IOMMU_UNMAP_DMA', arg: { flags: [], iova: hex(iova(s)), size: '0x10000' }, expect: { ret: 0, out: { size: '0x10000' } } }));
@@ -42,7 +42,7 @@ export function replayLog(n, live) {
     out.push(JSON.stringify({ op: 'ioctl', pid: 1, fd: fdOf(s), cmd: 'VFIO_IOMMU_MAP_DMA', arg: { flags: ['READ', 'WRITE'], vaddr: hex(va(s)), iova: hex(iova(s)), size: '0x10000' }, expect: { ret: 0 } }));
     out.push(JSON.stringify({ op: 'device.dma', device: device(s % containers), iova: hex(iova(s) + 0x1000), length: '0x40', write: true, expect: { dma: 'ok' } }));
   }
-  return `${out.slice(0, n).join('\n')}\n`;
+  return `${out.slice(0, n + 1).join('\n')}\n`;
 }
 
 /** A full container: dma_entry_limit (65535) one-page maps, one more (ENOSPC), then UNMAP_DMA ALL. */

@@ -1,0 +1,133 @@
+// The explorer through the built CLI (`check --json`): the built-in scenarios under upstream,
+// the scaled ones (bench/scenarios.mjs) at growing sizes, each variant (reduction, symmetry,
+// workers: whichever flags this build's `check --help` lists) side by side.
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONFIG } from './config.mjs';
+import { child, interleave, pairRatios, predictNext, stats } from './measure.mjs';
+import { exitWithPageRequests, mapVsMunmap } from './scenarios.mjs';
+
+const say = (s) => process.stderr.write(`${s}\n`);
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** The variants of a search this build offers: always the default; the others where `check --help` lists their flag. */
+export function exploreVariants(flags) {
+  const v = [{ name: 'default', args: [] }];
+  if (flags.reduction) v.push({ name: 'no reduction', args: ['--no-reduction'] });
+  if (flags.symmetry) v.push({ name: 'no symmetry', args: ['--no-symmetry'] });
+  return v;
+}
+
+function checkArgs(file, extra, capMs) {
+  return ['check', '--scenario', file, '--scheme', 'upstream', '--json', '--max-states', '1000000000',
+    ...(Number.isFinite(capMs) ? ['--time-limit', String(Math.ceil((capMs * 1.5) / 1000))] : []), ...extra];
+}
+
+/** What a check report says, kept small: counts, verdicts, each counterexample's length, extras (reduction, collision) when present. */
+export function summarise(json) {
+  if (json === null || json === undefined || json.error !== undefined) return { error: json?.error?.message ?? 'no JSON report' };
+  const violated = Object.entries(json.properties ?? {}).filter(([, v]) => v === 'violated').map(([k]) => k).sort();
+  const steps = Object.fromEntries((json.violations ?? []).map((v) => [v.property, v.steps]));
+  const extra = Object.fromEntries(Object.entries(json).filter(([k, v]) => /reduc|prun|collision|symmetr|workers/i.test(k) && typeof v !== 'object').map(([k, v]) => [k, v]));
+  return { distinct: json.distinctStates, generated: json.statesGenerated, depth: json.depth, exhausted: json.exhausted, cutOff: json.cutOff, lockEdges: json.lockEdges, violated, steps, extra };
+}
+
+/** Whether two exhausted searches agree: the same violated properties, counterexample lengths and lock graph size. */
+function agree(a, b) {
+  if (!a.exhausted || !b.exhausted) return null;
+  return JSON.stringify([a.violated, a.steps, a.lockEdges]) === JSON.stringify([b.violated, b.steps, b.lockEdges]);
+}
+
+/** Every built-in scenario, upstream scheme: one process each, the variants in rounds. */
+export async function builtinSection(root, variants) {
+  say('explorer: built-in scenarios (upstream)');
+  const rows = [];
+  for (const f of readdirSync(join(root, 'src', 'scenarios')).filter((x) => x.endsWith('.jsonl')).sort()) {
+    const file = join(root, 'src', 'scenarios', f);
+    const r = await child({ kind: 'cli-rounds', argsList: variants.map((v) => checkArgs(file, v.args, Infinity)), ...CONFIG.builtinRounds });
+    const name = f.replace(/\.jsonl$/, '');
+    if (r.code < 0) { rows.push({ scenario: name, error: r.error }); say(`  ${name}: ${r.error}`); continue; }
+    const per = variants.map((v, i) => {
+      const runs = r.runs[i];
+      const s = summarise(runs[runs.length - 1].json);
+      return { variant: v.name, ...s, ms: stats(runs.map((x) => x.ms)), rate: s.distinct / (stats(runs.map((x) => x.ms)).median / 1000) };
+    });
+    const agrees = per.slice(1).map((p) => agree(per[0], p));
+    rows.push({ scenario: name, variants: per, agrees: agrees.every((a) => a !== false) });
+    say(`  ${name}: ${per.map((p) => `${p.variant} ${p.distinct} distinct ${p.ms.median.toFixed(0)} ms`).join('; ')}${agrees.some((a) => a === false) ? '  VERDICTS DIFFER' : ''}`);
+  }
+  return rows;
+}
+
+/** One scaled scenario: each variant in its own fresh process per run, interleaved. */
+async function measureScaled(file, variants, reps) {
+  const results = await interleave(variants.map((v) => () => child({ kind: 'cli', args: checkArgs(file, v.args, CONFIG.exploreCapMs), warm: true })), { min: reps, max: reps });
+  return variants.map((v, i) => {
+    const runs = results[i];
+    const bad = runs.find((r) => r.code < 0);
+    if (bad !== undefined) return { variant: v.name, error: bad.error };
+    const s = summarise(runs[runs.length - 1].json);
+    if (s.error !== undefined) return { variant: v.name, error: s.error };
+    const ms = stats(runs.map((x) => x.ms));
+    const mem = stats(runs.map((x) => x.memBytes));
+    return { variant: v.name, ...s, ms, rate: s.distinct / (ms.median / 1000), mem, bytesPerState: s.distinct > 0 ? mem.median / s.distinct : null };
+  });
+}
+
+/** The two scaled series, each variant grown until its next size is predicted past the cap. */
+export async function scaledSection(dir, root, variants) {
+  const t0 = now();
+  const series = [
+    { series: 'map vs munmap', sizes: CONFIG.mapSizes.map(([n, m]) => ({ label: `${n} map vs ${m} munmap`, key: `map${n}x${m}`, tasks: n + m, text: () => mapVsMunmap(n, m) })) },
+    { series: 'exit + page requests', sizes: CONFIG.prqSizes.map((n) => ({ label: `exit with ${n} page requests`, key: `prq${n}`, tasks: n + 3, text: () => exitWithPageRequests(root, n) })) },
+  ];
+  const rows = [];
+  for (const s of series) {
+    say(`explorer: ${s.series}`);
+    const times = new Map(variants.map((v) => [v.name, []]));
+    const dropped = new Map();
+    for (const size of s.sizes) {
+      const run = [];
+      for (const v of variants) {
+        if (dropped.has(v.name)) continue;
+        const predicted = predictNext(times.get(v.name));
+        if (predicted > CONFIG.exploreCapMs) dropped.set(v.name, `predicted ${(predicted / 1000).toFixed(0)} s > the ${(CONFIG.exploreCapMs / 1000).toFixed(0)} s cap (BENCH_BIG=1 runs it)`);
+        else if (now() - t0 > CONFIG.scaledBudgetMs) dropped.set(v.name, `the bench's ${(CONFIG.scaledBudgetMs / 1000).toFixed(0)} s for scaled scenarios was spent (BENCH_BIG=1 runs it)`);
+        else run.push(v);
+      }
+      const row = { series: s.series, label: size.label, key: size.key, tasks: size.tasks, variants: [], skipped: Object.fromEntries(dropped) };
+      if (run.length > 0) {
+        const file = join(dir, `${size.key}.jsonl`);
+        writeFileSync(file, size.text());
+        const last = Math.max(...run.map((v) => times.get(v.name).at(-1) ?? 0));
+        row.variants = await measureScaled(file, run, last < 3000 ? CONFIG.scaledReps : 1);
+        for (const p of row.variants) {
+          if (p.error !== undefined || !p.exhausted) dropped.set(p.variant, p.error ?? `cut off at ${p.distinct} distinct states (${p.cutOff})`);
+          else times.get(p.variant).push(p.ms.median);
+        }
+        const ok = row.variants.filter((p) => p.error === undefined);
+        row.agrees = ok.slice(1).every((p) => agree(ok[0], p) !== false);
+      }
+      rows.push(row);
+      say(`  ${size.label}: ${row.variants.map((p) => (p.error ? `${p.variant} ${p.error}` : `${p.variant} ${p.distinct} distinct ${(p.ms.median / 1000).toFixed(2)} s${p.exhausted ? '' : ' (cut off)'} ${p.bytesPerState === null ? '' : `${Math.round(p.bytesPerState)} B/state`}`)).join('; ') || 'skipped'}`);
+    }
+  }
+  return rows;
+}
+
+/** --workers 1 against --workers 2 on the largest map-vs-munmap size that ran in 0.5 to 20 s (4 vs 5 if it did). */
+export async function workersSection(dir, scaled) {
+  const candidates = scaled.filter((r) => r.series === 'map vs munmap' && r.variants[0]?.variant === 'default' && r.variants[0].exhausted && r.variants[0].ms.median >= 500);
+  const pick = candidates.find((r) => r.key === 'map4x5' && r.variants[0].ms.median <= 60_000) ?? candidates.filter((r) => r.variants[0].ms.median <= 20_000).at(-1);
+  if (pick === undefined) return { skipped: 'no map-vs-munmap size ran long enough (0.5 s) to time workers on' };
+  say(`explorer: --workers 1 vs 2 on ${pick.label}`);
+  const file = join(dir, `${pick.key}.jsonl`);
+  const [one, two] = await interleave([1, 2].map((n) => () => child({ kind: 'cli', args: checkArgs(file, ['--workers', String(n)], Infinity) })), CONFIG.workerPairs);
+  const bad = [...one, ...two].find((r) => r.code < 0 || r.json === null);
+  if (bad !== undefined) return { label: pick.label, error: bad.error ?? bad.stderr };
+  const s1 = summarise(one.at(-1).json);
+  const s2 = summarise(two.at(-1).json);
+  const r = { label: pick.label, key: pick.key, one: { ...s1, ms: stats(one.map((x) => x.ms)) }, two: { ...s2, ms: stats(two.map((x) => x.ms)) }, speedup: pairRatios(one, two), agrees: agree(s1, s2) !== false };
+  say(`  workers 1 ${(r.one.ms.median / 1000).toFixed(2)} s, workers 2 ${(r.two.ms.median / 1000).toFixed(2)} s: ${r.speedup.median.toFixed(2)}x`);
+  return r;
+}

@@ -1,0 +1,80 @@
+// Replay against its floor: the same generated log read by a bare loop (JSON.parse and one Map
+// update per record: bench/child.mjs floor) and replayed by the built CLI (`replay --json`: every
+// property checked after every record), each in a fresh process, pair by pair.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONFIG } from './config.mjs';
+import { fullContainerLog, replayLog } from './logs.mjs';
+import { child, interleave, pairRatios, predictNext, stats } from './measure.mjs';
+
+const say = (s) => process.stderr.write(`${s}\n`);
+
+/** One log: floor and replay interleaved; rates, the ratio pair by pair, peak memory. */
+async function measureLog(dir, name, text, pairs) {
+  const file = join(dir, `${name}.jsonl`);
+  writeFileSync(file, text);
+  const [floor, replay] = await interleave([
+    () => child({ kind: 'floor', file }),
+    () => child({ kind: 'cli', args: ['replay', file, '--json'] }),
+  ], pairs);
+  const bad = [...floor, ...replay].find((r) => r.code < 0);
+  if (bad !== undefined) return { name, error: bad.error };
+  const last = replay[replay.length - 1];
+  const clean = replay.every((r) => r.code === 0);
+  const records = last.json?.records ?? floor[0].records;
+  const rate = (runs) => stats(runs.map((r) => records / (r.ms / 1000)));
+  return {
+    name,
+    records,
+    clean,
+    ...(clean ? {} : { problem: `replay exit ${last.code}: ${JSON.stringify(last.json?.divergences?.[0] ?? last.json?.violations?.[0] ?? last.stderr).slice(0, 200)}` }),
+    floorMs: stats(floor.map((r) => r.ms)),
+    replayMs: stats(replay.map((r) => r.ms)),
+    floorRate: rate(floor),
+    replayRate: rate(replay),
+    ratio: pairRatios(replay, floor),
+    floorPeak: stats(floor.map((r) => r.peakRss)),
+    replayPeak: stats(replay.map((r) => r.peakRss)),
+    replayMem: stats(replay.map((r) => r.memBytes)),
+  };
+}
+
+/** A growing series of logs, stopped where the next is predicted past the cap. */
+async function series(dir, sizes, make, label) {
+  const rows = [];
+  const times = [];
+  for (const size of sizes) {
+    const predicted = predictNext(times) * (times.length === 0 ? 0 : 1);
+    if (predicted > CONFIG.replayCapMs) {
+      rows.push({ ...make(size, true), skipped: `predicted ${(predicted / 1000).toFixed(0)} s > the ${(CONFIG.replayCapMs / 1000).toFixed(0)} s cap (BENCH_BIG=1 runs it)` });
+      say(`  ${label(size)}: skipped (predicted ${(predicted / 1000).toFixed(0)} s)`);
+      continue;
+    }
+    const { name, text, ...meta } = make(size, false);
+    const row = { ...meta, ...(await measureLog(dir, name, text, CONFIG.replayPairs)) };
+    rows.push(row);
+    if (row.error !== undefined) { say(`  ${label(size)}: ${row.error}`); break; }
+    times.push(row.replayMs.median);
+    say(`  ${label(size)}: replay ${Math.round(row.replayRate.median).toLocaleString('en')}/s, floor ${Math.round(row.floorRate.median).toLocaleString('en')}/s, ${row.ratio.median.toFixed(2)}x${row.clean ? '' : ` NOT CLEAN: ${row.problem}`}`);
+  }
+  return rows;
+}
+
+export async function replaySection(dir) {
+  say('replay against the floor, by log size');
+  const bySize = await series(dir, CONFIG.records, (n, onlyMeta) => ({
+    size: n, live: CONFIG.recordsLive, ...(onlyMeta ? {} : { name: `records-${n}`, text: replayLog(n, CONFIG.recordsLive) }),
+  }), (n) => `${n.toLocaleString('en')} records`);
+  say('replay against the floor, by live mappings');
+  const byLive = await series(dir, CONFIG.live, (l, onlyMeta) => {
+    const n = Math.max(CONFIG.liveRecords, 4 * l);
+    return { size: n, live: l, ...(onlyMeta ? {} : { name: `live-${l}`, text: replayLog(n, l) }) };
+  }, (l) => `${l.toLocaleString('en')} live mappings`);
+  let full = null;
+  if (CONFIG.fullContainer) {
+    say('replay: a full container (65535 maps, ENOSPC, UNMAP_DMA ALL)');
+    full = await measureLog(dir, 'full-container', fullContainerLog(), { min: 1, max: 3, budgetMs: 10_000 });
+  }
+  const stepper = await child({ kind: 'stepper' });
+  return { bySize, byLive, full, stepper: stepper.code === 0 ? stepper : null };
+}
