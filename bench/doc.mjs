@@ -35,7 +35,7 @@ function exploreRow(p, lead) {
   if (p.error !== undefined) return [...lead, p.variant, `failed: ${p.error}`, '-', '-', '-', '-', '-', '-'];
   return [...lead, p.variant, num(p.distinct), num(p.generated), `${spread(p.ms, secs)}${p.exhausted ? '' : ' (cut off)'}`, rate(p.rate),
     p.bytesPerState === null || p.bytesPerState === undefined ? '-' : `${Math.round(p.bytesPerState)}`, p.violated.join(', ') || '-',
-    Object.entries(p.extra ?? {}).map(([k, v]) => `${k}: ${typeof v === 'number' ? v.toPrecision(3) : v}`).join('; ') || ''];
+    Object.entries(p.extra ?? {}).map(([k, v]) => `${k}: ${typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : typeof v === 'number' ? num(v) : v}`).join('; ') || ''];
 }
 
 /** The plots: records/s against log size, records/s against live mappings, time to exhaust against task count. */

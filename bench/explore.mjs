@@ -88,14 +88,17 @@ export async function scaledSection(dir, root, variants) {
     const dropped = new Map();
     for (const size of s.sizes) {
       const run = [];
+      const skipped = {};
       for (const v of variants) {
         if (dropped.has(v.name)) continue;
         const predicted = predictNext(times.get(v.name));
-        if (predicted > CONFIG.exploreCapMs) dropped.set(v.name, `predicted ${(predicted / 1000).toFixed(0)} s > the ${(CONFIG.exploreCapMs / 1000).toFixed(0)} s cap (BENCH_BIG=1 runs it)`);
-        else if (now() - t0 > CONFIG.scaledBudgetMs) dropped.set(v.name, `the bench's ${(CONFIG.scaledBudgetMs / 1000).toFixed(0)} s for scaled scenarios was spent (BENCH_BIG=1 runs it)`);
+        if (predicted > CONFIG.exploreCapMs) skipped[v.name] = `predicted ${(predicted / 1000).toFixed(0)} s > the ${(CONFIG.exploreCapMs / 1000).toFixed(0)} s cap (BENCH_BIG=1 runs it)`;
+        else if (now() - t0 > CONFIG.scaledBudgetMs) skipped[v.name] = `the bench's ${(CONFIG.scaledBudgetMs / 1000).toFixed(0)} s for scaled scenarios was spent (BENCH_BIG=1 runs it)`;
         else run.push(v);
       }
-      const row = { series: s.series, label: size.label, key: size.key, tasks: size.tasks, variants: [], skipped: Object.fromEntries(dropped) };
+      for (const [v, why] of Object.entries(skipped)) dropped.set(v, why);
+      // skipped: what stopped at this size (the table's rows); notRun: every variant not run here, and why (the goals')
+      const row = { series: s.series, label: size.label, key: size.key, tasks: size.tasks, variants: [], skipped, notRun: Object.fromEntries([...dropped].filter(([v]) => !run.some((x) => x.name === v))) };
       if (run.length > 0) {
         const file = join(dir, `${size.key}.jsonl`);
         writeFileSync(file, size.text());

@@ -11,7 +11,7 @@ function defaultOf(row) {
 
 function notRun(row, what, mode) {
   if (row === undefined) return `${what} was not in this run's sizes${mode === 'quick' ? ' (BENCH_QUICK=1 leaves it out)' : ''}`;
-  const why = row.skipped?.default ?? defaultOf(row)?.error ?? (defaultOf(row) && !defaultOf(row).exhausted ? `cut off (${defaultOf(row).cutOff})` : 'not run');
+  const why = row.notRun?.default ?? defaultOf(row)?.error ?? (defaultOf(row) && !defaultOf(row).exhausted ? `cut off (${defaultOf(row).cutOff})` : 'not run');
   return `${what}: ${why}`;
 }
 

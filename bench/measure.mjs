@@ -75,12 +75,14 @@ export function pairRatios(a, b, key = 'ms') {
 }
 
 /**
- * Whether a run predicted from the last two of a growing series fits `capMs`: the next is
- * the last times the last growth factor (at least 2: state spaces grow at least that fast).
+ * The time of the next run of a growing series, predicted from its last two: the last times
+ * the last growth factor, kept within 2 to 10 (state spaces grow at least twice per size step
+ * here), and 4 when the runs so far are too short (under 250 ms) for their ratio to mean much.
  */
 export function predictNext(times) {
   if (times.length === 0) return 0;
   const last = times[times.length - 1];
-  const growth = times.length >= 2 && times[times.length - 2] > 0 ? Math.max(2, last / times[times.length - 2]) : 4;
+  const prev = times.length >= 2 ? times[times.length - 2] : 0;
+  const growth = prev >= 250 ? Math.min(10, Math.max(2, last / prev)) : 4;
   return last * growth;
 }
