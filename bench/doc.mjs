@@ -88,6 +88,10 @@ export function performanceDoc(R, goals, docPath) {
     + 'each run in a fresh process, so that a change in the machine\'s speed falls on both. The machine is shared: read the ratios, not the absolute times. '
     + `Flags of this build: ${['reduction', 'symmetry', 'workers'].map((f) => `${f} ${R.flags[f] ? 'yes' : '**not available in this build**'}`).join(', ')}.`);
   L.push('');
+  L.push('To run it: `npm ci` (which builds dist/), then `npm run bench` (under 5 minutes on 2 cores), `BENCH_QUICK=1 npm run bench` (about 30 s, small sizes, one run each) '
+    + 'or `BENCH_BIG=1 npm run bench` (every size, however long it takes). `BENCH_DOCS=<dir>` writes the document elsewhere; `BENCH_FROM=<results.json>` writes it again from a saved run. '
+    + 'A flag of issue 11 that this build\'s `check --help` does not list is reported as not available, not failed. SPIN\'s pan is timed when `spin` and `cc` are on PATH.');
+  L.push('');
   L.push('## Goals (issue 11)');
   L.push('');
   for (const g of goals) {
