@@ -14,9 +14,9 @@ export const CONFIG = {
   recordsLive: 256,
   /** Live mappings, each at max(liveRecords, 4 * live) records. */
   live: pick([1e2, 1e3], [1e2, 1e3, 1e4, 1e5], [1e2, 1e3, 1e4, 1e5]),
-  liveRecords: pick(2e4, 1e5, 1e5),
-  /** Pairs (floor, replay) per size: at least, at most, and no new pair once this is spent (ms). */
-  replayPairs: pick({ min: 1, max: 1, budgetMs: 0 }, { min: 3, max: 7, budgetMs: 12_000 }, { min: 5, max: 9, budgetMs: 30_000 }),
+  liveRecords: pick(2e4, 5e4, 1e5),
+  /** Pairs (floor, replay) per size: at least, at most, and no new pair once this is spent (ms); one pair for a log predicted past 20 s. */
+  replayPairs: pick({ min: 1, max: 1, budgetMs: 0 }, { min: 3, max: 5, budgetMs: 8_000 }, { min: 5, max: 9, budgetMs: 30_000 }),
   /** No replay size whose predicted time passes this (ms). */
   replayCapMs: pick(8_000, 45_000, 900_000),
   fullContainer: !quick,
@@ -30,7 +30,7 @@ export const CONFIG = {
   /** Runs per scaled size when one takes under 3 s (one otherwise). */
   scaledReps: pick(1, 3, 5),
   /** The whole explorer section of scaled scenarios stops starting runs past this (ms). */
-  scaledBudgetMs: pick(15_000, 130_000, Infinity),
+  scaledBudgetMs: pick(15_000, 110_000, Infinity),
   /** --workers 1 vs 2: pairs. */
   workerPairs: pick({ min: 1, max: 1, budgetMs: 0 }, { min: 3, max: 5, budgetMs: 40_000 }, { min: 5, max: 7, budgetMs: 300_000 }),
   /** Time to the first deadlock: pairs (check, pan). */
