@@ -76,21 +76,25 @@ async function stepper() {
 }
 
 /**
- * Several check runs in this one process, round after round (A B A B ...), for scenarios too
- * small for a process each: each run's time and report, at least `min` rounds, then until
- * `budgetMs` is spent or `max` rounds. The first round pays for the JIT: a small search before them and the median hide most of it.
+ * Check runs in this one process, for scenarios too small for a process each: each group (the
+ * variants of one scenario) round after round (A B A B ...), at least `min` rounds, then until
+ * `budgetMs` is spent or `max` rounds; each run's time and report. The first round pays for the JIT: a small search before them and the median hide most of it.
  */
-async function cliRounds({ argsList, min = 3, max = 5, budgetMs = 3000 }) {
-  const runs = argsList.map(() => []);
+async function cliRounds({ groups, min = 3, max = 5, budgetMs = 3000 }) {
   await cli(['check', '--scenario', 'oom-reap', '--json']);
-  const t0 = Date.now();
-  for (let round = 0; round < max && (round < min || Date.now() - t0 < budgetMs); round += 1) {
-    for (let i = 0; i < argsList.length; i += 1) {
-      const { code, ms, json, stderr } = await cli(argsList[i]);
-      runs[i].push({ code, ms, json, stderr });
+  const out = [];
+  for (const argsList of groups) {
+    const runs = argsList.map(() => []);
+    const t0 = Date.now();
+    for (let round = 0; round < max && (round < min || Date.now() - t0 < budgetMs); round += 1) {
+      for (let i = 0; i < argsList.length; i += 1) {
+        const { code, ms, json, stderr } = await cli(argsList[i]);
+        runs[i].push({ code, ms, json, stderr });
+      }
     }
+    out.push(runs);
   }
-  return { code: 0, runs, ...memory(0) };
+  return { code: 0, groups: out };
 }
 
 let result;

@@ -6,6 +6,18 @@ const big = process.env.BENCH_BIG === '1';
 
 export const MODE = quick ? 'quick' : big ? 'big' : 'default';
 
+/**
+ * The whole run's target (ms). On a busy machine every run takes longer; each section then
+ * stops starting runs at its share of the target (`until`), so the run still ends near it.
+ */
+export const TOTAL_MS = quick ? 60_000 : big ? Infinity : 285_000;
+const START = Date.now();
+
+/** The time left (ms) until `share` of the run's target, counted from the bench's start. */
+export function until(share) {
+  return START + share * TOTAL_MS - Date.now();
+}
+
 const pick = (q, d, b) => (quick ? q : big ? b : d);
 
 export const CONFIG = {

@@ -86,6 +86,7 @@ export function performanceDoc(R, goals, docPath) {
   L.push(`Measured by \`${R.command}\` (${R.mode} mode) on ${R.machine}, Node ${R.node}, ${R.date}${R.commit ? `, commit ${R.commit}` : ''}. `
     + 'Each figure is the median of its runs, with the lowest and highest in brackets where there were several; variants were run in turn (A B A B ...), '
     + 'each run in a fresh process, so that a change in the machine\'s speed falls on both. The machine is shared: read the ratios, not the absolute times. '
+    + `The run took ${R.seconds} s${R.sectionSeconds ? ` (${Object.entries(R.sectionSeconds).map(([k, v]) => `${k} ${v} s`).join(', ')})` : ''}. `
     + `Flags of this build: ${['reduction', 'symmetry', 'workers'].map((f) => `${f} ${R.flags[f] ? 'yes' : '**not available in this build**'}`).join(', ')}.`);
   L.push('');
   L.push('To run it: `npm ci` (which builds dist/), then `npm run bench` (under 5 minutes on 2 cores), `BENCH_QUICK=1 npm run bench` (about 30 s, small sizes, one run each) '

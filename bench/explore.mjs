@@ -3,7 +3,7 @@
 // workers: whichever flags this build's `check --help` lists) side by side.
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG } from './config.mjs';
+import { CONFIG, until } from './config.mjs';
 import { child, interleave, pairRatios, predictNext, stats } from './measure.mjs';
 import { exitWithPageRequests, mapVsMunmap } from './scenarios.mjs';
 
@@ -38,25 +38,26 @@ function agree(a, b) {
   return JSON.stringify([a.violated, a.steps, a.lockEdges]) === JSON.stringify([b.violated, b.steps, b.lockEdges]);
 }
 
-/** Every built-in scenario, upstream scheme: one process each, the variants in rounds. */
+/** Every built-in scenario, upstream scheme: all in one process, each scenario's variants in rounds. */
 export async function builtinSection(root, variants) {
   say('explorer: built-in scenarios (upstream)');
-  const rows = [];
-  for (const f of readdirSync(join(root, 'src', 'scenarios')).filter((x) => x.endsWith('.jsonl')).sort()) {
-    const file = join(root, 'src', 'scenarios', f);
-    const r = await child({ kind: 'cli-rounds', argsList: variants.map((v) => checkArgs(file, v.args, Infinity)), ...CONFIG.builtinRounds });
+  const names = readdirSync(join(root, 'src', 'scenarios')).filter((x) => x.endsWith('.jsonl')).sort();
+  const groups = names.map((f) => variants.map((v) => checkArgs(join(root, 'src', 'scenarios', f), v.args, Infinity)));
+  const rounds = until(0.5) > 0 ? { ...CONFIG.builtinRounds, budgetMs: Math.min(CONFIG.builtinRounds.budgetMs, until(0.5) / names.length) } : { min: 1, max: 1, budgetMs: 0 };
+  const r = await child({ kind: 'cli-rounds', groups, ...rounds });
+  if (r.code < 0) { say(`  ${r.error}`); return [{ scenario: 'every built-in scenario', error: r.error }]; }
+  return names.map((f, k) => {
     const name = f.replace(/\.jsonl$/, '');
-    if (r.code < 0) { rows.push({ scenario: name, error: r.error }); say(`  ${name}: ${r.error}`); continue; }
     const per = variants.map((v, i) => {
-      const runs = r.runs[i];
+      const runs = r.groups[k][i];
       const s = summarise(runs[runs.length - 1].json);
-      return { variant: v.name, ...s, ms: stats(runs.map((x) => x.ms)), rate: s.distinct / (stats(runs.map((x) => x.ms)).median / 1000) };
+      const ms = stats(runs.map((x) => x.ms));
+      return { variant: v.name, ...s, ms, rate: s.distinct / (ms.median / 1000) };
     });
     const agrees = per.slice(1).map((p) => agree(per[0], p));
-    rows.push({ scenario: name, variants: per, agrees: agrees.every((a) => a !== false) });
     say(`  ${name}: ${per.map((p) => `${p.variant} ${p.distinct} distinct ${p.ms.median.toFixed(0)} ms`).join('; ')}${agrees.some((a) => a === false) ? '  VERDICTS DIFFER' : ''}`);
-  }
-  return rows;
+    return { scenario: name, variants: per, agrees: agrees.every((a) => a !== false) };
+  });
 }
 
 /** One scaled scenario: each variant in its own fresh process per run, interleaved. */
@@ -78,8 +79,8 @@ async function measureScaled(file, variants, reps) {
 export async function scaledSection(dir, root, variants) {
   const t0 = now();
   const series = [
-    { series: 'map vs munmap', sizes: CONFIG.mapSizes.map(([n, m]) => ({ label: `${n} map vs ${m} munmap`, key: `map${n}x${m}`, tasks: n + m, text: () => mapVsMunmap(n, m) })) },
-    { series: 'exit + page requests', sizes: CONFIG.prqSizes.map((n) => ({ label: `exit with ${n} page requests`, key: `prq${n}`, tasks: n + 3, text: () => exitWithPageRequests(root, n) })) },
+    { series: 'map vs munmap', share: 0.7, sizes: CONFIG.mapSizes.map(([n, m]) => ({ label: `${n} map vs ${m} munmap`, key: `map${n}x${m}`, tasks: n + m, text: () => mapVsMunmap(n, m) })) },
+    { series: 'exit + page requests', share: 0.88, sizes: CONFIG.prqSizes.map((n) => ({ label: `exit with ${n} page requests`, key: `prq${n}`, tasks: n + 3, text: () => exitWithPageRequests(root, n) })) },
   ];
   const rows = [];
   for (const s of series) {
@@ -94,18 +95,19 @@ export async function scaledSection(dir, root, variants) {
         const predicted = predictNext(times.get(v.name));
         if (predicted > CONFIG.exploreCapMs) skipped[v.name] = `predicted ${(predicted / 1000).toFixed(0)} s > the ${(CONFIG.exploreCapMs / 1000).toFixed(0)} s cap (BENCH_BIG=1 runs it)`;
         else if (now() - t0 > CONFIG.scaledBudgetMs) skipped[v.name] = `the bench's ${(CONFIG.scaledBudgetMs / 1000).toFixed(0)} s for scaled scenarios was spent (BENCH_BIG=1 runs it)`;
+        else if (times.get(v.name).length > 0 && predicted > until(s.share)) skipped[v.name] = `predicted ${(predicted / 1000).toFixed(0)} s, past the bench's time for this series on this machine (BENCH_BIG=1 runs it)`;
         else run.push(v);
       }
-      for (const [v, why] of Object.entries(skipped)) dropped.set(v, why);
+      for (const [v, why] of Object.entries(skipped)) dropped.set(v, `${size.label}: ${why}`);
       // skipped: what stopped at this size (the table's rows); notRun: every variant not run here, and why (the goals')
-      const row = { series: s.series, label: size.label, key: size.key, tasks: size.tasks, variants: [], skipped, notRun: Object.fromEntries([...dropped].filter(([v]) => !run.some((x) => x.name === v))) };
+      const row = { series: s.series, label: size.label, key: size.key, tasks: size.tasks, variants: [], skipped, notRun: Object.fromEntries([...dropped].filter(([v]) => !run.some((x) => x.name === v)).map(([v, why]) => [v, skipped[v] ?? `not run after ${why}`])) };
       if (run.length > 0) {
         const file = join(dir, `${size.key}.jsonl`);
         writeFileSync(file, size.text());
         const last = Math.max(...run.map((v) => times.get(v.name).at(-1) ?? 0));
         row.variants = await measureScaled(file, run, last < 3000 ? CONFIG.scaledReps : 1);
         for (const p of row.variants) {
-          if (p.error !== undefined || !p.exhausted) dropped.set(p.variant, p.error ?? `cut off at ${p.distinct} distinct states (${p.cutOff})`);
+          if (p.error !== undefined || !p.exhausted) dropped.set(p.variant, `${size.label}: ${p.error ?? `cut off at ${p.distinct} distinct states (${p.cutOff})`}`);
           else times.get(p.variant).push(p.ms.median);
         }
         const ok = row.variants.filter((p) => p.error === undefined);
@@ -125,7 +127,8 @@ export async function workersSection(dir, scaled) {
   if (pick === undefined) return { skipped: 'no map-vs-munmap size ran long enough (0.5 s) to time workers on' };
   say(`explorer: --workers 1 vs 2 on ${pick.label}`);
   const file = join(dir, `${pick.key}.jsonl`);
-  const [one, two] = await interleave([1, 2].map((n) => () => child({ kind: 'cli', args: checkArgs(file, ['--workers', String(n)], Infinity) })), CONFIG.workerPairs);
+  const pairs = pick.variants[0].ms.median * 4 > until(0.95) ? { min: 1, max: 1 } : { ...CONFIG.workerPairs, budgetMs: Math.min(CONFIG.workerPairs.budgetMs, until(0.95)) };
+  const [one, two] = await interleave([1, 2].map((n) => () => child({ kind: 'cli', args: checkArgs(file, ['--workers', String(n)], Infinity) })), pairs);
   const bad = [...one, ...two].find((r) => r.code < 0 || r.json === null);
   if (bad !== undefined) return { label: pick.label, error: bad.error ?? bad.stderr };
   const s1 = summarise(one.at(-1).json);

@@ -44,11 +44,18 @@ async function measure() {
   const dir = mkdtempSync(join(tmpdir(), 'iommu-model-bench-'));
   say(`bench (${MODE}): ${dir}; check flags: ${Object.entries(flags).map(([k, v]) => `${k} ${v ? 'yes' : 'not available in this build'}`).join(', ')}`);
   const variants = exploreVariants(flags);
-  const replay = await replaySection(dir);
-  const builtins = await builtinSection(root, variants);
-  const scaled = await scaledSection(dir, root, variants);
-  const workers = flags.workers ? await workersSection(dir, scaled) : { skipped: 'not available in this build' };
-  const deadlock = await deadlockSection(root);
+  const sectionSeconds = {};
+  const timed = async (name, f) => {
+    const t = Date.now();
+    const r = await f();
+    sectionSeconds[name] = Math.round((Date.now() - t) / 1000);
+    return r;
+  };
+  const replay = await timed('replay', () => replaySection(dir));
+  const builtins = await timed('builtins', () => builtinSection(root, variants));
+  const scaled = await timed('scaled', () => scaledSection(dir, root, variants));
+  const workers = flags.workers ? await timed('workers', () => workersSection(dir, scaled)) : { skipped: 'not available in this build' };
+  const deadlock = await timed('deadlock', () => deadlockSection(root));
   const R = {
     mode: MODE,
     command: MODE === 'quick' ? 'BENCH_QUICK=1 npm run bench' : MODE === 'big' ? 'BENCH_BIG=1 npm run bench' : 'npm run bench',
@@ -57,6 +64,7 @@ async function measure() {
     date: new Date().toISOString().slice(0, 10),
     commit: commit.code === 0 ? commit.stdout.trim() : null,
     seconds: Math.round((Date.now() - t0) / 1000),
+    sectionSeconds,
     flags,
     replay,
     builtins,
