@@ -70,7 +70,7 @@ export function plots(R) {
       series.push({ name: `${ser}${variants.length > 1 ? ` (${v})` : ''}`, points: R.scaled.filter((r) => r.series === ser).flatMap((r) => r.variants.filter((p) => p.variant === v && p.exhausted).map((p) => [r.tasks, p.ms.median / 1000])) });
     }
   }
-  const tasks = R.scaled.map((r) => r.tasks);
+  const tasks = R.scaled.filter((r) => r.variants.some((p) => p.exhausted)).map((r) => r.tasks);
   const xDomain = tasks.length === 0 ? [0, 1] : [Math.max(0, Math.min(...tasks) - 1), Math.max(...tasks) + 1];
   out['perf-explore.svg'] = plot({ title: 'The explorer: time to exhaust against task count', x: { label: 'tasks', domain: xDomain }, y: { label: 'seconds to exhaust', log: true }, series });
   return out;
@@ -84,9 +84,9 @@ export function performanceDoc(R, goals, docPath) {
   L.push('<!-- Written by `npm run bench` (bench/run.mjs): edit only between the why markers, which it keeps. -->');
   L.push('');
   L.push(`Measured by \`${R.command}\` (${R.mode} mode) on ${R.machine}, Node ${R.node}, ${R.date}${R.commit ? `, commit ${R.commit}` : ''}. `
-    + 'Each figure is the median of its runs, with the lowest and highest in brackets where there were several; variants were run in turn (A B A B ...), '
-    + 'each run in a fresh process, so that a change in the machine\'s speed falls on both. The machine is shared: read the ratios, not the absolute times. '
-    + `The run took ${R.seconds} s${R.sectionSeconds ? ` (${Object.entries(R.sectionSeconds).map(([k, v]) => `${k} ${v} s`).join(', ')})` : ''}. `
+    + 'Each figure is the median of its runs, with the lowest and highest in parentheses where there were several; variants were run in turn (A B A B ...), '
+    + 'each run in a fresh process (the built-in scenarios share one), so that a change in the machine\'s speed falls on both. The machine is shared: read the ratios, not the absolute times. '
+    + `${R.load ? `The load average was ${R.load[0]} when the run began and ${R.load[1]} when it ended, on ${R.machine.split(' ')[0]} processors. ` : ''}The run took ${R.seconds} s${R.sectionSeconds ? ` (${Object.entries(R.sectionSeconds).map(([k, v]) => `${k} ${v} s`).join(', ')})` : ''}. `
     + `Flags of this build: ${['reduction', 'symmetry', 'workers'].map((f) => `${f} ${R.flags[f] ? 'yes' : '**not available in this build**'}`).join(', ')}.`);
   L.push('');
   L.push('To run it: `npm ci` (which builds dist/), then `npm run bench` (under 5 minutes on 2 cores), `BENCH_QUICK=1 npm run bench` (about 30 s, small sizes, one run each) '

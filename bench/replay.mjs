@@ -67,7 +67,7 @@ async function series(dir, sizes, make, label, share) {
       continue;
     }
     const { name, text, ...rest } = make(size, false);
-    const pairs = predicted > 20_000 || predicted * 6 > until(share) ? { min: 1, max: 1 } : CONFIG.replayPairs;
+    const pairs = predicted > 20_000 || predicted * 3 > until(share) ? { min: 1, max: 1 } : CONFIG.replayPairs;
     const row = { ...rest, ...(await measureLog(dir, name, text, pairs)) };
     rows.push(row);
     if (row.error !== undefined) { say(`  ${label(size)}: ${row.error}`); break; }

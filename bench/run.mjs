@@ -5,7 +5,7 @@
 // time to the first deadlock against SPIN's pan. Writes docs/performance.md and docs/perf-*.svg;
 // prints where the raw results went. BENCH_QUICK=1: about 30 s; BENCH_BIG=1: every size.
 // Speed goals live here and in that document, never in tests.
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,7 @@ function writeAtomic(file, text) {
 
 /** Every measurement, in order; the raw results are saved before any document is written. */
 async function measure() {
+  const loadBefore = loadavg()[0];
   const flags = await checkFlags();
   const commit = await runProcess('git', ['-C', root, 'describe', '--always', '--dirty'], {});
   const dir = mkdtempSync(join(tmpdir(), 'iommu-model-bench-'));
@@ -65,6 +66,8 @@ async function measure() {
     commit: commit.code === 0 ? commit.stdout.trim() : null,
     seconds: Math.round((Date.now() - t0) / 1000),
     sectionSeconds,
+    // the 1-minute load average when the run began and ended: how busy the machine was
+    load: [loadBefore, loadavg()[0]].map((x) => Number(x.toFixed(1))),
     flags,
     replay,
     builtins,
