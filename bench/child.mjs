@@ -97,12 +97,56 @@ async function cliRounds({ groups, min = 3, max = 5, budgetMs = 3000 }) {
   return { code: 0, groups: out };
 }
 
+/**
+ * The timeline (replay --diff/--grep/--follow, inspect: src/run/timeline.ts, where the build has
+ * it) beside a plain replay of the same log in this process: the plain replay, then the replay
+ * building the timeline (immer patches per record, a checkpoint every so many), then a jump to
+ * every 997th position. Absent from the build: `{ code: 0, absent: true }`.
+ */
+async function timeline(file) {
+  const dist = (p) => new URL(`../dist/src/${p}`, import.meta.url);
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(dist('run/timeline.js'))) return { code: 0, absent: true };
+  const { TimelineBuilder } = await import(dist('run/timeline.js'));
+  const { Replay } = await import(dist('run/replay.js'));
+  const { streamLog } = await import(dist('cli/io.js'));
+  const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+  let t0 = process.hrtime.bigint();
+  let plain;
+  await streamLog(file, (h) => { plain = new Replay(h, file); }, (it) => plain.push(it));
+  const report = plain.finish();
+  const replayMs = ms(t0);
+  plain = null;
+  globalThis.gc?.();
+  const heapBase = process.memoryUsage().heapUsed;
+  t0 = process.hrtime.bigint();
+  let tl;
+  const builder = new TimelineBuilder();
+  await streamLog(file, (h) => { tl = new Replay(h, file, (st) => builder.push(st, tl.world)); }, (it) => tl.push(it));
+  tl.finish();
+  const built = builder.finish();
+  const timelineMs = ms(t0);
+  globalThis.gc?.();
+  const heap = process.memoryUsage().heapUsed - heapBase;
+  let jumps = 0;
+  let worstJump = 0;
+  t0 = process.hrtime.bigint();
+  for (let p = 0; p <= built.length; p += 997) {
+    const t1 = process.hrtime.bigint();
+    built.at(p);
+    worstJump = Math.max(worstJump, ms(t1));
+    jumps += 1;
+  }
+  return { code: 0, records: report.records, replayMs, timelineMs, ms: timelineMs, heap, jumpMs: ms(t0) / jumps, worstJump, jumps, checkpoints: built.checkpointCount };
+}
+
 let result;
 try {
   if (job.kind === 'cli') result = await cli(job.args, job.warm === true);
   else if (job.kind === 'cli-rounds') result = await cliRounds(job);
   else if (job.kind === 'floor') result = await floor(job.file);
   else if (job.kind === 'stepper') result = await stepper();
+  else if (job.kind === 'timeline') result = await timeline(job.file);
   else throw new Error(`unknown job kind ${job.kind}`);
 } catch (e) {
   result = { code: -1, error: String(e instanceof Error ? e.message : e).slice(0, 400) };

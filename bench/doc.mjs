@@ -127,6 +127,13 @@ export function performanceDoc(R, goals, docPath) {
     L.push(`A full container (65535 one-page MAP_DMA, ENOSPC, UNMAP_DMA ALL): not run: ${R.replay.full?.skipped ?? R.replay.full?.error ?? 'the bench\'s time for replay on this machine was spent'}.`);
     L.push('');
   }
+  const tl = R.replay.timeline;
+  if (tl !== null && tl !== undefined) {
+    L.push(tl.timelineMs !== undefined
+      ? `The timeline (replay --diff, --grep, --follow; inspect): replaying ${num(tl.records)} records while building it takes ${secs(tl.timelineMs)}, ${(tl.timelineMs / tl.replayMs).toFixed(2)}x the plain replay in the same process (${secs(tl.replayMs)}); it holds ${mib(tl.heap)} of heap with ${num(tl.checkpoints)} checkpoints, and a jump to a position takes ${tl.jumpMs.toFixed(2)} ms on average, ${tl.worstJump.toFixed(2)} ms at worst (${num(tl.jumps)} positions).`
+      : `The timeline: ${tl.absent ? 'not available in this build' : `not run: ${tl.skipped ?? tl.error}`}.`);
+    L.push('');
+  }
   if (R.replay.stepper !== null) {
     L.push(`The object machines' stepper against xstate's \`transition()\` on the same ${num(R.replay.stepper.steps)} events: ${rate(R.replay.stepper.steps / (R.replay.stepper.ms / 1000))} against ${rate(R.replay.stepper.steps / (R.replay.stepper.xstateMs / 1000))} steps/s.`);
     L.push('');

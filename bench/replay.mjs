@@ -3,7 +3,7 @@
 // property checked after every record), each in a fresh process, pair by pair.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG, until } from './config.mjs';
+import { CONFIG, MODE, until } from './config.mjs';
 import { fullContainerLog, replayLog } from './logs.mjs';
 import { child, interleave, pairRatios, stats } from './measure.mjs';
 
@@ -93,5 +93,13 @@ export async function replaySection(dir) {
     if (full.replayMs !== undefined) say(`replay: a full container (65535 maps, ENOSPC, UNMAP_DMA ALL) in ${(full.replayMs.median / 1000).toFixed(2)} s${full.clean ? '' : ' NOT CLEAN'}`);
   } else if (CONFIG.fullContainer) full = { skipped: 'the bench\'s time for replay on this machine was spent (BENCH_BIG=1 runs it)' };
   const stepper = await child({ kind: 'stepper' });
-  return { bySize, byLive, full, stepper: stepper.code === 0 ? stepper : null };
+  // the timeline's build and jumps, on the largest log up to 200k records that was replayed
+  const tlRow = bySize.filter((r) => r.replayMs !== undefined && r.size <= 200_000).at(-1);
+  let timeline = null;
+  if (tlRow !== undefined && (until(0.42) > 3 * tlRow.replayMs.median || MODE === 'quick')) {
+    const t = await child({ kind: 'timeline', file: join(dir, `records-${tlRow.size}.jsonl`) });
+    timeline = t.absent === true ? { absent: true } : t.code < 0 ? { error: t.error } : t;
+    if (timeline.timelineMs !== undefined) say(`replay building the timeline: ${(timeline.timelineMs / timeline.replayMs).toFixed(2)}x the plain replay on ${tlRow.size.toLocaleString('en')} records; a jump ${timeline.jumpMs.toFixed(2)} ms mean`);
+  } else if (tlRow !== undefined) timeline = { skipped: 'the bench\'s time for replay on this machine was spent' };
+  return { bySize, byLive, full, stepper: stepper.code === 0 ? stepper : null, timeline };
 }
