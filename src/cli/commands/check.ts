@@ -8,18 +8,14 @@
  */
 import { PROPERTY_NAMES } from '../../vocab/properties.js';
 import { counterexampleLines } from '../../run/counterexample.js';
-import { explore, scenarioOf } from '../../run/explore.js';
-import { schemeOfLog } from '../../run/replay.js';
-import { requireSetup } from '../../run/verdicts.js';
-import { InputError, showValue } from '../../vocab/errors.js';
-import { documentOut, EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, parseSize, readLog, type Io } from '../io.js';
+import { explore } from '../../run/explore.js';
+import { documentOut, EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, type Io } from '../io.js';
 import { checkOutput, writeAtomic } from '../output.js';
 import { checkJson } from '../render/json.js';
 import { renderCheck, renderExploreProgress, type CheckRun } from '../render/text.js';
-import { loadScheme, scenarioFile } from '../resolve.js';
-import { checkWritable, readCheckpoint, searchIdentity, writeCheckpoint } from '../checkpoint.js';
-import { parseLimits, stopAtLimits } from '../limits.js';
-import { scaleMode } from './scale.js';
+import { checkWritable, readCheckpoint, writeCheckpoint } from '../checkpoint.js';
+import { stopAtLimits } from '../limits.js';
+import { scaleMode, setup } from './scale.js';
 
 export interface CheckOptions {
   scenario: string;
@@ -45,16 +41,7 @@ export interface CheckOptions {
 export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
   const scale = scaleMode(o);
   if (scale !== null) return scale(io, o);
-  if (!/^[1-9][0-9]*$/.test(o.maxStates)) throw new InputError('<command line>', null, '--max-states', `expected a positive integer, got ${showValue(o.maxStates)}`);
-  const maxLine = parseSize(o.maxLine, '--max-line');
-  const limits = parseLimits(o);
-  const override = o.scheme === undefined ? undefined : await loadScheme(o.scheme);
-  const file = scenarioFile(o.scenario);
-  const { header, items } = await readLog(file, { maxLine });
-  const scheme = schemeOfLog(header, file, override);
-  const sc = scenarioOf(header, items, file);
-  requireSetup(header, items, file, scheme);
-  const id = searchIdentity(o.scenario, file, scheme);
+  const { header, sc, scheme, id, maxStates, limits } = await setup(o);
   const resume = o.resume === undefined ? undefined : { state: readCheckpoint(o.resume, id), file: o.resume };
   // A resumed search saves itself where it came from, unless told otherwise.
   const checkpoint = o.checkpoint ?? o.resume;
@@ -65,7 +52,7 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
     ? (p: { generated: number; distinct: number; depth: number }) => io.stderr(`\r${renderExploreProgress(p)}`)
     : undefined;
   const report = explore(sc, scheme, {
-    maxStates: Number(o.maxStates),
+    maxStates,
     shouldStop: stopAtLimits(limits, t0),
     checkpoint: checkpoint !== undefined,
     reduction: o.reduction === true,

@@ -11,6 +11,7 @@ import { explorePrefix, exploreFromPrefix, exploreShard, parseShard, type ShardR
 import { exploreSwarm } from '../../run/swarm.js';
 import { requireSetup } from '../../run/verdicts.js';
 import type { Scheme } from '../../schemes/scheme.js';
+import type { Header } from '../../vocab/records.js';
 import { InputError, showValue } from '../../vocab/errors.js';
 import { PROPERTY_NAMES } from '../../vocab/properties.js';
 import { searchIdentity, type SearchIdentity } from '../checkpoint.js';
@@ -30,7 +31,9 @@ const positive = (flag: string, text: string): number => {
   return Number(text);
 };
 
-interface Setup {
+/** What every kind of check run reads first: the scenario, the scheme, the limits. */
+export interface Setup {
+  readonly header: Header;
   readonly sc: Scenario;
   readonly scheme: Scheme;
   readonly file: string;
@@ -40,7 +43,8 @@ interface Setup {
   readonly limits: ReturnType<typeof parseLimits>;
 }
 
-async function setup(o: CheckOptions): Promise<Setup> {
+/** Reads check's options, the scenario and the scheme (bad input: exit 2), as every check run does. */
+export async function setup(o: CheckOptions): Promise<Setup> {
   const maxStates = positive('--max-states', o.maxStates);
   const maxLine = parseSize(o.maxLine, '--max-line');
   const limits = parseLimits(o);
@@ -50,7 +54,7 @@ async function setup(o: CheckOptions): Promise<Setup> {
   const scheme = schemeOfLog(header, file, override);
   const sc = scenarioOf(header, items, file);
   requireSetup(header, items, file, scheme);
-  return { sc, scheme, file, id: searchIdentity(o.scenario, file, scheme), maxStates, maxLine, limits };
+  return { header, sc, scheme, file, id: searchIdentity(o.scenario, file, scheme), maxStates, maxLine, limits };
 }
 
 const seconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
