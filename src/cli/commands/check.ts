@@ -15,28 +15,11 @@ import { checkJson } from '../render/json.js';
 import { renderCheck, renderExploreProgress, type CheckRun } from '../render/text.js';
 import { checkWritable, readCheckpoint, writeCheckpoint } from '../checkpoint.js';
 import { stopAtLimits } from '../limits.js';
-import { scaleMode, setup } from './scale.js';
+import { scaleMode } from './scale.js';
+import { setup, type CheckOptions } from './check-setup.js';
 
-export interface CheckOptions {
-  scenario: string;
-  /** Instead of the scenario header's scheme. */
-  scheme?: string;
-  maxStates: string;
-  out?: string;
-  json?: boolean;
-  maxLine: string;
-  maxMemory?: string;
-  timeLimit?: string;
-  checkpoint?: string;
-  resume?: string;
-  /** True with --reduction, false with --no-reduction (the default). */
-  reduction?: boolean;
-  /** Scale-out (./scale.ts): one shard of the search, its split depth, worker threads, a swarm run. */
-  shard?: string;
-  shardDepth?: string;
-  workers?: string;
-  swarm?: string;
-}
+export type { CheckOptions } from './check-setup.js';
+
 
 export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
   const scale = scaleMode(o);

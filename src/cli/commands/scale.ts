@@ -4,58 +4,21 @@
  * merged: check's report) and `--swarm k/n` (a bounded randomised search, ../../run/swarm.ts).
  */
 import { counterexampleLines } from '../../run/counterexample.js';
-import { scenarioOf, type ExploreReport, type Scenario } from '../../run/explore.js';
+import type { ExploreReport } from '../../run/explore.js';
 import { mergeShards } from '../../run/merge.js';
-import { schemeOfLog } from '../../run/replay.js';
 import { explorePrefix, exploreFromPrefix, exploreShard, parseShard, type ShardReport } from '../../run/shard.js';
 import { exploreSwarm } from '../../run/swarm.js';
-import { requireSetup } from '../../run/verdicts.js';
-import type { Scheme } from '../../schemes/scheme.js';
-import type { Header } from '../../vocab/records.js';
-import { InputError, showValue } from '../../vocab/errors.js';
+import { InputError } from '../../vocab/errors.js';
 import { PROPERTY_NAMES } from '../../vocab/properties.js';
-import { searchIdentity, type SearchIdentity } from '../checkpoint.js';
-import { documentOut, EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, parseSize, readLog, type Io } from '../io.js';
-import { parseLimits, stopAtLimits } from '../limits.js';
+import { documentOut, EXIT_CLEAN, EXIT_FOUND, EXIT_NOT_EXHAUSTED, type Io } from '../io.js';
+import { stopAtLimits } from '../limits.js';
 import { checkOutput, writeAtomic } from '../output.js';
 import { checkJson } from '../render/json.js';
 import { renderShard } from '../render/shard.js';
 import { renderCheck, type CheckRun } from '../render/text.js';
-import { loadScheme, scenarioFile } from '../resolve.js';
 import { shardDocument } from '../shard-report.js';
 import { runShards, WORKER_SHARDS } from '../workers.js';
-import type { CheckOptions } from './check.js';
-
-const positive = (flag: string, text: string): number => {
-  if (!/^[1-9][0-9]*$/.test(text)) throw new InputError('<command line>', null, flag, `expected a positive integer, got ${showValue(text)}`);
-  return Number(text);
-};
-
-/** What every kind of check run reads first: the scenario, the scheme, the limits. */
-export interface Setup {
-  readonly header: Header;
-  readonly sc: Scenario;
-  readonly scheme: Scheme;
-  readonly file: string;
-  readonly id: SearchIdentity;
-  readonly maxStates: number;
-  readonly maxLine: number;
-  readonly limits: ReturnType<typeof parseLimits>;
-}
-
-/** Reads check's options, the scenario and the scheme (bad input: exit 2), as every check run does. */
-export async function setup(o: CheckOptions): Promise<Setup> {
-  const maxStates = positive('--max-states', o.maxStates);
-  const maxLine = parseSize(o.maxLine, '--max-line');
-  const limits = parseLimits(o);
-  const override = o.scheme === undefined ? undefined : await loadScheme(o.scheme);
-  const file = scenarioFile(o.scenario);
-  const { header, items } = await readLog(file, { maxLine });
-  const scheme = schemeOfLog(header, file, override);
-  const sc = scenarioOf(header, items, file);
-  requireSetup(header, items, file, scheme);
-  return { header, sc, scheme, file, id: searchIdentity(o.scenario, file, scheme), maxStates, maxLine, limits };
-}
+import { positive, setup, type CheckOptions, type Setup } from './check-setup.js';
 
 const seconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
 
