@@ -138,7 +138,7 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--json', description: 'one JSON document on stdout' },
       { flags: '--shard <k/n>', description: "explore shard k of n of the search (docs/scale-out.md); with --json its report for merge; exit 0 once printed: the verdicts are merge's", conflicts: ['checkpoint', 'resume', 'out', 'workers', 'swarm'] },
       { flags: '--shard-depth <d>', description: 'split the search at this depth (default: the first layer with at least 4n nodes)' },
-      { flags: '--workers <n>', description: `explore on n worker threads (the search in 16 shards, merged: the same verdicts and counterexamples for every n)`, conflicts: ['checkpoint', 'resume', 'swarm'] },
+      { flags: '--workers <n>', description: `explore on n worker threads (the search in 16 shards, merged: the same verdicts and counterexamples for every n; today slower than one process: the shards repeat work, docs/scale-out.md)`, conflicts: ['checkpoint', 'resume', 'swarm'] },
       { flags: '--swarm <k/n>', description: 'run k of n bounded randomised searches (seeded by k and n; never exhaustive: exit 4 when nothing is found); with --json its report for merge', conflicts: ['checkpoint', 'resume'] },
       MAX_LINE,
     ],
