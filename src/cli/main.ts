@@ -7,18 +7,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { ERRORS, InputError, ModelError, oneLine } from '../vocab/errors.js';
-import { runCheck, type CheckOptions } from './commands/check.js';
-import { runDemo, type DemoOptions } from './commands/demo.js';
-import { runMerge, type MergeOptions } from './commands/merge.js';
-import { runGen, type GenOptions } from './commands/gen.js';
+import type { CheckOptions } from './commands/check.js';
+import type { DemoOptions } from './commands/demo.js';
+import type { MergeOptions } from './commands/merge.js';
+import type { GenOptions } from './commands/gen.js';
 import { IMPORT_KINDS, runImport, type ImportOptions } from './commands/import.js';
-import { runProperties } from './commands/properties.js';
-import { runReplay, type ReplayOptions } from './commands/replay.js';
-import { runReport, type ReportOptions } from './commands/report.js';
-import { runInspect, type InspectOptions } from './commands/inspect.js';
-import { runScenarios } from './commands/scenarios.js';
-import { runLockdep, type LockdepOptions } from './commands/lockdep.js';
-import { runSchemes } from './commands/schemes.js';
+import type { ReplayOptions } from './commands/replay.js';
+import type { ReportOptions } from './commands/report.js';
+import type { InspectOptions } from './commands/inspect.js';
+import type { LockdepOptions } from './commands/lockdep.js';
 import { runCompletion, type CompletionCommand } from './commands/completion.js';
 import { EXIT_BUG, EXIT_CLEAN, EXIT_INPUT, packageRoot, type Io } from './io.js';
 import { fit, PLAIN } from './render/term.js';
@@ -88,7 +85,7 @@ const COMMANDS: readonly CommandSpec[] = [
       'npx iommu-model replay test/fixtures/vm-lifecycle.jsonl --follow vfio_dma:5@0x0',
     ],
     exits: ['0  clean: no violation, no divergence from an expect', '1  a property violation or a divergence', EXIT_BAD_INPUT, EXIT_INTERNAL],
-    handler: (io, [log], o) => runReplay(io, log!, o as unknown as ReplayOptions),
+    handler: async (io, [log], o) => (await import('./commands/replay.js')).runReplay(io, log!, o as unknown as ReplayOptions),
   },
   {
     name: 'report',
@@ -106,7 +103,7 @@ const COMMANDS: readonly CommandSpec[] = [
     ],
     exits: ['0  the page is written (whatever the replay found: the page shows it)', EXIT_BAD_INPUT, EXIT_INTERNAL],
     document: true,
-    handler: (io, [log], o) => runReport(io, log!, o as unknown as ReportOptions),
+    handler: async (io, [log], o) => (await import('./commands/report.js')).runReport(io, log!, o as unknown as ReportOptions),
   },
   {
     name: 'inspect',
@@ -119,7 +116,7 @@ const COMMANDS: readonly CommandSpec[] = [
       "echo 'grep lock=memory_lock@21' | npx iommu-model inspect test/fixtures/races/p2p-dma-after-zap.jsonl",
     ],
     exits: ['0  stdin ended or quit (a bad command prints an error line and the session goes on)', EXIT_BAD_INPUT, EXIT_INTERNAL],
-    handler: (io, [log], o) => runInspect(io, log!, o as unknown as InspectOptions),
+    handler: async (io, [log], o) => (await import('./commands/inspect.js')).runInspect(io, log!, o as unknown as InspectOptions),
   },
   {
     name: 'check',
@@ -152,7 +149,7 @@ const COMMANDS: readonly CommandSpec[] = [
       'npx iommu-model check --scenario exit-vs-map --scheme test/fixtures/schemes/interval-notifier.mjs',
     ],
     exits: ['0  every property holds: the search was exhausted', '1  a violation (with --out, its shortest counterexample replays to it)', EXIT_BAD_INPUT, EXIT_INTERNAL, '4  cut off before any violation was found: nothing is shown to hold'],
-    handler: (io, _args, o) => runCheck(io, o as unknown as CheckOptions),
+    handler: async (io, _args, o) => (await import('./commands/check.js')).runCheck(io, o as unknown as CheckOptions),
   },
   {
     name: 'merge',
@@ -169,7 +166,7 @@ const COMMANDS: readonly CommandSpec[] = [
       'npx iommu-model merge shard-1.json shard-2.json shard-3.json --out cx.jsonl',
     ],
     exits: ['0  every property holds: every shard was exhausted', '1  a violation (with --out, its shortest counterexample replays to it)', EXIT_BAD_INPUT + ' (a missing or duplicate shard, reports of different searches)', EXIT_INTERNAL, '4  a shard was cut off (or the reports are of swarm runs) and no violation was found'],
-    handler: (io, files, o) => runMerge(io, files.flat(), o as unknown as MergeOptions),
+    handler: async (io, files, o) => (await import('./commands/merge.js')).runMerge(io, files.flat(), o as unknown as MergeOptions),
   },
   {
     name: 'lockdep',
@@ -186,14 +183,14 @@ const COMMANDS: readonly CommandSpec[] = [
       'npx iommu-model lockdep test/fixtures/lockdep/kvm-irqbypass-memory-lock-2020.txt --json',
     ],
     exits: ['0  found: every dependency of the report\'s cycle is in the model\'s graph', '1  not found: a dependency is missing, a class is not modelled, or the report is not a cycle', EXIT_BAD_INPUT + ' (or the text holds no lockdep report)', EXIT_INTERNAL],
-    handler: (io, [splat], o) => runLockdep(io, splat!, o as unknown as LockdepOptions),
+    handler: async (io, [splat], o) => (await import('./commands/lockdep.js')).runLockdep(io, splat!, o as unknown as LockdepOptions),
   },
   {
     name: 'scenarios',
     description: 'list the built-in scenarios',
     examples: ['npx iommu-model scenarios'],
     exits: ['0'],
-    handler: (io) => runScenarios(io),
+    handler: async (io) => (await import('./commands/scenarios.js')).runScenarios(io),
   },
   {
     name: 'demo',
@@ -205,7 +202,7 @@ const COMMANDS: readonly CommandSpec[] = [
     ],
     examples: ['npx iommu-model demo', 'npx iommu-model demo --out-dir /tmp/cx', 'npx iommu-model demo --markdown'],
     exits: ['0  every verdict is the one its scheme documents', '1  some verdict differs from its scheme\'s documentation', EXIT_BAD_INPUT, EXIT_INTERNAL],
-    handler: (io, _args, o) => runDemo(io, o as DemoOptions),
+    handler: async (io, _args, o) => (await import('./commands/demo.js')).runDemo(io, o as DemoOptions),
   },
   {
     name: 'gen',
@@ -216,7 +213,7 @@ const COMMANDS: readonly CommandSpec[] = [
     ],
     examples: ['npx iommu-model gen --cover errnos -o gen-errnos', 'npx iommu-model gen --cover transitions'],
     exits: ['0  every log written (the summary names what no log covers, and why)', EXIT_BAD_INPUT, EXIT_INTERNAL],
-    handler: (io, _args, o) => runGen(io, o as unknown as GenOptions),
+    handler: async (io, _args, o) => (await import('./commands/gen.js')).runGen(io, o as unknown as GenOptions),
   },
   {
     name: 'import',
@@ -236,14 +233,14 @@ const COMMANDS: readonly CommandSpec[] = [
     description: 'list the built-in schemes',
     examples: ['npx iommu-model schemes'],
     exits: ['0'],
-    handler: (io) => runSchemes(io),
+    handler: async (io) => (await import('./commands/schemes.js')).runSchemes(io),
   },
   {
     name: 'properties',
     description: 'list the properties and what each means',
     examples: ['npx iommu-model properties'],
     exits: ['0'],
-    handler: (io) => runProperties(io),
+    handler: async (io) => (await import('./commands/properties.js')).runProperties(io),
   },
   {
     name: 'completion',

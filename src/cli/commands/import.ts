@@ -6,10 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { fit } from '../render/term.js';
-import { importQemuTrace, type ImportResult } from '../../import/qemu-trace.js';
-import { parseFtrace } from '../../import/ftrace.js';
-import { ftraceToLog, logText } from '../../import/ftrace-log.js';
-import { checkImportedTrace } from '../../run/trace-check.js';
+import type { ImportResult } from '../../import/qemu-trace.js';
 import { formatSize, LineSplitter } from '../../log/lines.js';
 import { InputError, showValue } from '../../vocab/errors.js';
 import { documentOut, EXIT_CLEAN, fileProblem, lineLimit, parseSize, type Io } from '../io.js';
@@ -22,18 +19,21 @@ interface Imported {
 }
 
 /** The importers, one line per kind: the kind's name, what it reads, its importer. */
-export const IMPORT_KINDS: Readonly<Record<string, { readonly reads: string; readonly run: (file: string, lines: readonly string[], maxLine: number) => Imported }>> = {
+export const IMPORT_KINDS: Readonly<Record<string, { readonly reads: string; readonly run: (file: string, lines: readonly string[], maxLine: number) => Promise<Imported> }>> = {
   'qemu-trace': { reads: "QEMU's vfio trace events (-trace 'vfio_*'; log or syslog backend)", run: qemuTrace },
   ftrace: { reads: 'trace-cmd report or tracefs trace text of the iommu events (and syscalls)', run: ftrace },
 };
 
-function qemuTrace(file: string, lines: readonly string[]): Imported {
+// Each importer's modules load when it runs, so that no other command pays for them.
+async function qemuTrace(file: string, lines: readonly string[]): Promise<Imported> {
+  const { importQemuTrace } = await import('../../import/qemu-trace.js');
   const r = importQemuTrace(file, lines);
   return { log: [r.header, ...r.records].map((x) => `${JSON.stringify(x)}\n`).join(''), summary: renderImportSummary('qemu-trace', file, r) };
 }
 
 /** ftrace: the log, then the trace checked against the model's IOMMU page tables (src/run/trace-check.ts). */
-function ftrace(file: string, lines: readonly string[], maxLine: number): Imported {
+async function ftrace(file: string, lines: readonly string[], maxLine: number): Promise<Imported> {
+  const [{ parseFtrace }, { ftraceToLog, logText }, { checkImportedTrace }] = await Promise.all([import('../../import/ftrace.js'), import('../../import/ftrace-log.js'), import('../../run/trace-check.js')]);
   const parsed = parseFtrace(lines.join('\n'), file, maxLine);
   const log = ftraceToLog(parsed, file);
   const { findings, report } = checkImportedTrace(log, `${file} (imported)`);
@@ -102,7 +102,7 @@ export async function runImport(io: Io, kind: string, file: string, o: ImportOpt
   const importer = Object.hasOwn(IMPORT_KINDS, kind) ? IMPORT_KINDS[kind]! : undefined;
   if (importer === undefined) throw new InputError('<command line>', null, '<kind>', `expected one of ${Object.keys(IMPORT_KINDS).join(', ')}, got ${showValue(kind)}`);
   const maxLine = parseSize(o.maxLine, '--max-line');
-  const result = importer.run(file, await readLines(file, maxLine), maxLine);
+  const result = await importer.run(file, await readLines(file, maxLine), maxLine);
   // everything is computed before the output opens: bad input leaves nothing behind
   const out = openOutput(o.out ?? '-', documentOut(io));
   try {
