@@ -132,6 +132,7 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--out <file>', description: 'write the shortest counterexample (of the first violated property) as a log' },
       { flags: '--reduction', description: 'partial-order reduction by sleep sets: the same states and verdicts, fewer transitions, but slower today (docs/concurrency.md)', conflicts: ['shard', 'workers', 'swarm'] },
       { flags: '--no-reduction', description: 'step every enabled task of every state (the default)' },
+      { flags: '--symmetry', description: 'merge states equal up to vfio_dma ids and RAM addresses: the same verdicts and counterexample lengths, fewer states (docs/performance.md)', conflicts: ['reduction', 'checkpoint', 'resume', 'shard', 'workers', 'swarm'] },
       { flags: '--json', description: 'one JSON document on stdout' },
       { flags: '--shard <k/n>', description: "explore shard k of n of the search (docs/scale-out.md); with --json its report for merge; exit 0 once printed: the verdicts are merge's", conflicts: ['checkpoint', 'resume', 'out', 'workers', 'swarm'] },
       { flags: '--shard-depth <d>', description: 'split the search at this depth (default: the first layer with at least 4n nodes)' },
@@ -142,6 +143,7 @@ const COMMANDS: readonly CommandSpec[] = [
     examples: [
       'npx iommu-model check --scenario map-vs-munmap',
       'npx iommu-model check --scenario map-vs-munmap --reduction',
+      'npx iommu-model check --scenario vm-teardown-race --symmetry',
       'npx iommu-model check --scenario zap-vs-p2p-map --shard 2/3 --json',
       'npx iommu-model check --scenario sva-bind-pasid-exhausted --workers 2',
       'npx iommu-model check --scenario mdev-unmap-vs-unmap --out cx.jsonl',

@@ -32,6 +32,7 @@ import type { Scheme } from '../schemes/scheme.js';
 import { cloneWorld } from '../core/clone.js';
 import { releaseOf, type KernelRelease, type ReleaseName } from '../vocab/releases.js';
 import { SleepSets, type ReductionState } from './reduction.js';
+import { canonicalize } from '../core/symmetry.js';
 
 /** A property's first violation, with lockdep's scenario for a lock finding (src/checks/scenario.ts). */
 export interface Finding extends LockDetail {
@@ -64,6 +65,8 @@ export interface ExploreReport {
   /** Whether partial-order reduction (sleep sets, src/run/reduction.ts) was on, and the transitions it did not take. */
   readonly reduction?: boolean;
   readonly pruned?: number;
+  /** Whether symmetry reduction (src/core/symmetry.ts) was on. */
+  readonly symmetry?: boolean;
   /** With `edges`: the lock graph over every explored step (each class pair's first witness). */
   readonly graph?: readonly LockEdge[];
   readonly findings: readonly Finding[];
@@ -187,6 +190,12 @@ export interface ExploreOptions {
    * (fingerprints 'reference'), never on copy-on-write ones that share objects with their parent.
    */
   readonly reduction?: boolean;
+  /**
+   * Symmetry reduction (default off; `check --symmetry`): each successor is renamed into the
+   * representative of the worlds equal to it up to vfio_dma ids and RAM addresses
+   * (src/core/symmetry.ts). Findings are re-derived on the unrenamed model (realFindings).
+   */
+  readonly symmetry?: boolean;
   /** Hooks of `check --shard` and `merge` (src/run/shard.ts); absent in a plain search. */
   readonly shard?: ShardHooks;
 }
@@ -245,6 +254,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
   const tasks = taskNames(sc);
   const checker = new Checker(false);
   const { world: first, violations: early } = initialWorld(sc, scheme, checker);
+  if (opts.symmetry === true) canonicalize(first);
   const space = stateSpace(opts.reduction === true ? 'reference' : opts.fingerprints);
   const root = space.root(first);
   const start = root.world;
@@ -350,6 +360,7 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
         }
         const cycle = waitForCycle(w, sched);
         if (cycle !== null) note({ property: 'NoDeadlock', ...cycle }, schedule(node.index, name));
+        if (opts.symmetry === true) canonicalize(w);
         const fp = space.close(w, world);
         opts.onState?.(w, fp, world);
         if (!visited.add(fp)) {
@@ -421,8 +432,41 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
     reduction: red !== null,
     pruned: red?.pruned ?? 0,
     ...(opts.edges === true ? { graph: checker.lockGraph.edges() } : {}),
-    findings: [...findings.values()],
+    ...(opts.symmetry === true ? { symmetry: true } : {}),
+    findings: opts.symmetry === true ? realFindings(sc, scheme, [...findings.values()]) : [...findings.values()],
   };
+}
+
+/**
+ * A symmetric search found its violations on renamed worlds (src/core/symmetry.ts): the same
+ * schedule run on the model as it is shows the same violation, with the dma ids and addresses a
+ * replay of the counterexample prints. Each finding's message and lock detail are taken from
+ * that run; its schedule and seq stay.
+ */
+function realFindings(sc: Scenario, scheme: Scheme, found: readonly Finding[]): Finding[] {
+  const base = stepSeqBase(sc);
+  const release = releaseOf(sc.header);
+  const sched = scheduler(scheme);
+  return found.map((f) => {
+    if (f.schedule.length === 0) return f;
+    const checker = new Checker(false);
+    const w = initialWorld(sc, scheme, checker).world;
+    let last: Array<{ property: PropertyName; message: string } & LockDetail> = [];
+    f.schedule.forEach((name, k) => {
+      const st = step(sc, scheme, w, name, base + k + 1, release);
+      last = checker.check(w, st.touched, base + k + 1);
+    });
+    const cycle = waitForCycle(w, sched);
+    if (cycle !== null) last.push({ property: 'NoDeadlock', ...cycle });
+    if (enabledTasks(w, scheme).length === 0) {
+      const s = stuck(w, sched);
+      if (s !== null) last.push({ property: 'NoDeadlock', ...s });
+      const left = s === null ? leftovers(w, sched) : null;
+      if (left !== null) last.push({ property: 'TeardownCompletes', message: `every process exited but ${left} is left` });
+    }
+    const v = last.find((x) => x.property === f.property);
+    return v === undefined || f.property === 'LockOrder' ? f : { ...f, ...detailOf(v), message: v.message };
+  });
 }
 
 /**

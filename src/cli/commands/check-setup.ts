@@ -27,6 +27,8 @@ export interface CheckOptions {
   resume?: string;
   /** True with --reduction, false with --no-reduction (the default). */
   reduction?: boolean;
+  /** --symmetry: states equal up to vfio_dma ids and RAM addresses are one (src/core/symmetry.ts). */
+  symmetry?: boolean;
   /** Scale-out (./scale.ts): one shard of the search, its split depth, worker threads, a swarm run. */
   shard?: string;
   shardDepth?: string;

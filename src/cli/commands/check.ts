@@ -39,6 +39,7 @@ export async function runCheck(io: Io, o: CheckOptions): Promise<number> {
     shouldStop: stopAtLimits(limits, t0),
     checkpoint: checkpoint !== undefined,
     reduction: o.reduction === true,
+    symmetry: o.symmetry === true,
     ...(resume === undefined ? {} : { resume }),
     ...(progress === undefined ? {} : { onProgress: progress }),
   });

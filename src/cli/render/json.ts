@@ -78,6 +78,7 @@ export function checkJson(c: CheckRun): string {
     lockEdges: report.lockEdges,
     reduction: report.reduction === true,
     pruned: report.pruned ?? 0,
+    symmetry: report.symmetry === true,
     properties: Object.fromEntries(PROPERTY_NAMES.map((p) => [p, violated.has(p) ? 'violated' : report.exhausted ? 'holds' : 'not violated so far'])),
     violations: report.findings.map((f) => ({ property: f.property, seq: f.seq, message: f.message, schedule: f.schedule, steps: f.schedule.length, ...detailJson(f) })),
     ...(c.counterexample === undefined ? {} : { counterexample: c.counterexample.file }),

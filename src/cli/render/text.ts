@@ -171,6 +171,7 @@ export function renderCheck(c: CheckRun, term: Term = PLAIN): string {
     `fingerprint collision probability (53-bit), calculated (optimistic): val = ${formatProbability(collisionProbability(report.distinctStates))}`,
     ...(c.resumedFrom === undefined ? [] : [`resumed from ${c.resumedFrom} at ${report.resumedAt ?? 0} states`]),
     report.reduction === true ? `partial-order reduction: sleep sets, ${report.pruned ?? 0} transitions not taken` : 'partial-order reduction: off (--reduction turns it on)',
+    report.symmetry === true ? 'symmetry: states equal up to vfio_dma ids and RAM addresses are one' : 'symmetry: off (--symmetry turns it on)',
     ...tableLines(null, PROPERTY_NAMES.map((p) => [p, checkVerdict(term, p, byProperty.get(p), report.exhausted)]), 2),
   ];
   for (const f of report.findings) lines.push(...findingLines(f));
