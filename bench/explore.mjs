@@ -15,7 +15,7 @@ export function exploreVariants(flags) {
   const v = [{ name: 'default', args: [] }];
   // reduction is opt-in (check --reduction: sleep sets; docs/concurrency.md)
   if (flags.reduction) v.push({ name: 'reduction', args: ['--reduction'] });
-  if (flags.symmetry) v.push({ name: 'no symmetry', args: ['--no-symmetry'] });
+  if (flags.symmetry) v.push({ name: 'symmetry', args: ['--symmetry'] }); // opt-in too (check --symmetry: src/core/symmetry.ts)
   return v;
 }
 

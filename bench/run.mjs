@@ -29,7 +29,7 @@ if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
 /** Which of the issue's flags this build's check accepts: `check --help` lists them. */
 async function checkFlags() {
   const help = (await runProcess(process.execPath, [join(root, 'bin', 'iommu-model.js'), 'check', '--help'])).stdout;
-  return { reduction: /(^|\s)--reduction\b/m.test(help), symmetry: help.includes('--no-symmetry'), workers: help.includes('--workers') };
+  return { reduction: /(^|\s)--reduction\b/m.test(help), symmetry: /(^|\s)--symmetry\b/m.test(help), workers: help.includes('--workers') };
 }
 
 function writeAtomic(file, text) {

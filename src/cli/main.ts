@@ -132,7 +132,7 @@ const COMMANDS: readonly CommandSpec[] = [
       { flags: '--out <file>', description: 'write the shortest counterexample (of the first violated property) as a log' },
       { flags: '--reduction', description: 'partial-order reduction by sleep sets: the same states and verdicts, fewer transitions, but slower today (docs/concurrency.md)', conflicts: ['shard', 'workers', 'swarm'] },
       { flags: '--no-reduction', description: 'step every enabled task of every state (the default)' },
-      { flags: '--symmetry', description: 'merge states equal up to vfio_dma ids and RAM addresses: the same verdicts and counterexample lengths, fewer states (docs/performance.md)', conflicts: ['reduction', 'checkpoint', 'resume', 'shard', 'workers', 'swarm'] },
+      { flags: '--symmetry', description: 'merge states equal up to vfio_dma ids and RAM addresses: the same verdicts and counterexample lengths, fewer states (docs/concurrency.md, Symmetry)', conflicts: ['reduction', 'checkpoint', 'resume', 'shard', 'workers', 'swarm'] },
       { flags: '--json', description: 'one JSON document on stdout' },
       { flags: '--shard <k/n>', description: "explore shard k of n of the search (docs/scale-out.md); with --json its report for merge; exit 0 once printed: the verdicts are merge's", conflicts: ['checkpoint', 'resume', 'out', 'workers', 'swarm'] },
       { flags: '--shard-depth <d>', description: 'split the search at this depth (default: the first layer with at least 4n nodes)' },

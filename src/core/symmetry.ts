@@ -19,7 +19,7 @@
  *   iova, extents, pfn_list by iova page, PTEs by iova; then the RAM a path holds in its locals
  *   across steps, such as MAP_DMA's pinned runs, tasks by name). Each component moves as a whole.
  *
- * Why it is sound (docs/performance.md "Symmetry" gives the argument in full): the model uses a
+ * Why it is sound (docs/concurrency.md "Symmetry" gives the argument in full): the model uses a
  * dma id only for equality (pte.dma === dma.id, a kept pointer's identity, NoOverlap and
  * LockedVmConserved's lookups), never for order, arithmetic or a lock name; and a RAM address
  * only as an offset inside the range one backAnon allocated (vma.phys + (vaddr - start), a vma
