@@ -143,7 +143,7 @@ const COMMANDS: readonly CommandSpec[] = [
     examples: [
       'npx iommu-model check --scenario map-vs-munmap',
       'npx iommu-model check --scenario map-vs-munmap --reduction',
-      'npx iommu-model check --scenario vm-teardown-race --symmetry',
+      'npx iommu-model check --scenario msi-window --scheme msi-reserved-iova-rfc --symmetry',
       'npx iommu-model check --scenario zap-vs-p2p-map --shard 2/3 --json',
       'npx iommu-model check --scenario sva-bind-pasid-exhausted --workers 2',
       'npx iommu-model check --scenario mdev-unmap-vs-unmap --out cx.jsonl',
