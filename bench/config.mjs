@@ -33,14 +33,14 @@ export const CONFIG = {
   replayCapMs: pick(8_000, 45_000, 900_000),
   fullContainer: !quick,
   /** Built-in scenarios: rounds in one process per scenario. */
-  builtinRounds: pick({ min: 1, max: 1, budgetMs: 0 }, { min: 2, max: 5, budgetMs: 1_500 }, { min: 5, max: 9, budgetMs: 10_000 }),
+  builtinRounds: pick({ min: 1, max: 1, budgetMs: 0 }, { min: 3, max: 7, budgetMs: 3_000 }, { min: 5, max: 9, budgetMs: 10_000 }),
   /** Scaled scenarios: [maps, munmaps] and page-request counts, in growing order. */
   mapSizes: pick([[1, 1], [2, 2], [2, 3]], [[1, 1], [2, 2], [2, 3], [3, 3], [3, 4], [4, 4], [4, 5], [5, 5]], [[1, 1], [2, 2], [2, 3], [3, 3], [3, 4], [4, 4], [4, 5], [5, 5], [5, 6]]),
   prqSizes: pick([1, 2], [1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6]),
   /** No scaled run predicted to take longer than this (ms); a run is cut at 1.5 times it. */
   exploreCapMs: pick(8_000, 40_000, 1_200_000),
   /** Runs per scaled size when one takes under 3 s (one otherwise). */
-  scaledReps: pick(1, 2, 5),
+  scaledReps: pick(1, 3, 5),
   /** The whole explorer section of scaled scenarios stops starting runs past this (ms). */
   scaledBudgetMs: pick(15_000, 110_000, Infinity),
   /** --workers 1 vs 2: pairs. */
