@@ -319,13 +319,9 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
       const world = node.world ?? derive!(schedule(node.index));
       const enabled = enabledTasks(world, scheme);
       if (enabled.length === 0) {
-        const s = stuck(world, sched);
-        if (s !== null) note({ property: 'NoDeadlock', ...s }, schedule(node.index), undefined, 'state');
-        else {
-          terminal += 1;
-          const left = leftovers(world, sched);
-          if (left !== null) note({ property: 'TeardownCompletes', message: `every process exited but ${left} is left` }, schedule(node.index), undefined, 'state');
-        }
+        const end = endState(world, sched);
+        if (end.violation !== null) note(end.violation, schedule(node.index), undefined, 'state');
+        if (end.terminal) terminal += 1;
         node.world = null;
         continue;
       }
@@ -438,6 +434,17 @@ export function explore(sc: Scenario, scheme: Scheme, opts: ExploreOptions): Exp
 }
 
 /**
+ * A state where no task can step: a deadlock (some task is stuck), or a terminal state, which
+ * violates TeardownCompletes if something outlived every process.
+ */
+function endState(w: World, sched: ReturnType<typeof scheduler>): { readonly terminal: boolean; readonly violation: ({ property: PropertyName; message: string } & LockDetail) | null } {
+  const s = stuck(w, sched);
+  if (s !== null) return { terminal: false, violation: { property: 'NoDeadlock', ...s } };
+  const left = leftovers(w, sched);
+  return { terminal: true, violation: left === null ? null : { property: 'TeardownCompletes', message: `every process exited but ${left} is left` } };
+}
+
+/**
  * A symmetric search found its violations on renamed worlds (src/core/symmetry.ts): the same
  * schedule run on the model as it is shows the same violation, with the dma ids and addresses a
  * replay of the counterexample prints. Each finding's message and lock detail are taken from
@@ -458,12 +465,8 @@ function realFindings(sc: Scenario, scheme: Scheme, found: readonly Finding[]): 
     });
     const cycle = waitForCycle(w, sched);
     if (cycle !== null) last.push({ property: 'NoDeadlock', ...cycle });
-    if (enabledTasks(w, scheme).length === 0) {
-      const s = stuck(w, sched);
-      if (s !== null) last.push({ property: 'NoDeadlock', ...s });
-      const left = s === null ? leftovers(w, sched) : null;
-      if (left !== null) last.push({ property: 'TeardownCompletes', message: `every process exited but ${left} is left` });
-    }
+    const end = enabledTasks(w, scheme).length === 0 ? endState(w, sched).violation : null;
+    if (end !== null) last.push(end);
     const v = last.find((x) => x.property === f.property);
     return v === undefined || f.property === 'LockOrder' ? f : { ...f, ...detailOf(v), message: v.message };
   });
